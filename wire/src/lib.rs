@@ -1,0 +1,26 @@
+//! Sans-IO codecs shared by the harness and the reference server.
+//!
+//! Nothing here touches a socket, a clock or tokio: every decoder reads from
+//! bytes it is given, returns `Ok(None)` when it needs more, consumes only
+//! complete frames, and enforces a size limit with a typed error. Encoders
+//! write into buffers.
+//!
+//! # Layout
+//!
+//! - [`sse`]: server-sent events, an incremental WHATWG parser and an encoder.
+//! - [`jsonl`]: a JSON-lines splitter (`\n` and `\r\n`, blank lines as keep-alives).
+//! - [`varint`]: unsigned LEB128 varints as used by multiformats and CAR.
+//! - [`multibase`]: the base32 (lower, unpadded) multibase used for CID strings.
+//! - [`cid`]: CIDv1 (dag-cbor and raw codecs, sha2-256): parse, format, compute.
+//! - [`cbor`]: a strict DAG-CBOR decoder, a canonical encoder, and the atproto JSON mapping.
+//! - [`frame`]: the atproto event-stream frame (exactly two DAG-CBOR objects).
+//! - [`car`]: CAR v1 read and write.
+
+pub mod car;
+pub mod cbor;
+pub mod cid;
+pub mod frame;
+pub mod jsonl;
+pub mod multibase;
+pub mod sse;
+pub mod varint;

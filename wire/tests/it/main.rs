@@ -1,0 +1,10 @@
+//! Integration tests for `wire`: golden samples from `fixtures/wire/`, codec properties, and the atproto interop vectors.
+
+mod car;
+mod cbor;
+mod cid;
+mod frame;
+mod jsonl;
+mod sse;
+mod support;
+mod vectors;
