@@ -1,1 +1,26 @@
-//! Placeholder: being written.
+//! The reference server: the five event-streaming APIs over one durable log store.
+//!
+//! The library holds everything; `main.rs` only calls [`cli::main`]. Tests and
+//! the harness's embedded mode start a server with [`server::start`] on port 0.
+//!
+//! # Layout
+//!
+//! - [`cli`]: command-line flags, turned into a [`config::Config`] in one step.
+//! - [`config`]: the validated configuration, the TOML config file, the dev credentials.
+//! - [`defects`]: the deliberate defects (`--defect NAME`) that prove checks can fail.
+//! - [`store`]: the log store trait and its memory and durable engines.
+//! - [`log`]: the async face of the store: blocking commits off the runtime, new-data notifications.
+//! - [`error`]: JSON error bodies and the JSON body extractor.
+//! - [`control`]: the `/_control/` API (bearer token).
+//! - [`app`]: the router and its shared state.
+//! - [`server`]: listener, HTTP/1.1 + h2c, graceful shutdown.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod defects;
+pub mod error;
+pub mod log;
+pub mod server;
+pub mod store;

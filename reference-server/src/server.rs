@@ -1,0 +1,128 @@
+//! Opening the store, binding the listener, serving HTTP/1.1 and h2c on it, and shutting down gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{AppState, app};
+use crate::config::{Config, Storage};
+use crate::defects::Defect;
+use crate::log::Log;
+use crate::store::LogStore;
+use crate::store::durable::{DurableOptions, DurableStore};
+use crate::store::memory::MemoryStore;
+
+/// Opens the store the configuration names.
+pub fn open_log(config: &Config) -> anyhow::Result<Log> {
+    match &config.storage {
+        Storage::Memory => Ok(Log::new(Arc::new(MemoryStore::new()), false)),
+        Storage::Durable(dir) => {
+            let options = DurableOptions {
+                forget_sequence_on_open: config.defects.contains(Defect::ReuseSeqAfterRestart),
+            };
+            let store: Arc<dyn LogStore> = Arc::new(
+                DurableStore::open(dir, options)
+                    .with_context(|| format!("opening the data directory {}", dir.display()))?,
+            );
+            Ok(Log::new(store, true))
+        }
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then gives open
+/// connections `config.shutdown_grace` to finish before returning anyway.
+///
+/// One listener speaks HTTP/1.1 and HTTP/2 with prior knowledge (h2c): the
+/// connection's first bytes tell which.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let token = state.shutdown.clone();
+    let grace = state.config.shutdown_grace;
+    // Fire the shared token when the caller's signal arrives, so that streams end too.
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown => trigger.cancel(),
+            () = trigger.cancelled() => {}
+        }
+    });
+    let server =
+        axum::serve(listener, app(state)).with_graceful_shutdown(token.clone().cancelled_owned());
+    tokio::select! {
+        result = server => result,
+        () = async { token.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(?grace, "connections still open after the shutdown grace period; exiting anyway");
+            Ok(())
+        }
+    }
+}
+
+/// A server running on the current tokio runtime.
+#[derive(Debug)]
+pub struct Running {
+    pub local_addr: SocketAddr,
+    pub state: AppState,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// `http://HOST:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// Asks the server to stop and waits until it has.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.state.shutdown.cancel();
+        self.task.await.context("server task panicked")??;
+        Ok(())
+    }
+}
+
+/// Opens the store, binds `config.listen` (port 0 picks a free port) and serves in a task.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let log = open_log(&config)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let local_addr = listener.local_addr()?;
+    let state = AppState::new(config, log, CancellationToken::new());
+    let task = tokio::spawn(serve(listener, state.clone(), std::future::pending()));
+    Ok(Running {
+        local_addr,
+        state,
+        task,
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn termination_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C: shutting down"),
+        () = term => tracing::info!("SIGTERM: shutting down"),
+    }
+}

@@ -1,0 +1,363 @@
+//! The durable engine: redb in a data directory, one fsync'd transaction per commit.
+//!
+//! Tables:
+//! - `log`: (stream, position) → 8-byte little-endian timestamp, then the payload;
+//! - `next`: stream → the position the next append gets. It is written in the
+//!   same transaction as the records, so a position is never handed out twice,
+//!   even when retention has removed every record of a stream;
+//! - `cursors`: name → position;
+//! - `kv`: (namespace, key) → bytes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+
+use super::{
+    Committed, CursorOp, KvOp, LogStore, Position, ReadBatch, ReadLimit, Record, RecordFilter,
+    Retention, StoreError, StreamBounds, Trimmed, WriteBatch, last_to_remove, validate_batch,
+};
+
+const LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("log");
+const NEXT: TableDefinition<&str, u64> = TableDefinition::new("next");
+const CURSORS: TableDefinition<&str, u64> = TableDefinition::new("cursors");
+const KV: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("kv");
+
+/// The database file inside the data directory.
+pub const FILE_NAME: &str = "log.redb";
+
+/// Options of the durable engine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DurableOptions {
+    /// The `reuse-seq-after-restart` defect: keep the next positions in memory
+    /// only, starting again at 1 after every open, as servers that hold their
+    /// sequence counter in a variable do. Appends then overwrite old records.
+    pub forget_sequence_on_open: bool,
+}
+
+#[derive(Debug)]
+pub struct DurableStore {
+    db: Database,
+    path: PathBuf,
+    /// Set only under the `reuse-seq-after-restart` defect.
+    volatile_next: Option<Mutex<HashMap<String, Position>>>,
+}
+
+fn engine<E: Into<redb::Error>>(error: E) -> StoreError {
+    StoreError::Engine(error.into().to_string())
+}
+
+impl DurableStore {
+    /// Opens (or creates) the store in `dir`. Another process holding the same
+    /// directory open is an error, not a shared store.
+    pub fn open(dir: &Path, options: DurableOptions) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Open {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let path = dir.join(FILE_NAME);
+        let db = Database::create(&path).map_err(|error| match error {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Engine(format!(
+                "{} is already open in another process",
+                path.display()
+            )),
+            other => engine(other),
+        })?;
+        // Create every table once so that readers never meet a missing one.
+        let txn = db.begin_write().map_err(engine)?;
+        txn.open_table(LOG).map_err(engine)?;
+        txn.open_table(NEXT).map_err(engine)?;
+        txn.open_table(CURSORS).map_err(engine)?;
+        txn.open_table(KV).map_err(engine)?;
+        txn.commit().map_err(engine)?;
+        let volatile_next = options
+            .forget_sequence_on_open
+            .then(|| Mutex::new(HashMap::new()));
+        Ok(Self {
+            db,
+            path,
+            volatile_next,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn next_position(&self, txn: &WriteTransaction, stream: &str) -> Result<Position, StoreError> {
+        if let Some(volatile) = &self.volatile_next {
+            let map = volatile.lock().unwrap_or_else(|p| p.into_inner());
+            return Ok(map.get(stream).copied().unwrap_or(1));
+        }
+        let next = txn.open_table(NEXT).map_err(engine)?;
+        let value = next.get(stream).map_err(engine)?.map(|v| v.value());
+        Ok(value.unwrap_or(1))
+    }
+
+    fn store_next(
+        &self,
+        txn: &WriteTransaction,
+        stream: &str,
+        position: Position,
+    ) -> Result<(), StoreError> {
+        if let Some(volatile) = &self.volatile_next {
+            let mut map = volatile.lock().unwrap_or_else(|p| p.into_inner());
+            map.insert(stream.to_owned(), position);
+            return Ok(());
+        }
+        let mut next = txn.open_table(NEXT).map_err(engine)?;
+        next.insert(stream, position).map_err(engine)?;
+        Ok(())
+    }
+
+    fn stored_next(&self, stream: &str) -> Result<Option<Position>, StoreError> {
+        if let Some(volatile) = &self.volatile_next {
+            let map = volatile.lock().unwrap_or_else(|p| p.into_inner());
+            return Ok(map.get(stream).copied());
+        }
+        let txn = self.db.begin_read().map_err(engine)?;
+        let next = txn.open_table(NEXT).map_err(engine)?;
+        Ok(next.get(stream).map_err(engine)?.map(|v| v.value()))
+    }
+}
+
+fn encode_value(timestamp_micros: u64, payload: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(8 + payload.len());
+    value.extend_from_slice(&timestamp_micros.to_le_bytes());
+    value.extend_from_slice(payload);
+    value
+}
+
+fn decode_value(stream: &str, position: Position, value: &[u8]) -> Result<Record, StoreError> {
+    let Some((timestamp, payload)) = value.split_first_chunk::<8>() else {
+        return Err(StoreError::Corrupt {
+            stream: stream.to_owned(),
+            position,
+            reason: "value shorter than its timestamp",
+        });
+    };
+    Ok(Record {
+        position,
+        timestamp_micros: u64::from_le_bytes(*timestamp),
+        payload: payload.to_vec(),
+    })
+}
+
+fn stream_range(stream: &str, after: Position) -> std::ops::RangeInclusive<(&str, u64)> {
+    (stream, after.saturating_add(1))..=(stream, u64::MAX)
+}
+
+impl LogStore for DurableStore {
+    fn commit(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
+        validate_batch(&batch)?;
+        let txn = self.db.begin_write().map_err(engine)?;
+        let mut positions = Vec::with_capacity(batch.appends.len());
+        let mut next_of: HashMap<&str, Position> = HashMap::new();
+        {
+            let mut log = txn.open_table(LOG).map_err(engine)?;
+            for (stream, record) in &batch.appends {
+                let position = match next_of.get(stream.as_str()) {
+                    Some(position) => *position,
+                    None => self.next_position(&txn, stream)?,
+                };
+                let value = encode_value(record.timestamp_micros, &record.payload);
+                log.insert((stream.as_str(), position), value.as_slice())
+                    .map_err(engine)?;
+                next_of.insert(stream, position + 1);
+                positions.push(position);
+            }
+        }
+        for (stream, next) in &next_of {
+            self.store_next(&txn, stream, *next)?;
+        }
+        {
+            let mut kv = txn.open_table(KV).map_err(engine)?;
+            for op in &batch.kv {
+                match op {
+                    KvOp::Put {
+                        namespace,
+                        key,
+                        value,
+                    } => {
+                        kv.insert((namespace.as_str(), key.as_str()), value.as_slice())
+                            .map_err(engine)?;
+                    }
+                    KvOp::Delete { namespace, key } => {
+                        kv.remove((namespace.as_str(), key.as_str()))
+                            .map_err(engine)?;
+                    }
+                }
+            }
+        }
+        {
+            let mut cursors = txn.open_table(CURSORS).map_err(engine)?;
+            for op in &batch.cursors {
+                match op {
+                    CursorOp::Set { name, position } => {
+                        cursors.insert(name.as_str(), *position).map_err(engine)?;
+                    }
+                    CursorOp::Delete { name } => {
+                        cursors.remove(name.as_str()).map_err(engine)?;
+                    }
+                }
+            }
+        }
+        // The default durability is `Immediate`: commit returns after fsync.
+        txn.commit().map_err(engine)?;
+        Ok(Committed { positions })
+    }
+
+    fn read_after(
+        &self,
+        stream: &str,
+        after: Position,
+        limit: ReadLimit,
+        filter: RecordFilter<'_>,
+    ) -> Result<ReadBatch, StoreError> {
+        let txn = self.db.begin_read().map_err(engine)?;
+        let log = txn.open_table(LOG).map_err(engine)?;
+        let mut records = Vec::new();
+        let mut scanned_to = after;
+        let mut scanned = 0;
+        let mut reached_end = true;
+        for entry in log.range(stream_range(stream, after)).map_err(engine)? {
+            if records.len() >= limit.max_records || scanned >= limit.max_scanned {
+                reached_end = false;
+                break;
+            }
+            let (key, value) = entry.map_err(engine)?;
+            let position = key.value().1;
+            let record = decode_value(stream, position, value.value())?;
+            scanned += 1;
+            scanned_to = position;
+            if filter(&record) {
+                records.push(record);
+            }
+        }
+        Ok(ReadBatch {
+            records,
+            scanned_to,
+            reached_end,
+        })
+    }
+
+    fn get(&self, stream: &str, position: Position) -> Result<Option<Record>, StoreError> {
+        let txn = self.db.begin_read().map_err(engine)?;
+        let log = txn.open_table(LOG).map_err(engine)?;
+        let value = log.get((stream, position)).map_err(engine)?;
+        value
+            .map(|v| decode_value(stream, position, v.value()))
+            .transpose()
+    }
+
+    fn bounds(&self, stream: &str) -> Result<StreamBounds, StoreError> {
+        let (first, last) = {
+            let txn = self.db.begin_read().map_err(engine)?;
+            let log = txn.open_table(LOG).map_err(engine)?;
+            let mut range = log.range(stream_range(stream, 0)).map_err(engine)?;
+            let first = range
+                .next()
+                .transpose()
+                .map_err(engine)?
+                .map(|(k, _)| k.value().1);
+            let last = range
+                .next_back()
+                .transpose()
+                .map_err(engine)?
+                .map(|(k, _)| k.value().1)
+                .or(first);
+            (first, last)
+        };
+        let next = self
+            .stored_next(stream)?
+            .unwrap_or_else(|| last.map_or(1, |l| l + 1));
+        Ok(StreamBounds { first, last, next })
+    }
+
+    fn trim(
+        &self,
+        stream: &str,
+        retention: &Retention,
+        now_micros: u64,
+    ) -> Result<Trimmed, StoreError> {
+        let before = self.bounds(stream)?;
+        let (Some(first), Some(last)) = (before.first, before.last) else {
+            return Ok(Trimmed {
+                removed: 0,
+                bounds: before,
+            });
+        };
+        let txn = self.db.begin_write().map_err(engine)?;
+        let mut removed = 0;
+        {
+            let mut log = txn.open_table(LOG).map_err(engine)?;
+            let total = last - first + 1;
+            let mut failure = None;
+            let through = {
+                let range = log.range(stream_range(stream, 0)).map_err(engine)?;
+                // `last_to_remove` stops pulling at the first record that is
+                // kept, so only the removed prefix is read.
+                let pairs = range.map_while(|entry| {
+                    let decoded = entry.map_err(engine).and_then(|(key, value)| {
+                        let position = key.value().1;
+                        decode_value(stream, position, value.value())
+                    });
+                    match decoded {
+                        Ok(record) => Some((record.position, record.timestamp_micros)),
+                        Err(error) => {
+                            failure = Some(error);
+                            None
+                        }
+                    }
+                });
+                last_to_remove(total, pairs, retention, now_micros)
+            };
+            if let Some(error) = failure {
+                return Err(error);
+            }
+            if let Some(through) = through {
+                for position in first..=through {
+                    if log.remove((stream, position)).map_err(engine)?.is_some() {
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(engine)?;
+        Ok(Trimmed {
+            removed,
+            bounds: self.bounds(stream)?,
+        })
+    }
+
+    fn cursor(&self, name: &str) -> Result<Option<Position>, StoreError> {
+        let txn = self.db.begin_read().map_err(engine)?;
+        let cursors = txn.open_table(CURSORS).map_err(engine)?;
+        Ok(cursors.get(name).map_err(engine)?.map(|v| v.value()))
+    }
+
+    fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(engine)?;
+        let kv = txn.open_table(KV).map_err(engine)?;
+        Ok(kv
+            .get((namespace, key))
+            .map_err(engine)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    fn kv_scan(&self, namespace: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(engine)?;
+        let kv = txn.open_table(KV).map_err(engine)?;
+        let mut out = Vec::new();
+        for entry in kv.range((namespace, "")..).map_err(engine)? {
+            let (key, value) = entry.map_err(engine)?;
+            let (ns, key) = key.value();
+            if ns != namespace {
+                break;
+            }
+            out.push((key.to_owned(), value.value().to_vec()));
+        }
+        Ok(out)
+    }
+}
