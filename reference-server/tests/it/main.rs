@@ -1,0 +1,6 @@
+//! Integration tests of the reference server over real sockets: the binary's CLI, HTTP behaviour, crash safety.
+
+mod cli;
+mod crash;
+mod http;
+mod support;
