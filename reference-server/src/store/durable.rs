@@ -219,9 +219,9 @@ impl LogStore for DurableStore {
         let log = txn.open_table(LOG).map_err(engine)?;
         let mut records = Vec::new();
         let mut scanned_to = after;
-        let mut scanned = 0;
         let mut reached_end = true;
-        for entry in log.range(stream_range(stream, after)).map_err(engine)? {
+        let range = log.range(stream_range(stream, after)).map_err(engine)?;
+        for (scanned, entry) in range.enumerate() {
             if records.len() >= limit.max_records || scanned >= limit.max_scanned {
                 reached_end = false;
                 break;
@@ -229,7 +229,6 @@ impl LogStore for DurableStore {
             let (key, value) = entry.map_err(engine)?;
             let position = key.value().1;
             let record = decode_value(stream, position, value.value())?;
-            scanned += 1;
             scanned_to = position;
             if filter(&record) {
                 records.push(record);

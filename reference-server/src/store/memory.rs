@@ -122,12 +122,10 @@ impl LogStore for MemoryStore {
         let start = stream.records.partition_point(|r| r.position <= after);
         let mut records = Vec::new();
         let mut scanned_to = after;
-        let mut scanned = 0;
-        for record in stream.records.range(start..) {
+        for (scanned, record) in stream.records.range(start..).enumerate() {
             if records.len() >= limit.max_records || scanned >= limit.max_scanned {
                 break;
             }
-            scanned += 1;
             scanned_to = record.position;
             if filter(record) {
                 records.push(record.clone());

@@ -99,7 +99,7 @@ fn read_after_is_exclusive_filtered_and_bounded() {
     both(|store| {
         let records = (1..=10).map(|i| rec(i, &format!("r{i}"))).collect();
         store.append("s", records).unwrap();
-        let even = |r: &Record| r.position % 2 == 0;
+        let even = |r: &Record| r.position.is_multiple_of(2);
         let batch = store
             .read_after("s", 3, ReadLimit::records(2), &even)
             .unwrap();
@@ -295,7 +295,7 @@ proptest! {
                     prop_assert_eq!(durable.append(&stream_name(s), vec![record]).unwrap(), expected);
                 }
                 Op::Read(s, after, n) => {
-                    let odd = |r: &Record| r.payload.len() % 2 == 1 || r.position % 3 == 0;
+                    let odd = |r: &Record| r.payload.len() % 2 == 1 || r.position.is_multiple_of(3);
                     let limit = ReadLimit { max_records: n, max_scanned: n * 2 };
                     let expected = model.read_after(&stream_name(s), after, limit, &odd).unwrap();
                     let actual = durable.read_after(&stream_name(s), after, limit, &odd).unwrap();

@@ -64,8 +64,7 @@ async fn append_until_killed(
     for writer in writers {
         writer.await.expect("writer task");
     }
-    let acks = acks.lock().unwrap().clone();
-    acks
+    acks.lock().unwrap().clone()
 }
 
 /// Everything that must hold after a crash; an empty list means it held.
@@ -103,7 +102,9 @@ fn violations(
         }
     }
     // Each writer's acknowledged records appear in the order it wrote them.
-    let mut per_writer: BTreeMap<(u64, u64), Vec<(u64, u64, u64)>> = BTreeMap::new();
+    // (round, writer) → (n, k, position) of each acknowledged record.
+    type Written = Vec<(u64, u64, u64)>;
+    let mut per_writer: BTreeMap<(u64, u64), Written> = BTreeMap::new();
     for (position, record) in acked {
         let key = (
             record["round"].as_u64().unwrap_or(0),
