@@ -1,1 +1,67 @@
-//! Placeholder: being written.
+//! The harness: conformance checks, load generation, the fault proxy, snapshots and reports.
+//!
+//! `main.rs` only calls [`main`]; tests call [`Cli::parse_from`] and the
+//! command functions directly.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the subcommands and flags of the CLI contract.
+//! - [`exit`]: the exit codes.
+//! - [`check`]: `harness check`: validated settings, check selection, the run.
+//! - [`checks`]: the executable checks, one per catalogue entry.
+//! - [`runner`]: executes checks, turns outcomes into verdicts, emits run events.
+//! - [`events`]: the run event stream and the [`events::Reporter`] trait.
+//! - [`target`]: the server under test: embedded, or a probed URL.
+//! - [`report`]: report.json (versioned), JUnit, Markdown, HTML and the terminal.
+//! - [`report_cmd`]: `harness report render`.
+//! - [`pending`]: subcommands whose engine arrives in a later issue.
+
+pub mod check;
+pub mod checks;
+pub mod cli;
+pub mod events;
+pub mod exit;
+pub mod pending;
+pub mod report;
+pub mod report_cmd;
+pub mod runner;
+pub mod target;
+
+pub use cli::Cli;
+pub use exit::Exit;
+
+use cli::{Command, ReportCommand};
+
+/// Runs one parsed command line and returns its exit code.
+pub async fn run(cli: Cli) -> Exit {
+    match cli.command {
+        Command::Check(args) => check::command(&args).await,
+        Command::Replay(_) => pending::REPLAY.refuse(),
+        Command::Load(_) => pending::LOAD.refuse(),
+        Command::Proxy(_) => pending::PROXY.refuse(),
+        Command::Snapshot(_) => pending::SNAPSHOT.refuse(),
+        Command::Report(ReportCommand::Render(args)) => report_cmd::render(&args),
+        Command::Report(ReportCommand::Merge(_)) => pending::REPORT_MERGE.refuse(),
+        Command::Selftest(_) => pending::SELFTEST.refuse(),
+    }
+}
+
+/// The binary's entry point: parse, log to stderr, run, exit.
+pub fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("harness: cannot start the runtime: {error}");
+            return Exit::Broken.into();
+        }
+    };
+    runtime.block_on(run(cli)).into()
+}

@@ -1,1 +1,19 @@
-//! Placeholder: being written.
+//! The conformance check catalogue: what each check is, and the vocabulary of its results.
+//!
+//! This crate does no I/O. A check is a *plan* (what to do against a target,
+//! generated from a seed) plus an *oracle* (a pure function from the recorded
+//! transcript to findings); the harness executes plans and records
+//! transcripts. A server that misbehaves produces [`Finding`]s, never an `Err`.
+//!
+//! # Layout
+//!
+//! - [`check`]: check metadata ([`CheckMeta`]), APIs, levels, what a check needs.
+//! - [`verdict`]: findings and verdicts, and how a level turns findings into a verdict.
+//! - [`catalogue`]: every check the harness knows, in one list.
+
+pub mod catalogue;
+pub mod check;
+pub mod verdict;
+
+pub use check::{Api, CheckMeta, Level, Need};
+pub use verdict::{Finding, Verdict};

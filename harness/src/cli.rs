@@ -1,0 +1,192 @@
+//! The command line: every subcommand of the CLI contract, parsed by clap into typed arguments.
+//!
+//! Flags become validated settings in one step per command (see
+//! [`crate::check::CheckConfig::from_args`]); nothing below that step sees raw flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use scenarios::Api;
+
+use crate::report::Format;
+
+/// Conformance checks, load tests, a fault proxy and wire snapshots for
+/// event-streaming APIs (Fauna, Prisma Pulse, AT Protocol, Actyx, Fibric).
+///
+/// Exit codes: 0 every MUST check passed (or every threshold held); 1 a check
+/// or threshold failed; 2 bad usage or configuration; 3 the target could not
+/// be reached or the harness itself failed.
+#[derive(Debug, Parser)]
+#[command(name = "harness", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the conformance checks against a target (default: the embedded reference server).
+    Check(CheckArgs),
+    /// Re-run one failing case saved in a report.
+    Replay(ReplayArgs),
+    /// Load-test a target: subscribers, a publisher at a fixed rate, latency histograms.
+    Load(LoadArgs),
+    /// Run the fault proxy on its own, between a client and a server.
+    Proxy(ProxyArgs),
+    /// Record or check wire-format snapshots.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// Render or merge reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Show that every check is failed by some reference-server defect and passed by the clean server.
+    Selftest(SelftestArgs),
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration (try 30s or 500ms): {e}"))
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Only this API (repeatable): fibric, pulse, fauna, actyx, atproto. Default: all.
+    #[arg(long = "api", value_name = "API")]
+    pub apis: Vec<Api>,
+    /// Base URL of the server under test. Default: start the reference server in-process.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Only checks whose id matches this glob (repeatable), e.g. 'fibric/cursor/*'.
+    #[arg(long = "checks", value_name = "GLOB")]
+    pub checks: Vec<String>,
+    /// Seed of the generated plans; a run with the same seed does the same thing.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Generated cases per property check.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub cases: u32,
+    /// SHOULD checks that are not met fail the run.
+    #[arg(long)]
+    pub strict: bool,
+    /// Where to write the reports. Default: reports/out/<run id>.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Also write this format (repeatable): junit, markdown, html. report.json is always written.
+    #[arg(long = "format", value_name = "FMT")]
+    pub formats: Vec<Format>,
+    /// Print every selected check (id, level, title) and exit without running anything.
+    #[arg(long)]
+    pub list: bool,
+    /// Control-API token of a reference-server target.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "HARNESS_CONTROL_TOKEN",
+        default_value = "control_test_token"
+    )]
+    pub control_token: String,
+    /// A check still running after this long is stopped and reported as a harness error.
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
+    pub check_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A report.json written by `harness check`.
+    pub file: PathBuf,
+    /// Which failing check to replay, when the report has several.
+    #[arg(long = "check", value_name = "ID")]
+    pub check: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[arg(long, value_name = "API")]
+    pub api: Api,
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Concurrent stream subscribers.
+    #[arg(long, value_name = "N")]
+    pub subscribers: u32,
+    /// Events published per second.
+    #[arg(long, value_name = "R")]
+    pub rate: f64,
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// A threshold such as 'deliver.p99<50ms' (repeatable); a broken one exits 1.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    #[arg(long, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    #[arg(long, value_name = "ADDR")]
+    pub upstream: String,
+    /// The fault schedule, e.g. 'after 10 frames: cut mid-frame, rst'.
+    #[arg(long, value_name = "SPEC")]
+    pub schedule: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Run the snapshot script against a target and write one file per exchange.
+    Record(SnapshotArgs),
+    /// Run it again and fail with a diff on any change.
+    Check(SnapshotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[arg(long, value_name = "API")]
+    pub api: Api,
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Accept the changes (check only).
+    #[arg(long)]
+    pub update: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Render a report.json again in other formats.
+    Render(RenderArgs),
+    /// Add the histograms of several load workers into one report.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// A report.json written by `harness check`.
+    pub file: PathBuf,
+    /// Format to write (repeatable). Default: junit, markdown and html.
+    #[arg(long = "format", value_name = "FMT")]
+    pub formats: Vec<Format>,
+    /// Folder to write into. Default: the report's own folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Reports of the workers.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SelftestArgs {
+    #[arg(long = "api", value_name = "API")]
+    pub apis: Vec<Api>,
+    #[arg(long = "checks", value_name = "GLOB")]
+    pub checks: Vec<String>,
+}

@@ -1,0 +1,137 @@
+//! Markdown: a summary table and the details of every check that did not pass, fit for a CI job summary.
+
+use scenarios::Verdict;
+
+use super::model::{CheckReport, Report};
+use super::short_duration;
+
+/// The one-word result of a run, from its exit code.
+pub fn headline(report: &Report) -> &'static str {
+    match report.summary.exit_code {
+        0 => "PASSED",
+        1 => "FAILED",
+        _ => "HARNESS ERROR",
+    }
+}
+
+/// Makes text safe inside a Markdown table cell or inline code.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn code(text: &str) -> String {
+    // A code span delimited by more backticks than it contains cannot break out.
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!(
+        "{fence}{pad}{}{pad}{fence}",
+        text.replace(['\n', '\r'], " ")
+    )
+}
+
+pub fn render(report: &Report) -> String {
+    let s = &report.summary;
+    let mut out = format!(
+        "# harness check: {} ({} failed, {} passed, {} non-strict, {} skipped, {} errors of {})\n\n",
+        headline(report),
+        s.fail,
+        s.pass,
+        s.non_strict,
+        s.skip,
+        s.error,
+        s.total
+    );
+    out.push_str(&format!(
+        "Target {} · run {} · seed {} · {} checks in {}\n\n",
+        code(&report.target.describe()),
+        code(&report.run_id),
+        code(&report.options.seed.to_string()),
+        s.total,
+        short_duration(report.duration_ms)
+    ));
+    out.push_str("| API | checks | pass | fail | non-strict | skip | error |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
+    for (api, counts) in report.summary_by_api() {
+        let note = if counts.total == 0 {
+            " (no checks in the catalogue yet)"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "| {api}{note} | {} | {} | {} | {} | {} | {} |\n",
+            counts.total, counts.pass, counts.fail, counts.non_strict, counts.skip, counts.error
+        ));
+    }
+    section(&mut out, report, Verdict::Fail, "Failed");
+    section(&mut out, report, Verdict::NonStrict, "Not met (non-strict)");
+    section(&mut out, report, Verdict::Error, "Harness errors");
+    let skipped: Vec<&CheckReport> = report
+        .checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Skip)
+        .collect();
+    if !skipped.is_empty() {
+        out.push_str("\n## Skipped\n\n| check | reason |\n|---|---|\n");
+        for check in skipped {
+            out.push_str(&format!(
+                "| {} | {} |\n",
+                code(&check.id),
+                cell(check.skip_reason.as_deref().unwrap_or(""))
+            ));
+        }
+    }
+    out
+}
+
+fn section(out: &mut String, report: &Report, verdict: Verdict, heading: &str) {
+    let checks: Vec<&CheckReport> = report
+        .checks
+        .iter()
+        .filter(|c| c.verdict == verdict)
+        .collect();
+    if checks.is_empty() {
+        return;
+    }
+    out.push_str(&format!("\n## {heading}\n"));
+    for check in checks {
+        out.push_str(&format!(
+            "\n### {} ({}): {}\n\n",
+            code(&check.id),
+            check.level,
+            cell(&check.title)
+        ));
+        for finding in &check.findings {
+            out.push_str(&format!(
+                "- **{}**: {}\n",
+                cell(&finding.kind),
+                cell(&finding.message)
+            ));
+        }
+        if let Some(error) = &check.error {
+            out.push_str(&format!("- error: {}\n", cell(error)));
+        }
+        out.push_str(&format!(
+            "\nSpec: {}\n\nReplay: {}\n",
+            cell(&check.spec),
+            code(&check.replay)
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_spans_cannot_be_broken_out_of() {
+        assert_eq!(code("plain"), "`plain`");
+        assert_eq!(code("a `b` c"), "``a `b` c``");
+        assert_eq!(code("`x`"), "`` `x` ``");
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+}

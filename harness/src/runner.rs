@@ -1,0 +1,197 @@
+//! The runner: executes the selected checks against a target and emits run events.
+//!
+//! A check that panics or overruns its time limit gets the verdict `error`
+//! (the harness broke), and the run carries on with the next check.
+
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use scenarios::{CheckMeta, Finding, Verdict};
+
+use crate::events::{CheckResult, Reporter, RunEvent, RunInfo};
+use crate::exit::Exit;
+use crate::report::model::Summary;
+use crate::target::Target;
+
+/// What a check's execution came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// It ran; no findings is a pass.
+    Ran(Vec<Finding>),
+    /// It did not run, for this reason (unsupported, no producer).
+    Skipped(String),
+    /// The harness broke while running it.
+    Broke(String),
+}
+
+/// Everything a check may use while it runs.
+#[derive(Debug, Clone)]
+pub struct CheckContext {
+    pub target: Target,
+    /// This check's own seed, derived from the run seed and the check id, so
+    /// that running one check alone reproduces what it did in a full run.
+    pub seed: u64,
+    pub cases: u32,
+    pub http: reqwest::Client,
+}
+
+/// An executable check: the catalogue entry plus the code that runs its plan
+/// and applies its oracle.
+pub trait Check: Send + Sync {
+    fn meta(&self) -> &'static CheckMeta;
+    fn run<'a>(&'a self, ctx: &'a CheckContext) -> BoxFuture<'a, Outcome>;
+}
+
+/// Settings of one run.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub strict: bool,
+    /// A check still running after this long is stopped with the verdict `error`.
+    pub check_timeout: Duration,
+}
+
+/// The seed one check runs with: a stable mix of the run seed and the id (FNV-1a, then SplitMix64).
+pub fn check_seed(run_seed: u64, id: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut z = run_seed ^ hash;
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The exit code of a finished run: 1 when a check fails the run, else 3 when
+/// the harness broke on some check (the verdict is unknown), else 0.
+pub fn exit_for(results: &[CheckResult], strict: bool) -> Exit {
+    if results
+        .iter()
+        .any(|r| r.verdict.fails_run(r.meta.level, strict))
+    {
+        Exit::Failed
+    } else if results.iter().any(|r| r.verdict == Verdict::Error) {
+        Exit::Broken
+    } else {
+        Exit::Ok
+    }
+}
+
+/// The command that runs one check again, the same way.
+pub fn replay_command(meta: &CheckMeta, run_seed: u64, target: &Target) -> String {
+    let mut command = format!("harness check --checks '{}' --seed {run_seed}", meta.id);
+    if !target.is_embedded() {
+        command.push_str(&format!(" --target '{}'", target.base_url()));
+    }
+    command
+}
+
+/// Runs `checks` in order, sending every event to every reporter, and
+/// returns the summary (with its exit code).
+pub async fn run(
+    info: RunInfo,
+    checks: &[&dyn Check],
+    ctx: &CheckContext,
+    settings: &RunSettings,
+    reporters: &mut [&mut dyn Reporter],
+) -> anyhow::Result<Summary> {
+    let run_seed = info.options.seed;
+    emit(reporters, &RunEvent::Started(info))?;
+    let mut results = Vec::with_capacity(checks.len());
+    for (index, check) in checks.iter().enumerate() {
+        let meta = check.meta();
+        emit(reporters, &RunEvent::CheckStarted { index, meta })?;
+        let check_ctx = CheckContext {
+            seed: check_seed(run_seed, meta.id),
+            ..ctx.clone()
+        };
+        let started = Instant::now();
+        let outcome = execute(*check, &check_ctx, settings.check_timeout).await;
+        let result = result_of(meta, outcome, started.elapsed(), run_seed, &ctx.target);
+        emit(
+            reporters,
+            &RunEvent::CheckFinished {
+                index,
+                result: result.clone(),
+            },
+        )?;
+        results.push(result);
+    }
+    let mut summary = Summary::default();
+    for result in &results {
+        summary.count(result.verdict);
+    }
+    summary.exit_code = exit_for(&results, settings.strict).code();
+    emit(
+        reporters,
+        &RunEvent::Finished {
+            finished_at: SystemTime::now(),
+            summary,
+        },
+    )?;
+    Ok(summary)
+}
+
+fn emit(reporters: &mut [&mut dyn Reporter], event: &RunEvent) -> anyhow::Result<()> {
+    for reporter in reporters.iter_mut() {
+        reporter.event(event)?;
+    }
+    Ok(())
+}
+
+async fn execute(check: &dyn Check, ctx: &CheckContext, timeout: Duration) -> Outcome {
+    let running = AssertUnwindSafe(check.run(ctx)).catch_unwind();
+    match tokio::time::timeout(timeout, running).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(panic)) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            Outcome::Broke(format!("the check panicked: {message}"))
+        }
+        Err(_) => Outcome::Broke(format!(
+            "the check did not finish within {}",
+            humantime::format_duration(timeout)
+        )),
+    }
+}
+
+fn result_of(
+    meta: &'static CheckMeta,
+    outcome: Outcome,
+    duration: Duration,
+    run_seed: u64,
+    target: &Target,
+) -> CheckResult {
+    let mut result = CheckResult {
+        meta,
+        verdict: Verdict::Pass,
+        findings: Vec::new(),
+        skip_reason: None,
+        error: None,
+        duration,
+        seed: run_seed,
+        replay: replay_command(meta, run_seed, target),
+    };
+    match outcome {
+        Outcome::Ran(findings) => {
+            result.verdict = Verdict::from_findings(meta.level, &findings);
+            result.findings = findings;
+        }
+        Outcome::Skipped(reason) => {
+            result.verdict = Verdict::Skip;
+            result.skip_reason = Some(reason);
+        }
+        Outcome::Broke(error) => {
+            result.verdict = Verdict::Error;
+            result.error = Some(error);
+        }
+    }
+    result
+}

@@ -1,0 +1,161 @@
+//! The server under test: the embedded reference server, or a URL, probed before anything runs.
+
+use std::time::Duration;
+
+use reqwest::Url;
+
+use crate::report::model::{TargetInfo, TargetKind};
+
+/// A reachable server under test.
+#[derive(Debug, Clone)]
+pub struct Target {
+    base_url: String,
+    kind: TargetKind,
+    control_token: String,
+}
+
+/// Why a target cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The URL itself is wrong: a usage error (exit 2).
+    #[error("--target {url:?} is not an http:// or https:// URL: {reason}")]
+    BadUrl { url: String, reason: String },
+    /// Nothing answered: exit 3.
+    #[error("the target {url} could not be reached: {reason}")]
+    Unreachable { url: String, reason: String },
+}
+
+impl Target {
+    /// The embedded reference server at `base_url`.
+    pub fn embedded(base_url: String, control_token: String) -> Self {
+        Self {
+            base_url,
+            kind: TargetKind::Embedded,
+            control_token,
+        }
+    }
+
+    /// `http://HOST:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn kind(&self) -> TargetKind {
+        self.kind
+    }
+
+    pub fn is_embedded(&self) -> bool {
+        self.kind == TargetKind::Embedded
+    }
+
+    /// Whether the target is a reference server, so its control API can produce events.
+    pub fn is_reference(&self) -> bool {
+        matches!(self.kind, TargetKind::Embedded | TargetKind::Reference)
+    }
+
+    pub fn control_token(&self) -> &str {
+        &self.control_token
+    }
+
+    pub fn info(&self) -> TargetInfo {
+        TargetInfo {
+            url: self.base_url.clone(),
+            kind: self.kind,
+        }
+    }
+}
+
+/// Checks that the URL is usable, without touching the network.
+pub fn parse_url(url: &str) -> Result<String, TargetError> {
+    let bad = |reason: &str| TargetError::BadUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let parsed = Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if parsed.host_str().is_none() {
+        return Err(bad("it names no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad("a base URL takes no query or fragment"));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Connects to `url` and finds out whether it is a reference server (it
+/// answers `GET /_control/info` with the control token) or another server.
+/// Any HTTP answer means the target is reachable.
+pub async fn probe(
+    url: &str,
+    control_token: &str,
+    client: &reqwest::Client,
+) -> Result<Target, TargetError> {
+    let base_url = parse_url(url)?;
+    let response = client
+        .get(format!("{base_url}/_control/info"))
+        .bearer_auth(control_token)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .map_err(|error| TargetError::Unreachable {
+            url: base_url.clone(),
+            reason: describe(&error),
+        })?;
+    let is_reference = response.status().is_success()
+        && response
+            .json::<serde_json::Value>()
+            .await
+            .is_ok_and(|info| info["server"] == "reference-server");
+    Ok(Target {
+        base_url,
+        kind: if is_reference {
+            TargetKind::Reference
+        } else {
+            TargetKind::Other
+        },
+        control_token: control_token.to_owned(),
+    })
+}
+
+/// A one-line reason, including the cause reqwest keeps in its source chain.
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_normalised_and_bad_ones_refused() {
+        assert_eq!(
+            parse_url("http://127.0.0.1:8787/").unwrap(),
+            "http://127.0.0.1:8787"
+        );
+        assert_eq!(
+            parse_url("https://example.test/base/").unwrap(),
+            "https://example.test/base"
+        );
+        for bad in [
+            "127.0.0.1:8787",
+            "ws://host",
+            "http://",
+            "http://h/?q=1",
+            "not a url",
+        ] {
+            assert!(
+                matches!(parse_url(bad), Err(TargetError::BadUrl { .. })),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The CLI contract through the real binary: exit codes, messages, files.
+
+use std::process::Output;
+
+use crate::support::{binary, schema_errors};
+
+fn run(args: &[&str]) -> Output {
+    binary().args(args).output().expect("run harness")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn check_against_the_embedded_server_writes_every_requested_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let report_dir = dir.path().join("out");
+    let output = run(&[
+        "check",
+        "--report-dir",
+        report_dir.to_str().unwrap(),
+        "--format",
+        "junit",
+        "--format",
+        "markdown",
+        "--format",
+        "html",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("(embedded reference server)"), "{stdout}");
+    assert!(stdout.contains("result:"), "{stdout}");
+    for file in ["report.json", "junit.xml", "report.md", "report.html"] {
+        assert!(report_dir.join(file).is_file(), "{file} was not written");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert!(schema_errors(&report).is_empty());
+    assert_eq!(report["target"]["kind"], "embedded");
+}
+
+#[test]
+fn usage_errors_exit_2_and_name_the_problem() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["check", "--api", "kafka"],
+            "fibric, pulse, fauna, actyx, atproto",
+        ),
+        (
+            &["check", "--target", "localhost:8787"],
+            "not an http:// or https:// URL",
+        ),
+        (&["check", "--checks", "nope/*"], "matches nope/*"),
+        (&["check", "--checks", "a[b"], "is not a glob"),
+        (&["check", "--cases", "0"], "--cases"),
+        (&["check", "--format", "pdf"], "unknown format"),
+        (&["check", "--check-timeout", "soon"], "not a duration"),
+        (
+            &["report", "render", "/nonexistent/report.json"],
+            "cannot read",
+        ),
+        (&["frobnicate"], "frobnicate"),
+    ];
+    for (args, message) in cases {
+        let output = run(args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_target_exits_3() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = run(&["check", "--target", &format!("http://127.0.0.1:{port}")]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("could not be reached"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn subcommands_whose_engine_has_not_landed_say_so_in_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let cases: &[&[&str]] = &[
+        &["replay", "report.json"],
+        &[
+            "load",
+            "--api",
+            "fibric",
+            "--subscribers",
+            "10",
+            "--rate",
+            "5",
+            "--duration",
+            "10s",
+        ],
+        &[
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "127.0.0.1:8787",
+            "--schedule",
+            "after 3 frames: rst",
+        ],
+        &["snapshot", "record", "--api", "pulse", "--dir", d],
+        &[
+            "snapshot", "check", "--api", "pulse", "--dir", d, "--update",
+        ],
+        &["report", "merge", "a.json", "b.json"],
+        &["selftest"],
+    ];
+    for args in cases {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let text = stderr(&output);
+        assert_eq!(text.lines().count(), 1, "{args:?}: {text}");
+        assert!(
+            text.contains("not available yet") && text.contains("issue"),
+            "{text}"
+        );
+        assert!(
+            output.stdout.is_empty(),
+            "{args:?} printed as if it had run"
+        );
+        assert_eq!(
+            std::fs::read_dir(d).unwrap().count(),
+            0,
+            "{args:?} wrote files"
+        );
+    }
+}
+
+#[test]
+fn help_documents_the_exit_codes_and_every_check_flag() {
+    let output = run(&["--help"]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("Exit codes: 0"), "{text}");
+    let output = run(&["check", "--help"]);
+    let text = String::from_utf8(output.stdout).unwrap();
+    for flag in [
+        "--api",
+        "--target",
+        "--checks",
+        "--seed",
+        "--cases",
+        "--strict",
+        "--report-dir",
+        "--format",
+        "--list",
+    ] {
+        assert!(text.contains(flag), "check --help lacks {flag}");
+    }
+}
+
+#[test]
+fn check_list_prints_the_selected_checks_and_runs_nothing() {
+    let output = run(&["check", "--list", "--api", "fibric"]);
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    let catalogue: Vec<_> = scenarios::catalogue::for_api(scenarios::Api::Fibric).collect();
+    assert_eq!(stdout.lines().count(), catalogue.len(), "{stdout}");
+    if catalogue.is_empty() {
+        assert!(
+            stderr(&output).contains("no checks for fibric yet"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests of the harness: the CLI contract through the real binary, and the run pipeline end to end.
+
+mod cli;
+mod pipeline;
+mod schema;
+mod support;
+mod target;
