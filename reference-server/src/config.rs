@@ -293,4 +293,18 @@ mod tests {
         let file = FileConfig::parse("control_token = \" \"\n").unwrap();
         assert!(resolve(file, Overrides::default()).is_err());
     }
+
+    #[test]
+    fn the_example_config_in_fixtures_parses_to_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/config/reference-server.toml");
+        let file = FileConfig::load(&path).unwrap();
+        let from_file = resolve(file, Overrides::default()).unwrap();
+        let defaults = resolve(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(from_file.listen, defaults.listen);
+        assert_eq!(from_file.storage, defaults.storage);
+        assert_eq!(from_file.control_token, defaults.control_token);
+        assert_eq!(from_file.max_body_bytes, defaults.max_body_bytes);
+        assert_eq!(from_file.shutdown_grace, defaults.shutdown_grace);
+        assert_eq!(from_file.credentials, defaults.credentials);
+    }
 }
