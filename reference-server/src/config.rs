@@ -296,7 +296,8 @@ mod tests {
 
     #[test]
     fn the_example_config_in_fixtures_parses_to_the_defaults() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/config/reference-server.toml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/config/reference-server.toml");
         let file = FileConfig::load(&path).unwrap();
         let from_file = resolve(file, Overrides::default()).unwrap();
         let defaults = resolve(FileConfig::default(), Overrides::default()).unwrap();
