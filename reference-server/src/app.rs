@@ -11,6 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::error;
 use crate::log::Log;
+use crate::subscribers::Hub;
+use crate::{fibric, pulse};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Debug, Clone)]
@@ -22,15 +24,26 @@ pub struct Shared {
     pub log: Log,
     /// Cancelled on SIGTERM / Ctrl-C; long-lived streams end when it fires.
     pub shutdown: CancellationToken,
+    /// Open streams, their counters, and the tokens that end them.
+    pub hub: Arc<Hub>,
+    pub fibric: fibric::State,
+    pub pulse: pulse::State,
 }
 
 impl AppState {
-    pub fn new(config: Config, log: Log, shutdown: CancellationToken) -> Self {
-        Self(Arc::new(Shared {
+    /// Builds the state, loading what each API keeps in the store.
+    pub fn new(config: Config, log: Log, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let hub = Arc::new(Hub::new(shutdown.clone()));
+        let fibric = fibric::State::new(&config.fibric);
+        let pulse = pulse::State::load(&config.pulse, &log)?;
+        Ok(Self(Arc::new(Shared {
             config,
             log,
             shutdown,
-        }))
+            hub,
+            fibric,
+            pulse,
+        })))
     }
 }
 
@@ -54,6 +67,8 @@ pub fn now_micros() -> u64 {
 pub fn app(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     Router::new()
+        .merge(fibric::routes())
+        .merge(pulse::routes())
         .nest("/_control", crate::control::routes(state.clone()))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

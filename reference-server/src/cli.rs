@@ -107,8 +107,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
-    announce(&config, addr);
-    let state = AppState::new(config, log, CancellationToken::new());
+    let state = AppState::new(config, log, CancellationToken::new())?;
+    announce(&state.config, addr);
     server::serve(listener, state, server::termination_signal()).await?;
     tracing::info!("stopped");
     Ok(())
@@ -122,7 +122,7 @@ fn announce(config: &Config, addr: SocketAddr) {
         Storage::Durable(dir) => dir.display().to_string(),
     };
     let mut text = format!("listening on http://{addr}\nstorage: {storage}\ncredentials:\n");
-    for line in config.credentials.describe(&config.control_token) {
+    for line in config.describe_credentials() {
         text.push_str(&format!("  {line}\n"));
     }
     for defect in config.defects.iter() {

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -30,7 +30,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/info", get(info))
         .route("/defects", get(defects))
+        .route("/stats", get(stats))
+        .route("/disconnect", post(disconnect))
         .route("/log/{stream}", get(read_scratch).post(append_scratch))
+        .nest("/fibric", crate::fibric::control_routes())
+        .nest("/pulse", crate::pulse::control_routes())
         .layer(middleware::from_fn_with_state(state, require_token))
 }
 
@@ -69,6 +73,43 @@ async fn info(State(state): State<AppState>) -> Json<Value> {
 async fn defects(State(state): State<AppState>) -> Json<Value> {
     let names: Vec<&str> = state.config.defects.iter().map(|d| d.name()).collect();
     Json(json!({ "defects": names }))
+}
+
+async fn stats(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "subscribers": state.hub.stats() }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisconnectBody {
+    /// One API, or every API when absent.
+    api: Option<String>,
+}
+
+/// The APIs whose streams `POST /_control/disconnect` can end.
+const STREAMING_APIS: &[&str] = &["fibric", "pulse"];
+
+/// Ends the open streams of one API (or all), as a deploy would; clients reconnect.
+async fn disconnect(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<DisconnectBody>,
+) -> Result<Json<Value>, ApiError> {
+    let apis: Vec<&'static str> = match body.api.as_deref() {
+        None => STREAMING_APIS.to_vec(),
+        Some(name) => match STREAMING_APIS.iter().find(|api| **api == name) {
+            Some(api) => vec![*api],
+            None => {
+                return Err(ApiError::bad_request(format!(
+                    "api must be one of {}",
+                    STREAMING_APIS.join(", ")
+                )));
+            }
+        },
+    };
+    for api in &apis {
+        state.hub.disconnect(api);
+    }
+    Ok(Json(json!({ "disconnected": apis })))
 }
 
 fn scratch_stream(stream: &str) -> Result<(), ApiError> {

@@ -6,21 +6,32 @@
 //! # Layout
 //!
 //! - [`cli`]: command-line flags, turned into a [`config::Config`] in one step.
-//! - [`config`]: the validated configuration, the TOML config file, the dev credentials.
+//! - [`config`]: the validated configuration and the dev credentials; [`config_file`]: the TOML file and merging.
 //! - [`defects`]: the deliberate defects (`--defect NAME`) that prove checks can fail.
 //! - [`store`]: the log store trait and its memory and durable engines.
 //! - [`log`]: the async face of the store: blocking commits off the runtime, new-data notifications.
 //! - [`error`]: JSON error bodies and the JSON body extractor.
-//! - [`control`]: the `/_control/` API (bearer token).
+//! - [`control`]: the `/_control/` API (bearer token): info, defects, stats, disconnect, scratch log.
+//! - [`subscribers`]: open streams, their counters, and the tokens that end them.
+//! - [`sse`]: server-sent-event streams over the log (replay, live, keep-alive).
+//! - [`conn`]: accepted connections, cut when the peer stops reading.
+//! - [`fibric`]: the Fibric envelope stream (seed 004).
+//! - [`pulse`]: Prisma Pulse (seed 001).
 //! - [`app`]: the router and its shared state.
 //! - [`server`]: listener, HTTP/1.1 + h2c, graceful shutdown.
 
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod config_file;
+pub mod conn;
 pub mod control;
 pub mod defects;
 pub mod error;
+pub mod fibric;
 pub mod log;
+pub mod pulse;
 pub mod server;
+pub mod sse;
 pub mod store;
+pub mod subscribers;

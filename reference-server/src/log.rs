@@ -77,6 +77,12 @@ impl Log {
         self.store.bounds(stream)
     }
 
+    /// The position of "now": the newest position ever handed out in
+    /// `stream`, also when retention has removed it. A live-only reader starts after it.
+    pub fn head(&self, stream: &str) -> Result<Position, StoreError> {
+        Ok(self.store.bounds(stream)?.next - 1)
+    }
+
     /// A receiver whose value is the newest position of `stream` known to
     /// have been committed; it changes after every commit that appends to it.
     pub fn watch(&self, stream: &str) -> watch::Receiver<Position> {

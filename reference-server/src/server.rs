@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{AppState, app};
 use crate::config::{Config, Storage};
+use crate::conn::GuardedListener;
 use crate::defects::Defect;
 use crate::log::Log;
 use crate::store::LogStore;
@@ -54,6 +55,11 @@ pub async fn serve(
             () = trigger.cancelled() => {}
         }
     });
+    let listener = GuardedListener {
+        inner: listener,
+        stall_timeout: state.config.subscribers.stall_timeout,
+        hub: Arc::clone(&state.hub),
+    };
     let server =
         axum::serve(listener, app(state)).with_graceful_shutdown(token.clone().cancelled_owned());
     tokio::select! {
@@ -94,7 +100,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let local_addr = listener.local_addr()?;
-    let state = AppState::new(config, log, CancellationToken::new());
+    let state = AppState::new(config, log, CancellationToken::new())?;
     let task = tokio::spawn(serve(listener, state.clone(), std::future::pending()));
     Ok(Running {
         local_addr,

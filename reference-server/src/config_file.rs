@@ -1,0 +1,374 @@
+//! The TOML config file, and how flags, file and defaults merge into a [`Config`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::{
+    Config, DEFAULT_CONTROL_TOKEN, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_SHUTDOWN_GRACE, FaunaConfig, FibricConfig, ModelDecl, PulseConfig, Storage,
+    SubscriberConfig,
+};
+use crate::defects::Defects;
+
+/// The config file as written; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub memory: Option<bool>,
+    pub control_token: Option<String>,
+    pub max_body_bytes: Option<usize>,
+    /// Durations are humantime strings such as `"5s"` or `"500ms"`.
+    pub shutdown_grace: Option<String>,
+    #[serde(default)]
+    pub subscribers: SubscribersSection,
+    #[serde(default)]
+    pub fibric: FibricSection,
+    #[serde(default)]
+    pub pulse: PulseSection,
+    #[serde(default)]
+    pub fauna: FaunaSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribersSection {
+    pub stall_timeout: Option<String>,
+    pub read_batch: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FibricSection {
+    /// API key → tenant id. Replaces the default keys when present.
+    pub keys: Option<BTreeMap<String, String>>,
+    pub keepalive: Option<String>,
+    /// How long envelopes are kept, e.g. `"7d"`; `"0s"` keeps them forever.
+    pub retention: Option<String>,
+    /// At most this many envelopes per tenant are kept.
+    pub retention_max_records: Option<u64>,
+    pub default_page: Option<usize>,
+    pub max_page: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PulseSection {
+    pub api_key: Option<String>,
+    pub keepalive: Option<String>,
+    #[serde(default)]
+    pub models: Vec<ModelDecl>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaunaSection {
+    pub secret: Option<String>,
+}
+
+/// A configuration problem; the binary reports it and exits 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+    }
+}
+
+/// Settings from the command line; `None` means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub memory: bool,
+    pub control_token: Option<String>,
+    pub defects: Defects,
+}
+
+fn duration(key: &str, text: Option<String>, default: Duration) -> Result<Duration, ConfigError> {
+    match text {
+        Some(text) => humantime::parse_duration(&text)
+            .map_err(|e| ConfigError::Invalid(format!("{key} {text:?} is not a duration: {e}"))),
+        None => Ok(default),
+    }
+}
+
+fn positive(key: &str, value: Option<usize>, default: usize) -> Result<usize, ConfigError> {
+    match value {
+        Some(0) => Err(ConfigError::Invalid(format!("{key} must be at least 1"))),
+        Some(value) => Ok(value),
+        None => Ok(default),
+    }
+}
+
+fn nonzero_duration(key: &str, value: Duration) -> Result<Duration, ConfigError> {
+    if value.is_zero() {
+        Err(ConfigError::Invalid(format!(
+            "{key} must be longer than 0s"
+        )))
+    } else {
+        Ok(value)
+    }
+}
+
+/// Merges flags over the file over the defaults, and validates the result.
+pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Config, ConfigError> {
+    let listen = match flags.listen.or(file.listen) {
+        Some(listen) => listen,
+        None => DEFAULT_LISTEN
+            .parse()
+            .map_err(|_| ConfigError::Invalid("bad built-in listen address".into()))?,
+    };
+    let memory = flags.memory || (flags.data_dir.is_none() && file.memory == Some(true));
+    let storage = if memory {
+        Storage::Memory
+    } else {
+        Storage::Durable(
+            flags
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        )
+    };
+    let control_token = flags
+        .control_token
+        .or(file.control_token)
+        .unwrap_or_else(|| DEFAULT_CONTROL_TOKEN.to_owned());
+    if control_token.trim().is_empty() {
+        return Err(ConfigError::Invalid(
+            "the control token must not be empty".into(),
+        ));
+    }
+    let max_body_bytes = positive(
+        "max_body_bytes",
+        file.max_body_bytes,
+        DEFAULT_MAX_BODY_BYTES,
+    )?;
+    let shutdown_grace = duration(
+        "shutdown_grace",
+        file.shutdown_grace,
+        DEFAULT_SHUTDOWN_GRACE,
+    )?;
+
+    let defaults = SubscriberConfig::default();
+    let subscribers = SubscriberConfig {
+        stall_timeout: nonzero_duration(
+            "subscribers.stall_timeout",
+            duration(
+                "subscribers.stall_timeout",
+                file.subscribers.stall_timeout,
+                defaults.stall_timeout,
+            )?,
+        )?,
+        read_batch: positive(
+            "subscribers.read_batch",
+            file.subscribers.read_batch,
+            defaults.read_batch,
+        )?,
+    };
+
+    let defaults = FibricConfig::default();
+    let mut retention = defaults.retention;
+    if let Some(text) = file.fibric.retention {
+        let age = duration("fibric.retention", Some(text), Duration::ZERO)?;
+        retention.max_age_micros =
+            (!age.is_zero()).then(|| u64::try_from(age.as_micros()).unwrap_or(u64::MAX));
+    }
+    retention.max_records = file.fibric.retention_max_records.or(retention.max_records);
+    let fibric = FibricConfig {
+        keys: file.fibric.keys.unwrap_or(defaults.keys),
+        keepalive: nonzero_duration(
+            "fibric.keepalive",
+            duration(
+                "fibric.keepalive",
+                file.fibric.keepalive,
+                defaults.keepalive,
+            )?,
+        )?,
+        retention,
+        default_page: positive(
+            "fibric.default_page",
+            file.fibric.default_page,
+            defaults.default_page,
+        )?,
+        max_page: positive("fibric.max_page", file.fibric.max_page, defaults.max_page)?,
+    };
+    if fibric.default_page > fibric.max_page {
+        return Err(ConfigError::Invalid(
+            "fibric.default_page must not exceed fibric.max_page".into(),
+        ));
+    }
+
+    let defaults = PulseConfig::default();
+    let pulse = PulseConfig {
+        api_key: file.pulse.api_key.unwrap_or(defaults.api_key),
+        keepalive: nonzero_duration(
+            "pulse.keepalive",
+            duration("pulse.keepalive", file.pulse.keepalive, defaults.keepalive)?,
+        )?,
+        models: file.pulse.models,
+    };
+    let mut names = std::collections::HashSet::new();
+    for model in &pulse.models {
+        if model.name.trim().is_empty() || model.primary_key.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "pulse.models need a name and a primary_key".into(),
+            ));
+        }
+        if !names.insert(&model.name) {
+            return Err(ConfigError::Invalid(format!(
+                "pulse model {} is declared twice",
+                model.name
+            )));
+        }
+    }
+
+    let fauna = FaunaConfig {
+        secret: file.fauna.secret.unwrap_or(FaunaConfig::default().secret),
+    };
+    if fibric.keys.keys().any(|k| k.trim().is_empty())
+        || pulse.api_key.trim().is_empty()
+        || fauna.secret.trim().is_empty()
+    {
+        return Err(ConfigError::Invalid("credentials must not be empty".into()));
+    }
+    Ok(Config {
+        listen,
+        storage,
+        control_token,
+        max_body_bytes,
+        shutdown_grace,
+        subscribers,
+        fibric,
+        pulse,
+        fauna,
+        defects: flags.defects,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ReplicaIdentity;
+
+    #[test]
+    fn defaults_are_the_documented_dev_setup() {
+        let config = resolve(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.storage, Storage::Durable(DEFAULT_DATA_DIR.into()));
+        assert_eq!(config.control_token, "control_test_token");
+        assert_eq!(config.fibric.keys["sk_test_tenant_b"], "tn_b");
+        assert_eq!(config.pulse.api_key, "pulse_test_key");
+        assert_eq!(config.fauna.secret, "fauna_test_secret");
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let file = FileConfig::parse(
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/x\"\ncontrol_token = \"file\"\nshutdown_grace = \"250ms\"\n[pulse]\napi_key = \"k\"\n",
+        )
+        .unwrap();
+        let flags = Overrides {
+            memory: true,
+            control_token: Some("flag".into()),
+            ..Overrides::default()
+        };
+        let config = resolve(file, flags).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.storage, Storage::Memory);
+        assert_eq!(config.control_token, "flag");
+        assert_eq!(config.shutdown_grace, Duration::from_millis(250));
+        assert_eq!(config.pulse.api_key, "k");
+    }
+
+    #[test]
+    fn api_sections_set_their_settings() {
+        let file = FileConfig::parse(
+            "[subscribers]\nstall_timeout = \"1s\"\n[fibric]\nkeepalive = \"100ms\"\nretention = \"0s\"\nretention_max_records = 5\n\
+             [[pulse.models]]\nname = \"User\"\nprimary_key = \"id\"\nreplica_identity = \"full\"\n",
+        )
+        .unwrap();
+        let config = resolve(file, Overrides::default()).unwrap();
+        assert_eq!(config.subscribers.stall_timeout, Duration::from_secs(1));
+        assert_eq!(config.fibric.keepalive, Duration::from_millis(100));
+        assert_eq!(config.fibric.retention.max_age_micros, None);
+        assert_eq!(config.fibric.retention.max_records, Some(5));
+        assert_eq!(
+            config.pulse.models[0].replica_identity,
+            ReplicaIdentity::Full
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_with_their_name() {
+        let error = FileConfig::parse("listen_addr = \"x\"\n").unwrap_err();
+        assert!(error.contains("listen_addr"), "{error}");
+        let error = FileConfig::parse("[fibric]\nkey = {}\n").unwrap_err();
+        assert!(error.contains("key"), "{error}");
+        for (text, name) in [
+            ("shutdown_grace = \"soon\"\n", "shutdown_grace"),
+            ("[fibric]\nkeepalive = \"0s\"\n", "fibric.keepalive"),
+            ("[fibric]\nmax_page = 0\n", "fibric.max_page"),
+            (
+                "[subscribers]\nstall_timeout = \"x\"\n",
+                "subscribers.stall_timeout",
+            ),
+            (
+                "[[pulse.models]]\nname = \"A\"\nprimary_key = \"id\"\n[[pulse.models]]\nname = \"A\"\nprimary_key = \"id\"\n",
+                "declared twice",
+            ),
+        ] {
+            let file = FileConfig::parse(text).unwrap();
+            let error = resolve(file, Overrides::default()).unwrap_err();
+            assert!(error.to_string().contains(name), "{text}: {error}");
+        }
+        let file = FileConfig::parse("control_token = \" \"\n").unwrap();
+        assert!(resolve(file, Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn the_example_config_in_fixtures_parses_to_the_defaults() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/config/reference-server.toml");
+        let file = FileConfig::load(&path).unwrap();
+        let from_file = resolve(file, Overrides::default()).unwrap();
+        let defaults = resolve(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(from_file.listen, defaults.listen);
+        assert_eq!(from_file.storage, defaults.storage);
+        assert_eq!(from_file.control_token, defaults.control_token);
+        assert_eq!(from_file.max_body_bytes, defaults.max_body_bytes);
+        assert_eq!(from_file.shutdown_grace, defaults.shutdown_grace);
+        assert_eq!(from_file.subscribers, defaults.subscribers);
+        assert_eq!(from_file.fibric, defaults.fibric);
+        assert_eq!(from_file.pulse, defaults.pulse);
+        assert_eq!(from_file.fauna, defaults.fauna);
+    }
+}
