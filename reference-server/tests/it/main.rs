@@ -2,5 +2,7 @@
 
 mod cli;
 mod crash;
+mod fibric;
 mod http;
+mod pulse;
 mod support;

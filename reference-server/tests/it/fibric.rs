@@ -1,0 +1,1 @@
+//! Placeholder: Fibric tests are being written.

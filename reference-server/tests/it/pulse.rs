@@ -1,0 +1,1 @@
+//! Placeholder: Prisma Pulse tests are being written.
