@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use crate::store::{
-    Committed, LogStore, Position, ReadBatch, ReadLimit, Record, StoreError, StreamBounds,
-    WriteBatch,
+    Committed, LogStore, Position, ReadBatch, ReadLimit, Record, Retention, StoreError,
+    StreamBounds, Trimmed, WriteBatch,
 };
 
 /// A filter that can move to a blocking thread.
@@ -70,6 +70,18 @@ impl Log {
     ) -> Result<ReadBatch, StoreError> {
         let stream = stream.to_owned();
         self.run(move |store| store.read_after(&stream, after, limit, &*filter))
+            .await
+    }
+
+    /// Applies `retention` to `stream` (see [`LogStore::trim`]).
+    pub async fn trim(
+        &self,
+        stream: &str,
+        retention: Retention,
+        now_micros: u64,
+    ) -> Result<Trimmed, StoreError> {
+        let stream = stream.to_owned();
+        self.run(move |store| store.trim(&stream, &retention, now_micros))
             .await
     }
 

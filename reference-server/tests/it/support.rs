@@ -109,3 +109,87 @@ pub async fn read_scratch(base_url: &str, stream: &str) -> Vec<(u64, serde_json:
         }
     }
 }
+
+/// Reads server-sent events from a streaming response, with a timeout per read.
+pub struct SseReader {
+    response: reqwest::Response,
+    parser: wire::sse::SseParser,
+    pending: std::collections::VecDeque<wire::sse::SseItem>,
+    /// The body ended (or failed); nothing more will come.
+    pub ended: bool,
+}
+
+impl SseReader {
+    pub fn new(response: reqwest::Response) -> Self {
+        Self {
+            response,
+            parser: wire::sse::SseParser::new(wire::sse::SseLimits::default()),
+            pending: std::collections::VecDeque::new(),
+            ended: false,
+        }
+    }
+
+    pub fn response(&self) -> &reqwest::Response {
+        &self.response
+    }
+
+    /// The next item, or `None` if none arrives within `timeout` or the body ended.
+    pub async fn next_item(&mut self, timeout: Duration) -> Option<wire::sse::SseItem> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Some(item);
+            }
+            while let Some(item) = self.parser.next_item().expect("well-formed SSE") {
+                self.pending.push_back(item);
+            }
+            if !self.pending.is_empty() {
+                continue;
+            }
+            if self.ended {
+                return None;
+            }
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return None,
+                Ok(Ok(Some(chunk))) => self.parser.push(&chunk),
+                Ok(Ok(None) | Err(_)) => self.ended = true,
+            }
+        }
+    }
+
+    /// The next event (comments and retries skipped), or `None`.
+    pub async fn next_event(&mut self, timeout: Duration) -> Option<wire::sse::SseEvent> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_item(left).await? {
+                wire::sse::SseItem::Event(event) => return Some(event),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Exactly `n` events, failing the test if they do not all arrive within `timeout`.
+    pub async fn events(&mut self, n: usize, timeout: Duration) -> Vec<wire::sse::SseEvent> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut events = Vec::with_capacity(n);
+        while events.len() < n {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_event(left).await {
+                Some(event) => events.push(event),
+                None => panic!(
+                    "only {} of {n} events arrived within {timeout:?}",
+                    events.len()
+                ),
+            }
+        }
+        events
+    }
+
+    /// Asserts that no event arrives within `quiet` (comments are allowed).
+    pub async fn expect_no_event(&mut self, quiet: Duration) {
+        if let Some(event) = self.next_event(quiet).await {
+            panic!("unexpected event: {event:?}");
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! `GET /v1/events` (pages) and `GET /v1/events/stream` (SSE), sharing filters and cursors.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+use wire::sse::{EncodeEvent, encode_event};
+
+use super::cursor::Cursor;
+use super::envelope::StoredEnvelope;
+use super::filter::{FilterSet, TypePattern};
+use super::{authenticate, ids_namespace, stream_name};
+use crate::app::{AppState, now_micros};
+use crate::error::ApiError;
+use crate::sse::{self, Subscription};
+use crate::store::{Position, ReadLimit, StreamBounds};
+
+/// The query parameters of both endpoints, checked: unknown or repeated
+/// parameters are refused, so a typo cannot silently widen a filter.
+#[derive(Debug, Default)]
+struct Params {
+    filters: FilterSet,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+fn parse_params(pairs: Vec<(String, String)>, allow_limit: bool) -> Result<Params, ApiError> {
+    let mut params = Params::default();
+    let mut seen = std::collections::HashSet::new();
+    for (key, value) in pairs {
+        if !seen.insert(key.clone()) {
+            return Err(ApiError::bad_request(format!(
+                "{key} is given more than once"
+            )));
+        }
+        let nonempty = |value: String| {
+            if value.is_empty() {
+                Err(ApiError::bad_request(format!("{key} must not be empty")))
+            } else {
+                Ok(value)
+            }
+        };
+        match key.as_str() {
+            "event_type" => {
+                params.filters.event_type =
+                    Some(TypePattern::parse(&value).map_err(ApiError::bad_request)?);
+            }
+            "source" => params.filters.source = Some(nonempty(value)?),
+            "workspace_id" => params.filters.workspace_id = Some(nonempty(value)?),
+            "entity" => params.filters.entity = Some(nonempty(value)?),
+            "cursor" => params.cursor = Some(nonempty(value)?),
+            "limit" if allow_limit => {
+                let limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!("limit {value:?} is not a positive integer"))
+                    })?;
+                params.limit = Some(limit);
+            }
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter {key:?}; filters are event_type, source, workspace_id, entity, cursor{}",
+                    if allow_limit { ", limit" } else { "" }
+                )));
+            }
+        }
+    }
+    Ok(params)
+}
+
+fn invalid_cursor(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", message)
+}
+
+/// Refuses a start position whose successors retention has removed, or that
+/// lies beyond everything the log has handed out.
+fn check_position(bounds: &StreamBounds, after: Position) -> Result<(), ApiError> {
+    if after > bounds.next - 1 {
+        return Err(invalid_cursor(
+            "the cursor is ahead of the log: it was not issued by this server",
+        ));
+    }
+    if bounds.first.unwrap_or(bounds.next) > after + 1 {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "cursor_expired",
+            "envelopes after this cursor are past the retention window; restart with a backfill",
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves a cursor or `Last-Event-ID` value to the position to resume after.
+fn resume_position(
+    state: &AppState,
+    tenant: &str,
+    binding: &str,
+    token: &str,
+) -> Result<Position, ApiError> {
+    if token.starts_with(super::cursor::PREFIX) {
+        let cursor = Cursor::decode(token).map_err(invalid_cursor)?;
+        if cursor.binding != binding {
+            return Err(invalid_cursor(
+                "this cursor was issued for a different filter set; cursors are valid only with the filters they came from",
+            ));
+        }
+        return Ok(cursor.position);
+    }
+    // Anything else is an event id, as EventSource sends back from the `id` field.
+    let stored = state.log.store().kv_get(&ids_namespace(tenant), token)?;
+    let bytes =
+        stored.ok_or_else(|| invalid_cursor("Last-Event-ID names no envelope of this tenant"))?;
+    let bytes: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| ApiError::internal("corrupt event id index"))?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+/// Removes what retention no longer keeps before a read, so that an expired
+/// cursor is refused even when nothing has been appended for a while.
+pub(super) async fn enforce_retention(
+    state: &AppState,
+    stream: &str,
+) -> Result<StreamBounds, ApiError> {
+    let retention = state.config.fibric.retention;
+    let bounds = state.log.bounds(stream)?;
+    let (Some(first), Some(last)) = (bounds.first, bounds.last) else {
+        return Ok(bounds);
+    };
+    let now = now_micros();
+    let too_many = retention
+        .max_records
+        .is_some_and(|max| last - first + 1 > max);
+    let too_old = match retention.max_age_micros {
+        Some(age) => state
+            .log
+            .store()
+            .get(stream, first)?
+            .is_some_and(|oldest| oldest.timestamp_micros < now.saturating_sub(age)),
+        None => false,
+    };
+    if too_many || too_old {
+        Ok(state.log.trim(stream, retention, now).await?.bounds)
+    } else {
+        Ok(bounds)
+    }
+}
+
+/// The data of one envelope frame or list item: the envelope with its cursor.
+fn envelope_json(envelope: &StoredEnvelope, position: Position, binding: &str) -> Option<String> {
+    let cursor = Cursor {
+        position,
+        binding: binding.to_owned(),
+    }
+    .encode();
+    serde_json::to_string(&envelope.wire(&cursor)).ok()
+}
+
+/// `GET /v1/events`: a page of the tenant's log in log order.
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = authenticate(&state.config.fibric, &headers)?;
+    let Query(pairs) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let params = parse_params(pairs, true)?;
+    let config = &state.config.fibric;
+    let limit = params.limit.unwrap_or(config.default_page);
+    if limit > config.max_page {
+        return Err(ApiError::bad_request(format!(
+            "limit must be at most {}",
+            config.max_page
+        )));
+    }
+    let stream = stream_name(&tenant);
+    let binding = params.filters.binding(&tenant);
+    let bounds = enforce_retention(&state, &stream).await?;
+    let after = match &params.cursor {
+        Some(token) => {
+            let after = resume_position(&state, &tenant, &binding, token)?;
+            check_position(&bounds, after)?;
+            after
+        }
+        None => bounds.first.unwrap_or(bounds.next) - 1,
+    };
+    let filters = params.filters.clone();
+    let owner = tenant.clone();
+    let limit = ReadLimit {
+        max_records: limit,
+        max_scanned: limit.saturating_mul(64).max(10_000),
+    };
+    let batch = state
+        .log
+        .read_after(
+            &stream,
+            after,
+            limit,
+            Box::new(move |record| {
+                StoredEnvelope::decode(&record.payload)
+                    .is_some_and(|env| env.tenant_id == owner && filters.matches(&env))
+            }),
+        )
+        .await?;
+    let mut data = Vec::with_capacity(batch.records.len());
+    for record in &batch.records {
+        let envelope = StoredEnvelope::decode(&record.payload)
+            .ok_or_else(|| ApiError::internal("a stored envelope does not decode"))?;
+        let text = envelope_json(&envelope, record.position, &binding)
+            .ok_or_else(|| ApiError::internal("an envelope does not encode"))?;
+        data.push(
+            serde_json::from_str::<Value>(&text).map_err(|e| ApiError::internal(e.to_string()))?,
+        );
+    }
+    let next_cursor = Cursor {
+        position: batch.scanned_to,
+        binding,
+    }
+    .encode();
+    Ok(Json(json!({
+        "data": data,
+        "has_more": !batch.reached_end,
+        "next_cursor": next_cursor,
+    })))
+}
+
+/// `GET /v1/events/stream`: SSE, replay after the cursor (or from now), then live.
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let tenant = authenticate(&state.config.fibric, &headers)?;
+    let Query(pairs) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let params = parse_params(pairs, false)?;
+    let stream = stream_name(&tenant);
+    let binding = params.filters.binding(&tenant);
+    let bounds = enforce_retention(&state, &stream).await?;
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let after = match last_event_id.or(params.cursor.as_deref()) {
+        Some(token) => {
+            let after = resume_position(&state, &tenant, &binding, token)?;
+            check_position(&bounds, after)?;
+            after
+        }
+        None => bounds.next - 1,
+    };
+    let filters = params.filters;
+    let owner = tenant.clone();
+    let render: sse::Render = Arc::new(move |record| {
+        let envelope = StoredEnvelope::decode(&record.payload)?;
+        if envelope.tenant_id != owner || !filters.matches(&envelope) {
+            return None;
+        }
+        let data = envelope_json(&envelope, record.position, &binding)?;
+        let mut frame = String::new();
+        encode_event(
+            &mut frame,
+            &EncodeEvent {
+                id: Some(&envelope.event_id),
+                event: Some("envelope"),
+                data: &data,
+                retry: None,
+            },
+        )
+        .ok()?;
+        Some(frame)
+    });
+    let subscription = Subscription {
+        stream,
+        after,
+        render,
+        keepalive: state.config.fibric.keepalive,
+        stop: state.hub.token("fibric").child_token(),
+        read_batch: state.config.subscribers.read_batch,
+        preamble: None,
+    };
+    Ok(sse::response(&state.log, &state.hub, subscription))
+}

@@ -1,1 +1,0 @@
-//! Placeholder: Fibric tests are being written.
