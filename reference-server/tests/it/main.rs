@@ -1,6 +1,7 @@
 //! Integration tests of the reference server over real sockets: the binary's CLI, HTTP behaviour, crash safety.
 
 mod cli;
+mod clients;
 mod crash;
 mod fibric;
 mod http;
