@@ -9,10 +9,14 @@
 //!
 //! - [`check`]: check metadata ([`CheckMeta`]), APIs, levels, what a check needs.
 //! - [`verdict`]: findings and verdicts, and how a level turns findings into a verdict.
+//! - [`transcript`]: what crossed the wire during a case, with timestamps.
+//! - [`delivery`]: the delivery oracle and its anomaly names.
 //! - [`catalogue`]: every check the harness knows, in one list.
 
 pub mod catalogue;
 pub mod check;
+pub mod delivery;
+pub mod transcript;
 pub mod verdict;
 
 pub use check::{Api, CheckMeta, Level, Need};

@@ -17,6 +17,10 @@ pub struct Finding {
     /// What was observed, for the report (a frame, a status code, positions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<serde_json::Value>,
+    /// Worth reporting, but allowed by the API's promise (a duplicate under
+    /// at-least-once): it does not change the verdict.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub informational: bool,
 }
 
 impl Finding {
@@ -25,7 +29,14 @@ impl Finding {
             kind: kind.into(),
             message: message.into(),
             evidence: None,
+            informational: false,
         }
+    }
+
+    /// Marks the finding as allowed by the promise: reported, not failed.
+    pub fn informational(mut self) -> Self {
+        self.informational = true;
+        self
     }
 
     pub fn with_evidence(mut self, evidence: serde_json::Value) -> Self {
@@ -70,7 +81,8 @@ impl Verdict {
 
     /// The verdict of a check of `level` that ran and produced `findings`.
     pub fn from_findings(level: Level, findings: &[Finding]) -> Verdict {
-        match (findings.is_empty(), level) {
+        let broken = findings.iter().any(|f| !f.informational);
+        match (!broken, level) {
             (true, _) => Verdict::Pass,
             (false, Level::Must) => Verdict::Fail,
             (false, Level::Should | Level::May) => Verdict::NonStrict,

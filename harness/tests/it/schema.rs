@@ -31,6 +31,16 @@ fn a_well_formed_report_is_valid() {
 }
 
 #[test]
+fn a_pass_may_carry_informational_findings() {
+    let mut report = good_report();
+    report["checks"][0]["verdict"] = json!("pass");
+    report["checks"][0]["findings"] =
+        json!([{"kind": "duplicated", "message": "ev_1 twice", "informational": true}]);
+    let errors = schema_errors(&report);
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
 fn reports_that_break_the_contract_are_refused() {
     type Breakage = Box<dyn Fn(&mut Value)>;
     let breakages: Vec<(&str, Breakage)> = vec![
