@@ -124,13 +124,18 @@ pub struct LoadArgs {
 
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
+    /// Where the proxy listens; port 0 picks a free port.
     #[arg(long, value_name = "ADDR")]
     pub listen: SocketAddr,
+    /// The server to forward to, as HOST:PORT.
     #[arg(long, value_name = "ADDR")]
     pub upstream: String,
-    /// The fault schedule, e.g. 'after 10 frames: cut mid-frame, rst'.
-    #[arg(long, value_name = "SPEC")]
+    /// The fault schedule, e.g. 'conn 1: after 3 frames + 5 bytes, rst; all: latency 20ms'.
+    #[arg(long, value_name = "SPEC", default_value = "")]
     pub schedule: String,
+    /// What a frame is in response bodies: sse, lines or raw.
+    #[arg(long, value_name = "FRAMING", default_value = "sse", value_parser = ["sse", "lines", "raw"])]
+    pub framing: String,
 }
 
 #[derive(Debug, Subcommand)]

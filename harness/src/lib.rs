@@ -14,6 +14,8 @@
 //! - [`target`]: the server under test: embedded, or a probed URL.
 //! - [`report`]: report.json (versioned), JUnit, Markdown, HTML and the terminal.
 //! - [`report_cmd`]: `harness report render`.
+//! - [`record`]: the case transcript, and HTTP/SSE calls that record into it (with limits).
+//! - [`proxy`]: the fault proxy and its schedule language.
 //! - [`pending`]: subcommands whose engine arrives in a later issue.
 
 pub mod check;
@@ -22,6 +24,8 @@ pub mod cli;
 pub mod events;
 pub mod exit;
 pub mod pending;
+pub mod proxy;
+pub mod record;
 pub mod report;
 pub mod report_cmd;
 pub mod runner;
@@ -38,12 +42,49 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Check(args) => check::command(&args).await,
         Command::Replay(_) => pending::REPLAY.refuse(),
         Command::Load(_) => pending::LOAD.refuse(),
-        Command::Proxy(_) => pending::PROXY.refuse(),
+        Command::Proxy(args) => proxy_cmd(&args).await,
         Command::Snapshot(_) => pending::SNAPSHOT.refuse(),
         Command::Report(ReportCommand::Render(args)) => report_cmd::render(&args),
         Command::Report(ReportCommand::Merge(_)) => pending::REPORT_MERGE.refuse(),
         Command::Selftest(_) => pending::SELFTEST.refuse(),
     }
+}
+
+/// `harness proxy`: the fault proxy on its own, until Ctrl-C.
+async fn proxy_cmd(args: &cli::ProxyArgs) -> Exit {
+    let schedule = match proxy::schedule::Schedule::parse(&args.schedule) {
+        Ok(schedule) => schedule,
+        Err(error) => {
+            eprintln!("harness proxy: --schedule: {error}");
+            return Exit::Usage;
+        }
+    };
+    let framing = match args.framing.as_str() {
+        "lines" => proxy::framing::Framing::Lines,
+        "raw" => proxy::framing::Framing::Raw,
+        _ => proxy::framing::Framing::Sse,
+    };
+    let running = match proxy::start(
+        args.listen,
+        args.upstream.clone(),
+        schedule.clone(),
+        framing,
+        proxy::FaultLog::Stderr,
+    )
+    .await
+    {
+        Ok(running) => running,
+        Err(error) => {
+            eprintln!("harness proxy: cannot listen on {}: {error}", args.listen);
+            return Exit::Broken;
+        }
+    };
+    println!(
+        "proxying on http://{} to {} with schedule: {schedule}",
+        running.addr, args.upstream
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    Exit::Ok
 }
 
 /// The binary's entry point: parse, log to stderr, run, exit.

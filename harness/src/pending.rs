@@ -20,10 +20,6 @@ pub const LOAD: Pending = Pending {
     command: "load",
     arrives_with: "the load generator (issue 9)",
 };
-pub const PROXY: Pending = Pending {
-    command: "proxy",
-    arrives_with: "the fault proxy of the conformance engine (issue 7)",
-};
 pub const SNAPSHOT: Pending = Pending {
     command: "snapshot",
     arrives_with: "wire-format snapshots (issue 10)",

@@ -84,16 +84,34 @@ impl Transcript {
         })
     }
 
-    /// The first response head of a connection.
-    pub fn response_of(&self, conn: u32) -> Option<(u16, &[(String, String)], Option<&str>)> {
+    /// The first response of a connection.
+    pub fn response_of(&self, conn: u32) -> Option<ResponseView<'_>> {
         self.of_conn(conn).find_map(|e| match &e.observed {
             Observed::Response {
                 status,
                 headers,
                 body,
-            } => Some((*status, headers.as_slice(), body.as_deref())),
+            } => Some(ResponseView {
+                status: *status,
+                headers,
+                body: body.as_deref(),
+            }),
             _ => None,
         })
+    }
+}
+
+/// A recorded response, borrowed from a transcript.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseView<'a> {
+    pub status: u16,
+    pub headers: &'a [(String, String)],
+    pub body: Option<&'a str>,
+}
+
+impl ResponseView<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(self.headers, name)
     }
 }
 
@@ -143,9 +161,9 @@ mod tests {
         assert!(json.contains("\"kind\":\"sse-event\""), "{json}");
         let back: Transcript = serde_json::from_str(&json).unwrap();
         assert_eq!(back, transcript);
-        let (status, headers, _) = back.response_of(1).unwrap();
-        assert_eq!(status, 200);
-        assert_eq!(header(headers, "content-type"), Some("text/event-stream"));
+        let response = back.response_of(1).unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.header("content-type"), Some("text/event-stream"));
         assert_eq!(back.sse_events().count(), 1);
     }
 }

@@ -113,15 +113,6 @@ fn subcommands_whose_engine_has_not_landed_say_so_in_one_line_and_exit_2() {
             "--duration",
             "10s",
         ],
-        &[
-            "proxy",
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            "127.0.0.1:8787",
-            "--schedule",
-            "after 3 frames: rst",
-        ],
         &["snapshot", "record", "--api", "pulse", "--dir", d],
         &[
             "snapshot", "check", "--api", "pulse", "--dir", d, "--update",

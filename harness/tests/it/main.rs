@@ -2,6 +2,7 @@
 
 mod cli;
 mod pipeline;
+mod proxy;
 mod schema;
 mod support;
 mod target;

@@ -1,0 +1,407 @@
+//! Recording what crosses the wire: a shared transcript, and HTTP and SSE calls that write into it.
+//!
+//! Every read from a target has a size limit and a timeout, because the
+//! server under test may be broken or hostile: an endless line or a silent
+//! connection ends the read with a recorded `Closed`, never a hang or an
+//! unbounded buffer.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use scenarios::transcript::{Observed, Transcript};
+use wire::sse::{SseItem, SseLimits, SseParser};
+
+/// Limits on what one response may make the harness hold.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    /// A non-streaming body larger than this is cut and recorded as such.
+    pub max_body: usize,
+    pub sse: SseLimits,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self {
+            max_body: 8 << 20,
+            sse: SseLimits {
+                max_line_bytes: 4 << 20,
+                max_event_bytes: 8 << 20,
+            },
+        }
+    }
+}
+
+/// The transcript of one case, shared by everything that records into it.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    started: Instant,
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    transcript: Transcript,
+    next_conn: u32,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            inner: Arc::new(Mutex::new(Inner {
+                transcript: Transcript::default(),
+                next_conn: 1,
+            })),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new connection number (1, 2, …); 0 is for entries of no connection.
+    pub fn new_conn(&self) -> u32 {
+        let mut inner = self.lock();
+        let conn = inner.next_conn;
+        inner.next_conn += 1;
+        conn
+    }
+
+    pub fn record(&self, conn: u32, observed: Observed) {
+        let at = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.lock().transcript.push(at, conn, observed);
+    }
+
+    pub fn note(&self, text: impl Into<String>) {
+        self.record(0, Observed::Note { text: text.into() });
+    }
+
+    /// A copy of everything recorded so far.
+    pub fn transcript(&self) -> Transcript {
+        self.lock().transcript.clone()
+    }
+}
+
+/// The head and body of a non-streaming response.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub conn: u32,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        scenarios::transcript::header(&self.headers, name)
+    }
+}
+
+fn headers_of(map: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn request_headers(request: &reqwest::Request) -> Vec<(String, String)> {
+    // The credential is recorded by name only: reports get shared.
+    request
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            let value = if k == reqwest::header::AUTHORIZATION {
+                "<redacted>".to_owned()
+            } else {
+                String::from_utf8_lossy(v.as_bytes()).into_owned()
+            };
+            (k.as_str().to_owned(), value)
+        })
+        .collect()
+}
+
+/// Why a call could not complete; the transcript holds the details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError(pub String);
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Sends a request and reads its whole body (up to the limit), recording both.
+pub async fn call(
+    recorder: &Recorder,
+    client: &reqwest::Client,
+    request: reqwest::RequestBuilder,
+    limits: &ReadLimits,
+    timeout: Duration,
+) -> Result<HttpResponse, CallError> {
+    let conn = recorder.new_conn();
+    let request = request.build().map_err(|e| CallError(e.to_string()))?;
+    recorder.record(
+        conn,
+        Observed::Request {
+            method: request.method().to_string(),
+            url: request.url().to_string(),
+            headers: request_headers(&request),
+        },
+    );
+    let outcome = tokio::time::timeout(timeout, async {
+        let mut response = client
+            .execute(request)
+            .await
+            .map_err(|e| CallError(e.to_string()))?;
+        let status = response.status().as_u16();
+        let headers = headers_of(response.headers());
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| CallError(e.to_string()))?
+        {
+            if body.len() + chunk.len() > limits.max_body {
+                return Err(CallError(format!(
+                    "the body passed the {}-byte limit",
+                    limits.max_body
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, headers, String::from_utf8_lossy(&body).into_owned()))
+    })
+    .await
+    .unwrap_or_else(|_| Err(CallError(format!("no complete answer within {timeout:?}"))));
+    match outcome {
+        Ok((status, headers, body)) => {
+            recorder.record(
+                conn,
+                Observed::Response {
+                    status,
+                    headers: headers.clone(),
+                    body: Some(body.clone()),
+                },
+            );
+            Ok(HttpResponse {
+                conn,
+                status,
+                headers,
+                body,
+            })
+        }
+        Err(error) => {
+            recorder.record(
+                conn,
+                Observed::Closed {
+                    reason: error.0.clone(),
+                },
+            );
+            Err(error)
+        }
+    }
+}
+
+/// An open SSE response whose items are recorded as they are read.
+#[derive(Debug)]
+pub struct SseConn {
+    pub conn: u32,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    response: Option<reqwest::Response>,
+    parser: SseParser,
+    recorder: Recorder,
+    /// Set once the stream has ended, with why.
+    pub closed: Option<String>,
+}
+
+/// Opens a stream. A non-2xx answer is read whole and returned as `Err(response)`.
+pub async fn open_sse(
+    recorder: &Recorder,
+    client: &reqwest::Client,
+    request: reqwest::RequestBuilder,
+    limits: &ReadLimits,
+    timeout: Duration,
+) -> Result<Result<SseConn, HttpResponse>, CallError> {
+    let conn = recorder.new_conn();
+    let request = request.build().map_err(|e| CallError(e.to_string()))?;
+    recorder.record(
+        conn,
+        Observed::Request {
+            method: request.method().to_string(),
+            url: request.url().to_string(),
+            headers: request_headers(&request),
+        },
+    );
+    let response = match tokio::time::timeout(timeout, client.execute(request)).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(error)) => {
+            recorder.record(
+                conn,
+                Observed::Closed {
+                    reason: error.to_string(),
+                },
+            );
+            return Err(CallError(error.to_string()));
+        }
+        Err(_) => {
+            let reason = format!("no response head within {timeout:?}");
+            recorder.record(
+                conn,
+                Observed::Closed {
+                    reason: reason.clone(),
+                },
+            );
+            return Err(CallError(reason));
+        }
+    };
+    let status = response.status().as_u16();
+    let headers = headers_of(response.headers());
+    if !response.status().is_success() {
+        let mut body = Vec::new();
+        let mut response = response;
+        let read = tokio::time::timeout(timeout, async {
+            while let Ok(Some(chunk)) = response.chunk().await {
+                body.extend_from_slice(&chunk);
+                if body.len() > limits.max_body {
+                    break;
+                }
+            }
+        });
+        let _ = read.await;
+        let body = String::from_utf8_lossy(&body).into_owned();
+        recorder.record(
+            conn,
+            Observed::Response {
+                status,
+                headers: headers.clone(),
+                body: Some(body.clone()),
+            },
+        );
+        return Ok(Err(HttpResponse {
+            conn,
+            status,
+            headers,
+            body,
+        }));
+    }
+    recorder.record(
+        conn,
+        Observed::Response {
+            status,
+            headers: headers.clone(),
+            body: None,
+        },
+    );
+    Ok(Ok(SseConn {
+        conn,
+        status,
+        headers,
+        response: Some(response),
+        parser: SseParser::new(limits.sse),
+        recorder: recorder.clone(),
+        closed: None,
+    }))
+}
+
+impl SseConn {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        scenarios::transcript::header(&self.headers, name)
+    }
+
+    /// The next item within `timeout`, recorded; `None` on timeout or once closed.
+    pub async fn next_item(&mut self, timeout: Duration) -> Option<SseItem> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match self.parser.next_item() {
+                Ok(Some(item)) => {
+                    self.record_item(&item);
+                    return Some(item);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    self.close(format!("the stream broke the SSE limits: {error}"));
+                    return None;
+                }
+            }
+            let response = self.response.as_mut()?;
+            match tokio::time::timeout_at(deadline, response.chunk()).await {
+                Err(_) => return None,
+                Ok(Ok(Some(chunk))) => self.parser.push(&chunk),
+                Ok(Ok(None)) => {
+                    let leftover = self.parser.finish().ok().flatten();
+                    let reason = match leftover {
+                        Some(_) => "end of stream inside an unterminated event",
+                        None => "end of stream",
+                    };
+                    self.close(reason.to_owned());
+                    return None;
+                }
+                Ok(Err(error)) => {
+                    self.close(format!("connection error: {error}"));
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// The next event within `timeout` (comments recorded and skipped).
+    pub async fn next_event(&mut self, timeout: Duration) -> Option<wire::sse::SseEvent> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if let SseItem::Event(event) = self.next_item(left).await? {
+                return Some(event);
+            }
+        }
+    }
+
+    /// Closes the stream from the harness's side.
+    pub fn close(&mut self, reason: String) {
+        if self.closed.is_none() {
+            self.recorder.record(
+                self.conn,
+                Observed::Closed {
+                    reason: reason.clone(),
+                },
+            );
+            self.closed = Some(reason);
+        }
+        self.response = None;
+    }
+
+    fn record_item(&self, item: &SseItem) {
+        let observed = match item {
+            SseItem::Event(event) => Observed::SseEvent {
+                id: event.id_field_seen.then(|| event.last_event_id.clone()),
+                event: event.event_type.clone(),
+                data: event.data.clone(),
+            },
+            SseItem::Comment(text) => Observed::SseComment { text: text.clone() },
+            SseItem::Retry(ms) => Observed::Note {
+                text: format!("retry: {ms}"),
+            },
+        };
+        self.recorder.record(self.conn, observed);
+    }
+}
+
+impl Drop for SseConn {
+    fn drop(&mut self) {
+        self.close("closed by the harness".to_owned());
+    }
+}
