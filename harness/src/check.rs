@@ -247,6 +247,7 @@ pub async fn execute(
     let settings = RunSettings {
         strict: config.strict,
         check_timeout: config.check_timeout,
+        report_file: report_dir.join(crate::report::Format::Json.file_name()),
     };
     let mut writer = ReportWriter::new(report_dir.clone(), &config.formats);
     let result = match terminal {

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use scenarios::{CheckMeta, Finding, Verdict};
 
-use crate::report::model::{RunOptions, Summary, TargetInfo};
+use crate::report::model::{FailingCase, RunOptions, Summary, TargetInfo};
 
 #[derive(Debug, Clone)]
 pub struct RunInfo {
@@ -30,6 +30,8 @@ pub struct CheckResult {
     pub duration: Duration,
     pub seed: u64,
     pub replay: String,
+    /// The minimal failing case, for failures found by generated plans.
+    pub case: Option<FailingCase>,
 }
 
 #[derive(Debug, Clone)]

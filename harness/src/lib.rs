@@ -10,6 +10,7 @@
 //! - [`check`]: `harness check`: validated settings, check selection, the run.
 //! - [`checks`]: the executable checks, one per catalogue entry.
 //! - [`runner`]: executes checks, turns outcomes into verdicts, emits run events.
+//! - [`property`]: checks as properties over generated plans, shrunk to a minimal failing case.
 //! - [`events`]: the run event stream and the [`events::Reporter`] trait.
 //! - [`target`]: the server under test: embedded, or a probed URL.
 //! - [`report`]: report.json (versioned), JUnit, Markdown, HTML and the terminal.
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod events;
 pub mod exit;
 pub mod pending;
+pub mod property;
 pub mod proxy;
 pub mod record;
 pub mod report;

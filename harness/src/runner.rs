@@ -4,6 +4,7 @@
 //! (the harness broke), and the run carries on with the next check.
 
 use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::FutureExt;
@@ -12,14 +13,17 @@ use scenarios::{CheckMeta, Finding, Verdict};
 
 use crate::events::{CheckResult, Reporter, RunEvent, RunInfo};
 use crate::exit::Exit;
-use crate::report::model::Summary;
+use crate::report::model::{FailingCase, Summary};
 use crate::target::Target;
 
 /// What a check's execution came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// It ran; no findings is a pass.
-    Ran(Vec<Finding>),
+    /// It ran; no failing finding is a pass. A failure carries its minimal case.
+    Ran {
+        findings: Vec<Finding>,
+        case: Option<FailingCase>,
+    },
     /// It did not run, for this reason (unsupported, no producer).
     Skipped(String),
     /// The harness broke while running it.
@@ -42,6 +46,12 @@ pub struct CheckContext {
 pub trait Check: Send + Sync {
     fn meta(&self) -> &'static CheckMeta;
     fn run<'a>(&'a self, ctx: &'a CheckContext) -> BoxFuture<'a, Outcome>;
+    /// Runs one saved plan again, as `harness replay` does.
+    fn replay<'a>(
+        &'a self,
+        ctx: &'a CheckContext,
+        plan: serde_json::Value,
+    ) -> BoxFuture<'a, Outcome>;
 }
 
 /// Settings of one run.
@@ -50,6 +60,8 @@ pub struct RunSettings {
     pub strict: bool,
     /// A check still running after this long is stopped with the verdict `error`.
     pub check_timeout: Duration,
+    /// Where report.json will be, for the replay commands of failing cases.
+    pub report_file: PathBuf,
 }
 
 /// The seed one check runs with: a stable mix of the run seed and the id (FNV-1a, then SplitMix64).
@@ -81,8 +93,21 @@ pub fn exit_for(results: &[CheckResult], strict: bool) -> Exit {
     }
 }
 
-/// The command that runs one check again, the same way.
-pub fn replay_command(meta: &CheckMeta, run_seed: u64, target: &Target) -> String {
+/// The command that runs one check again, the same way: its saved minimal
+/// case when it failed with one, else the whole check with the same seed.
+pub fn replay_command(
+    meta: &CheckMeta,
+    run_seed: u64,
+    target: &Target,
+    saved: Option<&Path>,
+) -> String {
+    if let Some(report) = saved {
+        return format!(
+            "harness replay '{}' --check '{}'",
+            report.display(),
+            meta.id
+        );
+    }
     let mut command = format!("harness check --checks '{}' --seed {run_seed}", meta.id);
     if !target.is_embedded() {
         command.push_str(&format!(" --target '{}'", target.base_url()));
@@ -111,7 +136,14 @@ pub async fn run(
         };
         let started = Instant::now();
         let outcome = execute(*check, &check_ctx, settings.check_timeout).await;
-        let result = result_of(meta, outcome, started.elapsed(), run_seed, &ctx.target);
+        let result = result_of(
+            meta,
+            outcome,
+            started.elapsed(),
+            run_seed,
+            &ctx.target,
+            &settings.report_file,
+        );
         emit(
             reporters,
             &RunEvent::CheckFinished {
@@ -162,12 +194,13 @@ async fn execute(check: &dyn Check, ctx: &CheckContext, timeout: Duration) -> Ou
     }
 }
 
-fn result_of(
+pub fn result_of(
     meta: &'static CheckMeta,
     outcome: Outcome,
     duration: Duration,
     run_seed: u64,
     target: &Target,
+    report_file: &Path,
 ) -> CheckResult {
     let mut result = CheckResult {
         meta,
@@ -177,12 +210,17 @@ fn result_of(
         error: None,
         duration,
         seed: run_seed,
-        replay: replay_command(meta, run_seed, target),
+        replay: replay_command(meta, run_seed, target, None),
+        case: None,
     };
     match outcome {
-        Outcome::Ran(findings) => {
+        Outcome::Ran { findings, case } => {
             result.verdict = Verdict::from_findings(meta.level, &findings);
             result.findings = findings;
+            if result.verdict != Verdict::Pass && case.is_some() {
+                result.replay = replay_command(meta, run_seed, target, Some(report_file));
+                result.case = case;
+            }
         }
         Outcome::Skipped(reason) => {
             result.verdict = Verdict::Skip;

@@ -176,12 +176,46 @@ fn detail(out: &mut String, check: &CheckReport) {
     if let Some(error) = &check.error {
         let _ = writeln!(out, "<p>Harness error: {}</p>", escape(error));
     }
+    if let Some(case) = &check.case {
+        let plan = serde_json::to_string_pretty(&case.plan).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<p>Minimal failing plan ({} cases to the first failure, {} shrink steps):</p><pre>{}</pre>",
+            case.cases_run,
+            case.shrink_steps,
+            escape(&plan)
+        );
+        transcript_table(out, &case.transcript);
+    }
     let _ = writeln!(
         out,
         "<p class=\"meta\">Spec: {}</p><p>Replay:</p><pre>{}</pre></div>",
         escape(&check.spec),
         escape(&check.replay)
     );
+}
+
+/// The transcript of a case: one row per observation, in order.
+fn transcript_table(out: &mut String, transcript: &scenarios::transcript::Transcript) {
+    out.push_str(
+        "<details open><summary>Transcript</summary><table><tr><th>ms</th><th>conn</th><th>what</th><th>detail</th></tr>\n",
+    );
+    for entry in &transcript.entries {
+        let mut detail = serde_json::to_value(&entry.observed).unwrap_or_default();
+        let kind = detail["kind"].as_str().unwrap_or("").to_owned();
+        if let Some(map) = detail.as_object_mut() {
+            map.remove("kind");
+        }
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"n\">{:.1}</td><td class=\"n\">{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            entry.at_micros as f64 / 1000.0,
+            entry.conn,
+            escape(&kind),
+            escape(&detail.to_string())
+        );
+    }
+    out.push_str("</table></details>\n");
 }
 
 #[cfg(test)]

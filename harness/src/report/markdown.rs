@@ -115,6 +115,22 @@ fn section(out: &mut String, report: &Report, verdict: Verdict, heading: &str) {
         if let Some(error) = &check.error {
             out.push_str(&format!("- error: {}\n", cell(error)));
         }
+        if let Some(case) = &check.case {
+            // A fence longer than any backtick run in the plan keeps it intact.
+            let plan = serde_json::to_string_pretty(&case.plan).unwrap_or_default();
+            let fence = "`".repeat(
+                plan.split(|c| c != '`')
+                    .map(str::len)
+                    .max()
+                    .unwrap_or(0)
+                    .max(2)
+                    + 1,
+            );
+            out.push_str(&format!(
+                "\n<details><summary>Minimal failing plan ({} transcript entries; the HTML report shows them)</summary>\n\n{fence}json\n{plan}\n{fence}\n</details>\n",
+                case.transcript.entries.len(),
+            ));
+        }
         out.push_str(&format!(
             "\nSpec: {}\n\nReplay: {}\n",
             cell(&check.spec),

@@ -21,8 +21,10 @@
 //!     "title": …, "spec": …, "seed": 42, "duration_ms": 12,
 //!     "findings": [{"kind": "lost", "message": …, "evidence": …}],
 //!     "skip_reason": …, "error": …,          // only with those verdicts
-//!     "replay": "harness check --checks 'fibric/cursor/resume' --seed 42"
-//!   }]
+//!     "replay": "harness check --checks 'fibric/cursor/resume' --seed 42",
+//!     "case": {"plan": …, "transcript": {"entries": […]}, "cases_run": 3, "shrink_steps": 12}
+//!   }]                                     // case: failures found by generated plans; replay then
+//!                                          // reads `harness replay DIR/report.json --check ID`
 //! }
 //! ```
 //!
@@ -157,6 +159,21 @@ pub struct CheckReport {
     pub error: Option<String>,
     /// One command that runs this check again the same way.
     pub replay: String,
+    /// For a failure found by generated plans: the minimal plan and what crossed the wire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<FailingCase>,
+}
+
+/// The smallest plan that still fails, after shrinking, with its transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailingCase {
+    /// The check's own plan type, as JSON; `harness replay` runs it again.
+    pub plan: serde_json::Value,
+    pub transcript: scenarios::transcript::Transcript,
+    /// Cases run until the first failure.
+    pub cases_run: u32,
+    /// Further cases run while shrinking it.
+    pub shrink_steps: u32,
 }
 
 /// Why a report file could not be read.

@@ -62,6 +62,7 @@ pub fn check_report(result: &CheckResult) -> CheckReport {
         skip_reason: result.skip_reason.clone(),
         error: result.error.clone(),
         replay: result.replay.clone(),
+        case: result.case.clone(),
     }
 }
 

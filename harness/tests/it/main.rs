@@ -2,6 +2,7 @@
 
 mod cli;
 mod pipeline;
+mod property;
 mod proxy;
 mod schema;
 mod support;

@@ -34,23 +34,35 @@ impl Check for FakeCheck {
 
     fn run<'a>(&'a self, ctx: &'a CheckContext) -> BoxFuture<'a, Outcome> {
         async move {
+            let ran = |findings: Vec<Finding>| Outcome::Ran {
+                findings,
+                case: None,
+            };
             match &self.behaviour {
-                Behaviour::Pass => Outcome::Ran(Vec::new()),
-                Behaviour::Find(findings) => Outcome::Ran(findings.clone()),
+                Behaviour::Pass => ran(Vec::new()),
+                Behaviour::Find(findings) => ran(findings.clone()),
                 Behaviour::Skip(reason) => Outcome::Skipped((*reason).to_owned()),
                 Behaviour::Panic => panic!("synthetic panic"),
                 Behaviour::Hang => {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
-                    Outcome::Ran(Vec::new())
+                    ran(Vec::new())
                 }
-                Behaviour::PassIfSeed(seed) if ctx.seed == *seed => Outcome::Ran(Vec::new()),
-                Behaviour::PassIfSeed(_) => Outcome::Ran(vec![Finding::new(
+                Behaviour::PassIfSeed(seed) if ctx.seed == *seed => ran(Vec::new()),
+                Behaviour::PassIfSeed(_) => ran(vec![Finding::new(
                     "seed",
                     format!("ran with seed {}", ctx.seed),
                 )]),
             }
         }
         .boxed()
+    }
+
+    fn replay<'a>(
+        &'a self,
+        ctx: &'a CheckContext,
+        _plan: serde_json::Value,
+    ) -> BoxFuture<'a, Outcome> {
+        self.run(ctx)
     }
 }
 

@@ -1,0 +1,239 @@
+//! Property checks: generate plans with proptest, run each against the target, shrink a failure to a minimal plan.
+//!
+//! Every check is a [`Property`]: a strategy for its plans, a case executor
+//! that runs one plan and returns what its oracle found plus the transcript,
+//! and metadata. A check with a fixed scenario has a plan of `()` and one
+//! case. Generation is seeded by the check's own seed, so a run is
+//! repeatable; the minimal failing plan is kept, with its transcript, for
+//! the report and for `harness replay`.
+//!
+//! proptest's runner is synchronous, so it runs on a blocking thread and
+//! drives each async case with the runtime's handle. If the check is dropped
+//! (its time limit passed), the remaining cases return at once.
+
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use proptest::strategy::SBoxedStrategy;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use scenarios::transcript::Transcript;
+use scenarios::{CheckMeta, Finding};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::report::model::FailingCase;
+use crate::runner::{Check, CheckContext, Outcome};
+
+/// What one case found.
+#[derive(Debug, Clone, Default)]
+pub struct CaseOutcome {
+    pub findings: Vec<Finding>,
+    pub transcript: Transcript,
+}
+
+/// The most shrink steps one failure gets; each step is a round trip to the target.
+pub const MAX_SHRINK_STEPS: u32 = 48;
+
+/// A check as a property over generated plans.
+pub trait Property: Send + Sync + 'static {
+    type Plan: Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static;
+
+    fn meta(&self) -> &'static CheckMeta;
+
+    /// Why this check cannot run against this target (no producer, say), if it cannot.
+    fn skip_reason(&self, _ctx: &CheckContext) -> Option<String> {
+        None
+    }
+
+    fn strategy(&self) -> SBoxedStrategy<Self::Plan>;
+
+    /// How many cases to run when `requested` were asked for.
+    fn cases(&self, requested: u32) -> u32 {
+        requested
+    }
+
+    /// Runs one plan. `Err` means the harness broke, not the target.
+    fn run_case(
+        self: Arc<Self>,
+        ctx: CheckContext,
+        plan: Self::Plan,
+    ) -> BoxFuture<'static, Result<CaseOutcome, String>>;
+}
+
+/// Adapts a [`Property`] to the runner's [`Check`].
+pub struct PropertyCheck<P: Property>(pub Arc<P>);
+
+impl<P: Property> std::fmt::Debug for PropertyCheck<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PropertyCheck")
+            .field(&self.0.meta().id)
+            .finish()
+    }
+}
+
+impl<P: Property> PropertyCheck<P> {
+    pub fn boxed(property: P) -> Box<dyn Check> {
+        Box::new(PropertyCheck(Arc::new(property)))
+    }
+}
+
+/// Seeds proptest's ChaCha generator from a 64-bit seed.
+fn rng_for(seed: u64) -> TestRng {
+    let mut bytes = [0u8; 32];
+    let mut state = seed;
+    for chunk in bytes.chunks_mut(8) {
+        state = crate::runner::check_seed(state, "rng");
+        chunk.copy_from_slice(&state.to_le_bytes());
+    }
+    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
+}
+
+/// Sets the flag when dropped: the check's future went away.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+fn fails(findings: &[Finding]) -> bool {
+    findings.iter().any(|f| !f.informational)
+}
+
+async fn run_property<P: Property>(property: Arc<P>, ctx: &CheckContext) -> Outcome {
+    if let Some(reason) = property.skip_reason(ctx) {
+        return Outcome::Skipped(reason);
+    }
+    let handle = tokio::runtime::Handle::current();
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancelled));
+    let cases = property.cases(ctx.cases).max(1);
+    let seed = ctx.seed;
+    let ctx = ctx.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        let config = Config {
+            cases,
+            max_shrink_iters: MAX_SHRINK_STEPS,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        let mut runner = TestRunner::new_with_rng(config, rng_for(seed));
+        let last_failure: Mutex<Option<(P::Plan, CaseOutcome)>> = Mutex::new(None);
+        let broke: Mutex<Option<String>> = Mutex::new(None);
+        let executed = AtomicU32::new(0);
+        let first_failure = AtomicU32::new(0);
+        let strategy = property.strategy();
+        let result = runner.run(&strategy, |plan| {
+            if cancelled.load(Ordering::Relaxed) {
+                return Err(TestCaseError::fail("cancelled"));
+            }
+            if broke.lock().map(|b| b.is_some()).unwrap_or(true) {
+                // The harness broke on an earlier case; do not shrink on it.
+                return Err(TestCaseError::fail("the harness broke"));
+            }
+            let n = executed.fetch_add(1, Ordering::Relaxed) + 1;
+            let case = handle.block_on(Arc::clone(&property).run_case(ctx.clone(), plan.clone()));
+            match case {
+                Ok(case) if fails(&case.findings) => {
+                    let summary = case
+                        .findings
+                        .iter()
+                        .map(|f| format!("{}: {}", f.kind, f.message))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    let _ =
+                        first_failure.compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed);
+                    if let Ok(mut slot) = last_failure.lock() {
+                        *slot = Some((plan, case));
+                    }
+                    Err(TestCaseError::fail(summary))
+                }
+                Ok(_) => Ok(()),
+                Err(error) => {
+                    if let Ok(mut slot) = broke.lock() {
+                        *slot = Some(error.clone());
+                    }
+                    Err(TestCaseError::fail(error))
+                }
+            }
+        });
+        let broke = broke.into_inner().ok().flatten();
+        let last = last_failure.into_inner().ok().flatten();
+        let executed = executed.load(Ordering::Relaxed);
+        let first = first_failure.load(Ordering::Relaxed);
+        (result, broke, last, executed, first)
+    });
+    let (result, broke, last, executed, first) = match work.await {
+        Ok(parts) => parts,
+        Err(error) => return Outcome::Broke(format!("the property runner failed: {error}")),
+    };
+    if let Some(error) = broke {
+        return Outcome::Broke(error);
+    }
+    match (result, last) {
+        (Ok(()), _) => Outcome::Ran {
+            findings: Vec::new(),
+            case: None,
+        },
+        (Err(TestError::Fail(..)), Some((plan, case))) => Outcome::Ran {
+            findings: case.findings,
+            case: Some(FailingCase {
+                plan: serde_json::to_value(&plan).unwrap_or_default(),
+                transcript: case.transcript,
+                cases_run: first.max(1),
+                shrink_steps: executed.saturating_sub(first),
+            }),
+        },
+        (Err(error), _) => Outcome::Broke(format!("the property runner stopped: {error}")),
+    }
+}
+
+async fn replay_plan<P: Property>(
+    property: Arc<P>,
+    ctx: &CheckContext,
+    plan: serde_json::Value,
+) -> Outcome {
+    let plan: P::Plan = match serde_json::from_value(plan) {
+        Ok(plan) => plan,
+        Err(error) => {
+            return Outcome::Broke(format!("the saved plan does not fit this check: {error}"));
+        }
+    };
+    if let Some(reason) = property.skip_reason(ctx) {
+        return Outcome::Skipped(reason);
+    }
+    match property.run_case(ctx.clone(), plan.clone()).await {
+        Ok(case) => Outcome::Ran {
+            findings: case.findings,
+            case: Some(FailingCase {
+                plan: serde_json::to_value(&plan).unwrap_or_default(),
+                transcript: case.transcript,
+                cases_run: 1,
+                shrink_steps: 0,
+            }),
+        },
+        Err(error) => Outcome::Broke(error),
+    }
+}
+
+impl<P: Property> Check for PropertyCheck<P> {
+    fn meta(&self) -> &'static CheckMeta {
+        self.0.meta()
+    }
+
+    fn run<'a>(&'a self, ctx: &'a CheckContext) -> BoxFuture<'a, Outcome> {
+        run_property(Arc::clone(&self.0), ctx).boxed()
+    }
+
+    fn replay<'a>(
+        &'a self,
+        ctx: &'a CheckContext,
+        plan: serde_json::Value,
+    ) -> BoxFuture<'a, Outcome> {
+        replay_plan(Arc::clone(&self.0), ctx, plan).boxed()
+    }
+}
