@@ -1,0 +1,44 @@
+//! Pulse's control routes (`/_control/pulse/...`): declaring models and changing rows, which the seed gives no way to do.
+//!
+//! These stand in for the database whose changes Pulse captures. Their
+//! errors take Pulse's shape; the control token itself is checked by
+//! [`crate::control`], whose `401` has the server's generic shape.
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::error::{PulseError, PulseJson};
+use super::model;
+use super::rows::{self, RowRequest};
+use crate::app::AppState;
+use crate::config::ModelDecl;
+
+/// `POST /_control/pulse/models {name, primary_key, replica_identity?}`:
+/// `201` declared, `200` already declared the same way, `409 model_exists`.
+pub async fn declare_model(
+    State(state): State<AppState>,
+    PulseJson(decl): PulseJson<ModelDecl>,
+) -> Result<(StatusCode, Json<ModelDecl>), PulseError> {
+    let status = model::declare(&state, decl.clone()).await?;
+    Ok((status, Json(decl)))
+}
+
+/// `GET /_control/pulse/models`: every declared model, sorted by name.
+pub async fn list_models(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "data": state.pulse.models() }))
+}
+
+/// `POST /_control/pulse/models/{model}/rows {action, row}`: `201 {"id"}`
+/// with the id of the event the change produced.
+pub async fn change_row(
+    State(state): State<AppState>,
+    model: Result<Path<String>, PathRejection>,
+    PulseJson(request): PulseJson<RowRequest>,
+) -> Result<(StatusCode, Json<Value>), PulseError> {
+    let Path(model) = model?;
+    let event = rows::apply(&state, &model, request).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": event.id }))))
+}

@@ -1,0 +1,265 @@
+//! Delivery over SSE: consuming a named stream (at-least-once, resumable) and `POST /subscribe` (at-most-once, live only).
+//!
+//! Both send one frame per event, `id: <ULID>` then `data: <event JSON>`,
+//! with no `event:` field, so an EventSource's `onmessage` fires. A named
+//! stream has at most one consumer at a time; [`Claims`] records who holds
+//! each stream and ends the holder when the stream is deleted.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use wire::sse::{EncodeEvent, encode_event};
+
+use super::auth::Authorized;
+use super::error::{PulseError, PulseJson};
+use super::events::{self, Event, STREAM};
+use super::filter::{self, EventFilter};
+use super::streams::{self, cursor_name};
+use super::ulid;
+use crate::app::AppState;
+use crate::sse::{self, Render, Subscription};
+use crate::store::{Record, WriteBatch};
+
+/// Which named streams have a consumer now.
+#[derive(Debug, Default)]
+pub struct Claims {
+    held: Mutex<HashMap<String, Claim>>,
+    next_id: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Claim {
+    id: u64,
+    token: CancellationToken,
+}
+
+impl Claims {
+    /// Whether a consumer is connected to `stream`. A claim whose token has
+    /// fired (a forced disconnect) no longer counts, even before its stream
+    /// has finished closing.
+    pub fn is_active(&self, stream: &str) -> bool {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.get(stream).is_some_and(|c| !c.token.is_cancelled())
+    }
+
+    /// Takes `stream` for one consumer, or `None` if another holds it. The
+    /// consumer's stream ends when `parent` fires or the stream is deleted.
+    fn claim(self: &Arc<Self>, stream: &str, parent: &CancellationToken) -> Option<ClaimGuard> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if held.get(stream).is_some_and(|c| !c.token.is_cancelled()) {
+            return None;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let token = parent.child_token();
+        held.insert(
+            stream.to_owned(),
+            Claim {
+                id,
+                token: token.clone(),
+            },
+        );
+        Some(ClaimGuard {
+            claims: Arc::clone(self),
+            stream: stream.to_owned(),
+            id,
+            token,
+        })
+    }
+
+    /// Ends the consumer of `stream`, if any, and frees the name.
+    pub fn end(&self, stream: &str) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(claim) = held.remove(stream) {
+            claim.token.cancel();
+        }
+    }
+}
+
+/// Holds a stream for one consumer; the claim is released when the SSE body is dropped.
+#[derive(Debug)]
+struct ClaimGuard {
+    claims: Arc<Claims>,
+    stream: String,
+    id: u64,
+    token: CancellationToken,
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        let mut held = self.claims.held.lock().unwrap_or_else(|p| p.into_inner());
+        // A newer consumer of a recreated stream may hold the name now.
+        if held.get(&self.stream).is_some_and(|c| c.id == self.id) {
+            held.remove(&self.stream);
+        }
+    }
+}
+
+/// Turns log records into SSE frames for one consumer.
+#[derive(Debug)]
+struct Renderer {
+    model: String,
+    filter: Option<EventFilter>,
+    /// Kept alive as long as the SSE body, which owns the renderer.
+    _claim: Option<ClaimGuard>,
+}
+
+impl Renderer {
+    fn render(&self, record: &Record) -> Option<String> {
+        let event: Event = match serde_json::from_slice(&record.payload) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::error!(%error, position = record.position, "pulse: a record is not an event; skipped");
+                return None;
+            }
+        };
+        if event.model_name != self.model || !filter::passes(self.filter.as_ref(), &event) {
+            return None;
+        }
+        let data = std::str::from_utf8(&record.payload).ok()?;
+        let mut frame = String::with_capacity(data.len() + 48);
+        let frame_event = EncodeEvent {
+            id: Some(&event.id),
+            event: None,
+            data,
+            retry: None,
+        };
+        encode_event(&mut frame, &frame_event).ok()?;
+        Some(frame)
+    }
+
+    fn into_render(self) -> Render {
+        Arc::new(move |record| self.render(record))
+    }
+}
+
+/// `GET /streams/{name}/events`: SSE from after the saved cursor, or after
+/// the `Last-Event-ID`, which is saved as the acknowledged position first.
+pub async fn consume(
+    _auth: Authorized,
+    State(state): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, PulseError> {
+    let Path(name) = name?;
+    let acknowledged = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => match value.to_str() {
+            Ok("") => None,
+            Ok(id) => Some(id.to_owned()),
+            Err(_) => return Err(invalid_cursor("Last-Event-ID is not ASCII")),
+        },
+    };
+    // Under the writer lock, a deletion cannot slip between the checks below
+    // and the claim, and an acknowledgement cannot outlive its stream.
+    let writer = state.pulse.writer.lock().await;
+    let store = state.log.store();
+    let Some(def) = streams::load(&**store, &name)? else {
+        return Err(streams::not_found(&name));
+    };
+    let acknowledged = match acknowledged {
+        None => None,
+        Some(id) => {
+            if !ulid::is_well_formed(&id) {
+                return Err(invalid_cursor("Last-Event-ID is not a ULID").with_meta("cursor", id));
+            }
+            match events::position_of(&**store, &id)? {
+                Some(position) => Some(position),
+                None => {
+                    return Err(
+                        invalid_cursor("Last-Event-ID names no event").with_meta("cursor", id)
+                    );
+                }
+            }
+        }
+    };
+    let Some(claim) = state.pulse.claims.claim(&name, &state.hub.token("pulse")) else {
+        return Err(PulseError::conflict(
+            "stream_busy",
+            format!("the stream {name} already has a consumer"),
+        )
+        .with_meta("stream", name));
+    };
+    let cursor = cursor_name(&name);
+    let after = match acknowledged {
+        // An id from before the stream began (an earlier stream of the same
+        // name) acknowledges nothing of this one.
+        Some(position) => {
+            let position = position.max(def.start);
+            let mut batch = WriteBatch::new();
+            batch.set_cursor(&cursor, position);
+            state.log.commit(batch).await?;
+            position
+        }
+        None => store.cursor(&cursor)?.unwrap_or(def.start),
+    };
+    drop(writer);
+    let stop = claim.token.clone();
+    let renderer = Renderer {
+        filter: def.filter()?,
+        model: def.model,
+        _claim: Some(claim),
+    };
+    Ok(sse::response(
+        &state.log,
+        &state.hub,
+        Subscription {
+            stream: STREAM.to_owned(),
+            after,
+            render: renderer.into_render(),
+            keepalive: state.config.pulse.keepalive,
+            stop,
+            read_batch: state.config.subscribers.read_batch,
+            preamble: None,
+        },
+    ))
+}
+
+fn invalid_cursor(message: &str) -> PulseError {
+    PulseError::bad_request("invalid_cursor", message)
+}
+
+/// The body of `POST /subscribe`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeRequest {
+    pub model: String,
+    #[serde(default)]
+    pub filter: Option<Value>,
+}
+
+/// `POST /subscribe`: SSE of the matching events committed from now on; no
+/// replay, and `Last-Event-ID` is ignored.
+pub async fn subscribe(
+    _auth: Authorized,
+    State(state): State<AppState>,
+    PulseJson(request): PulseJson<SubscribeRequest>,
+) -> Result<Response, PulseError> {
+    let filter = streams::check_model_and_filter(&state, &request.model, request.filter.as_ref())?;
+    let after = state.log.head(STREAM)?;
+    let renderer = Renderer {
+        model: request.model,
+        filter,
+        _claim: None,
+    };
+    Ok(sse::response(
+        &state.log,
+        &state.hub,
+        Subscription {
+            stream: STREAM.to_owned(),
+            after,
+            render: renderer.into_render(),
+            keepalive: state.config.pulse.keepalive,
+            stop: state.hub.token("pulse").child_token(),
+            read_batch: state.config.subscribers.read_batch,
+            preamble: None,
+        },
+    ))
+}

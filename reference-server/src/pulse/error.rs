@@ -1,0 +1,157 @@
+//! Pulse's error shape (`{code, message, meta?}`), and extractors whose rejections take that shape.
+//!
+//! Axum's own rejections (bad JSON, a missing content type, a bad path) answer
+//! in plain text, and the server's generic errors nest under `"error"`; every
+//! answer of a Pulse route goes through [`PulseError`] instead.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::store::StoreError;
+
+/// An error answer of a Pulse route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PulseError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub meta: Option<Map<String, Value>>,
+}
+
+impl PulseError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            meta: None,
+        }
+    }
+
+    /// Adds one entry to `meta`.
+    pub fn with_meta(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.meta
+            .get_or_insert_with(Map::new)
+            .insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// `400 invalid_request`: the body or a parameter is not what the route takes.
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::bad_request("invalid_request", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message)
+    }
+}
+
+impl IntoResponse for PulseError {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert("code".to_owned(), Value::from(self.code));
+        body.insert("message".to_owned(), Value::from(self.message));
+        if let Some(meta) = self.meta {
+            body.insert("meta".to_owned(), Value::Object(meta));
+        }
+        let mut response = (self.status, Json(Value::Object(body))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"pulse\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<StoreError> for PulseError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "pulse: storage failure");
+        match error {
+            StoreError::InvalidName { .. } => Self::invalid_request(error.to_string()),
+            _ => Self::internal("the log store failed; see the server log"),
+        }
+    }
+}
+
+impl From<JsonRejection> for PulseError {
+    /// A body over the server's limit is `413 payload_too_large`; anything
+    /// else the JSON extractor refuses (a syntax error, a content type other
+    /// than `application/json`) is `400 invalid_request`, the only client
+    /// error the seed lists for request bodies.
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::new(status, "payload_too_large", rejection.body_text());
+        }
+        let message = match rejection {
+            JsonRejection::MissingJsonContentType(_) => {
+                "the body must be JSON with Content-Type: application/json".to_owned()
+            }
+            other => format!("the body is not valid JSON: {}", other.body_text()),
+        };
+        Self::invalid_request(message)
+    }
+}
+
+impl From<PathRejection> for PulseError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::invalid_request(rejection.body_text())
+    }
+}
+
+/// A JSON object body, deserialised into `T`, whose every rejection is a [`PulseError`].
+#[derive(Debug, Clone)]
+pub struct PulseJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for PulseJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = PulseError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, PulseError> {
+        let Json(value) = Json::<Value>::from_request(req, state).await?;
+        // Serde would also read a struct from an array of its fields.
+        if !value.is_object() {
+            return Err(PulseError::invalid_request(
+                "the body must be a JSON object",
+            ));
+        }
+        serde_json::from_value(value)
+            .map(PulseJson)
+            .map_err(|error| PulseError::invalid_request(format!("invalid request body: {error}")))
+    }
+}
+
+/// The answer for a Pulse path with a method it does not serve.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> PulseError {
+    PulseError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}

@@ -1,1 +1,0 @@
-//! Placeholder: Prisma Pulse tests are being written.
