@@ -11,12 +11,13 @@ use crate::checks;
 use crate::cli::CheckArgs;
 use crate::events::{Reporter, RunInfo};
 use crate::exit::Exit;
+use crate::producer::Producer;
 use crate::report::Format;
 use crate::report::model::{RunOptions, Summary};
 use crate::report::terminal::Terminal;
 use crate::report::writer::ReportWriter;
 use crate::runner::{self, Check, CheckContext, RunSettings};
-use crate::target::{self, Target, TargetError};
+use crate::target::{self, Credentials, Target, TargetError};
 
 /// `harness check`'s settings, validated.
 #[derive(Debug, Clone)]
@@ -32,6 +33,9 @@ pub struct CheckConfig {
     pub formats: Vec<Format>,
     pub control_token: String,
     pub check_timeout: Duration,
+    pub credentials: Credentials,
+    pub producer: Option<String>,
+    pub patience: Duration,
 }
 
 /// A usage problem: reported with exit code 2 before anything runs.
@@ -60,6 +64,36 @@ impl CheckConfig {
         if let Some(url) = &args.target {
             target::parse_url(url).map_err(|e| UsageError(e.to_string()))?;
         }
+        let mut credentials = Credentials::default();
+        match args.fibric_keys.as_slice() {
+            [] => {}
+            [a, b] => {
+                let split = |pair: &String| {
+                    pair.split_once('=')
+                        .filter(|(k, t)| !k.is_empty() && !t.is_empty())
+                        .map(|(k, t)| (k.to_owned(), t.to_owned()))
+                        .ok_or_else(|| {
+                            UsageError(format!("--fibric-key {pair:?} is not KEY=TENANT"))
+                        })
+                };
+                let (a, b) = (split(a)?, split(b)?);
+                if a.1 == b.1 {
+                    return Err(UsageError(
+                        "the two --fibric-key values must name different tenants".into(),
+                    ));
+                }
+                credentials.fibric_keys = [a.0, b.0];
+                credentials.fibric_tenants = [a.1, b.1];
+            }
+            _ => {
+                return Err(UsageError(
+                    "give --fibric-key twice, for two different tenants".into(),
+                ));
+            }
+        }
+        if let Some(key) = &args.pulse_key {
+            credentials.pulse_key = key.clone();
+        }
         let mut formats = args.formats.clone();
         formats.sort();
         formats.dedup();
@@ -75,6 +109,9 @@ impl CheckConfig {
             formats,
             control_token: args.control_token.clone(),
             check_timeout: args.check_timeout,
+            credentials,
+            producer: args.producer.clone(),
+            patience: args.patience,
         })
     }
 
@@ -238,11 +275,20 @@ pub async fn execute(
         options: config.options(),
         checks: selected.iter().map(|c| c.meta()).collect(),
     };
+    let producer = match &config.producer {
+        Some(command) => Some(Producer::spawn(command).map_err(|e| {
+            CheckError::Usage(format!("--producer {command:?} does not start: {e}"))
+        })?),
+        None => None,
+    };
     let ctx = CheckContext {
         target,
         seed: config.seed,
         cases: config.cases,
         http,
+        credentials: config.credentials.clone(),
+        producer,
+        patience: config.patience,
     };
     let settings = RunSettings {
         strict: config.strict,

@@ -90,6 +90,19 @@ pub struct CheckArgs {
     /// A check still running after this long is stopped and reported as a harness error.
     #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
     pub check_timeout: Duration,
+    /// A command that publishes events on a target that is not a reference server
+    /// (JSON requests on stdin, one JSON answer per line on stdout; see the README).
+    #[arg(long, value_name = "CMD")]
+    pub producer: Option<String>,
+    /// A Fibric API key and its tenant, as KEY=TENANT; give two, of different tenants.
+    #[arg(long = "fibric-key", value_name = "KEY=TENANT")]
+    pub fibric_keys: Vec<String>,
+    /// The Prisma Pulse API key.
+    #[arg(long, value_name = "KEY")]
+    pub pulse_key: Option<String>,
+    /// How long to wait for what takes the target's own time: a keep-alive, cutting a stalled consumer.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration)]
+    pub patience: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +112,20 @@ pub struct ReplayArgs {
     /// Which failing check to replay, when the report has several.
     #[arg(long = "check", value_name = "ID")]
     pub check: Option<String>,
+    /// Replay against this server instead of the report's target.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Control-API token of a reference-server target.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "HARNESS_CONTROL_TOKEN",
+        default_value = "control_test_token"
+    )]
+    pub control_token: String,
+    /// A command that publishes events on a target that is not a reference server.
+    #[arg(long, value_name = "CMD")]
+    pub producer: Option<String>,
 }
 
 #[derive(Debug, Args)]

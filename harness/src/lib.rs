@@ -12,9 +12,11 @@
 //! - [`runner`]: executes checks, turns outcomes into verdicts, emits run events.
 //! - [`property`]: checks as properties over generated plans, shrunk to a minimal failing case.
 //! - [`events`]: the run event stream and the [`events::Reporter`] trait.
-//! - [`target`]: the server under test: embedded, or a probed URL.
+//! - [`target`]: the server under test: embedded, or a probed URL; its credentials.
+//! - [`producer`]: `--producer`, how checks publish to targets other than the reference server.
 //! - [`report`]: report.json (versioned), JUnit, Markdown, HTML and the terminal.
 //! - [`report_cmd`]: `harness report render`.
+//! - [`replay`]: `harness replay`: a saved failing case, run again.
 //! - [`record`]: the case transcript, and HTTP/SSE calls that record into it (with limits).
 //! - [`proxy`]: the fault proxy and its schedule language.
 //! - [`pending`]: subcommands whose engine arrives in a later issue.
@@ -25,9 +27,11 @@ pub mod cli;
 pub mod events;
 pub mod exit;
 pub mod pending;
+pub mod producer;
 pub mod property;
 pub mod proxy;
 pub mod record;
+pub mod replay;
 pub mod report;
 pub mod report_cmd;
 pub mod runner;
@@ -42,7 +46,7 @@ use cli::{Command, ReportCommand};
 pub async fn run(cli: Cli) -> Exit {
     match cli.command {
         Command::Check(args) => check::command(&args).await,
-        Command::Replay(_) => pending::REPLAY.refuse(),
+        Command::Replay(args) => replay::command(&args).await,
         Command::Load(_) => pending::LOAD.refuse(),
         Command::Proxy(args) => proxy_cmd(&args).await,
         Command::Snapshot(_) => pending::SNAPSHOT.refuse(),

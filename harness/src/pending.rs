@@ -12,10 +12,6 @@ pub struct Pending {
     pub arrives_with: &'static str,
 }
 
-pub const REPLAY: Pending = Pending {
-    command: "replay",
-    arrives_with: "the conformance engine (issue 7)",
-};
 pub const LOAD: Pending = Pending {
     command: "load",
     arrives_with: "the load generator (issue 9)",

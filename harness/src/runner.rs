@@ -13,8 +13,9 @@ use scenarios::{CheckMeta, Finding, Verdict};
 
 use crate::events::{CheckResult, Reporter, RunEvent, RunInfo};
 use crate::exit::Exit;
+use crate::producer::Producer;
 use crate::report::model::{FailingCase, Summary};
-use crate::target::Target;
+use crate::target::{Credentials, Target};
 
 /// What a check's execution came to.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +40,33 @@ pub struct CheckContext {
     pub seed: u64,
     pub cases: u32,
     pub http: reqwest::Client,
+    pub credentials: Credentials,
+    /// `--producer`, for targets that are not a reference server.
+    pub producer: Option<Producer>,
+    /// How long checks wait for things that take the target's own time
+    /// (keep-alives, cutting a stalled consumer).
+    pub patience: Duration,
+}
+
+impl CheckContext {
+    /// A context for `target` with the defaults: dev credentials, no producer.
+    pub fn new(target: Target, http: reqwest::Client) -> Self {
+        Self {
+            target,
+            seed: 0,
+            cases: 1,
+            http,
+            credentials: Credentials::default(),
+            producer: None,
+            patience: Duration::from_secs(20),
+        }
+    }
+
+    /// Whether the harness can make the target publish: a reference server's
+    /// control API, or a producer command.
+    pub fn can_produce(&self) -> bool {
+        self.target.is_reference() || self.producer.is_some()
+    }
 }
 
 /// An executable check: the catalogue entry plus the code that runs its plan

@@ -65,6 +65,27 @@ impl Target {
     }
 }
 
+/// The credentials a run uses against a target: the reference server's dev
+/// credentials unless flags say otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Fibric API keys of two different tenants (tenancy checks need both).
+    pub fibric_keys: [String; 2],
+    /// The tenant ids those keys name, for envelopes the harness publishes.
+    pub fibric_tenants: [String; 2],
+    pub pulse_key: String,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Self {
+            fibric_keys: ["sk_test_tenant_a".to_owned(), "sk_test_tenant_b".to_owned()],
+            fibric_tenants: ["tn_a".to_owned(), "tn_b".to_owned()],
+            pulse_key: "pulse_test_key".to_owned(),
+        }
+    }
+}
+
 /// Checks that the URL is usable, without touching the network.
 pub fn parse_url(url: &str) -> Result<String, TargetError> {
     let bad = |reason: &str| TargetError::BadUrl {

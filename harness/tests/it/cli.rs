@@ -101,7 +101,6 @@ fn subcommands_whose_engine_has_not_landed_say_so_in_one_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let cases: &[&[&str]] = &[
-        &["replay", "report.json"],
         &[
             "load",
             "--api",

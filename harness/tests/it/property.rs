@@ -124,12 +124,10 @@ async fn a_failure_shrinks_to_the_minimal_plan_which_is_saved_and_replays() {
     );
     // Replaying the saved plan fails the same way, in one case.
     let before = runs.load(Ordering::Relaxed);
-    let ctx = harness::runner::CheckContext {
-        target: harness::target::Target::embedded("http://127.0.0.1:9".into(), "t".into()),
-        seed: 0,
-        cases: 1,
-        http: reqwest::Client::new(),
-    };
+    let ctx = harness::runner::CheckContext::new(
+        harness::target::Target::embedded("http://127.0.0.1:9".into(), "t".into()),
+        reqwest::Client::new(),
+    );
     let outcome = registry[0].replay(&ctx, case.plan.clone()).await;
     assert!(
         matches!(&outcome, Outcome::Ran { findings, .. } if findings.len() == 1),
