@@ -1,36 +1,105 @@
 //! Deliberate defects: each one breaks one rule on purpose, so that a check can be shown to fail.
 //!
-//! A defect is listed here only once the server really implements it; a name
-//! that does nothing would make `harness selftest` prove nothing.
+//! `harness selftest` runs the catalogue against the server with each defect
+//! switched on and shows that every defect is caught by some check: a defect
+//! listed here that the server did not really implement fails the selftest.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
-/// One deliberate defect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Defect {
-    /// The durable store keeps its position counters in memory only, so after
-    /// a restart positions start again at 1 and overwrite old records.
-    ReuseSeqAfterRestart,
+macro_rules! defects {
+    ($($variant:ident => $name:literal, $description:literal;)+) => {
+        /// One deliberate defect.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Defect {
+            $($variant,)+
+        }
+
+        impl Defect {
+            pub const ALL: &'static [Defect] = &[$(Defect::$variant,)+];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Defect::$variant => $name,)+
+                }
+            }
+
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Defect::$variant => $description,)+
+                }
+            }
+        }
+    };
+}
+
+defects! {
+    // The store and the transport, whatever the API.
+    ReuseSeqAfterRestart => "reuse-seq-after-restart",
+        "positions (seq, cursors) restart at 1 after a restart and overwrite old records (durable storage only)";
+    NoSlowConsumerCut => "no-slow-consumer-cut",
+        "a consumer that stops reading is never disconnected";
+    NoAuth => "no-auth",
+        "Fibric and Pulse accept requests without a valid key (Fibric reads as the first tenant)";
+    WrongContentType => "wrong-content-type",
+        "SSE responses say Content-Type: text/plain";
+    NoKeepalive => "no-keepalive",
+        "idle SSE streams get no keep-alive comments";
+    DropOnReconnect => "drop-on-reconnect",
+        "a stream resumed with Last-Event-ID skips the first event after it (Fibric, Pulse named streams)";
+    // Fibric.
+    LeakOtherTenant => "leak-other-tenant",
+        "Fibric: every key reads the first tenant's envelopes";
+    CacheableStream => "cacheable-stream",
+        "Fibric: the stream lacks Cache-Control: no-store";
+    FrameIdNotEventId => "frame-id-not-event-id",
+        "Fibric: the SSE id field carries the cursor instead of the event_id";
+    GlobSpansSegments => "glob-spans-segments",
+        "Fibric: * in event_type matches one or more segments (order.* matches order.refund.issued)";
+    FiltersOr => "filters-or",
+        "Fibric: several filters combine with OR instead of AND";
+    StreamReplaysFromStart => "stream-replays-from-start",
+        "Fibric: a stream without a cursor starts at the oldest envelope instead of now";
+    ReorderLive => "reorder-live",
+        "Fibric: envelopes read in one batch are sent in reverse order";
+    ResumeOffByOne => "resume-off-by-one",
+        "Fibric: the cursor parameter resumes one envelope too late";
+    CursorIgnoresFilters => "cursor-ignores-filters",
+        "Fibric: a cursor is accepted with any filters";
+    ExpiredCursorResumes => "expired-cursor-resumes",
+        "Fibric: a cursor older than retention silently resumes at the oldest envelope kept";
+    ReplayLiveSeamGap => "replay-live-seam-gap",
+        "Fibric: a stream that catches up with the log drops the first live envelope";
+    ListHasMoreWrong => "list-has-more-wrong",
+        "Fibric: a full page of GET /v1/events says has_more: false";
+    // Prisma Pulse.
+    HealthNeedsAuth => "health-needs-auth",
+        "Pulse: GET /health needs the API key";
+    ErrorShapeWrapped => "error-shape-wrapped",
+        "Pulse: error bodies are {\"error\": {code, message}} instead of {code, message}";
+    DuplicateStreamCreated => "duplicate-stream-created",
+        "Pulse: POST /streams with an existing name answers 201 and replaces the stream";
+    DeleteKeepsConsumer => "delete-keeps-consumer",
+        "Pulse: DELETE /streams/{name} leaves its consumer connected";
+    AckOnSend => "ack-on-send",
+        "Pulse: a named stream's cursor moves when an event is sent, not when it is acknowledged";
+    AllowSecondConsumer => "allow-second-consumer",
+        "Pulse: a second consumer of a named stream is let in";
+    SubscribeReplays => "subscribe-replays",
+        "Pulse: POST /subscribe replays the whole log before going live";
+    SubscribeDuplicates => "subscribe-duplicates",
+        "Pulse: a subscription sends every second event twice";
+    FilterIgnoresAction => "filter-ignores-action",
+        "Pulse: an action a present filter does not name is delivered anyway";
+    UpdateWithoutBefore => "update-without-before",
+        "Pulse: update events lack `before` even with full replica identity";
+    UlidNotMonotonic => "ulid-not-monotonic",
+        "Pulse: event ids within the same millisecond are random, not increasing";
+    LookupMalformed404 => "lookup-malformed-404",
+        "Pulse: GET /events/{id} answers 404 instead of 400 for a malformed id";
 }
 
 impl Defect {
-    pub const ALL: &'static [Defect] = &[Defect::ReuseSeqAfterRestart];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Defect::ReuseSeqAfterRestart => "reuse-seq-after-restart",
-        }
-    }
-
-    pub fn description(self) -> &'static str {
-        match self {
-            Defect::ReuseSeqAfterRestart => {
-                "positions (seq, cursors) restart at 1 after a restart and overwrite old records (durable storage only)"
-            }
-        }
-    }
-
     pub fn from_name(name: &str) -> Option<Defect> {
         Defect::ALL.iter().copied().find(|d| d.name() == name)
     }

@@ -55,9 +55,15 @@ pub async fn serve(
             () = trigger.cancelled() => {}
         }
     });
+    // Under `no-slow-consumer-cut`, the guard waits for a decade instead.
+    let stall_timeout = if state.config.defects.contains(Defect::NoSlowConsumerCut) {
+        std::time::Duration::from_secs(10 * 365 * 24 * 3600)
+    } else {
+        state.config.subscribers.stall_timeout
+    };
     let listener = GuardedListener {
         inner: listener,
-        stall_timeout: state.config.subscribers.stall_timeout,
+        stall_timeout,
         hub: Arc::clone(&state.hub),
     };
     let server =

@@ -40,6 +40,33 @@ pub struct Subscription {
     pub read_batch: usize,
     /// Text sent before anything else (a `retry:` line, a comment), if any.
     pub preamble: Option<String>,
+    /// Deliberate defects that live in the streaming machinery.
+    pub defects: StreamDefects,
+}
+
+/// The defects a stream can carry (see [`crate::defects`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamDefects {
+    /// `wrong-content-type`: answer `text/plain`.
+    pub wrong_content_type: bool,
+    /// `no-keepalive`: stay silent when idle.
+    pub no_keepalive: bool,
+    /// `replay-live-seam-gap`: drop the first record that arrives after catching up.
+    pub seam_gap: bool,
+    /// `reorder-live`: send the records of each read batch in reverse order.
+    pub reverse_batches: bool,
+}
+
+impl StreamDefects {
+    /// The defects that apply to every API's streams; an API adds its own.
+    pub fn from(defects: &crate::defects::Defects) -> Self {
+        use crate::defects::Defect;
+        Self {
+            wrong_content_type: defects.contains(Defect::WrongContentType),
+            no_keepalive: defects.contains(Defect::NoKeepalive),
+            ..Self::default()
+        }
+    }
 }
 
 impl std::fmt::Debug for Subscription {
@@ -78,6 +105,10 @@ struct Follower {
     watch: watch::Receiver<Position>,
     preamble: Option<String>,
     ended: Option<End>,
+    /// For the `replay-live-seam-gap` defect: the stream has caught up and
+    /// not yet dropped a live record.
+    seam_pending: bool,
+    seam_used: bool,
     _guard: StreamGuard,
 }
 
@@ -126,16 +157,29 @@ impl Follower {
                 }
             };
             self.sub.after = batch.scanned_to;
-            let frames: String = batch
+            let skip = usize::from(self.seam_pending && !batch.records.is_empty());
+            if skip > 0 {
+                self.seam_pending = false;
+            }
+            let mut frames: Vec<String> = batch
                 .records
                 .iter()
+                .skip(skip)
                 .filter_map(|record| (self.sub.render)(record))
                 .collect();
+            if self.sub.defects.reverse_batches {
+                frames.reverse();
+            }
+            let frames = frames.concat();
             if !frames.is_empty() {
                 return Some(frames);
             }
             if !batch.reached_end {
                 continue;
+            }
+            if self.sub.defects.seam_gap && !self.seam_used {
+                self.seam_used = true;
+                self.seam_pending = true;
             }
             let after = self.sub.after;
             let stop = self.sub.stop.clone();
@@ -143,7 +187,7 @@ impl Follower {
                 changed = self.watch.wait_for(|last| *last > after) => {
                     if changed.is_ok() { Wake::MoreRecords } else { Wake::LogGone }
                 }
-                () = tokio::time::sleep(self.sub.keepalive) => Wake::KeepAlive,
+                () = keepalive(self.sub.keepalive, self.sub.defects.no_keepalive) => Wake::KeepAlive,
                 () = stop.cancelled() => Wake::Stop,
             };
             match wake {
@@ -164,6 +208,14 @@ impl Follower {
     }
 }
 
+/// Sleeps for the keep-alive interval, or forever under `no-keepalive`.
+async fn keepalive(interval: Duration, disabled: bool) {
+    if disabled {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(interval).await;
+}
+
 /// The response for a subscription: `200`, `text/event-stream`, never cached.
 pub fn response(log: &Log, hub: &Arc<Hub>, mut sub: Subscription) -> Response {
     let watch = log.watch(&sub.stream);
@@ -174,8 +226,15 @@ pub fn response(log: &Log, hub: &Arc<Hub>, mut sub: Subscription) -> Response {
         watch,
         preamble,
         ended: None,
+        seam_pending: false,
+        seam_used: false,
         _guard: hub.open_stream(),
         sub,
+    };
+    let content_type = if follower.sub.defects.wrong_content_type {
+        "text/plain; charset=utf-8"
+    } else {
+        "text/event-stream; charset=utf-8"
     };
     let body = futures_util::stream::unfold(follower, |mut follower| async move {
         let chunk = follower.next_chunk().await?;
@@ -183,10 +242,7 @@ pub fn response(log: &Log, hub: &Arc<Hub>, mut sub: Subscription) -> Response {
     });
     let mut response = Body::from_stream(body).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // Tells nginx-style proxies not to buffer the stream.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));

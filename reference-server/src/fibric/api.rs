@@ -11,9 +11,10 @@ use wire::sse::{EncodeEvent, encode_event};
 
 use super::cursor::Cursor;
 use super::envelope::StoredEnvelope;
-use super::filter::{FilterSet, TypePattern};
+use super::filter::{FilterDefects, FilterSet, TypePattern};
 use super::{authenticate, ids_namespace, stream_name};
 use crate::app::{AppState, now_micros};
+use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::sse::{self, Subscription};
 use crate::store::{Position, ReadLimit, StreamBounds};
@@ -78,21 +79,68 @@ fn invalid_cursor(message: impl Into<String>) -> ApiError {
 }
 
 /// Refuses a start position whose successors retention has removed, or that
-/// lies beyond everything the log has handed out.
-fn check_position(bounds: &StreamBounds, after: Position) -> Result<(), ApiError> {
+/// lies beyond everything the log has handed out; returns the position to
+/// read after.
+fn check_position(
+    state: &AppState,
+    bounds: &StreamBounds,
+    after: Position,
+) -> Result<Position, ApiError> {
     if after > bounds.next - 1 {
         return Err(invalid_cursor(
             "the cursor is ahead of the log: it was not issued by this server",
         ));
     }
-    if bounds.first.unwrap_or(bounds.next) > after + 1 {
+    let oldest_kept = bounds.first.unwrap_or(bounds.next);
+    if oldest_kept > after + 1 {
+        if state.config.defects.contains(Defect::ExpiredCursorResumes) {
+            return Ok(oldest_kept - 1);
+        }
         return Err(ApiError::new(
             StatusCode::GONE,
             "cursor_expired",
             "envelopes after this cursor are past the retention window; restart with a backfill",
         ));
     }
-    Ok(())
+    Ok(after)
+}
+
+/// Where a resume position came from, for the defects that treat them differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    CursorParameter,
+    LastEventId,
+}
+
+/// The position to read after, from a cursor or `Last-Event-ID` value.
+fn start_after(
+    state: &AppState,
+    tenant: &str,
+    binding: &str,
+    bounds: &StreamBounds,
+    token: &str,
+    origin: Origin,
+) -> Result<Position, ApiError> {
+    let after = check_position(
+        state,
+        bounds,
+        resume_position(state, tenant, binding, token)?,
+    )?;
+    let defects = &state.config.defects;
+    let late = match origin {
+        Origin::CursorParameter => defects.contains(Defect::ResumeOffByOne),
+        Origin::LastEventId => defects.contains(Defect::DropOnReconnect),
+    };
+    Ok(if late { after + 1 } else { after })
+}
+
+/// The filters of a request, with the matching defects switched on.
+fn with_defects(mut filters: FilterSet, state: &AppState) -> FilterSet {
+    filters.defects = FilterDefects {
+        glob_spans_segments: state.config.defects.contains(Defect::GlobSpansSegments),
+        or: state.config.defects.contains(Defect::FiltersOr),
+    };
+    filters
 }
 
 /// Resolves a cursor or `Last-Event-ID` value to the position to resume after.
@@ -104,7 +152,8 @@ fn resume_position(
 ) -> Result<Position, ApiError> {
     if token.starts_with(super::cursor::PREFIX) {
         let cursor = Cursor::decode(token).map_err(invalid_cursor)?;
-        if cursor.binding != binding {
+        if cursor.binding != binding && !state.config.defects.contains(Defect::CursorIgnoresFilters)
+        {
             return Err(invalid_cursor(
                 "this cursor was issued for a different filter set; cursors are valid only with the filters they came from",
             ));
@@ -167,7 +216,7 @@ pub async fn list(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let tenant = authenticate(&state.config.fibric, &headers)?;
+    let tenant = authenticate(&state, &headers)?;
     let Query(pairs) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let params = parse_params(pairs, true)?;
     let config = &state.config.fibric;
@@ -184,12 +233,12 @@ pub async fn list(
     let after = match &params.cursor {
         Some(token) => {
             let after = resume_position(&state, &tenant, &binding, token)?;
-            check_position(&bounds, after)?;
-            after
+            check_position(&state, &bounds, after)?
         }
         None => bounds.first.unwrap_or(bounds.next) - 1,
     };
-    let filters = params.filters.clone();
+    let page_size = limit;
+    let filters = with_defects(params.filters.clone(), &state);
     let owner = tenant.clone();
     let limit = ReadLimit {
         max_records: limit,
@@ -222,9 +271,12 @@ pub async fn list(
         binding,
     }
     .encode();
+    let full_page_lies =
+        state.config.defects.contains(Defect::ListHasMoreWrong) && data.len() == page_size;
+    let has_more = !batch.reached_end && !full_page_lies;
     Ok(Json(json!({
         "data": data,
-        "has_more": !batch.reached_end,
+        "has_more": has_more,
         "next_cursor": next_cursor,
     })))
 }
@@ -235,7 +287,7 @@ pub async fn stream(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let tenant = authenticate(&state.config.fibric, &headers)?;
+    let tenant = authenticate(&state, &headers)?;
     let Query(pairs) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let params = parse_params(pairs, false)?;
     let stream = stream_name(&tenant);
@@ -246,15 +298,31 @@ pub async fn stream(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty());
-    let after = match last_event_id.or(params.cursor.as_deref()) {
-        Some(token) => {
-            let after = resume_position(&state, &tenant, &binding, token)?;
-            check_position(&bounds, after)?;
-            after
+    let defects = &state.config.defects;
+    let after = match (last_event_id, params.cursor.as_deref()) {
+        (Some(token), _) => start_after(
+            &state,
+            &tenant,
+            &binding,
+            &bounds,
+            token,
+            Origin::LastEventId,
+        )?,
+        (None, Some(token)) => start_after(
+            &state,
+            &tenant,
+            &binding,
+            &bounds,
+            token,
+            Origin::CursorParameter,
+        )?,
+        (None, None) if defects.contains(Defect::StreamReplaysFromStart) => {
+            bounds.first.unwrap_or(bounds.next) - 1
         }
-        None => bounds.next - 1,
+        (None, None) => bounds.next - 1,
     };
-    let filters = params.filters;
+    let filters = with_defects(params.filters, &state);
+    let id_is_cursor = defects.contains(Defect::FrameIdNotEventId);
     let owner = tenant.clone();
     let render: sse::Render = Arc::new(move |record| {
         let envelope = StoredEnvelope::decode(&record.payload)?;
@@ -262,11 +330,18 @@ pub async fn stream(
             return None;
         }
         let data = envelope_json(&envelope, record.position, &binding)?;
+        let cursor = id_is_cursor.then(|| {
+            Cursor {
+                position: record.position,
+                binding: binding.clone(),
+            }
+            .encode()
+        });
         let mut frame = String::new();
         encode_event(
             &mut frame,
             &EncodeEvent {
-                id: Some(&envelope.event_id),
+                id: Some(cursor.as_deref().unwrap_or(&envelope.event_id)),
                 event: Some("envelope"),
                 data: &data,
                 retry: None,
@@ -283,6 +358,17 @@ pub async fn stream(
         stop: state.hub.token("fibric").child_token(),
         read_batch: state.config.subscribers.read_batch,
         preamble: None,
+        defects: sse::StreamDefects {
+            seam_gap: defects.contains(Defect::ReplayLiveSeamGap),
+            reverse_batches: defects.contains(Defect::ReorderLive),
+            ..sse::StreamDefects::from(defects)
+        },
     };
-    Ok(sse::response(&state.log, &state.hub, subscription))
+    let mut response = sse::response(&state.log, &state.hub, subscription);
+    if defects.contains(Defect::CacheableStream) {
+        response
+            .headers_mut()
+            .remove(axum::http::header::CACHE_CONTROL);
+    }
+    Ok(response)
 }

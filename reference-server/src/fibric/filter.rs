@@ -64,6 +64,24 @@ impl TypePattern {
     pub fn as_str(&self) -> &str {
         &self.text
     }
+
+    /// The `glob-spans-segments` defect: a `*` takes one or more segments.
+    pub fn matches_spanning(&self, event_type: &str) -> bool {
+        fn go(segments: &[Segment], parts: &[&str]) -> bool {
+            match (segments.split_first(), parts.split_first()) {
+                (None, None) => true,
+                (Some((Segment::Any, rest)), Some(_)) => {
+                    (1..=parts.len()).any(|taken| go(rest, &parts[taken..]))
+                }
+                (Some((Segment::Literal(literal), rest)), Some((part, tail))) => {
+                    literal == part && go(rest, tail)
+                }
+                _ => false,
+            }
+        }
+        let parts: Vec<&str> = event_type.split('.').collect();
+        go(&self.segments, &parts)
+    }
 }
 
 /// The filters of a list or stream request; all given ones must match.
@@ -73,25 +91,47 @@ pub struct FilterSet {
     pub source: Option<String>,
     pub workspace_id: Option<String>,
     pub entity: Option<String>,
+    /// Deliberate defects of matching (not part of the binding).
+    pub defects: FilterDefects,
+}
+
+/// `glob-spans-segments` and `filters-or`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FilterDefects {
+    pub glob_spans_segments: bool,
+    pub or: bool,
 }
 
 impl FilterSet {
     pub fn matches(&self, envelope: &StoredEnvelope) -> bool {
-        self.event_type
-            .as_ref()
-            .is_none_or(|pattern| pattern.matches(&envelope.event_type))
-            && self
-                .source
+        let spans = self.defects.glob_spans_segments;
+        let tests = [
+            self.event_type.as_ref().map(|pattern| {
+                if spans {
+                    pattern.matches_spanning(&envelope.event_type)
+                } else {
+                    pattern.matches(&envelope.event_type)
+                }
+            }),
+            self.source
                 .as_ref()
-                .is_none_or(|source| *source == envelope.source)
-            && self
-                .workspace_id
+                .map(|source| *source == envelope.source),
+            self.workspace_id
                 .as_ref()
-                .is_none_or(|ws| envelope.workspace_id.as_ref() == Some(ws))
-            && self
-                .entity
+                .map(|ws| envelope.workspace_id.as_ref() == Some(ws)),
+            self.entity
                 .as_ref()
-                .is_none_or(|entity| envelope.entities.contains(entity))
+                .map(|entity| envelope.entities.contains(entity)),
+        ];
+        let mut given = tests.into_iter().flatten().peekable();
+        if given.peek().is_none() {
+            return true;
+        }
+        if self.defects.or {
+            given.any(|ok| ok)
+        } else {
+            given.all(|ok| ok)
+        }
     }
 
     /// What a cursor is bound to: the tenant and this exact filter set. Two

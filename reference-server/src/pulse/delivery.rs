@@ -218,6 +218,7 @@ pub async fn consume(
             stop,
             read_batch: state.config.subscribers.read_batch,
             preamble: None,
+            defects: crate::sse::StreamDefects::from(&state.config.defects),
         },
     ))
 }
@@ -260,6 +261,7 @@ pub async fn subscribe(
             stop: state.hub.token("pulse").child_token(),
             read_batch: state.config.subscribers.read_batch,
             preamble: None,
+            defects: crate::sse::StreamDefects::from(&state.config.defects),
         },
     ))
 }

@@ -48,7 +48,8 @@ fn list_defects_prints_one_named_defect_per_line() {
             .split_once("  ")
             .expect("name, two spaces, description");
         assert!(
-            name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            name.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
             "{name}"
         );
         assert!(!description.trim().is_empty());

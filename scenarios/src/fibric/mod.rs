@@ -1,0 +1,7 @@
+//! The Fibric envelope stream's checks (seed 004): metadata here, plans and oracles in the submodules.
+//!
+//! # Layout
+//!
+//! - [`meta`]: every Fibric check's id, level, title, spec reference and killing defects.
+
+pub mod meta;
