@@ -243,13 +243,14 @@ pub async fn execute(
         .map_err(|e| CheckError::Harness(e.into()))?;
     let (target, embedded) = match &config.target {
         None => {
-            let mut server_config = reference_server::config::Config::ephemeral();
-            server_config.control_token = config.control_token.clone();
-            let running = reference_server::server::start(server_config)
-                .await
-                .map_err(|e| {
-                    CheckError::Harness(e.context("starting the embedded reference server"))
-                })?;
+            let running = crate::embedded::start(
+                &config.control_token,
+                reference_server::defects::Defects::none(),
+            )
+            .await
+            .map_err(|e| {
+                CheckError::Harness(e.context("starting the embedded reference server"))
+            })?;
             let target = Target::embedded(running.base_url(), config.control_token.clone());
             (target, Some(running))
         }
@@ -288,7 +289,12 @@ pub async fn execute(
         http,
         credentials: config.credentials.clone(),
         producer,
-        patience: config.patience,
+        // The embedded server's own timings are short; waiting longer proves nothing.
+        patience: if embedded.is_some() {
+            config.patience.min(crate::embedded::PATIENCE)
+        } else {
+            config.patience
+        },
     };
     let settings = RunSettings {
         strict: config.strict,

@@ -217,8 +217,16 @@ pub struct MergeArgs {
 
 #[derive(Debug, Args)]
 pub struct SelftestArgs {
+    /// Only this API's checks (repeatable). Default: all.
     #[arg(long = "api", value_name = "API")]
     pub apis: Vec<Api>,
+    /// Only checks whose id matches this glob (repeatable).
     #[arg(long = "checks", value_name = "GLOB")]
     pub checks: Vec<String>,
+    /// Seed of the generated plans.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Generated cases per property check.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub cases: u32,
 }

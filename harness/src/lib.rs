@@ -9,6 +9,7 @@
 //! - [`exit`]: the exit codes.
 //! - [`check`]: `harness check`: validated settings, check selection, the run.
 //! - [`checks`]: the executable checks, one per catalogue entry.
+//! - [`embedded`]: the in-process reference server and its test-friendly timings.
 //! - [`runner`]: executes checks, turns outcomes into verdicts, emits run events.
 //! - [`property`]: checks as properties over generated plans, shrunk to a minimal failing case.
 //! - [`events`]: the run event stream and the [`events::Reporter`] trait.
@@ -19,11 +20,13 @@
 //! - [`replay`]: `harness replay`: a saved failing case, run again.
 //! - [`record`]: the case transcript, and HTTP/SSE calls that record into it (with limits).
 //! - [`proxy`]: the fault proxy and its schedule language.
+//! - [`selftest`]: the catalogue against the reference server, clean and with each defect.
 //! - [`pending`]: subcommands whose engine arrives in a later issue.
 
 pub mod check;
 pub mod checks;
 pub mod cli;
+pub mod embedded;
 pub mod events;
 pub mod exit;
 pub mod pending;
@@ -35,6 +38,7 @@ pub mod replay;
 pub mod report;
 pub mod report_cmd;
 pub mod runner;
+pub mod selftest;
 pub mod target;
 
 pub use cli::Cli;
@@ -52,7 +56,7 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Snapshot(_) => pending::SNAPSHOT.refuse(),
         Command::Report(ReportCommand::Render(args)) => report_cmd::render(&args),
         Command::Report(ReportCommand::Merge(_)) => pending::REPORT_MERGE.refuse(),
-        Command::Selftest(_) => pending::SELFTEST.refuse(),
+        Command::Selftest(args) => selftest::command(&args).await,
     }
 }
 

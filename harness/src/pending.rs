@@ -24,10 +24,6 @@ pub const REPORT_MERGE: Pending = Pending {
     command: "report merge",
     arrives_with: "the load generator's histogram merge (issue 9)",
 };
-pub const SELFTEST: Pending = Pending {
-    command: "selftest",
-    arrives_with: "the conformance engine and its defects (issue 7)",
-};
 
 impl Pending {
     pub fn message(self) -> String {

@@ -36,6 +36,8 @@ pub struct CaseOutcome {
 
 /// The most shrink steps one failure gets; each step is a round trip to the target.
 pub const MAX_SHRINK_STEPS: u32 = 48;
+/// And the most time, in milliseconds, shrinking one failure may take.
+pub const MAX_SHRINK_MILLIS: u32 = 20_000;
 
 /// A check as a property over generated plans.
 pub trait Property: Send + Sync + 'static {
@@ -118,6 +120,7 @@ async fn run_property<P: Property>(property: Arc<P>, ctx: &CheckContext) -> Outc
         let config = Config {
             cases,
             max_shrink_iters: MAX_SHRINK_STEPS,
+            max_shrink_time: MAX_SHRINK_MILLIS,
             failure_persistence: None,
             ..Config::default()
         };

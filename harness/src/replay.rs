@@ -101,9 +101,12 @@ pub async fn command(args: &ReplayArgs) -> Exit {
             }
         },
         None => {
-            let mut config = reference_server::config::Config::ephemeral();
-            config.control_token = args.control_token.clone();
-            match reference_server::server::start(config).await {
+            match crate::embedded::start(
+                &args.control_token,
+                reference_server::defects::Defects::none(),
+            )
+            .await
+            {
                 Ok(running) => (
                     Target::embedded(running.base_url(), args.control_token.clone()),
                     Some(running),
@@ -117,6 +120,9 @@ pub async fn command(args: &ReplayArgs) -> Exit {
     };
     let mut ctx = CheckContext::new(target.clone(), http);
     ctx.seed = saved.seed;
+    if embedded.is_some() {
+        ctx.patience = crate::embedded::PATIENCE;
+    }
     if let Some(command) = &args.producer {
         match crate::producer::Producer::spawn(command) {
             Ok(producer) => ctx.producer = Some(producer),

@@ -117,7 +117,6 @@ fn subcommands_whose_engine_has_not_landed_say_so_in_one_line_and_exit_2() {
             "snapshot", "check", "--api", "pulse", "--dir", d, "--update",
         ],
         &["report", "merge", "a.json", "b.json"],
-        &["selftest"],
     ];
     for args in cases {
         let output = run(args);

@@ -144,3 +144,41 @@ pub async fn append(
         .collect();
     Ok((StatusCode::CREATED, Json(json!({ "envelopes": answers }))))
 }
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrimBody {
+    tenant_id: String,
+    keep_last: u64,
+}
+
+/// `POST /_control/fibric/trim {tenant_id, keep_last}`: retention now, keeping
+/// only the newest `keep_last` envelopes of a tenant; the way to age a log on
+/// purpose (an expired-cursor test).
+pub async fn trim(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<TrimBody>,
+) -> Result<Json<Value>, ApiError> {
+    if !state
+        .config
+        .fibric
+        .keys
+        .values()
+        .any(|t| *t == body.tenant_id)
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unknown_tenant",
+            format!("no API key maps to tenant {:?}", body.tenant_id),
+        ));
+    }
+    let retention = crate::store::Retention {
+        max_age_micros: None,
+        max_records: Some(body.keep_last),
+    };
+    let trimmed = state
+        .log
+        .trim(&stream_name(&body.tenant_id), retention, now_micros())
+        .await?;
+    Ok(Json(json!({"removed": trimmed.removed})))
+}

@@ -97,5 +97,7 @@ pub fn routes() -> Router<AppState> {
 
 /// Fibric's routes under `/_control/fibric`.
 pub fn control_routes() -> Router<AppState> {
-    Router::new().route("/envelopes", post(control::append))
+    Router::new()
+        .route("/envelopes", post(control::append))
+        .route("/trim", post(control::trim))
 }

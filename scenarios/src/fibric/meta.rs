@@ -83,7 +83,7 @@ check!(
     AND_FILTERS,
     "fibric/filter/and",
     Must,
-    "event_type, source, workspace_id and entity combine with AND, on the stream and the list",
+    "event_type, source, workspace_id and entity combine with AND",
     "seed 004, Filtering: filters combine with AND",
     [Producer],
     ["filters-or"]

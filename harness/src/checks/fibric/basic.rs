@@ -1,0 +1,531 @@
+//! Fibric checks of auth, tenancy, the wire format, keep-alives and filters.
+
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use proptest::prelude::*;
+use proptest::strategy::SBoxedStrategy;
+use scenarios::delivery::{self, Connection, Observation, Promise, Start};
+use scenarios::fibric::meta;
+use scenarios::fibric::plans::{self, EnvelopeSpec, Filters};
+use scenarios::{CheckMeta, Finding};
+use serde_json::{Value, json};
+use wire::sse::SseItem;
+
+use super::{Fibric, PROMPT, deliveries, needs_producer, read_events, read_until, sentinel_for};
+use crate::property::{CaseOutcome, Property};
+use crate::runner::CheckContext;
+
+fn done(fibric: Fibric, findings: Vec<Finding>) -> Result<CaseOutcome, String> {
+    Ok(CaseOutcome {
+        findings,
+        transcript: fibric.recorder.transcript(),
+    })
+}
+
+/// A 401 with a JSON `{"error": {"code", "message"}}` body, or the findings saying why not.
+fn expect_401(what: &str, status: u16, body: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if status != 401 {
+        findings.push(
+            Finding::new("status", format!("{what} answered {status}, not 401")).with_evidence(
+                json!({"status": status, "body": body.chars().take(300).collect::<String>()}),
+            ),
+        );
+        return findings;
+    }
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let shaped = parsed
+        .as_ref()
+        .is_some_and(|v| v["error"]["code"].is_string() && v["error"]["message"].is_string());
+    if !shaped {
+        findings.push(
+            Finding::new(
+                "error-body",
+                format!("{what}: the 401 body is not {{\"error\": {{\"code\", \"message\"}}}}"),
+            )
+            .with_evidence(json!({"body": body.chars().take(300).collect::<String>()})),
+        );
+    }
+    findings
+}
+
+macro_rules! fixed_property {
+    ($name:ident, $meta:expr) => {
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl $name {
+            fn strategy_of() -> SBoxedStrategy<()> {
+                Just(()).sboxed()
+            }
+        }
+
+        impl Property for $name {
+            type Plan = ();
+
+            fn meta(&self) -> &'static CheckMeta {
+                &$meta
+            }
+
+            fn strategy(&self) -> SBoxedStrategy<()> {
+                Self::strategy_of()
+            }
+
+            fn cases(&self, _requested: u32) -> u32 {
+                1
+            }
+
+            fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
+                Self::skip(ctx)
+            }
+
+            fn run_case(
+                self: Arc<Self>,
+                ctx: CheckContext,
+                _plan: (),
+            ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+                Self::case(ctx).boxed()
+            }
+        }
+    };
+}
+pub(crate) use fixed_property;
+
+fixed_property!(AuthRequired, meta::AUTH_REQUIRED);
+
+impl AuthRequired {
+    fn skip(_ctx: &CheckContext) -> Option<String> {
+        None
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fibric = Fibric::new(&ctx);
+        let mut findings = Vec::new();
+        for (what, key) in [
+            ("no key", None),
+            ("a wrong key", Some("sk_harness_wrong_key")),
+        ] {
+            let list = fibric.list(key, "").await?;
+            findings.extend(expect_401(
+                &format!("GET /v1/events with {what}"),
+                list.status,
+                &list.body,
+            ));
+            match fibric.open(fibric.base(), key, "", None).await? {
+                Ok(stream) => findings.push(Finding::new(
+                    "status",
+                    format!(
+                        "GET /v1/events/stream with {what} opened a stream ({})",
+                        stream.status
+                    ),
+                )),
+                Err(response) => findings.extend(expect_401(
+                    &format!("GET /v1/events/stream with {what}"),
+                    response.status,
+                    &response.body,
+                )),
+            }
+        }
+        done(fibric, findings)
+    }
+}
+
+fixed_property!(ContentType, meta::CONTENT_TYPE);
+
+impl ContentType {
+    fn skip(_ctx: &CheckContext) -> Option<String> {
+        None
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fibric = Fibric::new(&ctx);
+        let mut findings = Vec::new();
+        match fibric.open_ok(0, "", None).await? {
+            Ok(stream) => {
+                let content_type = stream
+                    .header("content-type")
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                let media = content_type
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned();
+                if media != "text/event-stream" {
+                    findings.push(
+                        Finding::new("content-type", format!("the stream's Content-Type is {content_type:?}, not text/event-stream"))
+                            .with_evidence(json!({"content-type": content_type})),
+                    );
+                }
+            }
+            Err(problem) => findings.push(Finding::new("status", problem)),
+        }
+        done(fibric, findings)
+    }
+}
+
+fixed_property!(NoStore, meta::NO_STORE);
+
+impl NoStore {
+    fn skip(_ctx: &CheckContext) -> Option<String> {
+        None
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fibric = Fibric::new(&ctx);
+        let mut findings = Vec::new();
+        match fibric.open_ok(0, "", None).await? {
+            Ok(stream) => {
+                let cache_control = stream
+                    .header("cache-control")
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                if !cache_control.split(',').any(|d| d.trim() == "no-store") {
+                    findings.push(
+                        Finding::new(
+                            "cache-control",
+                            format!(
+                                "the stream's Cache-Control is {cache_control:?}, without no-store"
+                            ),
+                        )
+                        .with_evidence(json!({"cache-control": cache_control})),
+                    );
+                }
+            }
+            Err(problem) => findings.push(Finding::new("status", problem)),
+        }
+        done(fibric, findings)
+    }
+}
+
+fixed_property!(KeepAlive, meta::KEEPALIVE);
+
+impl KeepAlive {
+    fn skip(_ctx: &CheckContext) -> Option<String> {
+        None
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fibric = Fibric::new(&ctx);
+        let mut findings = Vec::new();
+        let patience = ctx.patience;
+        match fibric
+            .open_ok(0, "event_type=harness.keepalive.silence", None)
+            .await?
+        {
+            Ok(mut stream) => {
+                let deadline = tokio::time::Instant::now() + patience;
+                let mut comment = false;
+                while tokio::time::Instant::now() < deadline {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    match stream.next_item(left).await {
+                        Some(SseItem::Comment(_)) => {
+                            comment = true;
+                            break;
+                        }
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+                if !comment {
+                    findings.push(Finding::new(
+                        "no-keepalive",
+                        format!(
+                            "an idle stream got no comment frame in {}{}",
+                            humantime::format_duration(patience),
+                            stream
+                                .closed
+                                .as_deref()
+                                .map(|r| format!(" (it ended: {r})"))
+                                .unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+            Err(problem) => findings.push(Finding::new("status", problem)),
+        }
+        done(fibric, findings)
+    }
+}
+
+fixed_property!(FrameShape, meta::FRAME_SHAPE);
+
+/// The fields of an envelope, as the seed lists them.
+pub const ENVELOPE_FIELDS: [&str; 11] = [
+    "event_id",
+    "reseller_id",
+    "tenant_id",
+    "workspace_id",
+    "source",
+    "event_type",
+    "correlation_id",
+    "payload",
+    "agent_id",
+    "session_id",
+    "cursor",
+];
+
+impl FrameShape {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fibric = Fibric::new(&ctx);
+        let mut findings = Vec::new();
+        let spec = EnvelopeSpec {
+            event_type: "harness.shape".into(),
+            source: "harness".into(),
+            workspace_id: Some("ws_shape".into()),
+            entities: vec![],
+        };
+        let mut stream = match fibric.open_ok(0, "event_type=harness.shape", None).await? {
+            Ok(stream) => stream,
+            Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
+        };
+        fibric.publish(&[(0, 0, &spec)]).await?;
+        let events = read_events(&mut stream, 1, PROMPT).await;
+        let Some(event) = events.first() else {
+            return done(
+                fibric,
+                vec![Finding::new(
+                    "unseen",
+                    "the published envelope never arrived",
+                )],
+            );
+        };
+        if event.event_type != "envelope" {
+            findings.push(Finding::new(
+                "event-field",
+                format!(
+                    "the frame's event is {:?}, not \"envelope\"",
+                    event.event_type
+                ),
+            ));
+        }
+        match serde_json::from_str::<Value>(&event.data) {
+            Err(error) => findings.push(Finding::new(
+                "data",
+                format!("the frame's data is not JSON: {error}"),
+            )),
+            Ok(envelope) => {
+                let missing: Vec<&str> = ENVELOPE_FIELDS
+                    .iter()
+                    .copied()
+                    .filter(|f| envelope.get(f).is_none())
+                    .collect();
+                if !missing.is_empty() {
+                    findings.push(
+                        Finding::new(
+                            "envelope-fields",
+                            format!("the envelope lacks {}", missing.join(", ")),
+                        )
+                        .with_evidence(envelope.clone()),
+                    );
+                }
+                if !envelope["cursor"].is_string() {
+                    findings.push(Finding::new(
+                        "cursor",
+                        "the envelope carries no cursor string",
+                    ));
+                }
+                let event_id = envelope["event_id"].as_str().unwrap_or("");
+                if !event.id_field_seen || event.last_event_id != event_id {
+                    findings.push(
+                        Finding::new(
+                            "id-field",
+                            "the frame's id field is not the envelope's event_id",
+                        )
+                        .with_evidence(json!({"id": event.last_event_id, "event_id": event_id})),
+                    );
+                }
+                if event_id != fibric.event_id(0) || envelope["event_type"] != "harness.shape" {
+                    findings.push(Finding::new(
+                        "inconsistent",
+                        "the frame does not carry the envelope that was published",
+                    ));
+                }
+            }
+        }
+        done(fibric, findings)
+    }
+}
+
+/// A generated filter case: envelopes for two tenants and one filter set.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FilterPlan {
+    /// (tenant index, envelope)
+    pub envelopes: Vec<(usize, EnvelopeSpec)>,
+    pub filters: Filters,
+}
+
+/// Streams with `filters` as tenant `reader` while the plan's envelopes are
+/// published, and checks that exactly the admitted ones of that tenant arrive, in order.
+async fn filtered_stream_case(
+    ctx: CheckContext,
+    plan: FilterPlan,
+    reader: usize,
+) -> Result<CaseOutcome, String> {
+    let fibric = Fibric::new(&ctx);
+    let mut stream = match fibric.open_ok(reader, &plan.filters.query(), None).await? {
+        Ok(stream) => stream,
+        Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
+    };
+    let sentinel = sentinel_for(&plan.filters);
+    let last = plan.envelopes.len();
+    let mut items: Vec<(usize, usize, &EnvelopeSpec)> = plan
+        .envelopes
+        .iter()
+        .enumerate()
+        .map(|(n, (tenant, spec))| (*tenant, n, spec))
+        .collect();
+    items.push((reader, last, &sentinel));
+    fibric.publish(&items).await?;
+    let mut admitted: Vec<(usize, &EnvelopeSpec)> = plan
+        .envelopes
+        .iter()
+        .enumerate()
+        .filter(|(_, (tenant, spec))| *tenant == reader && plan.filters.admits(spec))
+        .map(|(n, (_, spec))| (n, spec))
+        .collect();
+    admitted.push((last, &sentinel));
+    let events = read_until(&mut stream, &fibric.event_id(last), items.len() * 2, PROMPT).await;
+    let observation = Observation {
+        promise: Promise::AT_LEAST_ONCE_ORDERED,
+        expected: fibric.expected(&admitted),
+        published: (0..=last).map(|n| fibric.event_id(n)).collect(),
+        connections: vec![Connection {
+            conn: stream.conn,
+            start: Start::Beginning,
+            delivered: deliveries(&events),
+        }],
+        complete: true,
+    };
+    done(fibric, delivery::check(&observation))
+}
+
+fn two_tenant_envelopes() -> impl Strategy<Value = Vec<(usize, EnvelopeSpec)>> {
+    prop::collection::vec((0usize..2, plans::envelope()), 1..12)
+}
+
+#[derive(Debug)]
+pub struct Tenancy;
+
+impl Property for Tenancy {
+    type Plan = Vec<(usize, EnvelopeSpec)>;
+
+    fn meta(&self) -> &'static CheckMeta {
+        &meta::TENANCY
+    }
+
+    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    fn strategy(&self) -> SBoxedStrategy<Self::Plan> {
+        two_tenant_envelopes().sboxed()
+    }
+
+    fn cases(&self, requested: u32) -> u32 {
+        requested.div_ceil(4)
+    }
+
+    fn run_case(
+        self: Arc<Self>,
+        ctx: CheckContext,
+        plan: Self::Plan,
+    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+        // Read as the second tenant: a server that sends every key to one
+        // tenant's log most likely sends them to the first.
+        filtered_stream_case(
+            ctx,
+            FilterPlan {
+                envelopes: plan,
+                filters: Filters::default(),
+            },
+            1,
+        )
+        .boxed()
+    }
+}
+
+#[derive(Debug)]
+pub struct Glob;
+
+impl Property for Glob {
+    type Plan = FilterPlan;
+
+    fn meta(&self) -> &'static CheckMeta {
+        &meta::GLOB
+    }
+
+    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    fn strategy(&self) -> SBoxedStrategy<FilterPlan> {
+        (
+            prop::collection::vec((Just(0usize), plans::envelope()), 1..12),
+            plans::glob(),
+        )
+            .prop_map(|(envelopes, glob)| FilterPlan {
+                envelopes,
+                filters: Filters {
+                    event_type: Some(glob),
+                    ..Filters::default()
+                },
+            })
+            .sboxed()
+    }
+
+    fn cases(&self, requested: u32) -> u32 {
+        requested.div_ceil(2)
+    }
+
+    fn run_case(
+        self: Arc<Self>,
+        ctx: CheckContext,
+        plan: FilterPlan,
+    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+        filtered_stream_case(ctx, plan, 0).boxed()
+    }
+}
+
+#[derive(Debug)]
+pub struct AndFilters;
+
+impl Property for AndFilters {
+    type Plan = FilterPlan;
+
+    fn meta(&self) -> &'static CheckMeta {
+        &meta::AND_FILTERS
+    }
+
+    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    fn strategy(&self) -> SBoxedStrategy<FilterPlan> {
+        (
+            prop::collection::vec((Just(0usize), plans::envelope()), 1..12),
+            plans::filters(),
+        )
+            .prop_map(|(envelopes, filters)| FilterPlan { envelopes, filters })
+            .sboxed()
+    }
+
+    fn cases(&self, requested: u32) -> u32 {
+        requested.div_ceil(2)
+    }
+
+    fn run_case(
+        self: Arc<Self>,
+        ctx: CheckContext,
+        plan: FilterPlan,
+    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+        filtered_stream_case(ctx, plan, 0).boxed()
+    }
+}

@@ -1,0 +1,356 @@
+//! The Fibric envelope stream's checks (seed 004) and their driver.
+//!
+//! The driver publishes envelopes whose event ids the harness chooses
+//! (`ev_<case nonce>_<n>`), so every delivery can be matched to its publish.
+//! Streams opened without a cursor start at "now", which is what keeps cases
+//! apart on a shared target.
+//!
+//! # Layout
+//!
+//! - [`basic`]: auth, content type, caching, keep-alive, frame shape.
+//! - [`resume`]: starting at now, resuming by cursor and by Last-Event-ID.
+//! - [`cuts`]: at-least-once across connections cut by the fault proxy.
+
+mod basic;
+mod cuts;
+mod resume;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use scenarios::delivery::Expected;
+use scenarios::fibric::plans::EnvelopeSpec;
+use scenarios::transcript::Observed;
+use serde_json::{Value, json};
+use wire::sse::SseEvent;
+
+use crate::property::PropertyCheck;
+use crate::record::{self, HttpResponse, ReadLimits, Recorder, SseConn};
+use crate::runner::{Check, CheckContext};
+
+/// Every Fibric check, in catalogue order.
+pub fn checks() -> Vec<Box<dyn Check>> {
+    vec![
+        PropertyCheck::boxed(basic::AuthRequired),
+        PropertyCheck::boxed(basic::Tenancy),
+        PropertyCheck::boxed(basic::ContentType),
+        PropertyCheck::boxed(basic::NoStore),
+        PropertyCheck::boxed(basic::FrameShape),
+        PropertyCheck::boxed(basic::KeepAlive),
+        PropertyCheck::boxed(basic::Glob),
+        PropertyCheck::boxed(basic::AndFilters),
+        PropertyCheck::boxed(resume::StartsAtNow),
+        PropertyCheck::boxed(resume::Order),
+        PropertyCheck::boxed(resume::ResumeCursor),
+        PropertyCheck::boxed(resume::ResumeLastEventId),
+        PropertyCheck::boxed(resume::CursorBound),
+        PropertyCheck::boxed(resume::CursorExpired),
+        PropertyCheck::boxed(cuts::Cuts),
+        PropertyCheck::boxed(resume::Seam),
+        PropertyCheck::boxed(resume::Pages),
+        PropertyCheck::boxed(cuts::SlowConsumer),
+    ]
+}
+
+/// How long a case waits for something that should arrive at once.
+pub const PROMPT: Duration = Duration::from_secs(5);
+
+/// The skip reason of checks that publish, when the harness cannot.
+pub fn needs_producer(ctx: &CheckContext) -> Option<String> {
+    (!ctx.can_produce()).then(|| {
+        "needs a producer: the target is not a reference server and no --producer was given"
+            .to_owned()
+    })
+}
+
+/// A unique marker per case, so that cases sharing a target never share an id.
+fn nonce() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    format!("{:x}{n:x}", now % (1 << 40))
+}
+
+/// One case's view of the Fibric API.
+#[derive(Debug)]
+pub struct Fibric {
+    pub ctx: CheckContext,
+    pub recorder: Recorder,
+    pub limits: ReadLimits,
+    nonce: String,
+}
+
+impl Fibric {
+    pub fn new(ctx: &CheckContext) -> Self {
+        Self {
+            ctx: ctx.clone(),
+            recorder: Recorder::new(),
+            limits: ReadLimits::default(),
+            nonce: nonce(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        self.ctx.target.base_url()
+    }
+
+    /// The API key of tenant 0 or 1.
+    pub fn key(&self, tenant: usize) -> &str {
+        &self.ctx.credentials.fibric_keys[tenant]
+    }
+
+    pub fn tenant(&self, tenant: usize) -> &str {
+        &self.ctx.credentials.fibric_tenants[tenant]
+    }
+
+    /// The event id of the case's `n`-th envelope.
+    pub fn event_id(&self, n: usize) -> String {
+        format!("ev_{}_{n}", self.nonce)
+    }
+
+    /// What the oracle compares deliveries with: the fields the case published.
+    pub fn content(&self, spec: &EnvelopeSpec, n: usize) -> String {
+        json!({
+            "event_type": spec.event_type,
+            "source": spec.source,
+            "workspace_id": spec.workspace_id,
+            "payload": {"case": self.nonce, "n": n},
+        })
+        .to_string()
+    }
+
+    /// The same rendering of a delivered envelope.
+    pub fn delivered_content(envelope: &Value) -> String {
+        json!({
+            "event_type": envelope["event_type"],
+            "source": envelope["source"],
+            "workspace_id": envelope["workspace_id"],
+            "payload": envelope["payload"],
+        })
+        .to_string()
+    }
+
+    pub fn expected(&self, specs: &[(usize, &EnvelopeSpec)]) -> Vec<Expected> {
+        specs
+            .iter()
+            .map(|(n, spec)| Expected {
+                id: self.event_id(*n),
+                content: self.content(spec, *n),
+            })
+            .collect()
+    }
+
+    /// Publishes envelopes, each as (tenant index, case number, spec), in order.
+    pub async fn publish(&self, items: &[(usize, usize, &EnvelopeSpec)]) -> Result<(), String> {
+        let envelopes: Vec<Value> = items
+            .iter()
+            .map(|(tenant, n, spec)| {
+                json!({
+                    "tenant_id": self.tenant(*tenant),
+                    "event_id": self.event_id(*n),
+                    "event_type": spec.event_type,
+                    "source": spec.source,
+                    "workspace_id": spec.workspace_id,
+                    "entities": spec.entities,
+                    "payload": {"case": self.nonce, "n": n},
+                })
+            })
+            .collect();
+        self.send(envelopes).await
+    }
+
+    /// Publishes prepared envelopes (with their event ids) and records them.
+    pub async fn send(&self, envelopes: Vec<Value>) -> Result<(), String> {
+        if envelopes.is_empty() {
+            return Ok(());
+        }
+        if let Some(producer) = &self.ctx.producer {
+            for envelope in &envelopes {
+                producer
+                    .request(&json!({"api": "fibric", "action": "append", "envelope": envelope}))
+                    .await?;
+            }
+        } else {
+            let request = self
+                .ctx
+                .http
+                .post(format!("{}/_control/fibric/envelopes", self.base()))
+                .bearer_auth(self.ctx.target.control_token())
+                .json(&json!({ "envelopes": envelopes }));
+            let response = record::call(
+                &self.recorder,
+                &self.ctx.http,
+                request,
+                &self.limits,
+                PROMPT,
+            )
+            .await
+            .map_err(|e| format!("publishing through the control API: {e}"))?;
+            if response.status != 201 {
+                return Err(format!(
+                    "the control API refused the envelopes: {} {}",
+                    response.status, response.body
+                ));
+            }
+        }
+        for envelope in envelopes {
+            let id = envelope["event_id"].as_str().unwrap_or_default().to_owned();
+            self.recorder.record(
+                0,
+                Observed::Published {
+                    id,
+                    detail: envelope,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Opens the stream at `base` (the target or a proxy in front of it).
+    pub async fn open(
+        &self,
+        base: &str,
+        key: Option<&str>,
+        query: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<Result<SseConn, HttpResponse>, String> {
+        let separator = if query.is_empty() { "" } else { "?" };
+        let mut request = self
+            .ctx
+            .http
+            .get(format!("{base}/v1/events/stream{separator}{query}"))
+            .header("accept", "text/event-stream");
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        record::open_sse(
+            &self.recorder,
+            &self.ctx.http,
+            request,
+            &self.limits,
+            PROMPT,
+        )
+        .await
+        .map_err(|e| e.0)
+    }
+
+    /// Opens the stream on the target, expecting 200; anything else is an `Err` describing it.
+    pub async fn open_ok(
+        &self,
+        key: usize,
+        query: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<Result<SseConn, String>, String> {
+        Ok(self
+            .open(self.base(), Some(self.key(key)), query, last_event_id)
+            .await?
+            .map_err(|response| {
+                format!("the stream answered {} {}", response.status, response.body)
+            }))
+    }
+
+    /// `GET /v1/events?query` as the given key (or none).
+    pub async fn list(&self, key: Option<&str>, query: &str) -> Result<HttpResponse, String> {
+        let separator = if query.is_empty() { "" } else { "?" };
+        let mut request = self
+            .ctx
+            .http
+            .get(format!("{}/v1/events{separator}{query}", self.base()));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        record::call(
+            &self.recorder,
+            &self.ctx.http,
+            request,
+            &self.limits,
+            PROMPT,
+        )
+        .await
+        .map_err(|e| e.0)
+    }
+}
+
+/// Reads up to `n` events (fewer if `wait` passes first).
+pub async fn read_events(conn: &mut SseConn, n: usize, wait: Duration) -> Vec<SseEvent> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut events = Vec::new();
+    while events.len() < n {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match conn.next_event(left).await {
+            Some(event) => events.push(event),
+            None => break,
+        }
+    }
+    events
+}
+
+/// Reads events until the one whose data has `event_id` arrives (inclusive),
+/// `max` events have come, the stream ends, or `wait` passes. Publishing a
+/// sentinel last and reading up to it tells "everything has arrived" from
+/// "something was lost" without waiting out a timeout.
+pub async fn read_until(
+    conn: &mut SseConn,
+    event_id: &str,
+    max: usize,
+    wait: Duration,
+) -> Vec<SseEvent> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut events = Vec::new();
+    while events.len() < max {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Some(event) = conn.next_event(left).await else {
+            break;
+        };
+        let done =
+            serde_json::from_str::<Value>(&event.data).is_ok_and(|v| v["event_id"] == event_id);
+        events.push(event);
+        if done {
+            break;
+        }
+    }
+    events
+}
+
+/// An envelope every given filter admits: the last of a case, read up to with [`read_until`].
+pub fn sentinel_for(filters: &scenarios::fibric::plans::Filters) -> EnvelopeSpec {
+    let event_type = match &filters.event_type {
+        Some(glob) => glob
+            .split('.')
+            .map(|s| if s == "*" { "sentinel" } else { s })
+            .collect::<Vec<_>>()
+            .join("."),
+        None => "harness.sentinel".to_owned(),
+    };
+    EnvelopeSpec {
+        event_type,
+        source: filters
+            .source
+            .clone()
+            .unwrap_or_else(|| "harness".to_owned()),
+        workspace_id: filters.workspace_id.clone(),
+        entities: filters.entity.iter().cloned().collect(),
+    }
+}
+
+/// The (event id, content) of delivered frames, from their data.
+pub fn deliveries(events: &[SseEvent]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .map(|event| match serde_json::from_str::<Value>(&event.data) {
+            Ok(envelope) => (
+                envelope["event_id"]
+                    .as_str()
+                    .unwrap_or("<no event_id>")
+                    .to_owned(),
+                Fibric::delivered_content(&envelope),
+            ),
+            Err(_) => ("<data is not JSON>".to_owned(), event.data.clone()),
+        })
+        .collect()
+}

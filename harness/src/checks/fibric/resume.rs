@@ -1,0 +1,742 @@
+//! Fibric checks of where a stream starts: now, after a cursor or a Last-Event-ID, after a backfill; and of paging.
+
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use proptest::prelude::*;
+use proptest::strategy::SBoxedStrategy;
+use scenarios::delivery::{self, Connection, Observation, Promise, Start};
+use scenarios::fibric::meta;
+use scenarios::fibric::plans::EnvelopeSpec;
+use scenarios::{CheckMeta, Finding};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::basic::fixed_property;
+use super::{Fibric, PROMPT, deliveries, needs_producer, read_events, read_until};
+use crate::property::{CaseOutcome, Property};
+use crate::runner::CheckContext;
+
+fn done(fibric: Fibric, findings: Vec<Finding>) -> Result<CaseOutcome, String> {
+    Ok(CaseOutcome {
+        findings,
+        transcript: fibric.recorder.transcript(),
+    })
+}
+
+fn spec(event_type: &str, source: &str) -> EnvelopeSpec {
+    EnvelopeSpec {
+        event_type: event_type.to_owned(),
+        source: source.to_owned(),
+        workspace_id: None,
+        entities: vec![],
+    }
+}
+
+fixed_property!(StartsAtNow, meta::STARTS_AT_NOW);
+
+impl StartsAtNow {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fibric = Fibric::new(&ctx);
+        let before = [
+            spec("harness.now.before", "harness"),
+            spec("harness.now.before", "harness"),
+        ];
+        let after = [
+            spec("harness.now.after", "harness"),
+            spec("harness.now.after", "harness"),
+        ];
+        fibric
+            .publish(&[(0, 0, &before[0]), (0, 1, &before[1])])
+            .await?;
+        let mut stream = match fibric.open_ok(0, "event_type=harness.now.*", None).await? {
+            Ok(stream) => stream,
+            Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
+        };
+        let sentinel = spec("harness.now.sentinel", "harness");
+        fibric
+            .publish(&[(0, 2, &after[0]), (0, 3, &after[1]), (0, 4, &sentinel)])
+            .await?;
+        let events = read_until(&mut stream, &fibric.event_id(4), 16, PROMPT).await;
+        let observation = Observation {
+            promise: Promise::AT_LEAST_ONCE_ORDERED,
+            expected: fibric.expected(&[(2, &after[0]), (3, &after[1]), (4, &sentinel)]),
+            published: (0..5).map(|n| fibric.event_id(n)).collect(),
+            connections: vec![Connection {
+                conn: stream.conn,
+                start: Start::Beginning,
+                delivered: deliveries(&events),
+            }],
+            complete: true,
+        };
+        done(fibric, delivery::check(&observation))
+    }
+}
+
+/// Publishing in batches of these sizes; the stream must keep log order.
+#[derive(Debug)]
+pub struct Order;
+
+impl Property for Order {
+    type Plan = Vec<u8>;
+
+    fn meta(&self) -> &'static CheckMeta {
+        &meta::ORDER
+    }
+
+    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    fn strategy(&self) -> SBoxedStrategy<Vec<u8>> {
+        prop::collection::vec(1u8..=6, 1..=4).sboxed()
+    }
+
+    fn cases(&self, requested: u32) -> u32 {
+        requested.div_ceil(4)
+    }
+
+    fn run_case(
+        self: Arc<Self>,
+        ctx: CheckContext,
+        batches: Vec<u8>,
+    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+        async move {
+            let fibric = Fibric::new(&ctx);
+            let mut stream = match fibric.open_ok(0, "event_type=harness.order", None).await? {
+                Ok(stream) => stream,
+                Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
+            };
+            let envelope = spec("harness.order", "harness");
+            let mut n = 0;
+            for size in &batches {
+                let items: Vec<(usize, usize, &EnvelopeSpec)> = (n..n + usize::from(*size))
+                    .map(|k| (0, k, &envelope))
+                    .collect();
+                fibric.publish(&items).await?;
+                n += usize::from(*size);
+            }
+            fibric.publish(&[(0, n, &envelope)]).await?;
+            let events = read_until(&mut stream, &fibric.event_id(n), 2 * n + 2, PROMPT).await;
+            let all: Vec<(usize, &EnvelopeSpec)> = (0..=n).map(|k| (k, &envelope)).collect();
+            let observation = Observation {
+                promise: Promise::AT_LEAST_ONCE_ORDERED,
+                expected: fibric.expected(&all),
+                published: (0..=n).map(|k| fibric.event_id(k)).collect(),
+                connections: vec![Connection {
+                    conn: stream.conn,
+                    start: Start::Beginning,
+                    delivered: deliveries(&events),
+                }],
+                complete: true,
+            };
+            done(fibric, delivery::check(&observation))
+        }
+        .boxed()
+    }
+}
+
+/// Read `published` envelopes, resume after the `resume_after`-th, then publish `live` more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumePlan {
+    pub published: usize,
+    pub resume_after: usize,
+    pub live: usize,
+}
+
+fn resume_plans() -> SBoxedStrategy<ResumePlan> {
+    (1usize..=8, 0usize..=3)
+        .prop_flat_map(|(published, live)| {
+            (0..published).prop_map(move |resume_after| ResumePlan {
+                published,
+                resume_after,
+                live,
+            })
+        })
+        .sboxed()
+}
+
+/// How the second connection says where to resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResumeBy {
+    CursorParameter,
+    LastEventId,
+}
+
+async fn resume_case(
+    ctx: CheckContext,
+    plan: ResumePlan,
+    by: ResumeBy,
+) -> Result<CaseOutcome, String> {
+    let fibric = Fibric::new(&ctx);
+    let envelope = spec("harness.resume", "harness");
+    let query = "event_type=harness.resume";
+    let mut first = match fibric.open_ok(0, query, None).await? {
+        Ok(stream) => stream,
+        Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
+    };
+    let first_conn = first.conn;
+    let items: Vec<(usize, usize, &EnvelopeSpec)> =
+        (0..plan.published).map(|k| (0, k, &envelope)).collect();
+    fibric.publish(&items).await?;
+    let first_events = read_events(&mut first, plan.published, PROMPT).await;
+    drop(first);
+    let Some(resume_from) = first_events.get(plan.resume_after) else {
+        let message = format!(
+            "only {} of {} envelopes arrived before the resume",
+            first_events.len(),
+            plan.published
+        );
+        return done(fibric, vec![Finding::new("unseen", message)]);
+    };
+    let resumed: Value = serde_json::from_str(&resume_from.data).unwrap_or_default();
+    let resumed_after_id = resumed["event_id"].as_str().unwrap_or_default().to_owned();
+    let opened = match by {
+        ResumeBy::CursorParameter => {
+            let Some(cursor) = resumed["cursor"].as_str() else {
+                return done(
+                    fibric,
+                    vec![Finding::new(
+                        "cursor",
+                        "the envelope to resume from carries no cursor",
+                    )],
+                );
+            };
+            fibric
+                .open_ok(0, &format!("{query}&cursor={cursor}"), None)
+                .await?
+        }
+        ResumeBy::LastEventId => {
+            fibric
+                .open_ok(0, query, Some(&resume_from.last_event_id))
+                .await?
+        }
+    };
+    let mut second = match opened {
+        Ok(stream) => stream,
+        Err(problem) => {
+            return done(
+                fibric,
+                vec![Finding::new("status", format!("resuming: {problem}"))],
+            );
+        }
+    };
+    // The live envelopes, the last of them a sentinel to read up to.
+    let total = plan.published + plan.live + 1;
+    let live: Vec<(usize, usize, &EnvelopeSpec)> =
+        (plan.published..total).map(|k| (0, k, &envelope)).collect();
+    fibric.publish(&live).await?;
+    let events = read_until(&mut second, &fibric.event_id(total - 1), 2 * total, PROMPT).await;
+    let all: Vec<(usize, &EnvelopeSpec)> = (0..total).map(|k| (k, &envelope)).collect();
+    let observation = Observation {
+        promise: Promise::AT_LEAST_ONCE_ORDERED,
+        expected: fibric.expected(&all),
+        published: (0..total).map(|k| fibric.event_id(k)).collect(),
+        connections: vec![
+            Connection {
+                conn: first_conn,
+                start: Start::Beginning,
+                delivered: deliveries(&first_events),
+            },
+            Connection {
+                conn: second.conn,
+                start: Start::After(resumed_after_id),
+                delivered: deliveries(&events),
+            },
+        ],
+        complete: true,
+    };
+    done(fibric, delivery::check(&observation))
+}
+
+#[derive(Debug)]
+pub struct ResumeCursor;
+
+impl Property for ResumeCursor {
+    type Plan = ResumePlan;
+
+    fn meta(&self) -> &'static CheckMeta {
+        &meta::RESUME_CURSOR
+    }
+
+    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    fn strategy(&self) -> SBoxedStrategy<ResumePlan> {
+        resume_plans()
+    }
+
+    fn cases(&self, requested: u32) -> u32 {
+        requested.div_ceil(2)
+    }
+
+    fn run_case(
+        self: Arc<Self>,
+        ctx: CheckContext,
+        plan: ResumePlan,
+    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+        resume_case(ctx, plan, ResumeBy::CursorParameter).boxed()
+    }
+}
+
+#[derive(Debug)]
+pub struct ResumeLastEventId;
+
+impl Property for ResumeLastEventId {
+    type Plan = ResumePlan;
+
+    fn meta(&self) -> &'static CheckMeta {
+        &meta::RESUME_LAST_EVENT_ID
+    }
+
+    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    fn strategy(&self) -> SBoxedStrategy<ResumePlan> {
+        resume_plans()
+    }
+
+    fn cases(&self, requested: u32) -> u32 {
+        requested.div_ceil(2)
+    }
+
+    fn run_case(
+        self: Arc<Self>,
+        ctx: CheckContext,
+        plan: ResumePlan,
+    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+        resume_case(ctx, plan, ResumeBy::LastEventId).boxed()
+    }
+}
+
+/// A refusal with the given status and error code, or the finding saying otherwise.
+fn expect_refusal(
+    what: &str,
+    status: u16,
+    body: &str,
+    want_status: &[u16],
+    want_code: Option<&str>,
+) -> Option<Finding> {
+    let code = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
+    let status_ok = want_status.contains(&status);
+    let code_ok = want_code.is_none_or(|want| code.as_deref() == Some(want));
+    (!(status_ok && code_ok)).then(|| {
+        Finding::new(
+            "accepted",
+            format!(
+                "{what} answered {status}{}, expected {}{}",
+                code.as_deref().map(|c| format!(" {c}")).unwrap_or_default(),
+                want_status
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                want_code.map(|c| format!(" {c}")).unwrap_or_default()
+            ),
+        )
+        .with_evidence(
+            json!({"status": status, "body": body.chars().take(300).collect::<String>()}),
+        )
+    })
+}
+
+fixed_property!(CursorBound, meta::CURSOR_BOUND);
+
+impl CursorBound {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fibric = Fibric::new(&ctx);
+        let envelope = spec("harness.bound.x", "harness");
+        let mut stream = match fibric
+            .open_ok(0, "event_type=harness.bound.*", None)
+            .await?
+        {
+            Ok(stream) => stream,
+            Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
+        };
+        fibric.publish(&[(0, 0, &envelope)]).await?;
+        let events = read_events(&mut stream, 1, PROMPT).await;
+        drop(stream);
+        let Some(cursor) = events
+            .first()
+            .and_then(|e| serde_json::from_str::<Value>(&e.data).ok())
+            .and_then(|v| v["cursor"].as_str().map(str::to_owned))
+        else {
+            return done(
+                fibric,
+                vec![Finding::new("unseen", "no envelope with a cursor arrived")],
+            );
+        };
+        let mut findings = Vec::new();
+        for other in ["event_type=harness.*.x", "source=harness", ""] {
+            let query = if other.is_empty() {
+                format!("cursor={cursor}")
+            } else {
+                format!("{other}&cursor={cursor}")
+            };
+            let what = format!(
+                "a cursor from event_type=harness.bound.* presented with {}",
+                if other.is_empty() {
+                    "no filters"
+                } else {
+                    other
+                }
+            );
+            let list = fibric.list(Some(fibric.key(0)), &query).await?;
+            findings.extend(expect_refusal(
+                &format!("GET /v1/events: {what}"),
+                list.status,
+                &list.body,
+                &[400],
+                Some("invalid_cursor"),
+            ));
+            let (status, body) = match fibric
+                .open(fibric.base(), Some(fibric.key(0)), &query, None)
+                .await?
+            {
+                Ok(stream) => (stream.status, String::new()),
+                Err(response) => (response.status, response.body),
+            };
+            findings.extend(expect_refusal(
+                &format!("the stream: {what}"),
+                status,
+                &body,
+                &[400],
+                Some("invalid_cursor"),
+            ));
+        }
+        done(fibric, findings)
+    }
+}
+
+fixed_property!(CursorExpired, meta::CURSOR_EXPIRED);
+
+impl CursorExpired {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        (!ctx.target.is_reference()).then(|| {
+            "needs a way to age the log past retention, which only the reference server's control API gives".to_owned()
+        })
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fibric = Fibric::new(&ctx);
+        let envelope = spec("harness.expire", "harness");
+        let mut stream = match fibric.open_ok(0, "event_type=harness.expire", None).await? {
+            Ok(stream) => stream,
+            Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
+        };
+        fibric
+            .publish(&[(0, 0, &envelope), (0, 1, &envelope), (0, 2, &envelope)])
+            .await?;
+        let events = read_events(&mut stream, 3, PROMPT).await;
+        drop(stream);
+        let Some(first) = events.first() else {
+            return done(
+                fibric,
+                vec![Finding::new(
+                    "unseen",
+                    "the published envelopes never arrived",
+                )],
+            );
+        };
+        let data: Value = serde_json::from_str(&first.data).unwrap_or_default();
+        let cursor = data["cursor"].as_str().unwrap_or_default().to_owned();
+        // Age the log: keep only the newest envelope of the tenant.
+        let request = fibric
+            .ctx
+            .http
+            .post(format!("{}/_control/fibric/trim", fibric.base()))
+            .bearer_auth(fibric.ctx.target.control_token())
+            .json(&json!({"tenant_id": fibric.tenant(0), "keep_last": 1}));
+        let trimmed = crate::record::call(
+            &fibric.recorder,
+            &fibric.ctx.http,
+            request,
+            &fibric.limits,
+            PROMPT,
+        )
+        .await
+        .map_err(|e| format!("trimming through the control API: {e}"))?;
+        if trimmed.status != 200 {
+            return Err(format!(
+                "the control API refused to trim: {} {}",
+                trimmed.status, trimmed.body
+            ));
+        }
+        let mut findings = Vec::new();
+        let query = format!("event_type=harness.expire&cursor={cursor}");
+        let list = fibric.list(Some(fibric.key(0)), &query).await?;
+        findings.extend(expect_refusal(
+            "GET /v1/events with an expired cursor",
+            list.status,
+            &list.body,
+            &[400, 404, 410],
+            None,
+        ));
+        let (status, body) = match fibric
+            .open(fibric.base(), Some(fibric.key(0)), &query, None)
+            .await?
+        {
+            Ok(stream) => (stream.status, String::new()),
+            Err(response) => (response.status, response.body),
+        };
+        findings.extend(expect_refusal(
+            "the stream with an expired cursor",
+            status,
+            &body,
+            &[400, 404, 410],
+            None,
+        ));
+        done(fibric, findings)
+    }
+}
+
+/// Backfill `backfill` envelopes in pages of `page`, then `gap` more land
+/// before the stream opens, and `live` after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeamPlan {
+    pub backfill: usize,
+    pub page: usize,
+    pub gap: usize,
+    pub live: usize,
+}
+
+/// Pages through `GET /v1/events?{query}` from the start; returns the items and the last next_cursor.
+async fn backfill(
+    fibric: &Fibric,
+    query: &str,
+    limit: usize,
+    max_pages: usize,
+) -> Result<Result<(Vec<Value>, String), Finding>, String> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..max_pages {
+        let page_query = match &cursor {
+            Some(c) => format!("{query}&limit={limit}&cursor={c}"),
+            None => format!("{query}&limit={limit}"),
+        };
+        let response = fibric.list(Some(fibric.key(0)), &page_query).await?;
+        let Some(page) = response.json().filter(|_| response.status == 200) else {
+            return Ok(Err(Finding::new(
+                "status",
+                format!(
+                    "GET /v1/events answered {} {}",
+                    response.status, response.body
+                ),
+            )));
+        };
+        let Some(data) = page["data"].as_array() else {
+            return Ok(Err(
+                Finding::new("list-shape", "a page has no data array").with_evidence(page.clone())
+            ));
+        };
+        items.extend(data.iter().cloned());
+        let Some(next) = page["next_cursor"].as_str() else {
+            return Ok(Err(
+                Finding::new("list-shape", "a page has no next_cursor").with_evidence(page.clone())
+            ));
+        };
+        cursor = Some(next.to_owned());
+        if page["has_more"] == false {
+            return Ok(Ok((items, next.to_owned())));
+        }
+    }
+    Ok(Err(Finding::new(
+        "list-shape",
+        format!("has_more was still true after {max_pages} pages"),
+    )))
+}
+
+#[derive(Debug)]
+pub struct Seam;
+
+impl Property for Seam {
+    type Plan = SeamPlan;
+
+    fn meta(&self) -> &'static CheckMeta {
+        &meta::SEAM
+    }
+
+    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    fn strategy(&self) -> SBoxedStrategy<SeamPlan> {
+        (0usize..=6, 1usize..=4, 0usize..=3, 1usize..=3)
+            .prop_map(|(backfill, page, gap, live)| SeamPlan {
+                backfill,
+                page,
+                gap,
+                live,
+            })
+            .sboxed()
+    }
+
+    fn cases(&self, requested: u32) -> u32 {
+        requested.div_ceil(2)
+    }
+
+    fn run_case(
+        self: Arc<Self>,
+        ctx: CheckContext,
+        plan: SeamPlan,
+    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+        async move {
+            let fibric = Fibric::new(&ctx);
+            // A source of the case's own keeps the backfill to this case's envelopes.
+            let source = format!("harness-seam-{}", fibric.event_id(0));
+            let envelope = spec("harness.seam", &source);
+            let query = format!("source={source}");
+            // The last live envelope is the sentinel the tail reads up to.
+            let total = plan.backfill + plan.gap + plan.live;
+            let first: Vec<(usize, usize, &EnvelopeSpec)> =
+                (0..plan.backfill).map(|k| (0, k, &envelope)).collect();
+            fibric.publish(&first).await?;
+            let (items, cursor) =
+                match backfill(&fibric, &query, plan.page, plan.backfill + 3).await? {
+                    Ok(done_paging) => done_paging,
+                    Err(finding) => return done(fibric, vec![finding]),
+                };
+            let gap: Vec<(usize, usize, &EnvelopeSpec)> = (plan.backfill..plan.backfill + plan.gap)
+                .map(|k| (0, k, &envelope))
+                .collect();
+            fibric.publish(&gap).await?;
+            let mut stream = match fibric
+                .open_ok(0, &format!("{query}&cursor={cursor}"), None)
+                .await?
+            {
+                Ok(stream) => stream,
+                Err(problem) => {
+                    return done(
+                        fibric,
+                        vec![Finding::new(
+                            "status",
+                            format!("tailing from next_cursor: {problem}"),
+                        )],
+                    );
+                }
+            };
+            // Let the stream catch up with the gap before the live envelopes land.
+            let mut events = read_events(&mut stream, plan.gap, PROMPT).await;
+            let live: Vec<(usize, usize, &EnvelopeSpec)> = (plan.backfill + plan.gap..total)
+                .map(|k| (0, k, &envelope))
+                .collect();
+            fibric.publish(&live).await?;
+            events.extend(
+                read_until(&mut stream, &fibric.event_id(total - 1), 2 * total, PROMPT).await,
+            );
+            let all: Vec<(usize, &EnvelopeSpec)> = (0..total).map(|k| (k, &envelope)).collect();
+            let listed: Vec<(String, String)> = items
+                .iter()
+                .map(|item| {
+                    (
+                        item["event_id"].as_str().unwrap_or("").to_owned(),
+                        Fibric::delivered_content(item),
+                    )
+                })
+                .collect();
+            let start = match plan.backfill {
+                0 => Start::Beginning,
+                n => Start::After(fibric.event_id(n - 1)),
+            };
+            let observation = Observation {
+                promise: Promise::AT_LEAST_ONCE_ORDERED,
+                expected: fibric.expected(&all),
+                published: (0..total).map(|k| fibric.event_id(k)).collect(),
+                connections: vec![
+                    Connection {
+                        conn: 0,
+                        start: Start::Beginning,
+                        delivered: listed,
+                    },
+                    Connection {
+                        conn: stream.conn,
+                        start,
+                        delivered: deliveries(&events),
+                    },
+                ],
+                complete: true,
+            };
+            done(fibric, delivery::check(&observation))
+        }
+        .boxed()
+    }
+}
+
+/// `count` envelopes paged with `limit`.
+#[derive(Debug)]
+pub struct Pages;
+
+impl Property for Pages {
+    type Plan = (usize, usize);
+
+    fn meta(&self) -> &'static CheckMeta {
+        &meta::PAGES
+    }
+
+    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    fn strategy(&self) -> SBoxedStrategy<(usize, usize)> {
+        (0usize..=12, 1usize..=5).sboxed()
+    }
+
+    fn cases(&self, requested: u32) -> u32 {
+        requested.div_ceil(2)
+    }
+
+    fn run_case(
+        self: Arc<Self>,
+        ctx: CheckContext,
+        (count, limit): (usize, usize),
+    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+        async move {
+            let fibric = Fibric::new(&ctx);
+            let source = format!("harness-pages-{}", fibric.event_id(0));
+            let envelope = spec("harness.pages", &source);
+            let items: Vec<(usize, usize, &EnvelopeSpec)> =
+                (0..count).map(|k| (0, k, &envelope)).collect();
+            fibric.publish(&items).await?;
+            let (listed, _) =
+                match backfill(&fibric, &format!("source={source}"), limit, count + 3).await? {
+                    Ok(paged) => paged,
+                    Err(finding) => return done(fibric, vec![finding]),
+                };
+            let all: Vec<(usize, &EnvelopeSpec)> = (0..count).map(|k| (k, &envelope)).collect();
+            let observation = Observation {
+                promise: Promise::AT_LEAST_ONCE_ORDERED,
+                expected: fibric.expected(&all),
+                published: (0..count).map(|k| fibric.event_id(k)).collect(),
+                connections: vec![Connection {
+                    conn: 0,
+                    start: Start::Beginning,
+                    delivered: listed
+                        .iter()
+                        .map(|item| {
+                            (
+                                item["event_id"].as_str().unwrap_or("").to_owned(),
+                                Fibric::delivered_content(item),
+                            )
+                        })
+                        .collect(),
+                }],
+                complete: true,
+            };
+            done(fibric, delivery::check(&observation))
+        }
+        .boxed()
+    }
+}

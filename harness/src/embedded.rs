@@ -1,0 +1,31 @@
+//! The reference server the harness starts in-process when no `--target` is given.
+//!
+//! It runs with memory storage on a free port and with short timings, so
+//! checks that wait for the server's own clock (keep-alives, cutting a
+//! stalled consumer) finish in a second instead of the defaults' fifteen.
+
+use std::time::Duration;
+
+use reference_server::config::Config;
+use reference_server::defects::Defects;
+use reference_server::server::{Running, start as start_server};
+
+/// How long checks wait for the embedded server's own timers: its keep-alive
+/// is half a second and it cuts a stalled consumer after one.
+pub const PATIENCE: Duration = Duration::from_secs(3);
+
+/// The embedded server's configuration.
+pub fn config(control_token: &str, defects: Defects) -> Config {
+    let mut config = Config::ephemeral();
+    config.control_token = control_token.to_owned();
+    config.fibric.keepalive = Duration::from_millis(500);
+    config.pulse.keepalive = Duration::from_millis(500);
+    config.subscribers.stall_timeout = Duration::from_secs(1);
+    config.defects = defects;
+    config
+}
+
+/// Starts an embedded reference server.
+pub async fn start(control_token: &str, defects: Defects) -> anyhow::Result<Running> {
+    start_server(config(control_token, defects)).await
+}

@@ -1,0 +1,171 @@
+//! Fibric plans: generated envelopes and filters, and an independent model of the filter rules.
+//!
+//! The model here is written apart from the reference server's matcher on
+//! purpose: the oracle and the server must not share a bug.
+
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One envelope a plan publishes. The harness adds the tenant, the event id
+/// and a case marker when it publishes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvelopeSpec {
+    pub event_type: String,
+    pub source: String,
+    pub workspace_id: Option<String>,
+    pub entities: Vec<String>,
+}
+
+/// A filter set; `None` means the parameter is not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filters {
+    pub event_type: Option<String>,
+    pub source: Option<String>,
+    pub workspace_id: Option<String>,
+    pub entity: Option<String>,
+}
+
+impl Filters {
+    /// The query string these filters make (values are URL-safe by construction).
+    pub fn query(&self) -> String {
+        [
+            ("event_type", &self.event_type),
+            ("source", &self.source),
+            ("workspace_id", &self.workspace_id),
+            ("entity", &self.entity),
+        ]
+        .iter()
+        .filter_map(|(key, value)| value.as_ref().map(|v| format!("{key}={v}")))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+
+    /// Whether an envelope passes: every given filter matches (AND).
+    pub fn admits(&self, envelope: &EnvelopeSpec) -> bool {
+        self.event_type
+            .as_ref()
+            .is_none_or(|p| glob_admits(p, &envelope.event_type))
+            && self.source.as_ref().is_none_or(|s| *s == envelope.source)
+            && self
+                .workspace_id
+                .as_ref()
+                .is_none_or(|w| envelope.workspace_id.as_ref() == Some(w))
+            && self
+                .entity
+                .as_ref()
+                .is_none_or(|e| envelope.entities.contains(e))
+    }
+}
+
+/// The seed's rule: `*` matches exactly one dot-delimited segment; other
+/// segments match literally; the segment counts must be equal.
+pub fn glob_admits(pattern: &str, event_type: &str) -> bool {
+    let pattern: Vec<&str> = pattern.split('.').collect();
+    let parts: Vec<&str> = event_type.split('.').collect();
+    pattern.len() == parts.len()
+        && pattern
+            .iter()
+            .zip(&parts)
+            .all(|(p, t)| (*p == "*" && !t.is_empty()) || p == t)
+}
+
+fn segment() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["order", "refund", "created", "issued", "invoice"])
+        .prop_map(str::to_owned)
+}
+
+/// Event types of one to three segments from a small alphabet, so that globs hit and miss.
+pub fn event_type() -> impl Strategy<Value = String> {
+    prop::collection::vec(segment(), 1..=3).prop_map(|s| s.join("."))
+}
+
+/// A glob: an event type with some segments replaced by `*`.
+pub fn glob() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![2 => segment(), 1 => Just("*".to_owned())],
+        1..=3,
+    )
+    .prop_map(|s| s.join("."))
+}
+
+pub fn envelope() -> impl Strategy<Value = EnvelopeSpec> {
+    (
+        event_type(),
+        prop::sample::select(vec!["magento", "shopify", "operator:jenny"]),
+        prop::option::of(prop::sample::select(vec!["ws_1", "ws_2"])),
+        prop::collection::vec(
+            prop::sample::select(vec!["order:1", "order:2", "customer:7"]),
+            0..=2,
+        ),
+    )
+        .prop_map(|(event_type, source, workspace, mut entities)| {
+            entities.sort();
+            entities.dedup();
+            EnvelopeSpec {
+                event_type,
+                source: source.to_owned(),
+                workspace_id: workspace.map(str::to_owned),
+                entities: entities.into_iter().map(str::to_owned).collect(),
+            }
+        })
+}
+
+/// Filter sets over the same vocabulary as [`envelope`], most with two or more filters.
+pub fn filters() -> impl Strategy<Value = Filters> {
+    (
+        prop::option::of(glob()),
+        prop::option::of(prop::sample::select(vec![
+            "magento",
+            "shopify",
+            "operator:jenny",
+        ])),
+        prop::option::of(prop::sample::select(vec!["ws_1", "ws_2"])),
+        prop::option::of(prop::sample::select(vec![
+            "order:1",
+            "order:2",
+            "customer:7",
+        ])),
+    )
+        .prop_map(|(event_type, source, workspace, entity)| Filters {
+            event_type,
+            source: source.map(str::to_owned),
+            workspace_id: workspace.map(str::to_owned),
+            entity: entity.map(str::to_owned),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_glob_model_follows_the_seed() {
+        assert!(glob_admits("order.*", "order.created"));
+        assert!(!glob_admits("order.*", "order.refund.issued"));
+        assert!(!glob_admits("order.*", "order"));
+        assert!(glob_admits("*.refund.*", "order.refund.issued"));
+        assert!(glob_admits("order.created", "order.created"));
+    }
+
+    #[test]
+    fn filters_are_an_and() {
+        let envelope = EnvelopeSpec {
+            event_type: "order.created".into(),
+            source: "magento".into(),
+            workspace_id: Some("ws_1".into()),
+            entities: vec!["order:1".into()],
+        };
+        let mut filters = Filters {
+            event_type: Some("order.*".into()),
+            source: Some("magento".into()),
+            ..Filters::default()
+        };
+        assert!(filters.admits(&envelope));
+        filters.entity = Some("order:2".into());
+        assert!(!filters.admits(&envelope));
+        assert_eq!(
+            filters.query(),
+            "event_type=order.*&source=magento&entity=order:2"
+        );
+    }
+}
