@@ -1,6 +1,7 @@
 //! Integration tests of the harness: the CLI contract through the real binary, and the run pipeline end to end.
 
 mod cli;
+mod junit;
 mod pipeline;
 mod property;
 mod proxy;
