@@ -1,5 +1,6 @@
 //! Integration tests of the harness: the CLI contract through the real binary, and the run pipeline end to end.
 
+mod catalogue;
 mod cli;
 mod junit;
 mod pipeline;
