@@ -84,6 +84,20 @@ impl<W: Write> Terminal<W> {
         format!("\x1b[{code}m{text}\x1b[0m")
     }
 
+    /// "3 pass  1 fail": the verdicts that occur, coloured.
+    fn counts(&self, results: &[&CheckResult]) -> String {
+        let mut counts = Summary::default();
+        for result in results {
+            counts.count(result.verdict);
+        }
+        Verdict::ALL
+            .into_iter()
+            .filter(|v| counts.of(*v) > 0)
+            .map(|v| self.paint(v, &format!("{} {}", counts.of(v), v.name())))
+            .collect::<Vec<_>>()
+            .join("  ")
+    }
+
     fn start(&mut self, info: &RunInfo) -> anyhow::Result<()> {
         writeln!(
             self.out,
@@ -126,16 +140,22 @@ impl<W: Write> Terminal<W> {
                 )?;
                 continue;
             }
-            let mut counts = Summary::default();
+            writeln!(self.out, "  {:<8} {}", api.name(), self.counts(&mine))?;
+            // Then one line per area, in catalogue order.
+            let mut areas: Vec<&str> = Vec::new();
             for result in &mine {
-                counts.count(result.verdict);
+                if !areas.contains(&result.meta.area()) {
+                    areas.push(result.meta.area());
+                }
             }
-            let line: Vec<String> = Verdict::ALL
-                .into_iter()
-                .filter(|v| counts.of(*v) > 0)
-                .map(|v| self.paint(v, &format!("{} {}", counts.of(v), v.name())))
-                .collect();
-            writeln!(self.out, "  {:<8} {}", api.name(), line.join("  "))?;
+            for area in areas {
+                let of_area: Vec<&CheckResult> = mine
+                    .iter()
+                    .copied()
+                    .filter(|r| r.meta.area() == area)
+                    .collect();
+                writeln!(self.out, "    {:<12} {}", area, self.counts(&of_area))?;
+            }
         }
         let notable: Vec<CheckResult> = self
             .results
