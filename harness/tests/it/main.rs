@@ -4,6 +4,7 @@ mod catalogue;
 mod cli;
 mod junit;
 mod pipeline;
+mod producer;
 mod property;
 mod proxy;
 mod schema;
