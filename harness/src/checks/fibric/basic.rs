@@ -13,16 +13,12 @@ use scenarios::{CheckMeta, Finding};
 use serde_json::{Value, json};
 use wire::sse::SseItem;
 
-use super::{Fibric, PROMPT, deliveries, needs_producer, read_events, read_until, sentinel_for};
+use super::{
+    Fibric, PROMPT, deliveries, done, generated_property, needs_producer, read_events, read_until,
+    sentinel_for,
+};
 use crate::property::{CaseOutcome, Property};
 use crate::runner::CheckContext;
-
-fn done(fibric: Fibric, findings: Vec<Finding>) -> Result<CaseOutcome, String> {
-    Ok(CaseOutcome {
-        findings,
-        transcript: fibric.recorder.transcript(),
-    })
-}
 
 /// A 401 with a JSON `{"error": {"code", "message"}}` body, or the findings saying why not.
 fn expect_401(what: &str, status: u16, body: &str) -> Vec<Finding> {
@@ -411,121 +407,26 @@ fn two_tenant_envelopes() -> impl Strategy<Value = Vec<(usize, EnvelopeSpec)>> {
     prop::collection::vec((0usize..2, plans::envelope()), 1..12)
 }
 
-#[derive(Debug)]
-pub struct Tenancy;
+// Read as the second tenant: a server that sends every key to one tenant's
+// log most likely sends them to the first.
+generated_property!(Tenancy, meta::TENANCY, Vec<(usize, EnvelopeSpec)>,
+    strategy: two_tenant_envelopes(),
+    cases: |requested| requested.div_ceil(4),
+    skip: needs_producer,
+    run: |ctx, envelopes| filtered_stream_case(ctx, FilterPlan { envelopes, filters: Filters::default() }, 1));
 
-impl Property for Tenancy {
-    type Plan = Vec<(usize, EnvelopeSpec)>;
+generated_property!(Glob, meta::GLOB, FilterPlan,
+    strategy: (prop::collection::vec((Just(0usize), plans::envelope()), 1..12), plans::glob()).prop_map(|(envelopes, glob)| FilterPlan {
+        envelopes,
+        filters: Filters { event_type: Some(glob), ..Filters::default() },
+    }),
+    cases: |requested| requested.div_ceil(2),
+    skip: needs_producer,
+    run: |ctx, plan| filtered_stream_case(ctx, plan, 0));
 
-    fn meta(&self) -> &'static CheckMeta {
-        &meta::TENANCY
-    }
-
-    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
-        needs_producer(ctx)
-    }
-
-    fn strategy(&self) -> SBoxedStrategy<Self::Plan> {
-        two_tenant_envelopes().sboxed()
-    }
-
-    fn cases(&self, requested: u32) -> u32 {
-        requested.div_ceil(4)
-    }
-
-    fn run_case(
-        self: Arc<Self>,
-        ctx: CheckContext,
-        plan: Self::Plan,
-    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
-        // Read as the second tenant: a server that sends every key to one
-        // tenant's log most likely sends them to the first.
-        filtered_stream_case(
-            ctx,
-            FilterPlan {
-                envelopes: plan,
-                filters: Filters::default(),
-            },
-            1,
-        )
-        .boxed()
-    }
-}
-
-#[derive(Debug)]
-pub struct Glob;
-
-impl Property for Glob {
-    type Plan = FilterPlan;
-
-    fn meta(&self) -> &'static CheckMeta {
-        &meta::GLOB
-    }
-
-    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
-        needs_producer(ctx)
-    }
-
-    fn strategy(&self) -> SBoxedStrategy<FilterPlan> {
-        (
-            prop::collection::vec((Just(0usize), plans::envelope()), 1..12),
-            plans::glob(),
-        )
-            .prop_map(|(envelopes, glob)| FilterPlan {
-                envelopes,
-                filters: Filters {
-                    event_type: Some(glob),
-                    ..Filters::default()
-                },
-            })
-            .sboxed()
-    }
-
-    fn cases(&self, requested: u32) -> u32 {
-        requested.div_ceil(2)
-    }
-
-    fn run_case(
-        self: Arc<Self>,
-        ctx: CheckContext,
-        plan: FilterPlan,
-    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
-        filtered_stream_case(ctx, plan, 0).boxed()
-    }
-}
-
-#[derive(Debug)]
-pub struct AndFilters;
-
-impl Property for AndFilters {
-    type Plan = FilterPlan;
-
-    fn meta(&self) -> &'static CheckMeta {
-        &meta::AND_FILTERS
-    }
-
-    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
-        needs_producer(ctx)
-    }
-
-    fn strategy(&self) -> SBoxedStrategy<FilterPlan> {
-        (
-            prop::collection::vec((Just(0usize), plans::envelope()), 1..12),
-            plans::filters(),
-        )
-            .prop_map(|(envelopes, filters)| FilterPlan { envelopes, filters })
-            .sboxed()
-    }
-
-    fn cases(&self, requested: u32) -> u32 {
-        requested.div_ceil(2)
-    }
-
-    fn run_case(
-        self: Arc<Self>,
-        ctx: CheckContext,
-        plan: FilterPlan,
-    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
-        filtered_stream_case(ctx, plan, 0).boxed()
-    }
-}
+generated_property!(AndFilters, meta::AND_FILTERS, FilterPlan,
+    strategy: (prop::collection::vec((Just(0usize), plans::envelope()), 1..12), plans::filters())
+        .prop_map(|(envelopes, filters)| FilterPlan { envelopes, filters }),
+    cases: |requested| requested.div_ceil(2),
+    skip: needs_producer,
+    run: |ctx, plan| filtered_stream_case(ctx, plan, 0));

@@ -17,28 +17,15 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::basic::fixed_property;
-use super::{Fibric, PROMPT, deliveries, needs_producer, read_events, read_until};
+use super::{
+    Fibric, PROMPT, deliveries, done, generated_property, needs_producer, read_events, read_until,
+    spec,
+};
 use crate::property::{CaseOutcome, Property};
 use crate::proxy::framing::Framing;
 use crate::proxy::schedule::{ConnPlan, Cut, CutAction, CutAt, Schedule, Selector};
 use crate::proxy::{self, FaultLog};
 use crate::runner::CheckContext;
-
-fn done(fibric: Fibric, findings: Vec<Finding>) -> Result<CaseOutcome, String> {
-    Ok(CaseOutcome {
-        findings,
-        transcript: fibric.recorder.transcript(),
-    })
-}
-
-fn spec(event_type: &str) -> EnvelopeSpec {
-    EnvelopeSpec {
-        event_type: event_type.to_owned(),
-        source: "harness".to_owned(),
-        workspace_id: None,
-        entities: vec![],
-    }
-}
 
 /// `published` envelopes, streamed through connections cut where `cuts` say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,173 +49,141 @@ fn cut() -> impl Strategy<Value = Cut> {
         })
 }
 
-#[derive(Debug)]
-pub struct Cuts;
+generated_property!(Cuts, meta::CUTS, CutsPlan,
+    strategy: (1usize..=10, any::<bool>(), prop::collection::vec(cut(), 1..=3))
+        .prop_map(|(published, before, cuts)| CutsPlan { published, before, cuts }),
+    cases: |requested| requested.div_ceil(2),
+    skip: plain_http_with_producer,
+    run: cuts_case);
 
-impl Property for Cuts {
-    type Plan = CutsPlan;
-
-    fn meta(&self) -> &'static CheckMeta {
-        &meta::CUTS
+/// The proxy and the stalled consumer speak plain TCP, and the check publishes.
+fn plain_http_with_producer(ctx: &CheckContext) -> Option<String> {
+    if ctx.target.base_url().starts_with("https://") {
+        return Some("the fault proxy and the stalled consumer speak plain TCP; an https:// target needs its own TLS front".to_owned());
     }
+    needs_producer(ctx)
+}
 
-    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
-        if ctx.target.base_url().starts_with("https://") {
-            return Some(
-                "the fault proxy speaks plain TCP; an https:// target needs its own TLS front"
-                    .to_owned(),
-            );
-        }
-        needs_producer(ctx)
-    }
-
-    fn strategy(&self) -> SBoxedStrategy<CutsPlan> {
-        (
-            1usize..=10,
-            any::<bool>(),
-            prop::collection::vec(cut(), 1..=3),
-        )
-            .prop_map(|(published, before, cuts)| CutsPlan {
-                published,
-                before,
-                cuts,
-            })
-            .sboxed()
-    }
-
-    fn cases(&self, requested: u32) -> u32 {
-        requested.div_ceil(2)
-    }
-
-    fn run_case(
-        self: Arc<Self>,
-        ctx: CheckContext,
-        plan: CutsPlan,
-    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
-        async move {
-            let fibric = Fibric::new(&ctx);
-            let envelope = spec("harness.cuts");
-            let query = "event_type=harness.cuts";
-            // A marker gives the first connection a position to resume from.
-            let marker = spec("harness.cuts");
-            let mut direct = match fibric.open_ok(0, query, None).await? {
-                Ok(stream) => stream,
-                Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
-            };
-            fibric.publish(&[(0, 0, &marker)]).await?;
-            let marker_events = read_events(&mut direct, 1, PROMPT).await;
-            let Some(first) = marker_events.first().cloned() else {
-                return done(
-                    fibric,
-                    vec![Finding::new("unseen", "the marker envelope never arrived")],
-                );
-            };
-            let mut connections = vec![Connection {
-                conn: direct.conn,
-                start: Start::Live,
-                delivered: deliveries(&marker_events),
-            }];
-            drop(direct);
-            let upstream = reqwest::Url::parse(fibric.base())
-                .ok()
-                .and_then(|url| {
-                    Some(format!(
-                        "{}:{}",
-                        url.host_str()?,
-                        url.port_or_known_default()?
-                    ))
-                })
-                .ok_or("the target URL has no host and port")?;
-            let schedule = Schedule {
-                rules: plan
-                    .cuts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, cut)| {
-                        (
-                            Selector::Conn(i as u32 + 1),
-                            ConnPlan {
-                                cut: Some(*cut),
-                                ..ConnPlan::default()
-                            },
-                        )
-                    })
-                    .collect(),
-            };
-            fibric.recorder.note(format!("fault schedule: {schedule}"));
-            let proxy = proxy::start(
-                "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
-                upstream,
-                schedule,
-                Framing::Sse,
-                FaultLog::Recorder(fibric.recorder.clone()),
-            )
-            .await
-            .map_err(|e| format!("starting the fault proxy: {e}"))?;
-            let items: Vec<(usize, usize, &EnvelopeSpec)> =
-                (1..=plan.published).map(|k| (0, k, &envelope)).collect();
-            if plan.before {
-                fibric.publish(&items).await?;
-            }
-            let mut last = first.last_event_id.clone();
-            for attempt in 0..plan.cuts.len() + 2 {
-                let opened = fibric
-                    .open(&proxy.base_url(), Some(fibric.key(0)), query, Some(&last))
-                    .await?;
-                let mut stream = match opened {
-                    Ok(stream) => stream,
-                    Err(response) => {
-                        let finding = Finding::new(
-                            "status",
-                            format!(
-                                "reconnect {attempt} answered {} {}",
-                                response.status, response.body
-                            ),
-                        );
-                        return done(fibric, vec![finding]);
-                    }
-                };
-                if attempt == 0 && !plan.before {
-                    fibric.publish(&items).await?;
-                }
-                let start_id = last.clone();
-                // The last published envelope is the sentinel: read up to it or the cut.
-                let events = read_until(
-                    &mut stream,
-                    &fibric.event_id(plan.published),
-                    2 * plan.published + 2,
-                    PROMPT,
+async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, String> {
+    let fibric = Fibric::new(&ctx);
+    let envelope = spec("harness.cuts", "harness");
+    let query = "event_type=harness.cuts";
+    // A marker gives the first connection a position to resume from.
+    let marker = spec("harness.cuts", "harness");
+    let mut direct = match fibric.open_ok(0, query, None).await? {
+        Ok(stream) => stream,
+        Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
+    };
+    fibric.publish(&[(0, 0, &marker)]).await?;
+    let marker_events = read_events(&mut direct, 1, PROMPT).await;
+    let Some(first) = marker_events.first().cloned() else {
+        return done(
+            fibric,
+            vec![Finding::new("unseen", "the marker envelope never arrived")],
+        );
+    };
+    let mut connections = vec![Connection {
+        conn: direct.conn,
+        start: Start::Live,
+        delivered: deliveries(&marker_events),
+    }];
+    drop(direct);
+    let upstream = reqwest::Url::parse(fibric.base())
+        .ok()
+        .and_then(|url| {
+            Some(format!(
+                "{}:{}",
+                url.host_str()?,
+                url.port_or_known_default()?
+            ))
+        })
+        .ok_or("the target URL has no host and port")?;
+    let schedule = Schedule {
+        rules: plan
+            .cuts
+            .iter()
+            .enumerate()
+            .map(|(i, cut)| {
+                (
+                    Selector::Conn(i as u32 + 1),
+                    ConnPlan {
+                        cut: Some(*cut),
+                        ..ConnPlan::default()
+                    },
                 )
-                .await;
-                let got_sentinel = events.iter().any(|e| {
-                    serde_json::from_str::<serde_json::Value>(&e.data)
-                        .is_ok_and(|v| v["event_id"] == fibric.event_id(plan.published))
-                });
-                if let Some(event) = events.last() {
-                    last = event.last_event_id.clone();
-                }
-                connections.push(Connection {
-                    conn: stream.conn,
-                    start: Start::After(start_id),
-                    delivered: deliveries(&events),
-                });
-                if got_sentinel || stream.closed.is_none() {
-                    break;
-                }
-            }
-            let all: Vec<(usize, &EnvelopeSpec)> =
-                (0..=plan.published).map(|k| (k, &envelope)).collect();
-            let observation = Observation {
-                promise: Promise::AT_LEAST_ONCE_ORDERED,
-                expected: fibric.expected(&all),
-                published: (0..=plan.published).map(|k| fibric.event_id(k)).collect(),
-                connections,
-                complete: true,
-            };
-            done(fibric, delivery::check(&observation))
-        }
-        .boxed()
+            })
+            .collect(),
+    };
+    fibric.recorder.note(format!("fault schedule: {schedule}"));
+    let proxy = proxy::start(
+        "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+        upstream,
+        schedule,
+        Framing::Sse,
+        FaultLog::Recorder(fibric.recorder.clone()),
+    )
+    .await
+    .map_err(|e| format!("starting the fault proxy: {e}"))?;
+    let items: Vec<(usize, usize, &EnvelopeSpec)> =
+        (1..=plan.published).map(|k| (0, k, &envelope)).collect();
+    if plan.before {
+        fibric.publish(&items).await?;
     }
+    let mut last = first.last_event_id.clone();
+    for attempt in 0..plan.cuts.len() + 2 {
+        let opened = fibric
+            .open(&proxy.base_url(), Some(fibric.key(0)), query, Some(&last))
+            .await?;
+        let mut stream = match opened {
+            Ok(stream) => stream,
+            Err(response) => {
+                let finding = Finding::new(
+                    "status",
+                    format!(
+                        "reconnect {attempt} answered {} {}",
+                        response.status, response.body
+                    ),
+                );
+                return done(fibric, vec![finding]);
+            }
+        };
+        if attempt == 0 && !plan.before {
+            fibric.publish(&items).await?;
+        }
+        let start_id = last.clone();
+        // The last published envelope is the sentinel: read up to it or the cut.
+        let events = read_until(
+            &mut stream,
+            &fibric.event_id(plan.published),
+            2 * plan.published + 2,
+            PROMPT,
+        )
+        .await;
+        let got_sentinel = events.iter().any(|e| {
+            serde_json::from_str::<serde_json::Value>(&e.data)
+                .is_ok_and(|v| v["event_id"] == fibric.event_id(plan.published))
+        });
+        if let Some(event) = events.last() {
+            last = event.last_event_id.clone();
+        }
+        connections.push(Connection {
+            conn: stream.conn,
+            start: Start::After(start_id),
+            delivered: deliveries(&events),
+        });
+        if got_sentinel || stream.closed.is_none() {
+            break;
+        }
+    }
+    let all: Vec<(usize, &EnvelopeSpec)> = (0..=plan.published).map(|k| (k, &envelope)).collect();
+    let observation = Observation {
+        promise: Promise::AT_LEAST_ONCE_ORDERED,
+        expected: fibric.expected(&all),
+        published: (0..=plan.published).map(|k| fibric.event_id(k)).collect(),
+        connections,
+        complete: true,
+    };
+    done(fibric, delivery::check(&observation))
 }
 
 fixed_property!(SlowConsumer, meta::SLOW_CONSUMER);

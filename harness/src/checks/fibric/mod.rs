@@ -8,11 +8,13 @@
 //! # Layout
 //!
 //! - [`basic`]: auth, content type, caching, keep-alive, frame shape.
-//! - [`resume`]: starting at now, resuming by cursor and by Last-Event-ID.
+//! - [`resume`]: starting at now, order, resuming by cursor and by Last-Event-ID, cursor binding and expiry.
+//! - [`paging`]: the list's pages and the backfill-then-tail seam.
 //! - [`cuts`]: at-least-once across connections cut by the fault proxy.
 
 mod basic;
 mod cuts;
+mod paging;
 mod resume;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,8 +48,8 @@ pub fn checks() -> Vec<Box<dyn Check>> {
         PropertyCheck::boxed(resume::CursorBound),
         PropertyCheck::boxed(resume::CursorExpired),
         PropertyCheck::boxed(cuts::Cuts),
-        PropertyCheck::boxed(resume::Seam),
-        PropertyCheck::boxed(resume::Pages),
+        PropertyCheck::boxed(paging::Seam),
+        PropertyCheck::boxed(paging::Pages),
         PropertyCheck::boxed(cuts::SlowConsumer),
     ]
 }
@@ -275,6 +277,69 @@ impl Fibric {
         .map_err(|e| e.0)
     }
 }
+
+/// A case's outcome: its findings and everything it recorded.
+pub fn done(
+    fibric: Fibric,
+    findings: Vec<scenarios::Finding>,
+) -> Result<crate::property::CaseOutcome, String> {
+    Ok(crate::property::CaseOutcome {
+        findings,
+        transcript: fibric.recorder.transcript(),
+    })
+}
+
+/// An envelope of the given type and source, with no workspace or entities.
+pub fn spec(event_type: &str, source: &str) -> EnvelopeSpec {
+    EnvelopeSpec {
+        event_type: event_type.to_owned(),
+        source: source.to_owned(),
+        workspace_id: None,
+        entities: vec![],
+    }
+}
+
+/// A check over generated plans: its struct and its [`crate::property::Property`]
+/// impl, from the metadata, the plan type and strategy, the share of the
+/// requested cases it runs, the skip rule and the case function.
+macro_rules! generated_property {
+    ($name:ident, $meta:expr, $plan:ty, strategy: $strategy:expr, cases: |$requested:ident| $cases:expr, skip: $skip:expr, run: $run:expr) => {
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl crate::property::Property for $name {
+            type Plan = $plan;
+
+            fn meta(&self) -> &'static scenarios::CheckMeta {
+                &$meta
+            }
+
+            fn skip_reason(&self, ctx: &crate::runner::CheckContext) -> Option<String> {
+                $skip(ctx)
+            }
+
+            fn strategy(&self) -> proptest::strategy::SBoxedStrategy<$plan> {
+                proptest::strategy::Strategy::sboxed($strategy)
+            }
+
+            fn cases(&self, $requested: u32) -> u32 {
+                $cases
+            }
+
+            fn run_case(
+                self: std::sync::Arc<Self>,
+                ctx: crate::runner::CheckContext,
+                plan: $plan,
+            ) -> futures_util::future::BoxFuture<
+                'static,
+                Result<crate::property::CaseOutcome, String>,
+            > {
+                futures_util::FutureExt::boxed($run(ctx, plan))
+            }
+        }
+    };
+}
+pub(crate) use generated_property;
 
 /// Reads up to `n` events (fewer if `wait` passes first).
 pub async fn read_events(conn: &mut SseConn, n: usize, wait: Duration) -> Vec<SseEvent> {

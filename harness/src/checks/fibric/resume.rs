@@ -14,25 +14,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::basic::fixed_property;
-use super::{Fibric, PROMPT, deliveries, needs_producer, read_events, read_until};
+use super::{
+    Fibric, PROMPT, deliveries, done, generated_property, needs_producer, read_events, read_until,
+    spec,
+};
 use crate::property::{CaseOutcome, Property};
 use crate::runner::CheckContext;
-
-fn done(fibric: Fibric, findings: Vec<Finding>) -> Result<CaseOutcome, String> {
-    Ok(CaseOutcome {
-        findings,
-        transcript: fibric.recorder.transcript(),
-    })
-}
-
-fn spec(event_type: &str, source: &str) -> EnvelopeSpec {
-    EnvelopeSpec {
-        event_type: event_type.to_owned(),
-        source: source.to_owned(),
-        workspace_id: None,
-        entities: vec![],
-    }
-}
 
 fixed_property!(StartsAtNow, meta::STARTS_AT_NOW);
 
@@ -78,67 +65,43 @@ impl StartsAtNow {
     }
 }
 
-/// Publishing in batches of these sizes; the stream must keep log order.
-#[derive(Debug)]
-pub struct Order;
+// Publishing in batches of these sizes; the stream must keep log order.
+generated_property!(Order, meta::ORDER, Vec<u8>,
+    strategy: prop::collection::vec(1u8..=6, 1..=4),
+    cases: |requested| requested.div_ceil(4),
+    skip: needs_producer,
+    run: order_case);
 
-impl Property for Order {
-    type Plan = Vec<u8>;
-
-    fn meta(&self) -> &'static CheckMeta {
-        &meta::ORDER
+async fn order_case(ctx: CheckContext, batches: Vec<u8>) -> Result<CaseOutcome, String> {
+    let fibric = Fibric::new(&ctx);
+    let mut stream = match fibric.open_ok(0, "event_type=harness.order", None).await? {
+        Ok(stream) => stream,
+        Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
+    };
+    let envelope = spec("harness.order", "harness");
+    let mut n = 0;
+    for size in &batches {
+        let items: Vec<(usize, usize, &EnvelopeSpec)> = (n..n + usize::from(*size))
+            .map(|k| (0, k, &envelope))
+            .collect();
+        fibric.publish(&items).await?;
+        n += usize::from(*size);
     }
-
-    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
-        needs_producer(ctx)
-    }
-
-    fn strategy(&self) -> SBoxedStrategy<Vec<u8>> {
-        prop::collection::vec(1u8..=6, 1..=4).sboxed()
-    }
-
-    fn cases(&self, requested: u32) -> u32 {
-        requested.div_ceil(4)
-    }
-
-    fn run_case(
-        self: Arc<Self>,
-        ctx: CheckContext,
-        batches: Vec<u8>,
-    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
-        async move {
-            let fibric = Fibric::new(&ctx);
-            let mut stream = match fibric.open_ok(0, "event_type=harness.order", None).await? {
-                Ok(stream) => stream,
-                Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
-            };
-            let envelope = spec("harness.order", "harness");
-            let mut n = 0;
-            for size in &batches {
-                let items: Vec<(usize, usize, &EnvelopeSpec)> = (n..n + usize::from(*size))
-                    .map(|k| (0, k, &envelope))
-                    .collect();
-                fibric.publish(&items).await?;
-                n += usize::from(*size);
-            }
-            fibric.publish(&[(0, n, &envelope)]).await?;
-            let events = read_until(&mut stream, &fibric.event_id(n), 2 * n + 2, PROMPT).await;
-            let all: Vec<(usize, &EnvelopeSpec)> = (0..=n).map(|k| (k, &envelope)).collect();
-            let observation = Observation {
-                promise: Promise::AT_LEAST_ONCE_ORDERED,
-                expected: fibric.expected(&all),
-                published: (0..=n).map(|k| fibric.event_id(k)).collect(),
-                connections: vec![Connection {
-                    conn: stream.conn,
-                    start: Start::Beginning,
-                    delivered: deliveries(&events),
-                }],
-                complete: true,
-            };
-            done(fibric, delivery::check(&observation))
-        }
-        .boxed()
-    }
+    fibric.publish(&[(0, n, &envelope)]).await?;
+    let events = read_until(&mut stream, &fibric.event_id(n), 2 * n + 2, PROMPT).await;
+    let all: Vec<(usize, &EnvelopeSpec)> = (0..=n).map(|k| (k, &envelope)).collect();
+    let observation = Observation {
+        promise: Promise::AT_LEAST_ONCE_ORDERED,
+        expected: fibric.expected(&all),
+        published: (0..=n).map(|k| fibric.event_id(k)).collect(),
+        connections: vec![Connection {
+            conn: stream.conn,
+            start: Start::Beginning,
+            delivered: deliveries(&events),
+        }],
+        complete: true,
+    };
+    done(fibric, delivery::check(&observation))
 }
 
 /// Read `published` envelopes, resume after the `resume_after`-th, then publish `live` more.
@@ -254,67 +217,17 @@ async fn resume_case(
     done(fibric, delivery::check(&observation))
 }
 
-#[derive(Debug)]
-pub struct ResumeCursor;
+generated_property!(ResumeCursor, meta::RESUME_CURSOR, ResumePlan,
+    strategy: resume_plans(),
+    cases: |requested| requested.div_ceil(2),
+    skip: needs_producer,
+    run: |ctx, plan| resume_case(ctx, plan, ResumeBy::CursorParameter));
 
-impl Property for ResumeCursor {
-    type Plan = ResumePlan;
-
-    fn meta(&self) -> &'static CheckMeta {
-        &meta::RESUME_CURSOR
-    }
-
-    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
-        needs_producer(ctx)
-    }
-
-    fn strategy(&self) -> SBoxedStrategy<ResumePlan> {
-        resume_plans()
-    }
-
-    fn cases(&self, requested: u32) -> u32 {
-        requested.div_ceil(2)
-    }
-
-    fn run_case(
-        self: Arc<Self>,
-        ctx: CheckContext,
-        plan: ResumePlan,
-    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
-        resume_case(ctx, plan, ResumeBy::CursorParameter).boxed()
-    }
-}
-
-#[derive(Debug)]
-pub struct ResumeLastEventId;
-
-impl Property for ResumeLastEventId {
-    type Plan = ResumePlan;
-
-    fn meta(&self) -> &'static CheckMeta {
-        &meta::RESUME_LAST_EVENT_ID
-    }
-
-    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
-        needs_producer(ctx)
-    }
-
-    fn strategy(&self) -> SBoxedStrategy<ResumePlan> {
-        resume_plans()
-    }
-
-    fn cases(&self, requested: u32) -> u32 {
-        requested.div_ceil(2)
-    }
-
-    fn run_case(
-        self: Arc<Self>,
-        ctx: CheckContext,
-        plan: ResumePlan,
-    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
-        resume_case(ctx, plan, ResumeBy::LastEventId).boxed()
-    }
-}
+generated_property!(ResumeLastEventId, meta::RESUME_LAST_EVENT_ID, ResumePlan,
+    strategy: resume_plans(),
+    cases: |requested| requested.div_ceil(2),
+    skip: needs_producer,
+    run: |ctx, plan| resume_case(ctx, plan, ResumeBy::LastEventId));
 
 /// A refusal with the given status and error code, or the finding saying otherwise.
 fn expect_refusal(
@@ -500,243 +413,5 @@ impl CursorExpired {
             None,
         ));
         done(fibric, findings)
-    }
-}
-
-/// Backfill `backfill` envelopes in pages of `page`, then `gap` more land
-/// before the stream opens, and `live` after.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SeamPlan {
-    pub backfill: usize,
-    pub page: usize,
-    pub gap: usize,
-    pub live: usize,
-}
-
-/// Pages through `GET /v1/events?{query}` from the start; returns the items and the last next_cursor.
-async fn backfill(
-    fibric: &Fibric,
-    query: &str,
-    limit: usize,
-    max_pages: usize,
-) -> Result<Result<(Vec<Value>, String), Finding>, String> {
-    let mut items = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..max_pages {
-        let page_query = match &cursor {
-            Some(c) => format!("{query}&limit={limit}&cursor={c}"),
-            None => format!("{query}&limit={limit}"),
-        };
-        let response = fibric.list(Some(fibric.key(0)), &page_query).await?;
-        let Some(page) = response.json().filter(|_| response.status == 200) else {
-            return Ok(Err(Finding::new(
-                "status",
-                format!(
-                    "GET /v1/events answered {} {}",
-                    response.status, response.body
-                ),
-            )));
-        };
-        let Some(data) = page["data"].as_array() else {
-            return Ok(Err(
-                Finding::new("list-shape", "a page has no data array").with_evidence(page.clone())
-            ));
-        };
-        items.extend(data.iter().cloned());
-        let Some(next) = page["next_cursor"].as_str() else {
-            return Ok(Err(
-                Finding::new("list-shape", "a page has no next_cursor").with_evidence(page.clone())
-            ));
-        };
-        cursor = Some(next.to_owned());
-        if page["has_more"] == false {
-            return Ok(Ok((items, next.to_owned())));
-        }
-    }
-    Ok(Err(Finding::new(
-        "list-shape",
-        format!("has_more was still true after {max_pages} pages"),
-    )))
-}
-
-#[derive(Debug)]
-pub struct Seam;
-
-impl Property for Seam {
-    type Plan = SeamPlan;
-
-    fn meta(&self) -> &'static CheckMeta {
-        &meta::SEAM
-    }
-
-    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
-        needs_producer(ctx)
-    }
-
-    fn strategy(&self) -> SBoxedStrategy<SeamPlan> {
-        (0usize..=6, 1usize..=4, 0usize..=3, 1usize..=3)
-            .prop_map(|(backfill, page, gap, live)| SeamPlan {
-                backfill,
-                page,
-                gap,
-                live,
-            })
-            .sboxed()
-    }
-
-    fn cases(&self, requested: u32) -> u32 {
-        requested.div_ceil(2)
-    }
-
-    fn run_case(
-        self: Arc<Self>,
-        ctx: CheckContext,
-        plan: SeamPlan,
-    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
-        async move {
-            let fibric = Fibric::new(&ctx);
-            // A source of the case's own keeps the backfill to this case's envelopes.
-            let source = format!("harness-seam-{}", fibric.event_id(0));
-            let envelope = spec("harness.seam", &source);
-            let query = format!("source={source}");
-            // The last live envelope is the sentinel the tail reads up to.
-            let total = plan.backfill + plan.gap + plan.live;
-            let first: Vec<(usize, usize, &EnvelopeSpec)> =
-                (0..plan.backfill).map(|k| (0, k, &envelope)).collect();
-            fibric.publish(&first).await?;
-            let (items, cursor) =
-                match backfill(&fibric, &query, plan.page, plan.backfill + 3).await? {
-                    Ok(done_paging) => done_paging,
-                    Err(finding) => return done(fibric, vec![finding]),
-                };
-            let gap: Vec<(usize, usize, &EnvelopeSpec)> = (plan.backfill..plan.backfill + plan.gap)
-                .map(|k| (0, k, &envelope))
-                .collect();
-            fibric.publish(&gap).await?;
-            let mut stream = match fibric
-                .open_ok(0, &format!("{query}&cursor={cursor}"), None)
-                .await?
-            {
-                Ok(stream) => stream,
-                Err(problem) => {
-                    return done(
-                        fibric,
-                        vec![Finding::new(
-                            "status",
-                            format!("tailing from next_cursor: {problem}"),
-                        )],
-                    );
-                }
-            };
-            // Let the stream catch up with the gap before the live envelopes land.
-            let mut events = read_events(&mut stream, plan.gap, PROMPT).await;
-            let live: Vec<(usize, usize, &EnvelopeSpec)> = (plan.backfill + plan.gap..total)
-                .map(|k| (0, k, &envelope))
-                .collect();
-            fibric.publish(&live).await?;
-            events.extend(
-                read_until(&mut stream, &fibric.event_id(total - 1), 2 * total, PROMPT).await,
-            );
-            let all: Vec<(usize, &EnvelopeSpec)> = (0..total).map(|k| (k, &envelope)).collect();
-            let listed: Vec<(String, String)> = items
-                .iter()
-                .map(|item| {
-                    (
-                        item["event_id"].as_str().unwrap_or("").to_owned(),
-                        Fibric::delivered_content(item),
-                    )
-                })
-                .collect();
-            let start = match plan.backfill {
-                0 => Start::Beginning,
-                n => Start::After(fibric.event_id(n - 1)),
-            };
-            let observation = Observation {
-                promise: Promise::AT_LEAST_ONCE_ORDERED,
-                expected: fibric.expected(&all),
-                published: (0..total).map(|k| fibric.event_id(k)).collect(),
-                connections: vec![
-                    Connection {
-                        conn: 0,
-                        start: Start::Beginning,
-                        delivered: listed,
-                    },
-                    Connection {
-                        conn: stream.conn,
-                        start,
-                        delivered: deliveries(&events),
-                    },
-                ],
-                complete: true,
-            };
-            done(fibric, delivery::check(&observation))
-        }
-        .boxed()
-    }
-}
-
-/// `count` envelopes paged with `limit`.
-#[derive(Debug)]
-pub struct Pages;
-
-impl Property for Pages {
-    type Plan = (usize, usize);
-
-    fn meta(&self) -> &'static CheckMeta {
-        &meta::PAGES
-    }
-
-    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
-        needs_producer(ctx)
-    }
-
-    fn strategy(&self) -> SBoxedStrategy<(usize, usize)> {
-        (0usize..=12, 1usize..=5).sboxed()
-    }
-
-    fn cases(&self, requested: u32) -> u32 {
-        requested.div_ceil(2)
-    }
-
-    fn run_case(
-        self: Arc<Self>,
-        ctx: CheckContext,
-        (count, limit): (usize, usize),
-    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
-        async move {
-            let fibric = Fibric::new(&ctx);
-            let source = format!("harness-pages-{}", fibric.event_id(0));
-            let envelope = spec("harness.pages", &source);
-            let items: Vec<(usize, usize, &EnvelopeSpec)> =
-                (0..count).map(|k| (0, k, &envelope)).collect();
-            fibric.publish(&items).await?;
-            let (listed, _) =
-                match backfill(&fibric, &format!("source={source}"), limit, count + 3).await? {
-                    Ok(paged) => paged,
-                    Err(finding) => return done(fibric, vec![finding]),
-                };
-            let all: Vec<(usize, &EnvelopeSpec)> = (0..count).map(|k| (k, &envelope)).collect();
-            let observation = Observation {
-                promise: Promise::AT_LEAST_ONCE_ORDERED,
-                expected: fibric.expected(&all),
-                published: (0..count).map(|k| fibric.event_id(k)).collect(),
-                connections: vec![Connection {
-                    conn: 0,
-                    start: Start::Beginning,
-                    delivered: listed
-                        .iter()
-                        .map(|item| {
-                            (
-                                item["event_id"].as_str().unwrap_or("").to_owned(),
-                                Fibric::delivered_content(item),
-                            )
-                        })
-                        .collect(),
-                }],
-                complete: true,
-            };
-            done(fibric, delivery::check(&observation))
-        }
-        .boxed()
     }
 }

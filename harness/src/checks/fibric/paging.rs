@@ -1,0 +1,198 @@
+//! Fibric checks of paging: the list walks the log, and backfill-then-tail has no seam.
+
+use proptest::prelude::*;
+use scenarios::Finding;
+use scenarios::delivery::{self, Connection, Observation, Promise, Start};
+use scenarios::fibric::meta;
+use scenarios::fibric::plans::EnvelopeSpec;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{
+    Fibric, PROMPT, deliveries, done, generated_property, needs_producer, read_events, read_until,
+    spec,
+};
+use crate::property::CaseOutcome;
+use crate::runner::CheckContext;
+
+/// Backfill `backfill` envelopes in pages of `page`, then `gap` more land
+/// before the stream opens, and `live` after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeamPlan {
+    pub backfill: usize,
+    pub page: usize,
+    pub gap: usize,
+    pub live: usize,
+}
+
+/// Pages through `GET /v1/events?{query}` from the start; returns the items and the last next_cursor.
+async fn backfill(
+    fibric: &Fibric,
+    query: &str,
+    limit: usize,
+    max_pages: usize,
+) -> Result<Result<(Vec<Value>, String), Finding>, String> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..max_pages {
+        let page_query = match &cursor {
+            Some(c) => format!("{query}&limit={limit}&cursor={c}"),
+            None => format!("{query}&limit={limit}"),
+        };
+        let response = fibric.list(Some(fibric.key(0)), &page_query).await?;
+        let Some(page) = response.json().filter(|_| response.status == 200) else {
+            return Ok(Err(Finding::new(
+                "status",
+                format!(
+                    "GET /v1/events answered {} {}",
+                    response.status, response.body
+                ),
+            )));
+        };
+        let Some(data) = page["data"].as_array() else {
+            return Ok(Err(
+                Finding::new("list-shape", "a page has no data array").with_evidence(page.clone())
+            ));
+        };
+        items.extend(data.iter().cloned());
+        let Some(next) = page["next_cursor"].as_str() else {
+            return Ok(Err(
+                Finding::new("list-shape", "a page has no next_cursor").with_evidence(page.clone())
+            ));
+        };
+        cursor = Some(next.to_owned());
+        if page["has_more"] == false {
+            return Ok(Ok((items, next.to_owned())));
+        }
+    }
+    Ok(Err(Finding::new(
+        "list-shape",
+        format!("has_more was still true after {max_pages} pages"),
+    )))
+}
+
+generated_property!(Seam, meta::SEAM, SeamPlan,
+    strategy: (0usize..=6, 1usize..=4, 0usize..=3, 1usize..=3).prop_map(|(backfill, page, gap, live)| SeamPlan { backfill, page, gap, live }),
+    cases: |requested| requested.div_ceil(2),
+    skip: needs_producer,
+    run: seam_case);
+
+async fn seam_case(ctx: CheckContext, plan: SeamPlan) -> Result<CaseOutcome, String> {
+    let fibric = Fibric::new(&ctx);
+    // A source of the case's own keeps the backfill to this case's envelopes.
+    let source = format!("harness-seam-{}", fibric.event_id(0));
+    let envelope = spec("harness.seam", &source);
+    let query = format!("source={source}");
+    // The last live envelope is the sentinel the tail reads up to.
+    let total = plan.backfill + plan.gap + plan.live;
+    let first: Vec<(usize, usize, &EnvelopeSpec)> =
+        (0..plan.backfill).map(|k| (0, k, &envelope)).collect();
+    fibric.publish(&first).await?;
+    let (items, cursor) = match backfill(&fibric, &query, plan.page, plan.backfill + 3).await? {
+        Ok(done_paging) => done_paging,
+        Err(finding) => return done(fibric, vec![finding]),
+    };
+    let gap: Vec<(usize, usize, &EnvelopeSpec)> = (plan.backfill..plan.backfill + plan.gap)
+        .map(|k| (0, k, &envelope))
+        .collect();
+    fibric.publish(&gap).await?;
+    let mut stream = match fibric
+        .open_ok(0, &format!("{query}&cursor={cursor}"), None)
+        .await?
+    {
+        Ok(stream) => stream,
+        Err(problem) => {
+            return done(
+                fibric,
+                vec![Finding::new(
+                    "status",
+                    format!("tailing from next_cursor: {problem}"),
+                )],
+            );
+        }
+    };
+    // Let the stream catch up with the gap before the live envelopes land.
+    let mut events = read_events(&mut stream, plan.gap, PROMPT).await;
+    let live: Vec<(usize, usize, &EnvelopeSpec)> = (plan.backfill + plan.gap..total)
+        .map(|k| (0, k, &envelope))
+        .collect();
+    fibric.publish(&live).await?;
+    events.extend(read_until(&mut stream, &fibric.event_id(total - 1), 2 * total, PROMPT).await);
+    let all: Vec<(usize, &EnvelopeSpec)> = (0..total).map(|k| (k, &envelope)).collect();
+    let listed: Vec<(String, String)> = items
+        .iter()
+        .map(|item| {
+            (
+                item["event_id"].as_str().unwrap_or("").to_owned(),
+                Fibric::delivered_content(item),
+            )
+        })
+        .collect();
+    let start = match plan.backfill {
+        0 => Start::Beginning,
+        n => Start::After(fibric.event_id(n - 1)),
+    };
+    let observation = Observation {
+        promise: Promise::AT_LEAST_ONCE_ORDERED,
+        expected: fibric.expected(&all),
+        published: (0..total).map(|k| fibric.event_id(k)).collect(),
+        connections: vec![
+            Connection {
+                conn: 0,
+                start: Start::Beginning,
+                delivered: listed,
+            },
+            Connection {
+                conn: stream.conn,
+                start,
+                delivered: deliveries(&events),
+            },
+        ],
+        complete: true,
+    };
+    done(fibric, delivery::check(&observation))
+}
+
+// `count` envelopes paged with `limit`.
+generated_property!(Pages, meta::PAGES, (usize, usize),
+    strategy: (0usize..=12, 1usize..=5),
+    cases: |requested| requested.div_ceil(2),
+    skip: needs_producer,
+    run: pages_case);
+
+async fn pages_case(
+    ctx: CheckContext,
+    (count, limit): (usize, usize),
+) -> Result<CaseOutcome, String> {
+    let fibric = Fibric::new(&ctx);
+    let source = format!("harness-pages-{}", fibric.event_id(0));
+    let envelope = spec("harness.pages", &source);
+    let items: Vec<(usize, usize, &EnvelopeSpec)> = (0..count).map(|k| (0, k, &envelope)).collect();
+    fibric.publish(&items).await?;
+    let (listed, _) = match backfill(&fibric, &format!("source={source}"), limit, count + 3).await?
+    {
+        Ok(paged) => paged,
+        Err(finding) => return done(fibric, vec![finding]),
+    };
+    let all: Vec<(usize, &EnvelopeSpec)> = (0..count).map(|k| (k, &envelope)).collect();
+    let observation = Observation {
+        promise: Promise::AT_LEAST_ONCE_ORDERED,
+        expected: fibric.expected(&all),
+        published: (0..count).map(|k| fibric.event_id(k)).collect(),
+        connections: vec![Connection {
+            conn: 0,
+            start: Start::Beginning,
+            delivered: listed
+                .iter()
+                .map(|item| {
+                    (
+                        item["event_id"].as_str().unwrap_or("").to_owned(),
+                        Fibric::delivered_content(item),
+                    )
+                })
+                .collect(),
+        }],
+        complete: true,
+    };
+    done(fibric, delivery::check(&observation))
+}
