@@ -4,9 +4,12 @@
 //! with no `event:` field, so an EventSource's `onmessage` fires. A named
 //! stream has at most one consumer at a time; [`Claims`] records who holds
 //! each stream and ends the holder when the stream is deleted.
+//!
+//! The delivery defects live in [`RenderDefects`], which each consumer's
+//! renderer carries, and in where a stream starts.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::PathRejection;
@@ -21,12 +24,13 @@ use wire::sse::{EncodeEvent, encode_event};
 use super::auth::Authorized;
 use super::error::{PulseError, PulseJson};
 use super::events::{self, Event, STREAM};
-use super::filter::{self, EventFilter};
+use super::filter::EventFilter;
 use super::streams::{self, cursor_name};
 use super::ulid;
 use crate::app::AppState;
+use crate::defects::Defect;
 use crate::sse::{self, Render, Subscription};
-use crate::store::{Record, WriteBatch};
+use crate::store::{LogStore, Record, WriteBatch};
 
 /// Which named streams have a consumer now.
 #[derive(Debug, Default)]
@@ -50,11 +54,17 @@ impl Claims {
         held.get(stream).is_some_and(|c| !c.token.is_cancelled())
     }
 
-    /// Takes `stream` for one consumer, or `None` if another holds it. The
+    /// Takes `stream` for one consumer, or `None` if another holds it (under
+    /// `allow-second-consumer`, `share` lets the newcomer in anyway). The
     /// consumer's stream ends when `parent` fires or the stream is deleted.
-    fn claim(self: &Arc<Self>, stream: &str, parent: &CancellationToken) -> Option<ClaimGuard> {
+    fn claim(
+        self: &Arc<Self>,
+        stream: &str,
+        parent: &CancellationToken,
+        share: bool,
+    ) -> Option<ClaimGuard> {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        if held.get(stream).is_some_and(|c| !c.token.is_cancelled()) {
+        if !share && held.get(stream).is_some_and(|c| !c.token.is_cancelled()) {
             return None;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -102,16 +112,54 @@ impl Drop for ClaimGuard {
     }
 }
 
+/// The deliberate defects of one consumer's rendering.
+#[derive(Default)]
+struct RenderDefects {
+    /// `filter-ignores-action`: an action the filter does not name passes.
+    ignore_unnamed_actions: bool,
+    /// `drop-on-reconnect`: while set, the next event to deliver is skipped.
+    skip_next: AtomicBool,
+    /// `subscribe-duplicates`: counts the events sent; every second one goes twice.
+    duplicate_every_second: Option<AtomicU64>,
+    /// `ack-on-send`: the store and named cursor that move as each event is
+    /// sent. The commit is synchronous, inside rendering, so the cursor has
+    /// moved before the frame can reach the client (with durable storage
+    /// it blocks the runtime for an fsync; this is a defect, not a path to tune).
+    ack_on_send: Option<(Arc<dyn LogStore>, String)>,
+}
+
+impl std::fmt::Debug for RenderDefects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderDefects")
+            .field("ignore_unnamed_actions", &self.ignore_unnamed_actions)
+            .field("skip_next", &self.skip_next)
+            .field("duplicate_every_second", &self.duplicate_every_second)
+            .field("ack_on_send", &self.ack_on_send.as_ref().map(|(_, c)| c))
+            .finish()
+    }
+}
+
 /// Turns log records into SSE frames for one consumer.
 #[derive(Debug)]
 struct Renderer {
     model: String,
     filter: Option<EventFilter>,
+    defects: RenderDefects,
     /// Kept alive as long as the SSE body, which owns the renderer.
     _claim: Option<ClaimGuard>,
 }
 
 impl Renderer {
+    fn passes(&self, event: &Event) -> bool {
+        match &self.filter {
+            None => true,
+            Some(filter) => {
+                filter.matches(event)
+                    || (self.defects.ignore_unnamed_actions && !filter.names(event.action))
+            }
+        }
+    }
+
     fn render(&self, record: &Record) -> Option<String> {
         let event: Event = match serde_json::from_slice(&record.payload) {
             Ok(event) => event,
@@ -120,7 +168,10 @@ impl Renderer {
                 return None;
             }
         };
-        if event.model_name != self.model || !filter::passes(self.filter.as_ref(), &event) {
+        if event.model_name != self.model || !self.passes(&event) {
+            return None;
+        }
+        if self.defects.skip_next.swap(false, Ordering::Relaxed) {
             return None;
         }
         let data = std::str::from_utf8(&record.payload).ok()?;
@@ -132,6 +183,18 @@ impl Renderer {
             retry: None,
         };
         encode_event(&mut frame, &frame_event).ok()?;
+        if let Some(sent) = &self.defects.duplicate_every_second
+            && sent.fetch_add(1, Ordering::Relaxed) % 2 == 1
+        {
+            frame = frame.repeat(2);
+        }
+        if let Some((store, cursor)) = &self.defects.ack_on_send {
+            let mut batch = WriteBatch::new();
+            batch.set_cursor(cursor, record.position);
+            if let Err(error) = store.commit(batch) {
+                tracing::error!(%error, "pulse: ack-on-send could not move the cursor");
+            }
+        }
         Some(frame)
     }
 
@@ -149,6 +212,7 @@ pub async fn consume(
     headers: HeaderMap,
 ) -> Result<Response, PulseError> {
     let Path(name) = name?;
+    let defects = &state.config.defects;
     let acknowledged = match headers.get("last-event-id") {
         None => None,
         Some(value) => match value.to_str() {
@@ -180,7 +244,13 @@ pub async fn consume(
             }
         }
     };
-    let Some(claim) = state.pulse.claims.claim(&name, &state.hub.token("pulse")) else {
+    let resumed = acknowledged.is_some();
+    let share = defects.contains(Defect::AllowSecondConsumer);
+    let Some(claim) = state
+        .pulse
+        .claims
+        .claim(&name, &state.hub.token("pulse"), share)
+    else {
         return Err(PulseError::conflict(
             "stream_busy",
             format!("the stream {name} already has a consumer"),
@@ -205,6 +275,14 @@ pub async fn consume(
     let renderer = Renderer {
         filter: def.filter()?,
         model: def.model,
+        defects: RenderDefects {
+            ignore_unnamed_actions: defects.contains(Defect::FilterIgnoresAction),
+            skip_next: AtomicBool::new(resumed && defects.contains(Defect::DropOnReconnect)),
+            duplicate_every_second: None,
+            ack_on_send: defects
+                .contains(Defect::AckOnSend)
+                .then(|| (Arc::clone(state.log.store()), cursor.clone())),
+        },
         _claim: Some(claim),
     };
     Ok(sse::response(
@@ -244,10 +322,22 @@ pub async fn subscribe(
     PulseJson(request): PulseJson<SubscribeRequest>,
 ) -> Result<Response, PulseError> {
     let filter = streams::check_model_and_filter(&state, &request.model, request.filter.as_ref())?;
-    let after = state.log.head(STREAM)?;
+    let defects = &state.config.defects;
+    let after = if defects.contains(Defect::SubscribeReplays) {
+        0
+    } else {
+        state.log.head(STREAM)?
+    };
     let renderer = Renderer {
         model: request.model,
         filter,
+        defects: RenderDefects {
+            ignore_unnamed_actions: defects.contains(Defect::FilterIgnoresAction),
+            duplicate_every_second: defects
+                .contains(Defect::SubscribeDuplicates)
+                .then(AtomicU64::default),
+            ..RenderDefects::default()
+        },
         _claim: None,
     };
     Ok(sse::response(

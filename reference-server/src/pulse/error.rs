@@ -3,11 +3,23 @@
 //! Axum's own rejections (bad JSON, a missing content type, a bad path) answer
 //! in plain text, and the server's generic errors nest under `"error"`; every
 //! answer of a Pulse route goes through [`PulseError`] instead.
+//!
+//! The `error-shape-wrapped` defect nests Pulse's bodies under `"error"` as
+//! well. An error does not know the server's state, so the Pulse routes'
+//! layer [`reshape`] wraps after the fact: it puts a [`WrapErrors`] switch in
+//! the request, the API key extractor (the first code with the state to run;
+//! `/health` and the `405` fallback have none, and keep their shape) turns it
+//! on, and the layer rewrites the body of any [`PulseError`] answer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -75,7 +87,8 @@ impl IntoResponse for PulseError {
         if let Some(meta) = self.meta {
             body.insert("meta".to_owned(), Value::Object(meta));
         }
-        let mut response = (self.status, Json(Value::Object(body))).into_response();
+        let mut response = (self.status, Json(Value::Object(body.clone()))).into_response();
+        response.extensions_mut().insert(ErrorBody(body));
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -120,6 +133,38 @@ impl From<PathRejection> for PulseError {
     fn from(rejection: PathRejection) -> Self {
         Self::invalid_request(rejection.body_text())
     }
+}
+
+/// The body of a [`PulseError`] answer, kept beside it for [`reshape`].
+#[derive(Debug, Clone)]
+struct ErrorBody(Map<String, Value>);
+
+/// Whether this request's error bodies are wrapped (`error-shape-wrapped`).
+#[derive(Debug, Clone, Default)]
+pub struct WrapErrors(Arc<AtomicBool>);
+
+impl WrapErrors {
+    pub fn set(&self, wrap: bool) {
+        self.0.store(wrap, Ordering::Relaxed);
+    }
+}
+
+/// The Pulse routes' layer: wraps error bodies in `{"error": …}` when the
+/// request's [`WrapErrors`] was switched on; otherwise passes answers through.
+pub async fn reshape(mut request: Request, next: Next) -> Response {
+    let wrap = WrapErrors::default();
+    request.extensions_mut().insert(wrap.clone());
+    let response = next.run(request).await;
+    if !wrap.0.load(Ordering::Relaxed) {
+        return response;
+    }
+    let Some(ErrorBody(body)) = response.extensions().get::<ErrorBody>().cloned() else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let wrapped = serde_json::json!({ "error": body }).to_string();
+    Response::from_parts(parts, Body::from(wrapped))
 }
 
 /// A JSON object body, deserialised into `T`, whose every rejection is a [`PulseError`].

@@ -3,15 +3,16 @@
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::auth::Authorized;
+use super::auth::{self, Authorized};
 use super::error::PulseError;
 use super::ulid;
 use crate::app::{AppState, now_micros};
+use crate::defects::Defect;
 use crate::store::{LogStore, Position, StoreError};
 
 /// The one log stream every Pulse event goes to, whatever its model.
@@ -110,6 +111,12 @@ pub async fn lookup(
 ) -> Result<Response, PulseError> {
     let Path(id) = id?;
     if !ulid::is_well_formed(&id) {
+        if state.config.defects.contains(Defect::LookupMalformed404) {
+            return Err(
+                PulseError::not_found("event_not_found", format!("no event with id {id}"))
+                    .with_meta("eventId", id),
+            );
+        }
         return Err(PulseError::bad_request(
             "invalid_event_id",
             "an event id is a ULID: 26 characters of upper-case Crockford base32",
@@ -137,7 +144,13 @@ pub async fn lookup(
 }
 
 /// `GET /health`, without authentication: `200` while the log store answers, `503` when it does not.
-pub async fn health(State(state): State<AppState>) -> Response {
+/// The `health-needs-auth` defect asks for the API key.
+pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if state.config.defects.contains(Defect::HealthNeedsAuth)
+        && let Err(error) = auth::check(&headers, &state)
+    {
+        return error.into_response();
+    }
     let timestamp = super::rfc3339(now_micros());
     match state.log.bounds(STREAM) {
         Ok(_) => Json(json!({

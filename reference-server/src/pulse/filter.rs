@@ -48,6 +48,15 @@ impl EventFilter {
         Ok(filter)
     }
 
+    /// Whether the filter names `action` at all, with whatever conditions.
+    pub fn names(&self, action: Action) -> bool {
+        match action {
+            Action::Create => self.create.is_some(),
+            Action::Update => self.update.is_some(),
+            Action::Delete => self.delete.is_some(),
+        }
+    }
+
     /// Whether `event` passes.
     pub fn matches(&self, event: &Event) -> bool {
         let conditions = match event.action {

@@ -54,6 +54,19 @@
 //!   values are strings or numbers. A model declared in the config file
 //!   replaces a stored declaration of the same name.
 //!
+//! # Defects
+//!
+//! Each deliberate defect (see [`crate::defects`]) is one switch at the place
+//! whose rule it breaks: `no-auth` and the key check in [`auth`];
+//! `health-needs-auth` and `lookup-malformed-404` in [`events`];
+//! `error-shape-wrapped` in [`error::reshape`]; `duplicate-stream-created`
+//! and `delete-keeps-consumer` in [`streams`]; `allow-second-consumer`,
+//! `ack-on-send`, `drop-on-reconnect`, `filter-ignores-action`,
+//! `subscribe-replays` and `subscribe-duplicates` in [`delivery`];
+//! `update-without-before` and `ulid-not-monotonic` in [`rows`] (with
+//! [`ulid::Generator::next_unordered`]). `wrong-content-type` and
+//! `no-keepalive` live in the shared SSE machinery ([`crate::sse`]).
+//!
 //! # Layout
 //!
 //! - [`auth`]: the API key extractor.
@@ -150,9 +163,12 @@ pub fn rfc3339(micros: u64) -> String {
     humantime::format_rfc3339_millis(time).to_string()
 }
 
-/// A route whose other methods get Pulse's `405`.
+/// A route whose other methods get Pulse's `405`, and whose error bodies
+/// the `error-shape-wrapped` defect can reshape.
 fn pulse_route(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
-    route.fallback(error::method_not_allowed)
+    route
+        .fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn(error::reshape))
 }
 
 /// The public Pulse routes.

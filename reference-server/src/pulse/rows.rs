@@ -13,6 +13,7 @@ use super::events::{Action, Event, INDEX_NS, STREAM};
 use super::model::rows_namespace;
 use crate::app::{AppState, now_micros};
 use crate::config::{ModelDecl, ReplicaIdentity};
+use crate::defects::Defect;
 use crate::store::{NewRecord, WriteBatch};
 
 type Row = Map<String, Value>;
@@ -65,10 +66,19 @@ pub async fn apply(
         },
         None => None,
     };
+    let defects = &state.config.defects;
     let (op, mut event) = change(&model, request.action, row, stored, &key)?;
+    if defects.contains(Defect::UpdateWithoutBefore) {
+        event.before = None;
+    }
     let expected = state.log.bounds(STREAM)?.next;
     let now = now_micros();
-    let Some(id) = ulids.next(now / 1000) else {
+    let id = if defects.contains(Defect::UlidNotMonotonic) {
+        ulids.next_unordered(now / 1000)
+    } else {
+        ulids.next(now / 1000)
+    };
+    let Some(id) = id else {
         return Err(PulseError::internal("the event id space is exhausted"));
     };
     event.id = id.to_string();

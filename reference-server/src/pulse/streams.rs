@@ -19,6 +19,7 @@ use super::error::{PulseError, PulseJson};
 use super::events::{self, STREAM};
 use super::filter::EventFilter;
 use crate::app::{AppState, now_micros};
+use crate::defects::Defect;
 use crate::store::{LogStore, Position, StoreError, WriteBatch};
 
 /// KV namespace: stream name → JSON [`StreamDef`].
@@ -147,7 +148,8 @@ pub fn check_model_and_filter(
     Ok(filter)
 }
 
-/// `POST /streams`: `201` StreamInfo, `400`, `409 stream_exists`.
+/// `POST /streams`: `201` StreamInfo, `400`, `409 stream_exists` (under the
+/// `duplicate-stream-created` defect, `201` and the stream is replaced).
 pub async fn create(
     _auth: Authorized,
     State(state): State<AppState>,
@@ -157,7 +159,12 @@ pub async fn create(
     check_model_and_filter(&state, &request.model, request.filter.as_ref())?;
     let _writer = state.pulse.writer.lock().await;
     let store = state.log.store();
-    if load(&**store, &request.name)?.is_some() {
+    if load(&**store, &request.name)?.is_some()
+        && !state
+            .config
+            .defects
+            .contains(Defect::DuplicateStreamCreated)
+    {
         return Err(PulseError::conflict(
             "stream_exists",
             format!("a stream named {} already exists", request.name),
@@ -196,7 +203,8 @@ pub async fn list(
 }
 
 /// `DELETE /streams/{name}`: `204`, or `404 stream_not_found`. Ends the
-/// stream's consumer and forgets its cursor, so the name starts fresh when reused.
+/// stream's consumer (not under `delete-keeps-consumer`) and forgets its
+/// cursor, so the name starts fresh when reused.
 pub async fn delete(
     _auth: Authorized,
     State(state): State<AppState>,
@@ -211,6 +219,8 @@ pub async fn delete(
     batch.delete(STREAMS_NS, &name);
     batch.delete_cursor(&cursor_name(&name));
     state.log.commit(batch).await?;
-    state.pulse.claims.end(&name);
+    if !state.config.defects.contains(Defect::DeleteKeepsConsumer) {
+        state.pulse.claims.end(&name);
+    }
     Ok(StatusCode::NO_CONTENT)
 }

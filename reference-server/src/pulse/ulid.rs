@@ -90,16 +90,35 @@ impl Generator {
     /// previous one plus one is used instead. `None` only once the 128-bit
     /// space is exhausted.
     pub fn next(&mut self, now_ms: u64) -> Option<Ulid> {
-        self.counter = self.counter.wrapping_add(1);
-        let high = self.keys.hash_one((now_ms, self.counter, 0u8));
-        let low = self.keys.hash_one((now_ms, self.counter, 1u8));
-        let fresh = Ulid::from_parts(now_ms, (u128::from(high) << 64) | u128::from(low));
+        let fresh = self.fresh(now_ms);
         let id = match self.last {
             Some(last) if fresh <= last => Ulid(last.0.checked_add(1)?),
             _ => fresh,
         };
         self.last = Some(id);
         Some(id)
+    }
+
+    /// The `ulid-not-monotonic` defect: within the millisecond of the
+    /// previous id, a fresh random id, which sorts before the previous one
+    /// about half the time. Across milliseconds it behaves like [`Self::next`].
+    pub fn next_unordered(&mut self, now_ms: u64) -> Option<Ulid> {
+        match self.last {
+            Some(last) if last.timestamp_ms() == now_ms => {
+                let fresh = self.fresh(now_ms);
+                self.last = Some(last.max(fresh));
+                Some(fresh)
+            }
+            _ => self.next(now_ms),
+        }
+    }
+
+    /// A random id of `now_ms`, unrelated to the previous one.
+    fn fresh(&mut self, now_ms: u64) -> Ulid {
+        self.counter = self.counter.wrapping_add(1);
+        let high = self.keys.hash_one((now_ms, self.counter, 0u8));
+        let low = self.keys.hash_one((now_ms, self.counter, 1u8));
+        Ulid::from_parts(now_ms, (u128::from(high) << 64) | u128::from(low))
     }
 }
 
@@ -158,6 +177,18 @@ mod tests {
             previous = id;
         }
         assert!(previous.timestamp_ms() >= 2_000);
+    }
+
+    #[test]
+    fn unordered_ids_go_backwards_within_a_millisecond_only() {
+        let mut generator = Generator::new(None);
+        let ids: Vec<Ulid> = (0..32)
+            .map(|_| generator.next_unordered(7_000).unwrap())
+            .collect();
+        assert!(ids.iter().all(|id| id.timestamp_ms() == 7_000));
+        assert!(ids.windows(2).any(|pair| pair[1] < pair[0]));
+        let later = generator.next_unordered(7_001).unwrap();
+        assert!(ids.iter().all(|id| *id < later));
     }
 
     #[test]

@@ -3,5 +3,11 @@
 //! # Layout
 //!
 //! - [`meta`]: every Pulse check's id, level, title, spec reference and killing defects.
+//! - [`plans`]: generated row changes, filters and consumer steps, and an
+//!   independent model of the events and filters they make.
+//! - [`shape`]: oracles of the wire shapes: ULIDs, RFC 3339 times, error
+//!   bodies, StreamInfo and change events.
 
 pub mod meta;
+pub mod plans;
+pub mod shape;

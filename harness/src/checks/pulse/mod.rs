@@ -1,8 +1,439 @@
-//! Prisma Pulse's checks (seed 001).
+//! Prisma Pulse's checks (seed 001) and their driver.
+//!
+//! Every case declares a model of its own (`Harness<Role>_<case nonce>`,
+//! primary key `id`) and names its streams after the same nonce, so cases
+//! sharing a target never see each other's events. Rows change through the
+//! reference server's control API or the `--producer` command; each change's
+//! event id comes back from it and is recorded as published. Reads stop at a
+//! sentinel (the last change of a case, which the consumer must receive),
+//! so a case that loses an event fails at once instead of waiting out a timeout.
+//!
+//! # Layout
+//!
+//! - [`basic`]: health, auth, error bodies, content type, keep-alive.
+//! - [`streams`]: named streams: lifecycle, delete, one consumer, resume by acknowledgement.
+//! - [`cuts`]: at-least-once across connections cut by the fault proxy.
+//! - [`events`]: subscriptions, filters, event shapes, ids and lookup.
+//! - [`observe`]: what a case published and what its consumers read, for the oracles.
 
-use crate::runner::Check;
+mod basic;
+mod cuts;
+mod events;
+mod observe;
+mod streams;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::Method;
+use scenarios::Finding;
+use scenarios::delivery::Promise;
+use scenarios::pulse::plans::{Change, Identity, PRIMARY_KEY};
+use scenarios::transcript::Observed;
+use serde_json::{Value, json};
+
+use crate::property::{CaseOutcome, PropertyCheck};
+use crate::record::{self, HttpResponse, ReadLimits, Recorder, SseConn};
+use crate::runner::{Check, CheckContext};
+
+pub use super::fibric::needs_producer;
+pub use observe::{Published, create, deliveries, event_id, expected, read_until, resume_id};
 
 /// Every Pulse check, in catalogue order.
 pub fn checks() -> Vec<Box<dyn Check>> {
-    Vec::new()
+    vec![
+        PropertyCheck::boxed(basic::Health),
+        PropertyCheck::boxed(basic::AuthRequired),
+        PropertyCheck::boxed(basic::ErrorShape),
+        PropertyCheck::boxed(streams::Lifecycle),
+        PropertyCheck::boxed(streams::Delete),
+        PropertyCheck::boxed(streams::Resume),
+        PropertyCheck::boxed(cuts::Cuts),
+        PropertyCheck::boxed(streams::SingleConsumer),
+        PropertyCheck::boxed(events::SubscribeLive),
+        PropertyCheck::boxed(events::SubscribeAtMostOnce),
+        PropertyCheck::boxed(events::Filters),
+        PropertyCheck::boxed(events::EventShape),
+        PropertyCheck::boxed(events::UlidOrder),
+        PropertyCheck::boxed(events::Lookup),
+        PropertyCheck::boxed(basic::ContentType),
+        PropertyCheck::boxed(basic::KeepAlive),
+    ]
+}
+
+/// How long a case waits for something that should arrive at once.
+pub const PROMPT: Duration = Duration::from_secs(5);
+
+/// What a subscription promises on a connection that stays up: no event
+/// twice, none missed (the seed only excuses events while disconnected), and
+/// no order.
+pub const SUBSCRIPTION: Promise = Promise {
+    at_least_once: true,
+    at_most_once: true,
+    ordered: false,
+};
+
+/// A check with one fixed scenario: a plan of `()`, one case, and its
+/// `skip` and `case` functions in an `impl` of the type.
+macro_rules! fixed_property {
+    ($name:ident, $meta:expr) => {
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl $crate::property::Property for $name {
+            type Plan = ();
+
+            fn meta(&self) -> &'static scenarios::CheckMeta {
+                &$meta
+            }
+
+            fn strategy(&self) -> proptest::strategy::SBoxedStrategy<()> {
+                proptest::strategy::Strategy::sboxed(proptest::strategy::Just(()))
+            }
+
+            fn cases(&self, _requested: u32) -> u32 {
+                1
+            }
+
+            fn skip_reason(&self, ctx: &$crate::runner::CheckContext) -> Option<String> {
+                Self::skip(ctx)
+            }
+
+            fn run_case(
+                self: std::sync::Arc<Self>,
+                ctx: $crate::runner::CheckContext,
+                _plan: (),
+            ) -> futures_util::future::BoxFuture<
+                'static,
+                Result<$crate::property::CaseOutcome, String>,
+            > {
+                futures_util::FutureExt::boxed(Self::case(ctx))
+            }
+        }
+    };
+}
+pub(crate) use fixed_property;
+
+/// A unique marker per case, so that cases sharing a target never share a name.
+fn nonce() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    format!("{:x}{n:x}", now % (1 << 40))
+}
+
+/// An event id the harness never gets from a target: the seed's own example,
+/// from 2016.
+pub const UNKNOWN_ID: &str = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+
+/// One case's view of the Pulse API.
+#[derive(Debug)]
+pub struct Pulse {
+    pub ctx: CheckContext,
+    pub recorder: Recorder,
+    pub limits: ReadLimits,
+    nonce: String,
+}
+
+impl Pulse {
+    pub fn new(ctx: &CheckContext) -> Self {
+        Self {
+            ctx: ctx.clone(),
+            recorder: Recorder::new(),
+            limits: ReadLimits::default(),
+            nonce: nonce(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        self.ctx.target.base_url()
+    }
+
+    pub fn key(&self) -> &str {
+        &self.ctx.credentials.pulse_key
+    }
+
+    /// A model name of this case: `Harness<role>_<nonce>`.
+    pub fn model_name(&self, role: &str) -> String {
+        format!("Harness{role}_{}", self.nonce)
+    }
+
+    /// A stream name of this case: `harness-<role>-<nonce>`.
+    pub fn stream_name(&self, role: &str) -> String {
+        format!("harness-{role}-{}", self.nonce)
+    }
+
+    /// The case's outcome: its findings and everything recorded.
+    pub fn done(self, findings: Vec<Finding>) -> Result<CaseOutcome, String> {
+        Ok(CaseOutcome {
+            findings,
+            transcript: self.recorder.transcript(),
+        })
+    }
+
+    /// Declares a model with primary key `id`, through the control API or the producer.
+    pub async fn declare_model(&self, name: &str, identity: Identity) -> Result<(), String> {
+        let declaration = json!({
+            "name": name,
+            "primary_key": PRIMARY_KEY,
+            "replica_identity": identity.as_str(),
+        });
+        if let Some(producer) = &self.ctx.producer {
+            let mut request = declaration;
+            request["api"] = json!("pulse");
+            request["action"] = json!("declare-model");
+            producer.request(&request).await?;
+            return Ok(());
+        }
+        let response = self
+            .control(
+                self.ctx
+                    .http
+                    .post(format!("{}/_control/pulse/models", self.base())),
+                &declaration,
+            )
+            .await?;
+        match response.status {
+            200 | 201 => Ok(()),
+            status => Err(format!(
+                "the control API refused the model {name}: {status} {}",
+                response.body
+            )),
+        }
+    }
+
+    /// Makes one row change and returns the id of its event, recorded as published.
+    pub async fn change(&self, model: &str, change: &Change) -> Result<String, String> {
+        let row = change.row();
+        let answer = if let Some(producer) = &self.ctx.producer {
+            producer
+                .request(&json!({"api": "pulse", "action": "row", "model": model,
+                    "change": change.action.as_str(), "row": row}))
+                .await?
+        } else {
+            let url = format!("{}/_control/pulse/models/{model}/rows", self.base());
+            let body = json!({"action": change.action.as_str(), "row": row});
+            let response = self.control(self.ctx.http.post(url), &body).await?;
+            if response.status != 201 {
+                return Err(format!(
+                    "the control API refused a row change: {} {}",
+                    response.status, response.body
+                ));
+            }
+            response.json().unwrap_or_default()
+        };
+        let Some(id) = answer["id"].as_str().map(str::to_owned) else {
+            return Err(format!("a row change was answered without an id: {answer}"));
+        };
+        self.recorder.record(
+            0,
+            Observed::Published {
+                id: id.clone(),
+                detail: json!({"model": model, "action": change.action.as_str(), "row": row}),
+            },
+        );
+        Ok(id)
+    }
+
+    /// Makes the changes in order; returns their event ids.
+    pub async fn changes(&self, model: &str, changes: &[Change]) -> Result<Vec<String>, String> {
+        let mut ids = Vec::with_capacity(changes.len());
+        for change in changes {
+            ids.push(self.change(model, change).await?);
+        }
+        Ok(ids)
+    }
+
+    async fn control(
+        &self,
+        request: reqwest::RequestBuilder,
+        body: &Value,
+    ) -> Result<HttpResponse, String> {
+        let request = request
+            .bearer_auth(self.ctx.target.control_token())
+            .json(body);
+        record::call(
+            &self.recorder,
+            &self.ctx.http,
+            request,
+            &self.limits,
+            PROMPT,
+        )
+        .await
+        .map_err(|e| format!("calling the control API: {e}"))
+    }
+
+    /// A request to the API with the given key (or none) and JSON body.
+    pub fn request(
+        &self,
+        base: &str,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::RequestBuilder {
+        let mut request = self.ctx.http.request(method, format!("{base}{path}"));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request
+    }
+
+    /// Sends a request and reads its whole answer.
+    pub async fn call(&self, request: reqwest::RequestBuilder) -> Result<HttpResponse, String> {
+        record::call(
+            &self.recorder,
+            &self.ctx.http,
+            request,
+            &self.limits,
+            PROMPT,
+        )
+        .await
+        .map_err(|e| e.0)
+    }
+
+    /// Sends a request whose answer may be a stream.
+    pub async fn open(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Result<SseConn, HttpResponse>, String> {
+        let request = request.header("accept", "text/event-stream");
+        record::open_sse(
+            &self.recorder,
+            &self.ctx.http,
+            request,
+            &self.limits,
+            PROMPT,
+        )
+        .await
+        .map_err(|e| e.0)
+    }
+
+    /// `POST /streams {name, model, filter?}` with the right key.
+    pub async fn create_stream(
+        &self,
+        name: &str,
+        model: &str,
+        filter: Option<&Value>,
+    ) -> Result<HttpResponse, String> {
+        let mut body = json!({"name": name, "model": model});
+        if let Some(filter) = filter {
+            body["filter"] = filter.clone();
+        }
+        let request = self.request(
+            self.base(),
+            Method::POST,
+            "/streams",
+            Some(self.key()),
+            Some(&body),
+        );
+        self.call(request).await
+    }
+
+    /// Creates a stream, expecting `201`; anything else is a finding.
+    pub async fn create_stream_ok(
+        &self,
+        name: &str,
+        model: &str,
+        filter: Option<&Value>,
+    ) -> Result<Result<Value, Finding>, String> {
+        let response = self.create_stream(name, model, filter).await?;
+        Ok(match (response.status, response.json()) {
+            (201, Some(info)) => Ok(info),
+            (status, _) => Err(Finding::new(
+                "status",
+                format!(
+                    "POST /streams for {name} answered {status}, not 201: {}",
+                    clip(&response.body)
+                ),
+            )),
+        })
+    }
+
+    /// `DELETE /streams/{name}` with the right key.
+    pub async fn delete_stream(&self, name: &str) -> Result<HttpResponse, String> {
+        let path = format!("/streams/{name}");
+        let request = self.request(self.base(), Method::DELETE, &path, Some(self.key()), None);
+        self.call(request).await
+    }
+
+    /// `GET {base}/streams/{name}/events` with the right key.
+    pub async fn consume(
+        &self,
+        base: &str,
+        name: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<Result<SseConn, HttpResponse>, String> {
+        let path = format!("/streams/{name}/events");
+        let mut request = self.request(base, Method::GET, &path, Some(self.key()), None);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        self.open(request).await
+    }
+
+    /// Consumes a named stream, expecting `200`. A `409` is retried for a
+    /// while: a server notices that the previous consumer left only when it
+    /// next writes to it. Anything else is an `Err` describing it.
+    pub async fn consume_ok(
+        &self,
+        base: &str,
+        name: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<Result<SseConn, String>, String> {
+        let deadline = tokio::time::Instant::now() + self.ctx.patience;
+        loop {
+            match self.consume(base, name, last_event_id).await? {
+                Ok(stream) => return Ok(Ok(stream)),
+                Err(response)
+                    if response.status == 409 && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                Err(response) => {
+                    return Ok(Err(format!(
+                        "consuming {name} answered {} {}",
+                        response.status,
+                        clip(&response.body)
+                    )));
+                }
+            }
+        }
+    }
+
+    /// `POST /subscribe {model, filter?}` with the right key, expecting `200`.
+    pub async fn subscribe_ok(
+        &self,
+        model: &str,
+        filter: Option<&Value>,
+    ) -> Result<Result<SseConn, String>, String> {
+        let mut body = json!({ "model": model });
+        if let Some(filter) = filter {
+            body["filter"] = filter.clone();
+        }
+        let request = self.request(
+            self.base(),
+            Method::POST,
+            "/subscribe",
+            Some(self.key()),
+            Some(&body),
+        );
+        Ok(self.open(request).await?.map_err(|response| {
+            format!(
+                "POST /subscribe answered {} {}",
+                response.status,
+                clip(&response.body)
+            )
+        }))
+    }
+}
+
+/// The first 300 characters of a body, for messages.
+pub fn clip(body: &str) -> String {
+    body.chars().take(300).collect()
 }

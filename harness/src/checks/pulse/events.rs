@@ -1,0 +1,478 @@
+//! Pulse checks of what is delivered: subscriptions live and at most once, filters, event shapes, id order, and lookup by id.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use proptest::prelude::*;
+use proptest::strategy::SBoxedStrategy;
+use reqwest::Method;
+use scenarios::delivery::{self, Connection, Observation, Promise, Start};
+use scenarios::pulse::meta;
+use scenarios::pulse::plans::{self, Change, FilterPlan, Identity, ModelEvent, ShapePlan, Via};
+use scenarios::pulse::shape;
+use scenarios::{CheckMeta, Finding};
+use serde_json::{Value, json};
+
+use super::{
+    PROMPT, Published, Pulse, SUBSCRIPTION, UNKNOWN_ID, clip, create, deliveries, event_id,
+    expected, fixed_property, needs_producer, read_until,
+};
+use crate::property::{CaseOutcome, Property};
+use crate::record::SseConn;
+use crate::runner::CheckContext;
+
+fixed_property!(SubscribeLive, meta::SUBSCRIBE_LIVE);
+
+impl SubscribeLive {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let pulse = Pulse::new(&ctx);
+        let model = pulse.model_name("Live");
+        pulse.declare_model(&model, Identity::Default).await?;
+        let update = |key| Change {
+            action: plans::Action::Update,
+            ..create(key)
+        };
+        let before = [create(0), create(1)];
+        let after = [update(0), create(2), update(1)];
+        let mut published = Published::new(Identity::Default);
+        published.changes(&pulse, &model, &before).await?;
+        let mut subscription = match pulse.subscribe_ok(&model, None).await? {
+            Ok(subscription) => subscription,
+            Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
+        };
+        published.changes(&pulse, &model, &after).await?;
+        let events = read_until(&mut subscription, &published.last_id(), 32, PROMPT).await;
+        let observation = Observation {
+            promise: SUBSCRIPTION,
+            expected: expected(&model, &published.events[before.len()..]),
+            published: published.ids(),
+            connections: vec![Connection {
+                conn: subscription.conn,
+                start: Start::Live,
+                delivered: deliveries(&events),
+            }],
+            complete: true,
+        };
+        pulse.done(delivery::check(&observation))
+    }
+}
+
+/// Changes seen by a subscription, then one more, read up to: every event
+/// exactly once.
+#[derive(Debug)]
+pub struct SubscribeAtMostOnce;
+
+impl Property for SubscribeAtMostOnce {
+    type Plan = Vec<Change>;
+
+    fn meta(&self) -> &'static CheckMeta {
+        &meta::SUBSCRIBE_AT_MOST_ONCE
+    }
+
+    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    fn strategy(&self) -> SBoxedStrategy<Vec<Change>> {
+        plans::changes(3, 1..=6).sboxed()
+    }
+
+    fn cases(&self, requested: u32) -> u32 {
+        requested.div_ceil(4)
+    }
+
+    fn run_case(
+        self: Arc<Self>,
+        ctx: CheckContext,
+        changes: Vec<Change>,
+    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+        async move {
+            let pulse = Pulse::new(&ctx);
+            let model = pulse.model_name("Once");
+            pulse.declare_model(&model, Identity::Default).await?;
+            let mut subscription = match pulse.subscribe_ok(&model, None).await? {
+                Ok(subscription) => subscription,
+                Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
+            };
+            // A last change of a row of its own: reading up to it reads
+            // past every copy of the plan's events.
+            let mut all = changes;
+            all.push(create(plans::SENTINEL_KEY));
+            let mut published = Published::new(Identity::Default);
+            published.changes(&pulse, &model, &all).await?;
+            let max = 2 * all.len() + 2;
+            let events = read_until(&mut subscription, &published.last_id(), max, PROMPT).await;
+            let connection = Connection {
+                conn: subscription.conn,
+                start: Start::Live,
+                delivered: deliveries(&events),
+            };
+            let observation = observe(
+                &model,
+                &published.events,
+                None,
+                Promise::AT_MOST_ONCE,
+                connection,
+            );
+            pulse.done(delivery::check(&observation))
+        }
+        .boxed()
+    }
+}
+
+/// What one connection that read `events` should have seen of `published`:
+/// the events `filter` admits, kept as `promise` says.
+fn observe(
+    model: &str,
+    published: &[(String, ModelEvent)],
+    filter: Option<&plans::Filter>,
+    promise: Promise,
+    connection: Connection,
+) -> Observation {
+    let admitted: Vec<(String, ModelEvent)> = published
+        .iter()
+        .filter(|(_, event)| plans::admits(filter, event))
+        .cloned()
+        .collect();
+    Observation {
+        promise,
+        expected: expected(model, &admitted),
+        published: published.iter().map(|(id, _)| id.clone()).collect(),
+        connections: vec![connection],
+        complete: true,
+    }
+}
+
+/// A named stream or a subscription, as a plan chooses.
+async fn open_via(
+    pulse: &Pulse,
+    via: Via,
+    model: &str,
+    name: &str,
+    filter: Option<&Value>,
+) -> Result<Result<SseConn, Finding>, String> {
+    let opened = match via {
+        Via::NamedStream => {
+            if let Err(finding) = pulse.create_stream_ok(name, model, filter).await? {
+                return Ok(Err(finding));
+            }
+            pulse.consume_ok(pulse.base(), name, None).await?
+        }
+        Via::Subscription => pulse.subscribe_ok(model, filter).await?,
+    };
+    Ok(opened.map_err(|problem| Finding::new("status", problem)))
+}
+
+#[derive(Debug)]
+pub struct Filters;
+
+impl Property for Filters {
+    type Plan = FilterPlan;
+
+    fn meta(&self) -> &'static CheckMeta {
+        &meta::FILTERS
+    }
+
+    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    fn strategy(&self) -> SBoxedStrategy<FilterPlan> {
+        plans::filter_plan().sboxed()
+    }
+
+    fn cases(&self, requested: u32) -> u32 {
+        requested.div_ceil(2)
+    }
+
+    fn run_case(
+        self: Arc<Self>,
+        ctx: CheckContext,
+        plan: FilterPlan,
+    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+        async move {
+            let pulse = Pulse::new(&ctx);
+            let model = pulse.model_name("Filter");
+            pulse.declare_model(&model, plan.identity).await?;
+            let name = pulse.stream_name("filter");
+            let filter_json = plan.filter.to_json();
+            let mut conn =
+                match open_via(&pulse, plan.via, &model, &name, Some(&filter_json)).await? {
+                    Ok(conn) => conn,
+                    Err(finding) => return pulse.done(vec![finding]),
+                };
+            let sentinel = plan
+                .filter
+                .sentinel(plan.identity)
+                .ok_or("the plan's filter admits no event the harness can make")?;
+            let mut changes = plan.changes.clone();
+            changes.extend(sentinel);
+            let mut published = Published::new(plan.identity);
+            published.changes(&pulse, &model, &changes).await?;
+            let max = 2 * changes.len() + 2;
+            let events = read_until(&mut conn, &published.last_id(), max, PROMPT).await;
+            let (promise, start) = match plan.via {
+                Via::NamedStream => (Promise::AT_LEAST_ONCE_ORDERED, Start::Beginning),
+                Via::Subscription => (SUBSCRIPTION, Start::Live),
+            };
+            let connection = Connection {
+                conn: conn.conn,
+                start,
+                delivered: deliveries(&events),
+            };
+            let observation = observe(
+                &model,
+                &published.events,
+                Some(&plan.filter),
+                promise,
+                connection,
+            );
+            let findings = delivery::check(&observation);
+            drop(conn);
+            if plan.via == Via::NamedStream {
+                pulse.delete_stream(&name).await?;
+            }
+            pulse.done(findings)
+        }
+        .boxed()
+    }
+}
+
+#[derive(Debug)]
+pub struct EventShape;
+
+impl Property for EventShape {
+    type Plan = ShapePlan;
+
+    fn meta(&self) -> &'static CheckMeta {
+        &meta::EVENT_SHAPE
+    }
+
+    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    fn strategy(&self) -> SBoxedStrategy<ShapePlan> {
+        plans::shape_plan().sboxed()
+    }
+
+    fn cases(&self, requested: u32) -> u32 {
+        requested.div_ceil(2)
+    }
+
+    fn run_case(
+        self: Arc<Self>,
+        ctx: CheckContext,
+        plan: ShapePlan,
+    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+        async move {
+            let pulse = Pulse::new(&ctx);
+            let model = pulse.model_name("Shape");
+            pulse.declare_model(&model, plan.identity).await?;
+            let mut subscription = match pulse.subscribe_ok(&model, None).await? {
+                Ok(subscription) => subscription,
+                Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
+            };
+            let mut published = Published::new(plan.identity);
+            published.changes(&pulse, &model, &plan.changes).await?;
+            let max = 2 * plan.changes.len() + 2;
+            let events = read_until(&mut subscription, &published.last_id(), max, PROMPT).await;
+            let mut findings = Vec::new();
+            let mut seen = HashSet::new();
+            for event in &events {
+                let Ok(data) = serde_json::from_str::<Value>(&event.data) else {
+                    findings.push(Finding::new(
+                        "event-shape",
+                        format!("an event's data is not JSON: {}", clip(&event.data)),
+                    ));
+                    continue;
+                };
+                let Some(position) = published
+                    .events
+                    .iter()
+                    .position(|(id, _)| data["id"] == id.as_str())
+                else {
+                    continue;
+                };
+                if seen.insert(position) {
+                    findings.extend(shape::event(&data, &published.events[position].1, &model));
+                }
+            }
+            let connection = Connection {
+                conn: subscription.conn,
+                start: Start::Live,
+                delivered: deliveries(&events),
+            };
+            let observation = observe(&model, &published.events, None, SUBSCRIPTION, connection);
+            // Shape findings say more than `inconsistent` about the same event.
+            findings.extend(
+                delivery::check(&observation)
+                    .into_iter()
+                    .filter(|f| f.kind != "inconsistent"),
+            );
+            pulse.done(findings)
+        }
+        .boxed()
+    }
+}
+
+fixed_property!(UlidOrder, meta::ULID_ORDER);
+
+impl UlidOrder {
+    /// Concurrent publishers, each making this many changes back to back,
+    /// so that several events land in one millisecond.
+    const LANES: u32 = 4;
+    const PER_LANE: u32 = 40;
+
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let pulse = Pulse::new(&ctx);
+        let model = pulse.model_name("Order");
+        pulse.declare_model(&model, Identity::Default).await?;
+        let name = pulse.stream_name("order");
+        if let Err(finding) = pulse.create_stream_ok(&name, &model, None).await? {
+            return pulse.done(vec![finding]);
+        }
+        let lanes = (0..Self::LANES).map(|lane| {
+            let changes: Vec<Change> = (0..Self::PER_LANE)
+                .map(|k| create(lane * Self::PER_LANE + k))
+                .collect();
+            let pulse = &pulse;
+            let model = &model;
+            async move { pulse.changes(model, &changes).await }
+        });
+        let mut ids: Vec<String> = Vec::new();
+        for lane in futures_util::future::join_all(lanes).await {
+            ids.extend(lane?);
+        }
+        let stop = pulse
+            .change(&model, &create(Self::LANES * Self::PER_LANE))
+            .await?;
+        ids.push(stop.clone());
+        let mut stream = match pulse.consume_ok(pulse.base(), &name, None).await? {
+            Ok(stream) => stream,
+            Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
+        };
+        let events = read_until(&mut stream, &stop, 2 * ids.len() + 2, PROMPT).await;
+        let delivered: Vec<String> = events.iter().filter_map(event_id).collect();
+        let mut findings = Vec::new();
+        let malformed: Vec<&String> = delivered.iter().filter(|id| !shape::is_ulid(id)).collect();
+        if !malformed.is_empty() {
+            findings.push(
+                Finding::new(
+                    "ulid",
+                    format!("{} event ids are not ULIDs", malformed.len()),
+                )
+                .with_evidence(json!({ "ids": malformed })),
+            );
+        }
+        let backwards: Vec<(&String, &String)> = delivered
+            .windows(2)
+            .filter(|pair| pair[1] <= pair[0])
+            .map(|pair| (&pair[0], &pair[1]))
+            .collect();
+        if let Some((before, after)) = backwards.first() {
+            findings.push(
+                Finding::new(
+                    "ulid-order",
+                    format!(
+                        "{} times an id did not increase over the one delivered before it, first {after} after {before}",
+                        backwards.len()
+                    ),
+                )
+                .with_evidence(json!({ "pairs": backwards.iter().take(10).collect::<Vec<_>>() })),
+            );
+        }
+        let got: HashSet<&String> = delivered.iter().collect();
+        let missing: Vec<&String> = ids.iter().filter(|id| !got.contains(id)).collect();
+        if !missing.is_empty() {
+            findings.push(
+                Finding::new(
+                    "lost",
+                    format!(
+                        "{} of {} published events never arrived",
+                        missing.len(),
+                        ids.len()
+                    ),
+                )
+                .with_evidence(json!({ "missing": missing.iter().take(10).collect::<Vec<_>>() })),
+            );
+        }
+        drop(stream);
+        pulse.delete_stream(&name).await?;
+        pulse.done(findings)
+    }
+}
+
+fixed_property!(Lookup, meta::LOOKUP);
+
+impl Lookup {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let pulse = Pulse::new(&ctx);
+        let model = pulse.model_name("Lookup");
+        pulse.declare_model(&model, Identity::Full).await?;
+        let mut subscription = match pulse.subscribe_ok(&model, None).await? {
+            Ok(subscription) => subscription,
+            Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
+        };
+        let id = pulse.change(&model, &create(0)).await?;
+        let events = read_until(&mut subscription, &id, 4, PROMPT).await;
+        let Some(delivered) = events
+            .iter()
+            .find(|event| event_id(event).as_deref() == Some(id.as_str()))
+            .and_then(|event| serde_json::from_str::<Value>(&event.data).ok())
+        else {
+            let problem = format!("the event {id} never arrived on a subscription");
+            return pulse.done(vec![Finding::new("unseen", problem)]);
+        };
+        let mut findings = Vec::new();
+        let get =
+            |path: String| pulse.request(pulse.base(), Method::GET, &path, Some(pulse.key()), None);
+        let found = pulse.call(get(format!("/events/{id}"))).await?;
+        match (found.status, found.json()) {
+            (200, Some(event)) if event == delivered => {}
+            (200, body) => findings.push(
+                Finding::new(
+                    "lookup",
+                    format!("GET /events/{id} answered another event than was delivered"),
+                )
+                .with_evidence(json!({"delivered": delivered, "looked-up": body})),
+            ),
+            (status, _) => findings.push(Finding::new(
+                "status",
+                format!(
+                    "GET /events/{id} answered {status}, not 200: {}",
+                    clip(&found.body)
+                ),
+            )),
+        }
+        let probes = [
+            ("an unknown event id", UNKNOWN_ID.to_owned(), 404),
+            ("a malformed event id", "not-a-ulid".to_owned(), 400),
+            ("a lower-case event id", id.to_lowercase(), 400),
+        ];
+        for (what, probe, want) in probes {
+            let response = pulse.call(get(format!("/events/{probe}"))).await?;
+            findings.extend(shape::error_answer(
+                &format!("GET /events/{probe} ({what})"),
+                response.status,
+                &response.body,
+                Some(want),
+            ));
+        }
+        pulse.done(findings)
+    }
+}

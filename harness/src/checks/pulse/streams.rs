@@ -1,0 +1,367 @@
+//! Pulse checks of named streams: create and list, delete, one consumer at a time, and resuming from the acknowledged cursor.
+
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use proptest::strategy::{SBoxedStrategy, Strategy};
+use reqwest::Method;
+use scenarios::delivery::{self, Connection, Observation, Promise, Start};
+use scenarios::pulse::meta;
+use scenarios::pulse::plans::{self, Identity, ResumePlan};
+use scenarios::pulse::shape;
+use scenarios::{CheckMeta, Finding};
+use serde_json::{Value, json};
+
+use super::{
+    PROMPT, Published, Pulse, clip, create, deliveries, expected, fixed_property, needs_producer,
+    read_until, resume_id,
+};
+use crate::property::{CaseOutcome, Property};
+use crate::runner::CheckContext;
+
+fixed_property!(Lifecycle, meta::LIFECYCLE);
+
+impl Lifecycle {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let pulse = Pulse::new(&ctx);
+        let model = pulse.model_name("Life");
+        pulse.declare_model(&model, Identity::Default).await?;
+        let name = pulse.stream_name("life");
+        let mut findings = Vec::new();
+        let created = pulse.create_stream(&name, &model, None).await?;
+        let info = match (created.status, created.json()) {
+            (201, Some(info)) => info,
+            (status, _) => {
+                let problem = format!(
+                    "POST /streams answered {status}, not 201 StreamInfo: {}",
+                    clip(&created.body)
+                );
+                return pulse.done(vec![Finding::new("status", problem)]);
+            }
+        };
+        findings.extend(shape::stream_info(
+            "the StreamInfo of POST /streams",
+            &info,
+            &name,
+            &model,
+        ));
+        let again = pulse.create_stream(&name, &model, None).await?;
+        findings.extend(shape::error_answer(
+            "POST /streams with an existing name",
+            again.status,
+            &again.body,
+            Some(409),
+        ));
+        let no_model = json!({ "name": pulse.stream_name("life-no-model") });
+        let request = pulse.request(
+            pulse.base(),
+            Method::POST,
+            "/streams",
+            Some(pulse.key()),
+            Some(&no_model),
+        );
+        let bad = pulse.call(request).await?;
+        findings.extend(shape::error_answer(
+            "POST /streams without a model",
+            bad.status,
+            &bad.body,
+            Some(400),
+        ));
+        let request = pulse.request(
+            pulse.base(),
+            Method::GET,
+            "/streams",
+            Some(pulse.key()),
+            None,
+        );
+        let listed = pulse.call(request).await?;
+        findings.extend(listing(listed.status, listed.json(), &info, &name, &model));
+        pulse.delete_stream(&name).await?;
+        pulse.done(findings)
+    }
+}
+
+/// Findings about `GET /streams`: `200 {data: [StreamInfo]}` holding the
+/// stream `name` as it was created.
+fn listing(
+    status: u16,
+    body: Option<Value>,
+    created: &Value,
+    name: &str,
+    model: &str,
+) -> Vec<Finding> {
+    let Some(data) = body
+        .as_ref()
+        .and_then(|b| b["data"].as_array())
+        .filter(|_| status == 200)
+    else {
+        return vec![
+            Finding::new(
+                "stream-list",
+                format!("GET /streams answered {status}, not 200 {{data: [StreamInfo]}}"),
+            )
+            .with_evidence(json!({ "body": body })),
+        ];
+    };
+    let Some(info) = data.iter().find(|info| info["name"] == name) else {
+        return vec![Finding::new(
+            "stream-list",
+            format!(
+                "GET /streams does not list {name} ({} streams listed)",
+                data.len()
+            ),
+        )];
+    };
+    let mut findings = shape::stream_info("the StreamInfo GET /streams lists", info, name, model);
+    if info["createdAt"] != created["createdAt"] {
+        findings.push(
+            Finding::new(
+                "stream-list",
+                "GET /streams gives another createdAt than POST /streams did",
+            )
+            .with_evidence(json!({"created": created, "listed": info})),
+        );
+    }
+    findings
+}
+
+fixed_property!(Delete, meta::DELETE);
+
+impl Delete {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let pulse = Pulse::new(&ctx);
+        let model = pulse.model_name("Gone");
+        pulse.declare_model(&model, Identity::Default).await?;
+        let name = pulse.stream_name("gone");
+        if let Err(finding) = pulse.create_stream_ok(&name, &model, None).await? {
+            return pulse.done(vec![finding]);
+        }
+        let mut published = Published::new(Identity::Default);
+        let first = published.change(&pulse, &model, &create(0)).await?;
+        let mut consumer = match pulse.consume_ok(pulse.base(), &name, None).await? {
+            Ok(stream) => stream,
+            Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
+        };
+        // The consumer is surely connected once it has the first event.
+        read_until(&mut consumer, &first, 4, PROMPT).await;
+        let mut findings = Vec::new();
+        let deleted = pulse.delete_stream(&name).await?;
+        if deleted.status != 204 {
+            findings.push(Finding::new(
+                "status",
+                format!(
+                    "DELETE /streams/{name} answered {}, not 204: {}",
+                    deleted.status,
+                    clip(&deleted.body)
+                ),
+            ));
+        }
+        let deadline = tokio::time::Instant::now() + ctx.patience;
+        while consumer.closed.is_none() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() || consumer.next_item(left).await.is_none() {
+                break;
+            }
+        }
+        if consumer.closed.is_none() {
+            findings.push(Finding::new(
+                "consumer-kept",
+                format!(
+                    "the consumer of the deleted stream was still connected {} later",
+                    humantime::format_duration(ctx.patience)
+                ),
+            ));
+        }
+        drop(consumer);
+        let again = pulse.delete_stream(&name).await?;
+        findings.extend(shape::error_answer(
+            "DELETE of a deleted stream",
+            again.status,
+            &again.body,
+            Some(404),
+        ));
+        let mut update = create(0);
+        update.action = plans::Action::Update;
+        published.change(&pulse, &model, &update).await?;
+        if let Err(finding) = pulse.create_stream_ok(&name, &model, None).await? {
+            findings.push(finding);
+            return pulse.done(findings);
+        }
+        let last = published.change(&pulse, &model, &update).await?;
+        let mut fresh = match pulse.consume_ok(pulse.base(), &name, None).await? {
+            Ok(stream) => stream,
+            Err(problem) => {
+                findings.push(Finding::new("status", problem));
+                return pulse.done(findings);
+            }
+        };
+        let events = read_until(&mut fresh, &last, 8, PROMPT).await;
+        let observation = Observation {
+            promise: Promise::AT_LEAST_ONCE_ORDERED,
+            expected: expected(&model, &published.events[2..]),
+            published: published.ids(),
+            connections: vec![Connection {
+                conn: fresh.conn,
+                start: Start::Beginning,
+                delivered: deliveries(&events),
+            }],
+            complete: true,
+        };
+        findings.extend(delivery::check(&observation));
+        drop(fresh);
+        pulse.delete_stream(&name).await?;
+        pulse.done(findings)
+    }
+}
+
+fixed_property!(SingleConsumer, meta::SINGLE_CONSUMER);
+
+impl SingleConsumer {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let pulse = Pulse::new(&ctx);
+        let model = pulse.model_name("Busy");
+        pulse.declare_model(&model, Identity::Default).await?;
+        let name = pulse.stream_name("busy");
+        if let Err(finding) = pulse.create_stream_ok(&name, &model, None).await? {
+            return pulse.done(vec![finding]);
+        }
+        let first = match pulse.consume_ok(pulse.base(), &name, None).await? {
+            Ok(stream) => stream,
+            Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
+        };
+        let mut findings = Vec::new();
+        match pulse.consume(pulse.base(), &name, None).await? {
+            Ok(second) => findings.push(Finding::new(
+                "second-consumer",
+                format!(
+                    "a second consumer of {name} was let in ({}) while the first was connected",
+                    second.status
+                ),
+            )),
+            Err(response) if response.status == 409 => {}
+            Err(response) => findings.push(Finding::new(
+                "status",
+                format!(
+                    "a second consumer of {name} answered {}, not 409: {}",
+                    response.status,
+                    clip(&response.body)
+                ),
+            )),
+        }
+        drop(first);
+        pulse.delete_stream(&name).await?;
+        pulse.done(findings)
+    }
+}
+
+/// A named stream consumed over several connections, each acknowledging
+/// what the one before read (by `Last-Event-ID`) or not.
+#[derive(Debug)]
+pub struct Resume;
+
+impl Property for Resume {
+    type Plan = ResumePlan;
+
+    fn meta(&self) -> &'static CheckMeta {
+        &meta::RESUME
+    }
+
+    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    fn strategy(&self) -> SBoxedStrategy<ResumePlan> {
+        plans::resume_plan().sboxed()
+    }
+
+    fn cases(&self, requested: u32) -> u32 {
+        requested.div_ceil(2)
+    }
+
+    fn run_case(
+        self: Arc<Self>,
+        ctx: CheckContext,
+        plan: ResumePlan,
+    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+        resume_case(ctx, plan).boxed()
+    }
+}
+
+async fn resume_case(ctx: CheckContext, plan: ResumePlan) -> Result<CaseOutcome, String> {
+    let pulse = Pulse::new(&ctx);
+    let model = pulse.model_name("Resume");
+    pulse.declare_model(&model, Identity::Default).await?;
+    let name = pulse.stream_name("resume");
+    if let Err(finding) = pulse.create_stream_ok(&name, &model, None).await? {
+        return pulse.done(vec![finding]);
+    }
+    let mut published = Published::new(Identity::Default);
+    // What an EventSource keeps: the id of the last event it received, on
+    // any connection; and what the server should have saved as the cursor.
+    let mut last_seen: Option<String> = None;
+    let mut acknowledged: Option<String> = None;
+    let mut connections = Vec::new();
+    // Every step publishes before it connects, so something is always left
+    // to read after the saved cursor and no read waits out a timeout.
+    let last_step = plans::ResumeStep {
+        publish: 1,
+        ack: plan.last_ack,
+        read: usize::MAX,
+    };
+    for step in plan.steps.iter().chain(std::iter::once(&last_step)) {
+        published.creates(&pulse, &model, step.publish).await?;
+        let send = if step.ack { last_seen.clone() } else { None };
+        if send.is_some() {
+            acknowledged.clone_from(&send);
+        }
+        let start = match &acknowledged {
+            Some(id) => Start::After(id.clone()),
+            None => Start::Beginning,
+        };
+        let mut stream = match pulse
+            .consume_ok(pulse.base(), &name, send.as_deref())
+            .await?
+        {
+            Ok(stream) => stream,
+            Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
+        };
+        let stop = published.last_id();
+        let max = step.read.min(2 * published.events.len() + 2);
+        let events = if max == 0 {
+            Vec::new()
+        } else {
+            read_until(&mut stream, &stop, max, PROMPT).await
+        };
+        if let Some(id) = events.last().and_then(resume_id) {
+            last_seen = Some(id);
+        }
+        connections.push(Connection {
+            conn: stream.conn,
+            start,
+            delivered: deliveries(&events),
+        });
+    }
+    let observation = Observation {
+        promise: Promise::AT_LEAST_ONCE_ORDERED,
+        expected: expected(&model, &published.events),
+        published: published.ids(),
+        connections,
+        complete: true,
+    };
+    let findings = delivery::check(&observation);
+    pulse.delete_stream(&name).await?;
+    pulse.done(findings)
+}
