@@ -117,6 +117,23 @@ pub enum Need {
     Auth,
 }
 
+/// Declares one check's metadata as a `pub static`: name, API, id, level,
+/// title, spec reference, needs, and the defects that must fail it.
+macro_rules! check {
+    ($name:ident, $api:ident, $id:literal, $level:ident, $title:literal, $spec:literal, [$($need:ident),*], [$($defect:literal),+]) => {
+        pub static $name: $crate::check::CheckMeta = $crate::check::CheckMeta {
+            id: $id,
+            api: $crate::check::Api::$api,
+            level: $crate::check::Level::$level,
+            title: $title,
+            spec: $spec,
+            needs: &[$($crate::check::Need::$need),*],
+            killed_by: &[$($defect),+],
+        };
+    };
+}
+pub(crate) use check;
+
 /// Everything the catalogue says about one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckMeta {

@@ -13,6 +13,99 @@
 pub mod fibric;
 pub mod pulse;
 
+/// The skip reason of checks that publish, when the harness cannot.
+pub fn needs_producer(ctx: &crate::runner::CheckContext) -> Option<String> {
+    (!ctx.can_produce()).then(|| {
+        "needs a producer: the target is not a reference server and no --producer was given"
+            .to_owned()
+    })
+}
+
+/// A check with one fixed scenario: its struct and its
+/// [`crate::property::Property`] impl, whose plan is `()` and which runs one
+/// case. The struct provides `fn skip(&CheckContext) -> Option<String>` and
+/// `async fn case(CheckContext) -> Result<CaseOutcome, String>`.
+macro_rules! fixed_property {
+    ($name:ident, $meta:expr) => {
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl $crate::property::Property for $name {
+            type Plan = ();
+
+            fn meta(&self) -> &'static scenarios::CheckMeta {
+                &$meta
+            }
+
+            fn strategy(&self) -> proptest::strategy::SBoxedStrategy<()> {
+                proptest::strategy::Strategy::sboxed(proptest::strategy::Just(()))
+            }
+
+            fn cases(&self, _requested: u32) -> u32 {
+                1
+            }
+
+            fn skip_reason(&self, ctx: &$crate::runner::CheckContext) -> Option<String> {
+                Self::skip(ctx)
+            }
+
+            fn run_case(
+                self: std::sync::Arc<Self>,
+                ctx: $crate::runner::CheckContext,
+                _plan: (),
+            ) -> futures_util::future::BoxFuture<
+                'static,
+                Result<$crate::property::CaseOutcome, String>,
+            > {
+                futures_util::FutureExt::boxed(Self::case(ctx))
+            }
+        }
+    };
+}
+pub(crate) use fixed_property;
+
+/// A check over generated plans: its struct and its [`$crate::property::Property`]
+/// impl, from the metadata, the plan type and strategy, the share of the
+/// requested cases it runs, the skip rule and the case function.
+macro_rules! generated_property {
+    ($name:ident, $meta:expr, $plan:ty, strategy: $strategy:expr, cases: |$requested:ident| $cases:expr, skip: $skip:expr, run: $run:expr) => {
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl $crate::property::Property for $name {
+            type Plan = $plan;
+
+            fn meta(&self) -> &'static scenarios::CheckMeta {
+                &$meta
+            }
+
+            fn skip_reason(&self, ctx: &$crate::runner::CheckContext) -> Option<String> {
+                $skip(ctx)
+            }
+
+            fn strategy(&self) -> proptest::strategy::SBoxedStrategy<$plan> {
+                proptest::strategy::Strategy::sboxed($strategy)
+            }
+
+            fn cases(&self, $requested: u32) -> u32 {
+                $cases
+            }
+
+            fn run_case(
+                self: std::sync::Arc<Self>,
+                ctx: $crate::runner::CheckContext,
+                plan: $plan,
+            ) -> futures_util::future::BoxFuture<
+                'static,
+                Result<$crate::property::CaseOutcome, String>,
+            > {
+                futures_util::FutureExt::boxed($run(ctx, plan))
+            }
+        }
+    };
+}
+pub(crate) use generated_property;
+
 use crate::runner::Check;
 
 /// Every executable check, in catalogue order.

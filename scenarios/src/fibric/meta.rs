@@ -1,23 +1,10 @@
 //! Every Fibric check: id, level, title, spec reference, needs, and the defects that must fail it.
 
-use crate::check::{Api, CheckMeta, Level, Need};
-
-macro_rules! check {
-    ($name:ident, $id:literal, $level:ident, $title:literal, $spec:literal, [$($need:ident),*], [$($defect:literal),+]) => {
-        pub static $name: CheckMeta = CheckMeta {
-            id: $id,
-            api: Api::Fibric,
-            level: Level::$level,
-            title: $title,
-            spec: $spec,
-            needs: &[$(Need::$need),*],
-            killed_by: &[$($defect),+],
-        };
-    };
-}
+use crate::check::{CheckMeta, check};
 
 check!(
     AUTH_REQUIRED,
+    Fibric,
     "fibric/auth/key-required",
     Must,
     "The list and the stream refuse a missing or wrong key with 401 and a JSON error",
@@ -27,6 +14,7 @@ check!(
 );
 check!(
     TENANCY,
+    Fibric,
     "fibric/auth/tenant-isolation",
     Must,
     "A key sees its own tenant's envelopes and never another tenant's",
@@ -36,6 +24,7 @@ check!(
 );
 check!(
     CONTENT_TYPE,
+    Fibric,
     "fibric/wire/content-type",
     Must,
     "The stream answers 200 with Content-Type text/event-stream",
@@ -45,6 +34,7 @@ check!(
 );
 check!(
     NO_STORE,
+    Fibric,
     "fibric/wire/no-store",
     Should,
     "The stream is not cacheable (Cache-Control: no-store)",
@@ -54,6 +44,7 @@ check!(
 );
 check!(
     FRAME_SHAPE,
+    Fibric,
     "fibric/wire/frame-shape",
     Must,
     "Each frame has id = event_id, event: envelope, and data holding the whole envelope with its cursor",
@@ -63,6 +54,7 @@ check!(
 );
 check!(
     KEEPALIVE,
+    Fibric,
     "fibric/wire/keep-alive",
     Should,
     "An idle stream receives comment frames, so intermediaries keep it open",
@@ -72,6 +64,7 @@ check!(
 );
 check!(
     GLOB,
+    Fibric,
     "fibric/filter/event-type-glob",
     Must,
     "event_type globs match exactly one dot-delimited segment per *",
@@ -81,6 +74,7 @@ check!(
 );
 check!(
     AND_FILTERS,
+    Fibric,
     "fibric/filter/and",
     Must,
     "event_type, source, workspace_id and entity combine with AND",
@@ -90,6 +84,7 @@ check!(
 );
 check!(
     STARTS_AT_NOW,
+    Fibric,
     "fibric/stream/starts-at-now",
     Must,
     "A stream opened without a cursor delivers only what is published after it opened",
@@ -99,6 +94,7 @@ check!(
 );
 check!(
     ORDER,
+    Fibric,
     "fibric/stream/log-order",
     Must,
     "Frames arrive in log order, whatever the publishing pattern",
@@ -108,6 +104,7 @@ check!(
 );
 check!(
     RESUME_CURSOR,
+    Fibric,
     "fibric/resume/cursor",
     Must,
     "A stream opened with a cursor replays exactly what follows it, then continues live",
@@ -117,6 +114,7 @@ check!(
 );
 check!(
     RESUME_LAST_EVENT_ID,
+    Fibric,
     "fibric/resume/last-event-id",
     Must,
     "Reconnecting with Last-Event-ID resumes right after that envelope",
@@ -126,6 +124,7 @@ check!(
 );
 check!(
     CURSOR_BOUND,
+    Fibric,
     "fibric/cursor/bound-to-filters",
     Must,
     "A cursor presented with other filters is refused with 400 invalid_cursor",
@@ -135,6 +134,7 @@ check!(
 );
 check!(
     CURSOR_EXPIRED,
+    Fibric,
     "fibric/cursor/expired",
     Must,
     "A cursor older than the retention window is refused, not silently resumed from later",
@@ -144,6 +144,7 @@ check!(
 );
 check!(
     CUTS,
+    Fibric,
     "fibric/delivery/at-least-once-across-cuts",
     Must,
     "Across connections cut at random frame and byte positions, a consumer resuming with Last-Event-ID loses nothing",
@@ -153,6 +154,7 @@ check!(
 );
 check!(
     SEAM,
+    Fibric,
     "fibric/backfill/seam",
     Must,
     "Paging the list, then streaming from its last next_cursor, yields every later envelope exactly once",
@@ -162,6 +164,7 @@ check!(
 );
 check!(
     PAGES,
+    Fibric,
     "fibric/list/pages",
     Must,
     "Paging GET /v1/events with any limit walks the log in order, has_more false only at the end",
@@ -171,6 +174,7 @@ check!(
 );
 check!(
     SLOW_CONSUMER,
+    Fibric,
     "fibric/slow/isolation",
     Must,
     "A consumer that stops reading is disconnected, and another consumer keeps receiving meanwhile",

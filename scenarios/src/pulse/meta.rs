@@ -1,23 +1,10 @@
 //! Every Prisma Pulse check: id, level, title, spec reference, needs, and the defects that must fail it.
 
-use crate::check::{Api, CheckMeta, Level, Need};
-
-macro_rules! check {
-    ($name:ident, $id:literal, $level:ident, $title:literal, $spec:literal, [$($need:ident),*], [$($defect:literal),+]) => {
-        pub static $name: CheckMeta = CheckMeta {
-            id: $id,
-            api: Api::Pulse,
-            level: Level::$level,
-            title: $title,
-            spec: $spec,
-            needs: &[$(Need::$need),*],
-            killed_by: &[$($defect),+],
-        };
-    };
-}
+use crate::check::{CheckMeta, check};
 
 check!(
     HEALTH,
+    Pulse,
     "pulse/health/no-auth",
     Must,
     "GET /health answers without a key, with status and timestamp",
@@ -27,6 +14,7 @@ check!(
 );
 check!(
     AUTH_REQUIRED,
+    Pulse,
     "pulse/auth/key-required",
     Must,
     "Every route but /health refuses a missing or wrong key with 401",
@@ -36,6 +24,7 @@ check!(
 );
 check!(
     ERROR_SHAPE,
+    Pulse,
     "pulse/errors/shape",
     Must,
     "Error bodies are {code, message, meta?} JSON",
@@ -45,24 +34,27 @@ check!(
 );
 check!(
     LIFECYCLE,
+    Pulse,
     "pulse/streams/lifecycle",
     Must,
     "POST /streams answers 201 StreamInfo, 409 for an existing name and 400 for a bad body; GET /streams lists it",
     "seed 001, /streams post and get, StreamInfo",
-    [],
+    [Producer],
     ["duplicate-stream-created"]
 );
 check!(
     DELETE,
+    Pulse,
     "pulse/streams/delete",
     Must,
     "DELETE /streams/{name} answers 204 then 404, disconnects the active consumer, and frees the name",
     "seed 001, /streams/{streamName} delete",
-    [],
+    [Producer],
     ["delete-keeps-consumer"]
 );
 check!(
     RESUME,
+    Pulse,
     "pulse/streams/resume",
     Must,
     "A named stream resumes from its saved cursor: acknowledged events never again, unacknowledged ones again, nothing lost",
@@ -72,6 +64,7 @@ check!(
 );
 check!(
     CUTS,
+    Pulse,
     "pulse/streams/at-least-once-across-cuts",
     Must,
     "Across connections cut at random frame and byte positions, a named stream resumed with Last-Event-ID loses nothing and keeps order",
@@ -81,15 +74,17 @@ check!(
 );
 check!(
     SINGLE_CONSUMER,
+    Pulse,
     "pulse/streams/single-consumer",
     Should,
     "A second concurrent consumer of a named stream is refused (409), so acknowledgements cannot cross",
     "PROTOCOLS.md, Pulse: one consumer per named stream; README",
-    [],
+    [Producer],
     ["allow-second-consumer"]
 );
 check!(
     SUBSCRIBE_LIVE,
+    Pulse,
     "pulse/subscribe/live-only",
     Must,
     "A subscription delivers only what happens after it starts",
@@ -99,6 +94,7 @@ check!(
 );
 check!(
     SUBSCRIBE_AT_MOST_ONCE,
+    Pulse,
     "pulse/subscribe/at-most-once",
     Must,
     "A subscription never delivers an event twice",
@@ -108,6 +104,7 @@ check!(
 );
 check!(
     FILTERS,
+    Pulse,
     "pulse/filter/per-action",
     Must,
     "Filters select by action and field values; an action a present filter does not name is not delivered",
@@ -117,6 +114,7 @@ check!(
 );
 check!(
     EVENT_SHAPE,
+    Pulse,
     "pulse/events/shape",
     Must,
     "Events carry created / after (+ before with full replica identity) / deleted (key only by default)",
@@ -126,6 +124,7 @@ check!(
 );
 check!(
     ULID_ORDER,
+    Pulse,
     "pulse/events/ulid-order",
     Must,
     "Event ids are ULIDs that increase with log order",
@@ -135,6 +134,7 @@ check!(
 );
 check!(
     LOOKUP,
+    Pulse,
     "pulse/events/lookup",
     Must,
     "GET /events/{id} answers 200 with the event, 404 for an unknown id, 400 for a malformed one",
@@ -144,20 +144,22 @@ check!(
 );
 check!(
     CONTENT_TYPE,
+    Pulse,
     "pulse/wire/content-type",
     Must,
     "Stream and subscription answer 200 with Content-Type text/event-stream",
     "seed 001, consumeStreamEvents and createSubscription (text/event-stream)",
-    [],
+    [Producer],
     ["wrong-content-type"]
 );
 check!(
     KEEPALIVE,
+    Pulse,
     "pulse/wire/keep-alive",
     Should,
     "An idle stream receives comment frames",
     "PROTOCOLS.md, bugs shipped: idle connections dropped for lack of keep-alive",
-    [],
+    [Producer],
     ["no-keepalive"]
 );
 

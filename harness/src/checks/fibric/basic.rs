@@ -1,23 +1,18 @@
 //! Fibric checks of auth, tenancy, the wire format, keep-alives and filters.
 
-use std::sync::Arc;
-
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
 use proptest::prelude::*;
-use proptest::strategy::SBoxedStrategy;
+use scenarios::Finding;
 use scenarios::delivery::{self, Connection, Observation, Promise, Start};
 use scenarios::fibric::meta;
 use scenarios::fibric::plans::{self, EnvelopeSpec, Filters};
-use scenarios::{CheckMeta, Finding};
 use serde_json::{Value, json};
 use wire::sse::SseItem;
 
 use super::{
-    Fibric, PROMPT, deliveries, done, generated_property, needs_producer, read_events, read_until,
-    sentinel_for,
+    Fibric, PROMPT, deliveries, done, fixed_property, generated_property, needs_producer,
+    read_events, read_until, sentinel_for,
 };
-use crate::property::{CaseOutcome, Property};
+use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
 
 /// A 401 with a JSON `{"error": {"code", "message"}}` body, or the findings saying why not.
@@ -46,48 +41,6 @@ fn expect_401(what: &str, status: u16, body: &str) -> Vec<Finding> {
     }
     findings
 }
-
-macro_rules! fixed_property {
-    ($name:ident, $meta:expr) => {
-        #[derive(Debug)]
-        pub struct $name;
-
-        impl $name {
-            fn strategy_of() -> SBoxedStrategy<()> {
-                Just(()).sboxed()
-            }
-        }
-
-        impl Property for $name {
-            type Plan = ();
-
-            fn meta(&self) -> &'static CheckMeta {
-                &$meta
-            }
-
-            fn strategy(&self) -> SBoxedStrategy<()> {
-                Self::strategy_of()
-            }
-
-            fn cases(&self, _requested: u32) -> u32 {
-                1
-            }
-
-            fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
-                Self::skip(ctx)
-            }
-
-            fn run_case(
-                self: Arc<Self>,
-                ctx: CheckContext,
-                _plan: (),
-            ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
-                Self::case(ctx).boxed()
-            }
-        }
-    };
-}
-pub(crate) use fixed_property;
 
 fixed_property!(AuthRequired, meta::AUTH_REQUIRED);
 

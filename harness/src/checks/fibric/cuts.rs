@@ -1,27 +1,22 @@
 //! Fibric checks that need the network to misbehave: cuts by the fault proxy, and a consumer that stops reading.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
 use proptest::prelude::*;
-use proptest::strategy::SBoxedStrategy;
+use scenarios::Finding;
 use scenarios::delivery::{self, Connection, Observation, Promise, Start};
 use scenarios::fibric::meta;
 use scenarios::fibric::plans::EnvelopeSpec;
 use scenarios::transcript::Observed;
-use scenarios::{CheckMeta, Finding};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::basic::fixed_property;
 use super::{
-    Fibric, PROMPT, deliveries, done, generated_property, needs_producer, read_events, read_until,
-    spec,
+    Fibric, PROMPT, deliveries, done, fixed_property, generated_property, needs_producer,
+    read_events, read_until, spec,
 };
-use crate::property::{CaseOutcome, Property};
+use crate::property::CaseOutcome;
 use crate::proxy::framing::Framing;
 use crate::proxy::schedule::{ConnPlan, Cut, CutAction, CutAt, Schedule, Selector};
 use crate::proxy::{self, FaultLog};
@@ -130,10 +125,22 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
         fibric.publish(&items).await?;
     }
     let mut last = first.last_event_id.clone();
+    let mut published = plan.before;
     for attempt in 0..plan.cuts.len() + 2 {
-        let opened = fibric
+        let opened = match fibric
             .open(&proxy.base_url(), Some(fibric.key(0)), query, Some(&last))
-            .await?;
+            .await
+        {
+            Ok(opened) => opened,
+            // A reset can land before the client has read the response head:
+            // a connection that delivered nothing, so reconnect, as a client would.
+            Err(error) => {
+                fibric.recorder.note(format!(
+                    "reconnect {attempt} ended before its response head: {error}"
+                ));
+                continue;
+            }
+        };
         let mut stream = match opened {
             Ok(stream) => stream,
             Err(response) => {
@@ -147,8 +154,9 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
                 return done(fibric, vec![finding]);
             }
         };
-        if attempt == 0 && !plan.before {
+        if !published {
             fibric.publish(&items).await?;
+            published = true;
         }
         let start_id = last.clone();
         // The last published envelope is the sentinel: read up to it or the cut.

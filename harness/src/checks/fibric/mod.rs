@@ -26,6 +26,7 @@ use scenarios::transcript::Observed;
 use serde_json::{Value, json};
 use wire::sse::SseEvent;
 
+pub(crate) use super::{fixed_property, generated_property, needs_producer};
 use crate::property::PropertyCheck;
 use crate::record::{self, HttpResponse, ReadLimits, Recorder, SseConn};
 use crate::runner::{Check, CheckContext};
@@ -56,14 +57,6 @@ pub fn checks() -> Vec<Box<dyn Check>> {
 
 /// How long a case waits for something that should arrive at once.
 pub const PROMPT: Duration = Duration::from_secs(5);
-
-/// The skip reason of checks that publish, when the harness cannot.
-pub fn needs_producer(ctx: &CheckContext) -> Option<String> {
-    (!ctx.can_produce()).then(|| {
-        "needs a producer: the target is not a reference server and no --producer was given"
-            .to_owned()
-    })
-}
 
 /// A unique marker per case, so that cases sharing a target never share an id.
 fn nonce() -> String {
@@ -298,48 +291,6 @@ pub fn spec(event_type: &str, source: &str) -> EnvelopeSpec {
         entities: vec![],
     }
 }
-
-/// A check over generated plans: its struct and its [`crate::property::Property`]
-/// impl, from the metadata, the plan type and strategy, the share of the
-/// requested cases it runs, the skip rule and the case function.
-macro_rules! generated_property {
-    ($name:ident, $meta:expr, $plan:ty, strategy: $strategy:expr, cases: |$requested:ident| $cases:expr, skip: $skip:expr, run: $run:expr) => {
-        #[derive(Debug)]
-        pub struct $name;
-
-        impl crate::property::Property for $name {
-            type Plan = $plan;
-
-            fn meta(&self) -> &'static scenarios::CheckMeta {
-                &$meta
-            }
-
-            fn skip_reason(&self, ctx: &crate::runner::CheckContext) -> Option<String> {
-                $skip(ctx)
-            }
-
-            fn strategy(&self) -> proptest::strategy::SBoxedStrategy<$plan> {
-                proptest::strategy::Strategy::sboxed($strategy)
-            }
-
-            fn cases(&self, $requested: u32) -> u32 {
-                $cases
-            }
-
-            fn run_case(
-                self: std::sync::Arc<Self>,
-                ctx: crate::runner::CheckContext,
-                plan: $plan,
-            ) -> futures_util::future::BoxFuture<
-                'static,
-                Result<crate::property::CaseOutcome, String>,
-            > {
-                futures_util::FutureExt::boxed($run(ctx, plan))
-            }
-        }
-    };
-}
-pub(crate) use generated_property;
 
 /// Reads up to `n` events (fewer if `wait` passes first).
 pub async fn read_events(conn: &mut SseConn, n: usize, wait: Duration) -> Vec<SseEvent> {

@@ -1,24 +1,19 @@
 //! Fibric checks of where a stream starts: now, after a cursor or a Last-Event-ID, after a backfill; and of paging.
 
-use std::sync::Arc;
-
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
 use proptest::prelude::*;
 use proptest::strategy::SBoxedStrategy;
+use scenarios::Finding;
 use scenarios::delivery::{self, Connection, Observation, Promise, Start};
 use scenarios::fibric::meta;
 use scenarios::fibric::plans::EnvelopeSpec;
-use scenarios::{CheckMeta, Finding};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::basic::fixed_property;
 use super::{
-    Fibric, PROMPT, deliveries, done, generated_property, needs_producer, read_events, read_until,
-    spec,
+    Fibric, PROMPT, deliveries, done, fixed_property, generated_property, needs_producer,
+    read_events, read_until, spec,
 };
-use crate::property::{CaseOutcome, Property};
+use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
 
 fixed_property!(StartsAtNow, meta::STARTS_AT_NOW);

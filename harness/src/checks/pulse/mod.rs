@@ -36,7 +36,7 @@ use crate::property::{CaseOutcome, PropertyCheck};
 use crate::record::{self, HttpResponse, ReadLimits, Recorder, SseConn};
 use crate::runner::{Check, CheckContext};
 
-pub use super::fibric::needs_producer;
+pub(crate) use super::{fixed_property, needs_producer};
 pub use observe::{Published, create, deliveries, event_id, expected, read_until, resume_id};
 
 /// Every Pulse check, in catalogue order.
@@ -72,47 +72,6 @@ pub const SUBSCRIPTION: Promise = Promise {
     at_most_once: true,
     ordered: false,
 };
-
-/// A check with one fixed scenario: a plan of `()`, one case, and its
-/// `skip` and `case` functions in an `impl` of the type.
-macro_rules! fixed_property {
-    ($name:ident, $meta:expr) => {
-        #[derive(Debug)]
-        pub struct $name;
-
-        impl $crate::property::Property for $name {
-            type Plan = ();
-
-            fn meta(&self) -> &'static scenarios::CheckMeta {
-                &$meta
-            }
-
-            fn strategy(&self) -> proptest::strategy::SBoxedStrategy<()> {
-                proptest::strategy::Strategy::sboxed(proptest::strategy::Just(()))
-            }
-
-            fn cases(&self, _requested: u32) -> u32 {
-                1
-            }
-
-            fn skip_reason(&self, ctx: &$crate::runner::CheckContext) -> Option<String> {
-                Self::skip(ctx)
-            }
-
-            fn run_case(
-                self: std::sync::Arc<Self>,
-                ctx: $crate::runner::CheckContext,
-                _plan: (),
-            ) -> futures_util::future::BoxFuture<
-                'static,
-                Result<$crate::property::CaseOutcome, String>,
-            > {
-                futures_util::FutureExt::boxed(Self::case(ctx))
-            }
-        }
-    };
-}
-pub(crate) use fixed_property;
 
 /// A unique marker per case, so that cases sharing a target never share a name.
 fn nonce() -> String {
