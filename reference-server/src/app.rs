@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::error;
 use crate::log::Log;
 use crate::subscribers::Hub;
-use crate::{fibric, pulse};
+use crate::{actyx, fibric, pulse};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Debug, Clone)]
@@ -28,6 +28,7 @@ pub struct Shared {
     pub hub: Arc<Hub>,
     pub fibric: fibric::State,
     pub pulse: pulse::State,
+    pub actyx: actyx::State,
 }
 
 impl AppState {
@@ -36,6 +37,7 @@ impl AppState {
         let hub = Arc::new(Hub::new(shutdown.clone()));
         let fibric = fibric::State::new(&config.fibric);
         let pulse = pulse::State::load(&config.pulse, &log)?;
+        let actyx = actyx::State::load(&config.actyx, &log, now_micros())?;
         Ok(Self(Arc::new(Shared {
             config,
             log,
@@ -43,6 +45,7 @@ impl AppState {
             hub,
             fibric,
             pulse,
+            actyx,
         })))
     }
 }
@@ -69,6 +72,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(fibric::routes())
         .merge(pulse::routes())
+        .merge(actyx::routes())
         .nest("/_control", crate::control::routes(state.clone()))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -125,6 +125,24 @@ impl Default for PulseConfig {
     }
 }
 
+/// The Actyx Events API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActyxConfig {
+    /// A blank line after this long without a line on a stream.
+    pub keepalive: Duration,
+    /// How long a token from `POST /api/v2/auth` is valid.
+    pub token_validity: Duration,
+}
+
+impl Default for ActyxConfig {
+    fn default() -> Self {
+        Self {
+            keepalive: Duration::from_secs(15),
+            token_validity: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
 /// Fauna.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FaunaConfig {
@@ -151,6 +169,7 @@ pub struct Config {
     pub subscribers: SubscriberConfig,
     pub fibric: FibricConfig,
     pub pulse: PulseConfig,
+    pub actyx: ActyxConfig,
     pub fauna: FaunaConfig,
     pub defects: Defects,
 }
@@ -168,6 +187,7 @@ impl Config {
             subscribers: SubscriberConfig::default(),
             fibric: FibricConfig::default(),
             pulse: PulseConfig::default(),
+            actyx: ActyxConfig::default(),
             fauna: FaunaConfig::default(),
             defects: Defects::none(),
         }

@@ -8,9 +8,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::{
-    Config, DEFAULT_CONTROL_TOKEN, DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_SHUTDOWN_GRACE, FaunaConfig, FibricConfig, ModelDecl, PulseConfig, Storage,
-    SubscriberConfig,
+    ActyxConfig, Config, DEFAULT_CONTROL_TOKEN, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_GRACE, FaunaConfig, FibricConfig, ModelDecl,
+    PulseConfig, Storage, SubscriberConfig,
 };
 use crate::defects::Defects;
 
@@ -31,6 +31,8 @@ pub struct FileConfig {
     pub fibric: FibricSection,
     #[serde(default)]
     pub pulse: PulseSection,
+    #[serde(default)]
+    pub actyx: ActyxSection,
     #[serde(default)]
     pub fauna: FaunaSection,
 }
@@ -63,6 +65,13 @@ pub struct PulseSection {
     pub keepalive: Option<String>,
     #[serde(default)]
     pub models: Vec<ModelDecl>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActyxSection {
+    pub keepalive: Option<String>,
+    pub token_validity: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -251,6 +260,22 @@ pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Config, ConfigError
         }
     }
 
+    let defaults = ActyxConfig::default();
+    let actyx = ActyxConfig {
+        keepalive: nonzero_duration(
+            "actyx.keepalive",
+            duration("actyx.keepalive", file.actyx.keepalive, defaults.keepalive)?,
+        )?,
+        token_validity: nonzero_duration(
+            "actyx.token_validity",
+            duration(
+                "actyx.token_validity",
+                file.actyx.token_validity,
+                defaults.token_validity,
+            )?,
+        )?,
+    };
+
     let fauna = FaunaConfig {
         secret: file.fauna.secret.unwrap_or(FaunaConfig::default().secret),
     };
@@ -269,6 +294,7 @@ pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Config, ConfigError
         subscribers,
         fibric,
         pulse,
+        actyx,
         fauna,
         defects: flags.defects,
     })

@@ -35,6 +35,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/log/{stream}", get(read_scratch).post(append_scratch))
         .nest("/fibric", crate::fibric::control_routes())
         .nest("/pulse", crate::pulse::control_routes())
+        .nest("/actyx", crate::actyx::control_routes())
         .layer(middleware::from_fn_with_state(state, require_token))
 }
 

@@ -17,9 +17,11 @@
 //! - [`conn`]: accepted connections, cut when the peer stops reading.
 //! - [`fibric`]: the Fibric envelope stream (seed 004).
 //! - [`pulse`]: Prisma Pulse (seed 001).
+//! - [`actyx`]: the Actyx Events API v2 (seed 003).
 //! - [`app`]: the router and its shared state.
 //! - [`server`]: listener, HTTP/1.1 + h2c, graceful shutdown.
 
+pub mod actyx;
 pub mod app;
 pub mod cli;
 pub mod config;

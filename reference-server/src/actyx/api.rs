@@ -1,0 +1,226 @@
+//! `GET node/id`, `GET events/offsets`, `POST events/publish`, `POST events/query`, and the node's 404 and 405.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::aql::eval::Pipeline;
+use super::aql::{Endpoint, FeatureError, Query};
+use super::auth::{self, Caller};
+use super::error::ActyxError;
+use super::feed::{self, Feed, Mode, diagnostic_line, lines_response};
+use super::offsets::{self, OffsetMap};
+use super::read::ranges;
+use crate::app::{AppState, now_micros};
+
+pub const JSON: &str = "application/json";
+pub const NDJSON: &str = "application/x-ndjson";
+
+pub async fn not_found() -> ActyxError {
+    ActyxError::not_found()
+}
+
+pub async fn method_not_allowed() -> ActyxError {
+    ActyxError::method_not_allowed()
+}
+
+/// The body, or the node's 413 when it is over the server's limit.
+pub fn bytes(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ActyxError> {
+    body.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ActyxError::length_unknown(state.config.max_body_bytes)
+        } else {
+            ActyxError::bad_request(rejection.body_text())
+        }
+    })
+}
+
+/// `GET /api/v2/node/id`: the node id as plain text, no newline, no auth.
+pub async fn node_id(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(error) = auth::accept(&headers, "text/plain") {
+        return error.into_response();
+    }
+    let mut response = state.actyx.node.id.to_string().into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// `GET /api/v2/events/offsets`.
+pub async fn offsets(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ActyxError> {
+    auth::authorize(&state, &headers, &uri)?;
+    auth::accept(&headers, JSON)?;
+    let streams = state.actyx.node.streams();
+    let present: serde_json::Map<String, Value> = streams
+        .iter()
+        .filter_map(|(s, info)| info.present.map(|p| (s.to_string(), json!(p))))
+        .collect();
+    let to_replicate: serde_json::Map<String, Value> = streams
+        .iter()
+        .filter(|(_, info)| info.to_replicate() > 0)
+        .map(|(s, info)| (s.to_string(), json!(info.to_replicate())))
+        .collect();
+    let mut response =
+        Json(json!({"present": present, "toReplicate": to_replicate})).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+struct PublishRequest {
+    data: Vec<PublishEvent>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PublishEvent {
+    tags: Vec<Tag>,
+    payload: Value,
+}
+
+/// A non-empty tag.
+#[derive(Debug)]
+struct Tag(String);
+
+impl<'de> Deserialize<'de> for Tag {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.is_empty() {
+            return Err(serde::de::Error::custom("expected non-empty string"));
+        }
+        Ok(Tag(text))
+    }
+}
+
+/// `POST /api/v2/events/publish`: tags sorted and unique, one timestamp per request.
+pub async fn publish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ActyxError> {
+    let (caller, request): (Caller, PublishRequest) =
+        auth::request(&state, &headers, &uri, JSON, body)?;
+    let events = request
+        .data
+        .into_iter()
+        .map(|event| {
+            let mut tags: Vec<String> = event.tags.into_iter().map(|t| t.0).collect();
+            tags.sort_unstable();
+            tags.dedup();
+            (tags, event.payload)
+        })
+        .collect();
+    let published = state
+        .actyx
+        .node
+        .publish(&state.log, &caller.app_id, events, now_micros())
+        .await
+        .map_err(|error| match error {
+            super::node::WriteError::Invalid(message)
+            | super::node::WriteError::Conflict(message) => ActyxError::bad_request(message),
+            super::node::WriteError::Store(error) => ActyxError::from(error),
+        })?;
+    let data: Vec<Value> = published
+        .iter()
+        .map(|e| {
+            json!({
+                "lamport": e.key.lamport,
+                "stream": e.key.stream,
+                "offset": e.key.offset,
+                "timestamp": e.timestamp,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "data": data })).into_response())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Order {
+    Asc,
+    Desc,
+    StreamAsc,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryRequest {
+    query: String,
+    order: Order,
+    #[serde(default, deserialize_with = "offsets::optional")]
+    lower_bound: Option<OffsetMap>,
+    #[serde(default, deserialize_with = "offsets::optional")]
+    upper_bound: Option<OffsetMap>,
+}
+
+/// Parses the AQL and checks its features for `endpoint`: the node's 400 and 418 answers.
+pub fn parse_query(text: &str, endpoint: Endpoint) -> Result<Query, ActyxError> {
+    let query = Query::parse(text).map_err(ActyxError::bad_request)?;
+    match query.check_features(endpoint) {
+        Ok(()) => Ok(query),
+        Err(FeatureError::NotEnabled(features)) => Err(ActyxError::bad_request(format!(
+            "The query uses beta features that are not enabled: {}.",
+            features.join(" ")
+        ))),
+        Err(FeatureError::Unsupported(feature)) => {
+            Err(ActyxError::unsupported_feature(feature, endpoint.name()))
+        }
+    }
+}
+
+/// The one line the node answers when an upper bound is beyond what it has.
+pub const OUT_OF_RANGE: &str =
+    "Query bounds out of range: upper bound must be within the known present.";
+
+/// `POST /api/v2/events/query`.
+pub async fn query(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ActyxError> {
+    let (_caller, request): (Caller, QueryRequest) =
+        auth::request(&state, &headers, &uri, NDJSON, body)?;
+    let query = parse_query(&request.query, Endpoint::Query)?;
+    let present = state.actyx.node.present();
+    let upper = match request.upper_bound {
+        None => present.clone(),
+        Some(OffsetMap(upper)) => {
+            let beyond = upper
+                .iter()
+                .any(|(stream, offset)| present.get(stream).is_none_or(|p| offset > p));
+            if beyond {
+                return Ok(lines_response(diagnostic_line("error", OUT_OF_RANGE)));
+            }
+            upper
+        }
+    };
+    let lower = request.lower_bound.unwrap_or_default().0;
+    let wanted = ranges(&lower, &upper);
+    let source = feed::source(&state, &query.source, &wanted, request.order == Order::Desc).await?;
+    let feed = Feed::new(
+        &state,
+        Pipeline::new(query),
+        Mode::Query { upper },
+        source,
+        BTreeMap::new(),
+    );
+    Ok(feed.response())
+}

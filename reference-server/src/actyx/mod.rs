@@ -1,0 +1,129 @@
+//! The Actyx Events API v2 (seed 003): auth, node id, offsets, publish, query, subscribe, subscribe_monotonic.
+//!
+//! The node's facts come from Actyx's own open-source node (`ax_core`);
+//! `../shared/PROTOCOLS.md` has the summary. Where the seed and the node
+//! differ, the seed wins and the difference is listed here.
+//!
+//! # Behaviour
+//!
+//! - **Identity.** The node id (32 random bytes in the crypt base64
+//!   alphabet) is made on first start and kept; apps publish to stream
+//!   `<node id>-0`. As on a real node, a fresh node's stream 0 starts with
+//!   four `com.actyx` routing events (offsets 0 to 3), so `FROM allEvents`
+//!   sees them and the first app event has offset 4.
+//! - **Auth.** `POST /api/v2/auth` takes an app manifest; `com.example.*`
+//!   apps need no signature, and signed manifests are refused (this node
+//!   holds no Actyx license key). The answer is `{token}`; the token carries
+//!   its app, creation time and validity (24 h by default) and is signed by
+//!   the node. Like the real node, a restart invalidates every token (`401
+//!   ERR_TOKEN_EXPIRED`); clients authenticate again.
+//! - **Errors** are `{code, message}` with the node's codes, statuses and
+//!   texts ([`error`]). Checks run in the node's order: path, method, auth,
+//!   `Accept`, `Content-Type`, body, query.
+//! - **Offsets** answer `Cache-Control: no-store` as the seed says (the node
+//!   says `no-cache`); streams without events are absent from `present`.
+//! - **Streams** end with an `offsets` line (query), or send it after
+//!   catch-up (subscribe, subscribe_monotonic). A blank line follows every
+//!   `keepalive` of silence (15 s by default). An `upperBound` beyond the
+//!   present gives one `error` diagnostic line and no `offsets` line.
+//! - **subscribe_monotonic** needs `session`, `query` and `lowerBound`, as
+//!   the node does. Its time-travel reference is the newest matching event
+//!   within `lowerBound`, so a session resumes, also after a restart, from
+//!   what the client says it has. As on the node, the session id is not
+//!   stored and changes nothing.
+//! - **Replication** is simulated through `POST /_control/actyx/replicate`:
+//!   events of another node's stream, continuing its offsets, with their own
+//!   lamports; the node's clock moves past them. `announce` sets what the
+//!   swarm claims for a stream, which `toReplicate` reports.
+//! - **AQL**: see [`aql`] for what is supported and how the rest is refused
+//!   (`400 ERR_BAD_REQUEST`, naming the feature).
+//!
+//! # Layout
+//!
+//! - [`aql`]: the query language.
+//! - [`model`]: node ids, stream ids, event keys, event lines.
+//! - [`node`]: identity, Lamport clock, streams, publish and replicate.
+//! - [`auth`]: tokens and the request checks every route shares.
+//! - [`error`]: the node's error answers.
+//! - [`offsets`]: offset maps as requests write them.
+//! - [`read`]: reading events across streams in key order.
+//! - [`feed`]: the NDJSON body: catch-up, `offsets`, live, keep-alive.
+//! - [`api`]: node id, offsets, publish, query.
+//! - [`subscribe`]: the two live endpoints.
+//! - [`control`]: the control routes under `/_control/actyx`.
+
+mod api;
+pub mod aql;
+pub mod auth;
+mod control;
+pub mod error;
+mod feed;
+pub mod model;
+pub mod node;
+pub mod offsets;
+mod read;
+mod subscribe;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+use crate::config::ActyxConfig;
+use crate::log::Log;
+
+/// What the Actyx API keeps between requests.
+#[derive(Debug)]
+pub struct State {
+    pub node: node::Node,
+    /// Changes at every start; tokens from another start are expired.
+    pub cycle: u64,
+    pub config: ActyxConfig,
+}
+
+impl State {
+    pub fn load(config: &ActyxConfig, log: &Log, now_micros: u64) -> anyhow::Result<Self> {
+        let node = node::Node::load(log, now_micros)?;
+        let cycle = u64::from_le_bytes(node::random_bytes()[..8].try_into().unwrap_or_default());
+        Ok(Self {
+            node,
+            cycle,
+            config: config.clone(),
+        })
+    }
+}
+
+/// The public Actyx routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v2/auth",
+            post(auth::login).fallback(api::method_not_allowed),
+        )
+        .route("/api/v2/node/id", axum::routing::any(api::node_id))
+        .route(
+            "/api/v2/events/offsets",
+            get(api::offsets).fallback(api::method_not_allowed),
+        )
+        .route(
+            "/api/v2/events/publish",
+            post(api::publish).fallback(api::method_not_allowed),
+        )
+        .route(
+            "/api/v2/events/query",
+            post(api::query).fallback(api::method_not_allowed),
+        )
+        .route(
+            "/api/v2/events/subscribe",
+            post(subscribe::subscribe).fallback(api::method_not_allowed),
+        )
+        .route(
+            "/api/v2/events/subscribe_monotonic",
+            post(subscribe::subscribe_monotonic).fallback(api::method_not_allowed),
+        )
+        .route("/api/v2/{*rest}", axum::routing::any(api::not_found))
+}
+
+/// Actyx's routes under `/_control/actyx`.
+pub fn control_routes() -> Router<AppState> {
+    Router::new().route("/replicate", post(control::replicate))
+}
