@@ -88,7 +88,7 @@ struct DisconnectBody {
 }
 
 /// The APIs whose streams `POST /_control/disconnect` can end.
-const STREAMING_APIS: &[&str] = &["fibric", "pulse"];
+const STREAMING_APIS: &[&str] = &["fibric", "pulse", "actyx"];
 
 /// Ends the open streams of one API (or all), as a deploy would; clients reconnect.
 async fn disconnect(

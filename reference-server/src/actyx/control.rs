@@ -3,7 +3,7 @@
 //! `POST /replicate {stream, events: [{offset, lamport, tags?, appId?,
 //! payload?, timestamp?}], announce?}` stores events of another node's
 //! stream as if the swarm had delivered them (offsets must continue the
-//! stream), and `announce` raises the offset the swarm claims for it, which
+//! stream and lamports must grow along it, else `409 offset_conflict`), and `announce` raises the offset the swarm claims for it, which
 //! `toReplicate` reports until the events arrive. The answer is the node's
 //! offsets and its Lamport clock.
 

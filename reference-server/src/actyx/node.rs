@@ -31,6 +31,9 @@ pub struct StreamInfo {
     /// The newest offset stored here, if any.
     #[serde(skip)]
     pub present: Option<u64>,
+    /// The lamport of the newest event stored here; lamports grow along a stream.
+    #[serde(skip)]
+    pub last_lamport: Option<u64>,
     /// The newest offset the swarm has announced (replication target), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announced: Option<u64>,
@@ -110,7 +113,15 @@ impl Node {
                 .map_err(|e| anyhow::anyhow!("stored Actyx stream: {e}"))?;
             let mut info: StreamInfo = serde_json::from_slice(&value)
                 .with_context(|| format!("the stored Actyx stream {name} is corrupt"))?;
-            info.present = store.bounds(&log_stream(&stream))?.last.map(|p| p - 1);
+            let name = log_stream(&stream);
+            if let Some(last) = store.bounds(&name)?.last {
+                let record = store
+                    .get(&name, last)?
+                    .with_context(|| format!("the newest event of {stream} is missing"))?;
+                let event = Event::from_record(stream, &record).map_err(anyhow::Error::msg)?;
+                info.present = Some(last - 1);
+                info.last_lamport = Some(event.key.lamport);
+            }
             streams.insert(stream, info);
         }
         Ok(Self {
@@ -182,7 +193,10 @@ impl Node {
         let committed = log.commit(batch).await?;
         *clock = lamport;
         let last = committed.positions.last().copied().map(|p| p - 1);
-        self.update_stream(stream, |info| info.present = last);
+        self.update_stream(stream, |info| {
+            info.present = last;
+            info.last_lamport = Some(lamport);
+        });
         self.changed.send_modify(|n| *n += 1);
         Ok(stored
             .into_iter()
@@ -224,7 +238,17 @@ impl Node {
         let name = log_stream(&stream);
         let mut batch = WriteBatch::new();
         let mut lamport = *clock;
+        let mut previous = info.last_lamport;
         for (expected, event) in (first..).zip(&events) {
+            if previous.is_some_and(|p| event.lamport <= p) {
+                return Err(WriteError::Conflict(format!(
+                    "stream {stream} offset {}: lamport {} must be above the stream's previous lamport {}",
+                    event.offset,
+                    event.lamport,
+                    previous.unwrap_or(0)
+                )));
+            }
+            previous = Some(event.lamport);
             if event.offset != expected {
                 return Err(WriteError::Conflict(format!(
                     "stream {stream} continues at offset {expected}, not {}: replication delivers a stream's events in order without gaps",
@@ -258,6 +282,7 @@ impl Node {
         self.update_stream(stream, |stored| {
             stored.present = present;
             stored.announced = info.announced;
+            stored.last_lamport = previous;
         });
         self.changed.send_modify(|n| *n += 1);
         Ok(())

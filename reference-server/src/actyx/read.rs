@@ -134,8 +134,7 @@ impl Merge {
                 return Ok(());
             }
             for record in &batch.records {
-                let event = Event::from_record(stream, record)
-                    .map_err(|reason| StoreError::Engine(reason))?;
+                let event = Event::from_record(stream, record).map_err(StoreError::Engine)?;
                 cursor.next = event.key.offset + 1;
                 if event.key.offset > cursor.upto {
                     cursor.next = cursor.upto + 1;

@@ -1,5 +1,6 @@
-//! Integration tests of the reference server over real sockets: the binary's CLI, HTTP behaviour, crash safety.
+//! Integration tests of the reference server over real sockets: the binary's CLI, HTTP behaviour, each API, real clients, crash safety.
 
+mod actyx;
 mod cli;
 mod clients;
 mod crash;
