@@ -35,6 +35,9 @@
 //!   events of another node's stream, continuing its offsets, with their own
 //!   lamports; the node's clock moves past them. `announce` sets what the
 //!   swarm claims for a stream, which `toReplicate` reports.
+//! - **Reading.** Queries and catch-up merge the streams' logs one read
+//!   batch per stream at a time; `desc` reads the range ascending and
+//!   reverses it in memory, so its memory grows with the events it matches.
 //! - **AQL**: see [`aql`] for what is supported and how the rest is refused
 //!   (`400 ERR_BAD_REQUEST`, naming the feature).
 //!
