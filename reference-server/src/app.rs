@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::error;
 use crate::log::Log;
 use crate::subscribers::Hub;
-use crate::{actyx, fibric, pulse};
+use crate::{actyx, fauna, fibric, pulse};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Debug, Clone)]
@@ -29,6 +29,7 @@ pub struct Shared {
     pub fibric: fibric::State,
     pub pulse: pulse::State,
     pub actyx: actyx::State,
+    pub fauna: fauna::State,
 }
 
 impl AppState {
@@ -38,6 +39,7 @@ impl AppState {
         let fibric = fibric::State::new(&config.fibric);
         let pulse = pulse::State::load(&config.pulse, &log)?;
         let actyx = actyx::State::load(&config.actyx, &log, now_micros())?;
+        let fauna = fauna::State::load(&config.fauna, &log)?;
         Ok(Self(Arc::new(Shared {
             config,
             log,
@@ -46,6 +48,7 @@ impl AppState {
             fibric,
             pulse,
             actyx,
+            fauna,
         })))
     }
 }
@@ -73,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         .merge(fibric::routes())
         .merge(pulse::routes())
         .merge(actyx::routes())
+        .merge(fauna::routes())
         .nest("/_control", crate::control::routes(state.clone()))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

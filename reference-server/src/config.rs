@@ -146,13 +146,21 @@ impl Default for ActyxConfig {
 /// Fauna.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FaunaConfig {
-    pub secret: String,
+    /// Secret → database. Each database has its own collections and logs;
+    /// an event source token works only with its own database's secret.
+    pub keys: BTreeMap<String, String>,
+    /// A `status` event on an idle stream after this long (Fauna: 5 minutes).
+    pub status_interval: Duration,
 }
 
 impl Default for FaunaConfig {
     fn default() -> Self {
         Self {
-            secret: "fauna_test_secret".to_owned(),
+            keys: BTreeMap::from([
+                ("fauna_test_secret".to_owned(), "main".to_owned()),
+                ("fauna_test_secret_2".to_owned(), "second".to_owned()),
+            ]),
+            status_interval: Duration::from_secs(300),
         }
     }
 }
@@ -205,10 +213,11 @@ impl Config {
             "pulse    Authorization: Bearer {}",
             self.pulse.api_key
         ));
-        lines.push(format!(
-            "fauna    Authorization: Bearer {}",
-            self.fauna.secret
-        ));
+        for (secret, database) in &self.fauna.keys {
+            lines.push(format!(
+                "fauna    Authorization: Bearer {secret}  (database {database})"
+            ));
+        }
         lines.push("actyx    POST /api/v2/auth with an appId like com.example.app".to_owned());
         lines.push("atproto  com.atproto.server.createAccount is open, no invite code".to_owned());
         lines.push(format!(

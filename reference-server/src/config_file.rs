@@ -77,7 +77,9 @@ pub struct ActyxSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaunaSection {
-    pub secret: Option<String>,
+    /// Secret → database. Replaces the default keys when present.
+    pub keys: Option<BTreeMap<String, String>>,
+    pub status_interval: Option<String>,
 }
 
 /// A configuration problem; the binary reports it and exits 2.
@@ -276,12 +278,31 @@ pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Config, ConfigError
         )?,
     };
 
+    let defaults = FaunaConfig::default();
     let fauna = FaunaConfig {
-        secret: file.fauna.secret.unwrap_or(FaunaConfig::default().secret),
+        keys: file.fauna.keys.unwrap_or(defaults.keys),
+        status_interval: nonzero_duration(
+            "fauna.status_interval",
+            duration(
+                "fauna.status_interval",
+                file.fauna.status_interval,
+                defaults.status_interval,
+            )?,
+        )?,
     };
+    if fauna.keys.values().any(|db| {
+        db.is_empty()
+            || !db
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    }) {
+        return Err(ConfigError::Invalid(
+            "fauna database names hold letters, digits, _ and -".into(),
+        ));
+    }
     if fibric.keys.keys().any(|k| k.trim().is_empty())
         || pulse.api_key.trim().is_empty()
-        || fauna.secret.trim().is_empty()
+        || fauna.keys.keys().any(|k| k.trim().is_empty())
     {
         return Err(ConfigError::Invalid("credentials must not be empty".into()));
     }
@@ -313,7 +334,7 @@ mod tests {
         assert_eq!(config.control_token, "control_test_token");
         assert_eq!(config.fibric.keys["sk_test_tenant_b"], "tn_b");
         assert_eq!(config.pulse.api_key, "pulse_test_key");
-        assert_eq!(config.fauna.secret, "fauna_test_secret");
+        assert_eq!(config.fauna.keys["fauna_test_secret"], "main");
     }
 
     #[test]

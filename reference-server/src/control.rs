@@ -36,6 +36,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .nest("/fibric", crate::fibric::control_routes())
         .nest("/pulse", crate::pulse::control_routes())
         .nest("/actyx", crate::actyx::control_routes())
+        .nest("/fauna", crate::fauna::control_routes())
         .layer(middleware::from_fn_with_state(state, require_token))
 }
 
@@ -88,7 +89,7 @@ struct DisconnectBody {
 }
 
 /// The APIs whose streams `POST /_control/disconnect` can end.
-const STREAMING_APIS: &[&str] = &["fibric", "pulse", "actyx"];
+const STREAMING_APIS: &[&str] = &["fibric", "pulse", "actyx", "fauna"];
 
 /// Ends the open streams of one API (or all), as a deploy would; clients reconnect.
 async fn disconnect(

@@ -18,6 +18,7 @@
 //! - [`fibric`]: the Fibric envelope stream (seed 004).
 //! - [`pulse`]: Prisma Pulse (seed 001).
 //! - [`actyx`]: the Actyx Events API v2 (seed 003).
+//! - [`fauna`]: Fauna event streaming and the FQL subset that feeds it (seed 000).
 //! - [`app`]: the router and its shared state.
 //! - [`server`]: listener, HTTP/1.1 + h2c, graceful shutdown.
 
@@ -30,6 +31,7 @@ pub mod conn;
 pub mod control;
 pub mod defects;
 pub mod error;
+pub mod fauna;
 pub mod fibric;
 pub mod log;
 pub mod pulse;

@@ -4,6 +4,7 @@ mod actyx;
 mod cli;
 mod clients;
 mod crash;
+mod fauna;
 mod fibric;
 mod http;
 mod pulse;

@@ -1,0 +1,467 @@
+//! `POST /stream/1`: a `status` event, the replay since the start point, then live changes, each a JSON object and `\r\n`.
+//!
+//! The body is pulled like every stream of this server: each time hyper asks
+//! for more, it reads the next batch of change records after its position,
+//! turns the ones that concern the set into events, and hands them over as
+//! one chunk (so a burst reaches a client in one write). When caught up it
+//! waits for the collection log's watch, the status interval, or its token.
+
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::db::{self, log_stream};
+use super::error::{FaunaError, error_event, event_stats};
+use super::source::{Claims, Cursor, Refusal, classify, event_document};
+use super::tagged;
+use crate::app::{AppState, now_micros};
+use crate::store::{Position, ReadLimit};
+use crate::subscribers::StreamGuard;
+
+/// More replayed events than this end the stream with `stream_replay_volume_exceeded`.
+pub const REPLAY_LIMIT: usize = 128;
+
+/// Which endpoint a request came to: their messages differ in a final period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Stream,
+    Feed,
+}
+
+/// A validated stream or feed request: where to start, and what for.
+#[derive(Debug)]
+pub struct Opened {
+    pub db: String,
+    pub claims: Claims,
+    /// Deliver changes strictly after this log position.
+    pub after: Position,
+    /// The `txn_ts` of that point.
+    pub ts: u64,
+    /// The start point is older than the collection's history.
+    pub too_old: bool,
+    /// The request body, for the endpoint's own fields.
+    pub body: serde_json::Map<String, Value>,
+}
+
+fn bad(endpoint: Endpoint, message: &str) -> FaunaError {
+    let dot = if endpoint == Endpoint::Feed && !message.ends_with('.') {
+        "."
+    } else {
+        ""
+    };
+    FaunaError::invalid_request(format!("Invalid request body: {message}{dot}"))
+}
+
+/// Checks auth, body, token, cursor and start time, as Fauna does, in its order.
+pub async fn open(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    endpoint: Endpoint,
+) -> Result<Opened, FaunaError> {
+    let Some((db, secret)) = super::database(state, headers) else {
+        return Err(FaunaError::unauthorized(
+            "Invalid token, unable to authenticate request",
+        ));
+    };
+    let body = body.map_err(|r| FaunaError::new(r.status(), "invalid_request", r.body_text()))?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(FaunaError::invalid_request("No request body provided"));
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return Err(bad(endpoint, "the body must be a JSON object"));
+    };
+    let token = match body.get("token") {
+        Some(Value::String(token)) => token.clone(),
+        _ => return Err(bad(endpoint, "Value for key token not found.")),
+    };
+    let start_ts = match body.get("start_ts") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.is_u64() => n.as_u64(),
+        Some(Value::String(s)) => {
+            return Err(bad(endpoint, &format!("Unexpected string value '{s}'.")));
+        }
+        Some(other) => {
+            return Err(bad(
+                endpoint,
+                &format!("Unexpected value {other} for start_ts."),
+            ));
+        }
+    };
+    let cursor = match body.get("cursor") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(c)) => Some(c.clone()),
+        Some(other) => {
+            return Err(bad(
+                endpoint,
+                &format!("Unexpected value {other} for cursor."),
+            ));
+        }
+    };
+    if start_ts.is_some() && cursor.is_some() {
+        return Err(bad(
+            endpoint,
+            "can not provide both `start_ts` and `cursor`",
+        ));
+    }
+    let signer = &state.fauna.signer;
+    let claims = match signer.check_token(&token, &secret) {
+        Ok(claims) if claims.db == db => claims,
+        Ok(_) | Err(Refusal::Malformed) => {
+            return Err(bad(endpoint, "invalid event source provided"));
+        }
+        Err(Refusal::WrongSignature) => {
+            let elsewhere = state
+                .config
+                .fauna
+                .keys
+                .keys()
+                .any(|other| signer.check_token(&token, other).is_ok());
+            return Err(if elsewhere {
+                FaunaError::invalid_request(
+                    "Error evaluating provided stream, the event source belongs to another database",
+                )
+            } else {
+                bad(endpoint, "invalid event source provided")
+            });
+        }
+    };
+    let collection = claims.source.collection().to_owned();
+    let store = &**state.log.store();
+    let Some(def) = db::collection(store, &db, &collection).map_err(|_| FaunaError::internal())?
+    else {
+        return Err(bad(endpoint, "invalid event source provided"));
+    };
+    let (after, ts) = match (cursor, start_ts) {
+        (Some(text), _) => {
+            let Cursor { p, t } = signer
+                .check_cursor(&text, &db, &collection)
+                .map_err(|_| bad(endpoint, "invalid event cursor provided"))?;
+            (p, t)
+        }
+        (None, Some(start)) => (
+            position_at(state, &db, &collection, claims.at, start).await?,
+            start,
+        ),
+        (None, None) => (claims.at, claims.ts),
+    };
+    if ts < claims.ts {
+        return Err(FaunaError::invalid_request(
+            "Invalid stream start time: Stream start time can not be before the stream create time.",
+        ));
+    }
+    let window = def.history_days.saturating_mul(86_400_000_000);
+    let too_old = ts < now_micros().saturating_sub(window);
+    Ok(Opened {
+        db,
+        claims,
+        after,
+        ts,
+        too_old,
+        body,
+    })
+}
+
+/// The last position whose change has `txn_ts <= start`, from `from` on.
+async fn position_at(
+    state: &AppState,
+    db: &str,
+    collection: &str,
+    from: Position,
+    start: u64,
+) -> Result<Position, FaunaError> {
+    let name = log_stream(db, collection);
+    let mut after = from;
+    loop {
+        let batch = state
+            .log
+            .read_after(&name, after, ReadLimit::records(256), Box::new(|_| true))
+            .await?;
+        for record in &batch.records {
+            if record.timestamp_micros > start {
+                return Ok(after);
+            }
+            after = record.position;
+        }
+        if batch.reached_end || batch.records.is_empty() {
+            return Ok(after);
+        }
+    }
+}
+
+/// The message of `invalid_stream_start_time` for a start before the history.
+pub fn too_old_message(ts: u64) -> String {
+    format!(
+        "Stream start time {} is too far in the past. Recreate the stream and try again.",
+        super::time::rfc3339(ts)
+    )
+}
+
+/// The events a batch of change records makes, and where reading got to.
+pub struct Converted {
+    pub events: Vec<Value>,
+    pub position: Position,
+    pub ts: u64,
+}
+
+/// Turns change records into events of the token's set.
+pub fn convert(
+    state: &AppState,
+    opened: &Opened,
+    records: &[crate::store::Record],
+    mut position: Position,
+    mut ts: u64,
+    max_events: usize,
+) -> Result<Converted, FaunaError> {
+    let collection = opened.claims.source.collection();
+    let mut events = Vec::new();
+    for record in records {
+        if events.len() == max_events {
+            break;
+        }
+        let change = db::change(&record.payload).map_err(|e| {
+            tracing::error!(error = %e, "fauna: a change record is corrupt");
+            FaunaError::internal()
+        })?;
+        position = record.position;
+        ts = record.timestamp_micros;
+        if let Some((kind, version)) = classify(&opened.claims.source, &change) {
+            let doc = event_document(&opened.claims.source, &change.id, version);
+            let cursor =
+                state
+                    .fauna
+                    .signer
+                    .cursor(&opened.db, collection, Cursor { p: position, t: ts });
+            events.push(json!({
+                "type": kind.name(),
+                "data": tagged::document(&doc),
+                "txn_ts": ts,
+                "cursor": cursor,
+                "stats": event_stats(1, record.payload.len() as u64),
+            }));
+        }
+    }
+    Ok(Converted {
+        events,
+        position,
+        ts,
+    })
+}
+
+struct Follower {
+    state: AppState,
+    opened: Opened,
+    /// The log position read up to, and its `txn_ts`.
+    position: Position,
+    ts: u64,
+    /// Replay ends at the head the log had when the stream opened.
+    replay_until: Position,
+    replayed: usize,
+    started: bool,
+    ended: bool,
+    watch: watch::Receiver<Position>,
+    stop: CancellationToken,
+    _guard: StreamGuard,
+}
+
+fn line(value: &Value) -> String {
+    format!("{value}\r\n")
+}
+
+impl Follower {
+    fn status(&self) -> String {
+        let cursor = self.state.fauna.signer.cursor(
+            &self.opened.db,
+            self.opened.claims.source.collection(),
+            Cursor {
+                p: self.position,
+                t: self.ts,
+            },
+        );
+        line(
+            &json!({"type": "status", "txn_ts": self.ts, "cursor": cursor, "stats": event_stats(0, 0)}),
+        )
+    }
+
+    fn end_with(&mut self, code: &str, message: &str) -> Option<String> {
+        self.ended = true;
+        Some(line(&error_event(code, message)))
+    }
+
+    async fn next_chunk(&mut self) -> Option<String> {
+        if self.ended {
+            return None;
+        }
+        if !self.started {
+            self.started = true;
+            let mut first = self.status();
+            if self.opened.too_old {
+                first.push_str(&line(&error_event(
+                    "invalid_stream_start_time",
+                    &too_old_message(self.opened.ts),
+                )));
+                self.ended = true;
+            }
+            return Some(first);
+        }
+        let name = log_stream(&self.opened.db, self.opened.claims.source.collection());
+        let read_batch = self.state.config.subscribers.read_batch.max(1);
+        loop {
+            if self.stop.is_cancelled() {
+                return None;
+            }
+            let batch = match self
+                .state
+                .log
+                .read_after(
+                    &name,
+                    self.position,
+                    ReadLimit {
+                        max_records: read_batch,
+                        max_scanned: read_batch,
+                    },
+                    Box::new(|_| true),
+                )
+                .await
+            {
+                Ok(batch) => batch,
+                Err(error) => {
+                    tracing::error!(%error, "fauna: reading a stream failed");
+                    return self.end_with("internal_error", "Reading the log failed. Please create a ticket at https://support.fauna.com");
+                }
+            };
+            if !batch.records.is_empty() {
+                let replaying = self.position < self.replay_until;
+                let room = if replaying {
+                    REPLAY_LIMIT - self.replayed
+                } else {
+                    usize::MAX
+                };
+                let converted = match convert(&self.state, &self.opened, &batch.records, self.position, self.ts, room) {
+                    Ok(converted) => converted,
+                    Err(_) => return self.end_with("internal_error", "A change record is corrupt. Please create a ticket at https://support.fauna.com"),
+                };
+                let full = replaying && converted.events.len() == room;
+                let over_limit = full && self.replay_has_more(&name, converted.position).await;
+                if full && !over_limit {
+                    // Nothing of the set is left to replay: the rest is live.
+                    self.replay_until = 0;
+                }
+                if replaying {
+                    self.replayed += converted.events.len();
+                }
+                self.position = converted.position;
+                self.ts = converted.ts;
+                let mut chunk: String = converted.events.iter().map(line).collect();
+                if over_limit {
+                    chunk.push_str(&line(&error_event(
+                        "stream_replay_volume_exceeded",
+                        "Too many events to replay. Recreate the stream and try again.",
+                    )));
+                    self.ended = true;
+                }
+                if !chunk.is_empty() {
+                    return Some(chunk);
+                }
+                continue;
+            }
+            let position = self.position;
+            let interval = self.state.config.fauna.status_interval;
+            let stop = self.stop.clone();
+            let woke = tokio::select! {
+                changed = self.watch.wait_for(|last| *last > position) => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                    true
+                }
+                () = tokio::time::sleep(interval) => false,
+                () = stop.cancelled() => return None,
+            };
+            if !woke {
+                return Some(self.status());
+            }
+        }
+    }
+
+    /// Whether the replay holds another event of the set after `position`.
+    async fn replay_has_more(&self, name: &str, mut position: Position) -> bool {
+        let spec = &self.opened.claims.source;
+        while position < self.replay_until {
+            let Ok(batch) = self
+                .state
+                .log
+                .read_after(name, position, ReadLimit::records(256), Box::new(|_| true))
+                .await
+            else {
+                return false;
+            };
+            for record in &batch.records {
+                if record.position > self.replay_until {
+                    return false;
+                }
+                position = record.position;
+                if db::change(&record.payload)
+                    .ok()
+                    .is_some_and(|change| classify(spec, &change).is_some())
+                {
+                    return true;
+                }
+            }
+            if batch.records.is_empty() {
+                return false;
+            }
+        }
+        false
+    }
+}
+
+/// `POST /stream/1`.
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let opened = match open(&state, &headers, body, Endpoint::Stream).await {
+        Ok(opened) => opened,
+        Err(error) => return error.into_response(),
+    };
+    let name = log_stream(&opened.db, opened.claims.source.collection());
+    let watch = state.log.watch(&name);
+    let replay_until = state.log.head(&name).unwrap_or(0);
+    let follower = Follower {
+        position: opened.after,
+        ts: opened.ts,
+        replay_until,
+        replayed: 0,
+        started: false,
+        ended: false,
+        watch,
+        stop: state.hub.token("fauna"),
+        _guard: state.hub.open_stream(),
+        state: state.clone(),
+        opened,
+    };
+    let body = futures_util::stream::unfold(follower, |mut follower| async move {
+        let chunk = follower.next_chunk().await?;
+        Some((Ok::<_, Infallible>(Bytes::from(chunk)), follower))
+    });
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=utf-8"),
+    );
+    let id = format!("{:016x}", now_micros());
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        headers.insert("x-fauna-stream-id", value);
+    }
+    response
+}
