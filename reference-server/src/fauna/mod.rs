@@ -32,7 +32,7 @@
 //! - [`source`]: event source tokens, cursors, set membership.
 //! - [`error`]: protocol errors, query errors, error events, stats.
 //! - [`stream`]: `POST /stream/1`; [`feed`]: `POST /feed/1`; [`query`]: `POST /query/1`.
-//! - [`control`]: `/_control/fauna`.
+//! - [`control`]: the control routes under `/_control/fauna`.
 
 mod control;
 pub mod db;

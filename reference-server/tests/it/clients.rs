@@ -1,9 +1,11 @@
-//! Real third-party clients against the reference server (npm `eventsource` so far).
+//! Real third-party clients against the reference server: npm `eventsource`, npm `fauna`, PyPI `fauna`.
 //!
-//! Their packages are pinned in `tests/clients/*/package-lock.json` and installed
-//! by `.ci/run` (`npm ci`), which also sets `STREAMCHECK_REAL_CLIENTS=1`. A test
-//! runs whenever its client is installed; under that variable a missing client
-//! is a failure, never a silent skip.
+//! Their packages are pinned in `tests/clients/*/package-lock.json` (installed
+//! by `.ci/run` with `npm ci`) and `tests/clients/*/requirements.txt`
+//! (installed into `.venv` there); `.ci/run` also sets
+//! `STREAMCHECK_REAL_CLIENTS=1`. A test runs whenever its client is
+//! installed; under that variable a missing client is a failure, never a
+//! silent skip. (`ax_sdk`, a Rust crate, is a dev-dependency: see `actyx/sdk.rs`.)
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -16,53 +18,161 @@ use serde_json::Value;
 use crate::support::CONTROL_TOKEN;
 
 /// The folder of an installed client, or `None` (with a note) when it is not installed and not required.
-fn client_dir(name: &str) -> Option<PathBuf> {
+/// `installed` is what installing leaves there (`node_modules`, `.venv/bin/python`).
+fn client_dir(name: &str, installed: &str, how: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/clients")
         .join(name);
-    if dir.join("node_modules").is_dir() {
+    if dir.join(installed).exists() {
         return Some(dir);
     }
     assert!(
         std::env::var_os("STREAMCHECK_REAL_CLIENTS").is_none(),
-        "STREAMCHECK_REAL_CLIENTS is set but {} has no node_modules: run `npm ci` there (.ci/run does)",
+        "STREAMCHECK_REAL_CLIENTS is set but {} has no {installed}: {how} there (.ci/run does)",
         dir.display()
     );
     eprintln!(
-        "note: {name} is not installed; run `npm ci` in {} to run this test",
+        "note: {name} is not installed; {how} in {} to run this test",
         dir.display()
     );
     None
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn npm_eventsource_reconnects_with_last_event_id_and_gets_every_envelope_once_in_order() {
-    let Some(dir) = client_dir("eventsource") else {
-        return;
-    };
-    let server = start(Config::ephemeral()).await.unwrap();
+fn npm_client(name: &str) -> Option<PathBuf> {
+    client_dir(name, "node_modules", "run `npm ci`")
+}
+
+/// Runs a client program in `dir` and returns its one-line JSON report.
+async fn run_client(dir: &std::path::Path, program: &str, args: &[&str]) -> Value {
     let output = tokio::time::timeout(
         Duration::from_secs(60),
-        tokio::process::Command::new("node")
-            .arg("fibric-reconnect.mjs")
-            .args([
-                server.base_url().as_str(),
-                "sk_test_tenant_a",
-                CONTROL_TOKEN,
-            ])
-            .current_dir(&dir)
+        tokio::process::Command::new(program)
+            .args(args)
+            .current_dir(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .output(),
     )
     .await
     .expect("the client finished within 60 s")
-    .expect("node runs");
+    .expect("the client runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let report: Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("no JSON report ({e}):\nstdout: {stdout}\nstderr: {stderr}"));
     assert_eq!(report["outcome"], "ok", "{report:#}\n{stderr}");
+    report
+}
+
+/// `(type, id)` of each event of a report list.
+fn kinds(report: &Value, key: &str) -> Vec<(String, String)> {
+    report[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{key} in {report:#}"))
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_owned(),
+                e["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// What both Fauna drivers must see: `a` enters, changes, `b` enters, `a` leaves.
+fn fauna_expectations(report: &Value, first_key: &str) {
+    let a = report["ids"]["a"].as_str().unwrap().to_owned();
+    let b = report["ids"]["b"].as_str().unwrap().to_owned();
+    let expected = vec![
+        ("add".to_owned(), a.clone()),
+        ("update".to_owned(), a.clone()),
+        ("add".to_owned(), b.clone()),
+        ("remove".to_owned(), a.clone()),
+    ];
+    assert_eq!(kinds(report, first_key), expected, "{report:#}");
+    assert_eq!(
+        kinds(report, "resumed"),
+        expected[2..],
+        "resumed strictly after the second event"
+    );
+    let feed: Vec<Vec<String>> = serde_json::from_value(report["feed"].clone()).unwrap();
+    assert_eq!(
+        feed,
+        vec![
+            vec![
+                format!("add:{a}"),
+                format!("update:{a}"),
+                format!("add:{b}")
+            ],
+            vec![format!("remove:{a}")],
+        ],
+        "pages of three, then the rest"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_fauna_over_h2c_streams_resumes_from_a_cursor_and_reads_feeds() {
+    let Some(dir) = npm_client("fauna-js") else {
+        return;
+    };
+    let server = start(Config::ephemeral()).await.unwrap();
+    let report = run_client(
+        &dir,
+        "node",
+        &["stream.mjs", &server.base_url(), "fauna_test_secret"],
+    )
+    .await;
+    assert_eq!(report["tokenClass"], "StreamToken");
+    assert_eq!(report["docClass"], "Document");
+    fauna_expectations(&report, "first");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pypi_fauna_streams_live_resumes_from_a_cursor_and_a_start_time_and_reads_feeds() {
+    let Some(dir) = client_dir(
+        "fauna-py",
+        ".venv/bin/python",
+        "create .venv and pip install -r requirements.txt",
+    ) else {
+        return;
+    };
+    let server = start(Config::ephemeral()).await.unwrap();
+    let python = dir.join(".venv/bin/python");
+    let report = run_client(
+        &dir,
+        python.to_str().unwrap(),
+        &["stream.py", &server.base_url(), "fauna_test_secret"],
+    )
+    .await;
+    assert_eq!(report["token_class"], "EventSource");
+    assert_eq!(report["first_type"], "status");
+    fauna_expectations(&report, "live");
+    assert_eq!(
+        kinds(&report, "from_time"),
+        kinds(&report, "resumed"),
+        "start_ts of the second event resumes after it"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_eventsource_reconnects_with_last_event_id_and_gets_every_envelope_once_in_order() {
+    let Some(dir) = npm_client("eventsource") else {
+        return;
+    };
+    let server = start(Config::ephemeral()).await.unwrap();
+    let report = run_client(
+        &dir,
+        "node",
+        &[
+            "fibric-reconnect.mjs",
+            &server.base_url(),
+            "sk_test_tenant_a",
+            CONTROL_TOKEN,
+        ],
+    )
+    .await;
     let types: Vec<&str> = report["received"]
         .as_array()
         .unwrap()
