@@ -107,7 +107,7 @@ fn the_config_file_sets_credentials_and_flags_win() {
     let config = dir.path().join("server.toml");
     std::fs::write(
         &config,
-        "memory = true\ncontrol_token = \"from_file\"\n[fibric.keys]\nsk_live_x = \"tn_x\"\n[fauna]\nsecret = \"s3cret\"\n",
+        "memory = true\ncontrol_token = \"from_file\"\n[fibric.keys]\nsk_live_x = \"tn_x\"\n[fauna.keys]\ns3cret = \"db1\"\n",
     )
     .unwrap();
     let server = spawn(&[
@@ -123,7 +123,9 @@ fn the_config_file_sets_credentials_and_flags_win() {
     );
     assert!(!banner.contains("sk_test_tenant_a"), "{banner}");
     assert!(
-        banner.contains("s3cret") && banner.contains("from_flag"),
+        banner.contains("s3cret")
+            && banner.contains("database db1")
+            && banner.contains("from_flag"),
         "{banner}"
     );
     assert!(banner.contains("storage: memory"), "{banner}");

@@ -55,14 +55,14 @@ async fn a_fresh_node_has_its_routing_events_and_publishes_after_them() {
     assert_eq!(
         mine.as_object().unwrap().keys().collect::<Vec<_>>(),
         [
-            "appId",
+            "type",
             "lamport",
-            "offset",
-            "payload",
             "stream",
-            "tags",
+            "offset",
             "timestamp",
-            "type"
+            "tags",
+            "appId",
+            "payload"
         ],
     );
     assert_eq!(mine["tags"], json!(["a", "b"]), "sorted and unique");

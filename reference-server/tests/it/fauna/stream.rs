@@ -23,7 +23,11 @@ async fn a_set_stream_shows_documents_entering_changing_and_leaving() {
     let status = events.next().await;
     assert_eq!(status["type"], "status");
     let keys: Vec<&String> = status.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["cursor", "stats", "txn_ts", "type"]);
+    assert_eq!(
+        keys,
+        ["type", "txn_ts", "cursor", "stats"],
+        "Fauna's field order"
+    );
     assert!(status["txn_ts"].as_u64().unwrap() > 1_600_000_000_000_000);
     let stats = status["stats"].as_object().unwrap();
     for key in [
@@ -51,6 +55,12 @@ async fn a_set_stream_shows_documents_entering_changing_and_leaving() {
         assert!(ts >= last_ts, "txn_ts never goes back");
         last_ts = ts;
         assert!(event["cursor"].is_string());
+        let keys: Vec<&String> = event.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            ["type", "data", "txn_ts", "cursor", "stats"],
+            "Fauna's field order"
+        );
         seen.push(event);
     }
     let kinds: Vec<(String, String)> = seen.iter().map(kind_and_id).collect();
