@@ -32,6 +32,19 @@ impl FaunaError {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
+    /// A body axum could not take: over the size limit (`413 request_size_exceeded`) or unreadable.
+    pub fn body(rejection: &axum::extract::rejection::BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_size_exceeded",
+                "The request body is larger than this server accepts.",
+            )
+        } else {
+            Self::invalid_request(rejection.body_text())
+        }
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -40,7 +53,7 @@ impl FaunaError {
         )
     }
 
-    pub fn body(&self) -> Value {
+    pub fn to_json(&self) -> Value {
         json!({"error": {"code": self.code, "message": self.message}})
     }
 }
@@ -48,7 +61,7 @@ impl FaunaError {
 impl IntoResponse for FaunaError {
     fn into_response(self) -> Response {
         let unauthorized = self.status == StatusCode::UNAUTHORIZED;
-        let mut response = (self.status, Json(self.body())).into_response();
+        let mut response = (self.status, Json(self.to_json())).into_response();
         if unauthorized {
             response
                 .headers_mut()

@@ -115,8 +115,7 @@ pub async fn query(
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
-            return FaunaError::new(rejection.status(), "invalid_request", rejection.body_text())
-                .into_response();
+            return FaunaError::body(&rejection).into_response();
         }
     };
     let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(&body) else {

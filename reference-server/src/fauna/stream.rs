@@ -71,7 +71,7 @@ pub async fn open(
             "Invalid token, unable to authenticate request",
         ));
     };
-    let body = body.map_err(|r| FaunaError::new(r.status(), "invalid_request", r.body_text()))?;
+    let body = body.map_err(|r| FaunaError::body(&r))?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(FaunaError::invalid_request("No request body provided"));
     }

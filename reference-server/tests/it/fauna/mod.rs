@@ -1,5 +1,6 @@
 //! Fauna over real sockets: the FQL subset, tokens, `/stream/1` framing, set semantics, replay rules and limits, feeds, restarts, h2c.
 
+mod control;
 mod feed;
 mod query;
 mod restart;
