@@ -126,7 +126,7 @@ async fn oversized_bodies_are_refused_and_write_nothing() {
         .unwrap();
     assert_eq!(page["events"], json!([]));
     let page: Value = fauna
-        .feed(json!({"token": token, "start_ts": page["events"].as_array().map_or(0, |_| 0)}))
+        .feed(json!({"token": token, "start_ts": 1}))
         .await
         .json()
         .await
