@@ -18,12 +18,14 @@
 //! - [`fibric`]: the Fibric envelope stream (seed 004).
 //! - [`pulse`]: Prisma Pulse (seed 001).
 //! - [`actyx`]: the Actyx Events API v2 (seed 003).
+//! - [`atproto`]: AT Protocol repositories (the firehose arrives with issue 6).
 //! - [`fauna`]: Fauna event streaming and the FQL subset that feeds it (seed 000).
 //! - [`app`]: the router and its shared state.
 //! - [`server`]: listener, HTTP/1.1 + h2c, graceful shutdown.
 
 pub mod actyx;
 pub mod app;
+pub mod atproto;
 pub mod cli;
 pub mod config;
 pub mod config_file;

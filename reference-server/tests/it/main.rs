@@ -1,6 +1,7 @@
 //! Integration tests of the reference server over real sockets: the binary's CLI, HTTP behaviour, each API, real clients, crash safety.
 
 mod actyx;
+mod atproto;
 mod cli;
 mod clients;
 mod crash;

@@ -1,0 +1,21 @@
+//! The AT Protocol pieces of the reference server, checked against the official interop vectors in `../shared/vectors`.
+
+mod mst;
+
+use std::path::PathBuf;
+
+/// A file of the atproto interop vectors (`STREAMCHECK_SHARED` overrides `../shared`).
+pub fn vector(path: &str) -> PathBuf {
+    let shared = match std::env::var_os("STREAMCHECK_SHARED") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+    };
+    shared.join("vectors/atproto-interop-tests").join(path)
+}
+
+pub fn read_json(path: &str) -> serde_json::Value {
+    let file = vector(path);
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
+    serde_json::from_str(&text).expect("vector JSON")
+}
