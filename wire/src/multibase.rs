@@ -1,4 +1,4 @@
-//! The multibase text encodings CID strings use: base32 lower-case unpadded (`b`), and base58btc (`z`) for reading only.
+//! The multibase text encodings atproto uses: base32 lower-case unpadded (`b`, CIDs) and base58btc (`z`, `did:key`).
 //!
 //! atproto writes every CID in base32 (`b…`); base58btc decoding exists so the
 //! harness can read and report a CID that another peer wrote in the IPFS
@@ -137,6 +137,34 @@ pub fn decode_base58btc(text: &str) -> Result<Vec<u8>, MultibaseError> {
     Ok(out)
 }
 
+/// Encodes base58btc without a prefix (as `did:key` needs after its `z`). Leading zero bytes become `1`s.
+pub fn encode_base58btc(bytes: &[u8]) -> String {
+    let zeros = bytes.iter().take_while(|b| **b == 0).count();
+    // Little-endian base-58 digits of the number read so far.
+    let mut digits: Vec<u8> = Vec::with_capacity(bytes.len() * 138 / 100 + 1);
+    for byte in &bytes[zeros..] {
+        let mut carry = usize::from(*byte);
+        for digit in &mut digits {
+            carry += usize::from(*digit) << 8;
+            *digit = (carry % 58) as u8;
+            carry /= 58;
+        }
+        while carry > 0 {
+            digits.push((carry % 58) as u8);
+            carry /= 58;
+        }
+    }
+    let mut out = String::with_capacity(zeros + digits.len());
+    out.extend(std::iter::repeat_n('1', zeros));
+    out.extend(
+        digits
+            .iter()
+            .rev()
+            .map(|d| char::from(BASE58_ALPHABET[usize::from(*d)])),
+    );
+    out
+}
+
 /// Encodes `bytes` as a multibase string in base32 lower-case: `b` followed by the payload.
 pub fn encode(bytes: &[u8]) -> String {
     let mut out = String::from(BASE32_LOWER);
@@ -158,6 +186,17 @@ pub fn decode(text: &str) -> Result<Vec<u8>, MultibaseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base58_encodes_known_values_and_round_trips() {
+        // The "Hello World!" example of the base58 draft, and leading zeros.
+        assert_eq!(encode_base58btc(b"Hello World!"), "2NEpo7TZRRrLZSi2U");
+        assert_eq!(encode_base58btc(&[0, 0, 1]), "112");
+        assert_eq!(encode_base58btc(&[]), "");
+        for bytes in [&b"\x00\xff\x10"[..], b"did:key", &[0xe7, 0x01, 0x02, 0x03]] {
+            assert_eq!(decode_base58btc(&encode_base58btc(bytes)).unwrap(), bytes);
+        }
+    }
 
     // The test vectors of RFC 4648 section 10, lower-cased and without padding.
     const RFC4648: &[(&str, &str)] = &[

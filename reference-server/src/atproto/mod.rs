@@ -1,7 +1,11 @@
-//! The AT Protocol repository firehose (seed 002): repositories and their Merkle Search Trees so far.
+//! The AT Protocol repository firehose (seed 002): so far the repository building blocks it rests on.
 //!
 //! # Layout
 //!
 //! - [`mst`]: key heights, the canonical tree, node blocks, commit proofs.
+//! - [`keys`]: secp256k1 signing keys, low-S signatures, `did:key`.
+//! - [`tid`]: TIDs, the revs of commits.
 
+pub mod keys;
 pub mod mst;
+pub mod tid;

@@ -1,5 +1,6 @@
 //! The AT Protocol pieces of the reference server, checked against the official interop vectors in `../shared/vectors`.
 
+mod crypto;
 mod mst;
 
 use std::path::PathBuf;
@@ -18,4 +19,15 @@ pub fn read_json(path: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(&file)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
     serde_json::from_str(&text).expect("vector JSON")
+}
+
+/// The lines of a syntax vector file, without comments and blank lines.
+pub fn read_lines(path: &str) -> Vec<String> {
+    let file = vector(path);
+    std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
 }
