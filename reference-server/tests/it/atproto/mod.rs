@@ -1,5 +1,6 @@
 //! The AT Protocol pieces of the reference server, checked against the official interop vectors in `../shared/vectors`.
 
+mod commit;
 mod crypto;
 mod mst;
 

@@ -1,0 +1,205 @@
+//! A repository: records under an MST, signed commits, and the CAR slice each commit publishes on the firehose.
+//!
+//! A commit is the DAG-CBOR map `{did, version: 3, data, rev, prev: null,
+//! sig}` where `sig` signs the same map without `sig`. Its CAR slice holds
+//! the commit first, then every MST node the new tree added or a relay needs
+//! to invert the operations ([`crate::atproto::mst::Tree::proof`]), then the
+//! new records.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use wire::car::write_car;
+use wire::cbor::{Value, encode};
+use wire::cid::Cid;
+
+use super::keys::Keypair;
+use super::mst::Tree;
+use super::tid::tid;
+
+/// One change a commit makes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Create { path: String, record: Value },
+    Update { path: String, record: Value },
+    Delete { path: String },
+}
+
+/// An operation as the `#commit` event lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    pub action: &'static str,
+    pub path: String,
+    /// The new record, for creates and updates.
+    pub cid: Option<Cid>,
+    /// The record it replaced, for updates and deletes.
+    pub prev: Option<Cid>,
+}
+
+/// What one commit produced.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub commit: Cid,
+    pub rev: String,
+    /// The rev of the previous commit.
+    pub since: Option<String>,
+    /// The MST root before this commit.
+    pub prev_data: Option<Cid>,
+    pub ops: Vec<Op>,
+    /// The CAR slice: roots `[commit]`, the commit block first.
+    pub car: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepoError {
+    #[error("record {0} already exists")]
+    Exists(String),
+    #[error("record {0} does not exist")]
+    Missing(String),
+    #[error("{0} is written twice in one commit")]
+    Repeated(String),
+}
+
+/// A repository in memory.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub did: String,
+    records: BTreeMap<String, Cid>,
+    tree: Tree,
+    rev: Option<String>,
+    commit: Option<Cid>,
+}
+
+/// The signed commit block for `data` at `rev`.
+pub fn sign_commit(did: &str, data: Cid, rev: &str, key: &Keypair) -> (Cid, Vec<u8>) {
+    let mut fields = BTreeMap::from([
+        ("did".to_owned(), Value::String(did.to_owned())),
+        ("version".to_owned(), Value::Integer(3)),
+        ("data".to_owned(), Value::Link(data)),
+        ("rev".to_owned(), Value::String(rev.to_owned())),
+        ("prev".to_owned(), Value::Null),
+    ]);
+    let unsigned = encode(&Value::Map(fields.clone()));
+    fields.insert("sig".to_owned(), Value::Bytes(key.sign(&unsigned).to_vec()));
+    let block = encode(&Value::Map(fields));
+    (Cid::for_dag_cbor(&block), block)
+}
+
+impl Repo {
+    pub fn new(did: &str) -> Self {
+        Self {
+            did: did.to_owned(),
+            records: BTreeMap::new(),
+            tree: Tree::build(&BTreeMap::new()),
+            rev: None,
+            commit: None,
+        }
+    }
+
+    pub fn rev(&self) -> Option<&str> {
+        self.rev.as_deref()
+    }
+
+    pub fn data(&self) -> Cid {
+        self.tree.root()
+    }
+
+    pub fn record(&self, path: &str) -> Option<Cid> {
+        self.records.get(path).copied()
+    }
+
+    /// Applies `writes` as one commit signed by `key`, with a rev made from
+    /// `micros` (moved past the previous rev when the clock did not advance).
+    pub fn apply(
+        &mut self,
+        writes: &[Write],
+        key: &Keypair,
+        micros: u64,
+    ) -> Result<Applied, RepoError> {
+        let mut records = self.records.clone();
+        let mut new_blocks: Vec<(Cid, Vec<u8>)> = Vec::new();
+        let mut ops = Vec::new();
+        let mut seen = BTreeSet::new();
+        for write in writes {
+            let path = match write {
+                Write::Create { path, .. }
+                | Write::Update { path, .. }
+                | Write::Delete { path } => path,
+            };
+            if !seen.insert(path.clone()) {
+                return Err(RepoError::Repeated(path.clone()));
+            }
+            let prev = records.get(path).copied();
+            match (write, prev) {
+                (Write::Create { .. }, Some(_)) => return Err(RepoError::Exists(path.clone())),
+                (Write::Update { .. } | Write::Delete { .. }, None) => {
+                    return Err(RepoError::Missing(path.clone()));
+                }
+                (Write::Create { record, .. } | Write::Update { record, .. }, _) => {
+                    let block = encode(record);
+                    let cid = Cid::for_dag_cbor(&block);
+                    records.insert(path.clone(), cid);
+                    new_blocks.push((cid, block));
+                    let action = if prev.is_some() { "update" } else { "create" };
+                    ops.push(Op {
+                        action,
+                        path: path.clone(),
+                        cid: Some(cid),
+                        prev,
+                    });
+                }
+                (Write::Delete { .. }, Some(_)) => {
+                    records.remove(path);
+                    ops.push(Op {
+                        action: "delete",
+                        path: path.clone(),
+                        cid: None,
+                        prev,
+                    });
+                }
+            }
+        }
+        let tree = Tree::build(&records);
+        let before = self.tree.blocks();
+        let after = tree.blocks();
+        let present: Vec<&str> = ops
+            .iter()
+            .filter(|o| o.cid.is_some())
+            .map(|o| o.path.as_str())
+            .collect();
+        let absent: Vec<&str> = ops
+            .iter()
+            .filter(|o| o.cid.is_none())
+            .map(|o| o.path.as_str())
+            .collect();
+        let mut nodes: BTreeSet<Cid> = after
+            .keys()
+            .filter(|c| !before.contains_key(c))
+            .copied()
+            .collect();
+        nodes.extend(tree.proof(&present, &absent));
+        let mut rev_micros = micros;
+        let mut rev = tid(rev_micros, 0);
+        while self.rev.as_ref().is_some_and(|last| rev <= *last) {
+            rev_micros += 1;
+            rev = tid(rev_micros, 0);
+        }
+        let (commit, commit_block) = sign_commit(&self.did, tree.root(), &rev, key);
+        let mut blocks = vec![(commit, commit_block)];
+        blocks.extend(nodes.iter().map(|c| (*c, after[c].clone())));
+        blocks.extend(new_blocks);
+        let car = write_car(&[commit], &blocks);
+        let applied = Applied {
+            commit,
+            rev: rev.clone(),
+            since: self.rev.clone(),
+            prev_data: self.commit.map(|_| self.tree.root()),
+            ops,
+            car,
+        };
+        self.records = records;
+        self.tree = tree;
+        self.rev = Some(rev);
+        self.commit = Some(commit);
+        Ok(applied)
+    }
+}
