@@ -20,6 +20,7 @@
 //! - [`actyx`]: the Actyx Events API v2 (seed 003).
 //! - [`atproto`]: AT Protocol repositories (the firehose arrives with issue 6).
 //! - [`fauna`]: Fauna event streaming and the FQL subset that feeds it (seed 000).
+//! - [`random`]: random bytes for identities and secrets.
 //! - [`app`]: the router and its shared state.
 //! - [`server`]: listener, HTTP/1.1 + h2c, graceful shutdown.
 
@@ -37,6 +38,7 @@ pub mod fauna;
 pub mod fibric;
 pub mod log;
 pub mod pulse;
+pub mod random;
 pub mod server;
 pub mod sse;
 pub mod store;

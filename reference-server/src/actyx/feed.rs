@@ -240,12 +240,10 @@ impl Feed {
                 self.phase = Phase::Done;
             }
             Mode::Subscribe | Mode::Monotonic { .. } => {
-                let present = self.state.actyx.node.present();
-                let mut shown = self.read_to.clone();
-                for (stream, offset) in &present {
-                    shown.entry(*stream).or_insert(*offset);
-                }
-                self.out.push_str(&offsets_line(&shown));
+                // The end of catch-up: what it read up to (the present when the
+                // subscription opened, and the lower bound beyond it), never
+                // streams or events that appeared since, which come live.
+                self.out.push_str(&offsets_line(&self.read_to));
                 self.phase = if self.pipeline.exhausted() {
                     Phase::Done
                 } else {

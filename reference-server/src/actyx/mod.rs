@@ -35,6 +35,8 @@
 //!   events of another node's stream, continuing its offsets, with their own
 //!   lamports; the node's clock moves past them. `announce` sets what the
 //!   swarm claims for a stream, which `toReplicate` reports.
+//! - **Orders.** `stream-asc` is answered in `asc` order, which keeps every
+//!   stream ascending as it requires.
 //! - **Reading.** Queries and catch-up merge the streams' logs one read
 //!   batch per stream at a time; `desc` reads the range ascending and
 //!   reverses it in memory, so its memory grows with the events it matches.
@@ -86,7 +88,8 @@ pub struct State {
 impl State {
     pub fn load(config: &ActyxConfig, log: &Log, now_micros: u64) -> anyhow::Result<Self> {
         let node = node::Node::load(log, now_micros)?;
-        let cycle = u64::from_le_bytes(node::random_bytes()[..8].try_into().unwrap_or_default());
+        let cycle =
+            u64::from_le_bytes(crate::random::bytes32()[..8].try_into().unwrap_or_default());
         Ok(Self {
             node,
             cycle,

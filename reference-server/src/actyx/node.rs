@@ -9,7 +9,6 @@
 //! (`actyx.streams`).
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::RwLock;
 
 use anyhow::Context;
@@ -337,7 +336,7 @@ fn identity(store: &dyn LogStore, now_micros: u64) -> anyhow::Result<(NodeId, [u
             .map_err(|_| anyhow::anyhow!("the stored Actyx token secret is not 32 bytes"))?;
         return Ok((NodeId(id), secret));
     }
-    let (id, secret) = (random_bytes(), random_bytes());
+    let (id, secret) = (crate::random::bytes32(), crate::random::bytes32());
     let local = id_stream(NodeId(id));
     let mut batch = WriteBatch::new();
     batch.put(NODE_NS, "id", id.to_vec());
@@ -361,14 +360,4 @@ fn identity(store: &dyn LogStore, now_micros: u64) -> anyhow::Result<(NodeId, [u
         .commit(batch)
         .context("storing the Actyx node identity")?;
     Ok((NodeId(id), secret))
-}
-
-/// 32 bytes from the standard library's per-process random hash keys.
-pub fn random_bytes() -> [u8; 32] {
-    let mut out = [0u8; 32];
-    for (i, chunk) in out.chunks_mut(8).enumerate() {
-        let word = RandomState::new().hash_one((i, std::time::SystemTime::now()));
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
-    out
 }

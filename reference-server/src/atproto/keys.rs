@@ -34,7 +34,7 @@ impl Keypair {
     /// A fresh key, drawn until the bytes are a valid scalar.
     pub fn generate() -> Self {
         loop {
-            if let Some(key) = Self::from_bytes(&crate::actyx::node::random_bytes()) {
+            if let Some(key) = Self::from_bytes(&crate::random::bytes32()) {
                 return key;
             }
         }

@@ -147,16 +147,10 @@ async fn apply(
     change: Write,
 ) -> Result<Json<Value>, ApiError> {
     let mut writer = state.fauna.writer.lock().await;
-    let (change, _) = writer
+    let (change, _, txn_ts) = writer
         .write(&state.log, db, collection, id, change, now_micros())
         .await
         .map_err(db_error)?;
-    let txn_ts = change
-        .after
-        .as_ref()
-        .or(change.before.as_ref())
-        .map_or(0, |v| v.ts);
-    let txn_ts = change.after.as_ref().map_or(txn_ts, |v| v.ts);
     Ok(Json(json!({
         "id": change.id,
         "txn_ts": txn_ts,

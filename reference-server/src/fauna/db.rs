@@ -183,7 +183,7 @@ impl Writer {
         Ok(def)
     }
 
-    /// Applies one document write and appends its change; returns the change and its log position.
+    /// Applies one document write and appends its change; returns the change, its log position and its `txn_ts`.
     pub async fn write(
         &mut self,
         log: &Log,
@@ -192,7 +192,7 @@ impl Writer {
         id: Option<&str>,
         write: Write,
         now: u64,
-    ) -> Result<(Change, Position), DbError> {
+    ) -> Result<(Change, Position, u64), DbError> {
         let store = &**log.store();
         if collection(store, db, collection_name)?.is_none() {
             return Err(DbError::NoCollection(collection_name.to_owned()));
@@ -250,7 +250,7 @@ impl Writer {
         if change.before.is_none() {
             entry.1 = next_id + 1;
         }
-        Ok((change, committed.positions[0]))
+        Ok((change, committed.positions[0], ts))
     }
 }
 

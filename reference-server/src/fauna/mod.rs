@@ -72,7 +72,7 @@ impl State {
                 .try_into()
                 .map_err(|_| anyhow::anyhow!("the stored Fauna secret is not 32 bytes"))?,
             None => {
-                let secret = crate::actyx::node::random_bytes();
+                let secret = crate::random::bytes32();
                 let mut batch = crate::store::WriteBatch::new();
                 batch.put(META_NS, "secret", secret.to_vec());
                 store.commit(batch)?;

@@ -90,6 +90,21 @@ fn success(data: Value, txn_ts: u64, writes: u64, tags: Option<&str>) -> Respons
     response
 }
 
+/// The answer to a write: the document as written, or a null document for a delete.
+fn written(
+    (collection, change, ts): (String, db::Change, u64),
+) -> Result<(Value, u64, u64), Failure> {
+    let data = match change.after {
+        Some(version) => tagged::document(&Document {
+            collection,
+            id: change.id,
+            version,
+        }),
+        None => null_doc(&collection, &change.id, "deleted"),
+    };
+    Ok((data, ts, 1))
+}
+
 fn null_doc(collection: &str, id: &str, cause: &str) -> Value {
     json!({"@ref": {"id": id, "coll": {"@mod": collection}, "exists": false, "cause": cause}})
 }
@@ -205,9 +220,10 @@ async fn run(
     let store = &**state.log.store();
     let write = |collection: String, id: Option<String>, change: Write| async move {
         let mut writer = state.fauna.writer.lock().await;
-        writer
+        let (change, _, ts) = writer
             .write(&state.log, db, &collection, id.as_deref(), change, now)
-            .await
+            .await?;
+        Ok::<_, DbError>((collection, change, ts))
     };
     match command {
         Command::CreateCollection { name, history_days } => {
@@ -224,61 +240,20 @@ async fn run(
             Ok((data, def.created, 1))
         }
         Command::Create { collection, data } => {
-            let (change, _) = write(collection.clone(), None, Write::Create(data)).await?;
-            let version = change
-                .after
-                .ok_or(Failure::Protocol(FaunaError::internal()))?;
-            let ts = version.ts;
-            let doc = Document {
-                collection,
-                id: change.id,
-                version,
-            };
-            Ok((tagged::document(&doc), ts, 1))
+            written(write(collection, None, Write::Create(data)).await?)
         }
         Command::Update {
             collection,
             id,
             data,
-        } => {
-            let (change, _) = write(collection.clone(), Some(id), Write::Update(data)).await?;
-            let version = change
-                .after
-                .ok_or(Failure::Protocol(FaunaError::internal()))?;
-            let ts = version.ts;
-            Ok((
-                tagged::document(&Document {
-                    collection,
-                    id: change.id,
-                    version,
-                }),
-                ts,
-                1,
-            ))
-        }
+        } => written(write(collection, Some(id), Write::Update(data)).await?),
         Command::Replace {
             collection,
             id,
             data,
-        } => {
-            let (change, _) = write(collection.clone(), Some(id), Write::Replace(data)).await?;
-            let version = change
-                .after
-                .ok_or(Failure::Protocol(FaunaError::internal()))?;
-            let ts = version.ts;
-            Ok((
-                tagged::document(&Document {
-                    collection,
-                    id: change.id,
-                    version,
-                }),
-                ts,
-                1,
-            ))
-        }
+        } => written(write(collection, Some(id), Write::Replace(data)).await?),
         Command::Delete { collection, id } => {
-            let (_, _) = write(collection.clone(), Some(id.clone()), Write::Delete).await?;
-            Ok((null_doc(&collection, &id, "deleted"), now, 1))
+            written(write(collection, Some(id), Write::Delete).await?)
         }
         Command::Get { collection, id } => {
             if db::collection(store, db, &collection)?.is_none() {

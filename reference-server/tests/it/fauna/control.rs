@@ -51,6 +51,8 @@ async fn the_control_api_writes_documents_and_mints_tokens_that_stream() {
     ))
     .await;
     assert_eq!(response.status(), StatusCode::OK);
+    let updated: Value = response.json().await.unwrap();
+    assert!(updated["txn_ts"].as_u64() > created["txn_ts"].as_u64());
     let response = send(
         fauna
             .http
@@ -62,6 +64,12 @@ async fn the_control_api_writes_documents_and_mints_tokens_that_stream() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
+    let deleted: Value = response.json().await.unwrap();
+    assert!(
+        deleted["txn_ts"].as_u64() > updated["txn_ts"].as_u64(),
+        "a delete has its own txn_ts: {deleted}"
+    );
+    assert!(deleted["document"].is_null());
     let response = send(control(
         "/documents",
         json!({"collection": "Items", "op": "update", "id": id, "data": {}}),
