@@ -2,13 +2,11 @@
 
 use std::time::Duration;
 
-use proptest::prelude::*;
 use scenarios::Finding;
 use scenarios::delivery::{self, Connection, Observation, Promise, Start};
 use scenarios::fibric::meta;
 use scenarios::fibric::plans::EnvelopeSpec;
 use scenarios::transcript::Observed;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -16,37 +14,15 @@ use super::{
     Fibric, PROMPT, deliveries, done, fixed_property, generated_property, needs_producer,
     read_events, read_until, spec,
 };
+use crate::checks::{CutsPlan, cuts_plan};
 use crate::property::CaseOutcome;
 use crate::proxy::framing::Framing;
-use crate::proxy::schedule::{ConnPlan, Cut, CutAction, CutAt, Schedule, Selector};
+use crate::proxy::schedule::{ConnPlan, Schedule, Selector};
 use crate::proxy::{self, FaultLog};
 use crate::runner::CheckContext;
 
-/// `published` envelopes, streamed through connections cut where `cuts` say.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CutsPlan {
-    pub published: usize,
-    /// Publish before the first connection opens (replay) or after (live).
-    pub before: bool,
-    /// The cuts of connections 1, 2, …; later connections are left alone.
-    pub cuts: Vec<Cut>,
-}
-
-fn cut() -> impl Strategy<Value = Cut> {
-    (
-        0u64..6,
-        prop_oneof![3 => Just(0u64), 2 => 1u64..60],
-        prop_oneof![Just(CutAction::Fin), Just(CutAction::Rst)],
-    )
-        .prop_map(|(frames, plus_bytes, action)| Cut {
-            at: CutAt::Frames { frames, plus_bytes },
-            action,
-        })
-}
-
 generated_property!(Cuts, meta::CUTS, CutsPlan,
-    strategy: (1usize..=10, any::<bool>(), prop::collection::vec(cut(), 1..=3))
-        .prop_map(|(published, before, cuts)| CutsPlan { published, before, cuts }),
+    strategy: cuts_plan(10),
     cases: |requested| requested.div_ceil(2),
     skip: plain_http_with_producer,
     run: cuts_case);

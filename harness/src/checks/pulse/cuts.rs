@@ -11,38 +11,16 @@ use scenarios::pulse::meta;
 use scenarios::pulse::plans::Identity;
 use scenarios::transcript::Observed;
 use scenarios::{CheckMeta, Finding};
-use serde::{Deserialize, Serialize};
 
 use super::{
     PROMPT, Published, Pulse, deliveries, event_id, expected, needs_producer, read_until, resume_id,
 };
+use crate::checks::{CutsPlan, cuts_plan};
 use crate::property::{CaseOutcome, Property};
 use crate::proxy::framing::Framing;
-use crate::proxy::schedule::{ConnPlan, Cut, CutAction, CutAt, Schedule, Selector};
+use crate::proxy::schedule::{ConnPlan, Schedule, Selector};
 use crate::proxy::{self, FaultLog};
 use crate::runner::CheckContext;
-
-/// `published` changes, consumed from a named stream through connections cut where `cuts` say.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CutsPlan {
-    pub published: usize,
-    /// Publish before the first connection opens (replay) or after (live).
-    pub before: bool,
-    /// The cuts of connections 1, 2, …; later connections are left alone.
-    pub cuts: Vec<Cut>,
-}
-
-fn cut() -> impl Strategy<Value = Cut> {
-    (
-        0u64..6,
-        prop_oneof![3 => Just(0u64), 2 => 1u64..60],
-        prop_oneof![Just(CutAction::Fin), Just(CutAction::Rst)],
-    )
-        .prop_map(|(frames, plus_bytes, action)| Cut {
-            at: CutAt::Frames { frames, plus_bytes },
-            action,
-        })
-}
 
 /// Changes published on every reconnect: with two, the last one is never
 /// the event right after the resume position, so a server that drops that
@@ -70,17 +48,7 @@ impl Property for Cuts {
     }
 
     fn strategy(&self) -> SBoxedStrategy<CutsPlan> {
-        (
-            1usize..=8,
-            any::<bool>(),
-            prop::collection::vec(cut(), 1..=3),
-        )
-            .prop_map(|(published, before, cuts)| CutsPlan {
-                published,
-                before,
-                cuts,
-            })
-            .sboxed()
+        cuts_plan(8).sboxed()
     }
 
     fn cases(&self, requested: u32) -> u32 {
