@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::error;
 use crate::log::Log;
 use crate::subscribers::Hub;
-use crate::{actyx, fauna, fibric, pulse};
+use crate::{actyx, atproto, fauna, fibric, pulse};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Debug, Clone)]
@@ -30,6 +30,7 @@ pub struct Shared {
     pub pulse: pulse::State,
     pub actyx: actyx::State,
     pub fauna: fauna::State,
+    pub atproto: atproto::State,
 }
 
 impl AppState {
@@ -40,6 +41,7 @@ impl AppState {
         let pulse = pulse::State::load(&config.pulse, &log)?;
         let actyx = actyx::State::load(&config.actyx, &log, now_micros())?;
         let fauna = fauna::State::load(&config.fauna, &log)?;
+        let atproto = atproto::State::load(&config.atproto, &log)?;
         Ok(Self(Arc::new(Shared {
             config,
             log,
@@ -49,6 +51,7 @@ impl AppState {
             pulse,
             actyx,
             fauna,
+            atproto,
         })))
     }
 }
@@ -77,6 +80,7 @@ pub fn app(state: AppState) -> Router {
         .merge(pulse::routes())
         .merge(actyx::routes())
         .merge(fauna::routes())
+        .merge(atproto::routes())
         .nest("/_control", crate::control::routes(state.clone()))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

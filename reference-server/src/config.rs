@@ -165,6 +165,33 @@ impl Default for FaunaConfig {
     }
 }
 
+/// The AT Protocol firehose and label stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtprotoConfig {
+    /// At most this many events per stream are kept for replay.
+    pub backfill_events: u64,
+    /// Events older than this are dropped from the replay window.
+    pub backfill_age: Duration,
+    /// A live subscriber more than this many events behind gets `ConsumerTooSlow`.
+    pub consumer_buffer: u64,
+    /// A WebSocket ping after this long without a frame.
+    pub ping_interval: Duration,
+    /// How long an access token from `createSession`/`createAccount` is valid.
+    pub access_validity: Duration,
+}
+
+impl Default for AtprotoConfig {
+    fn default() -> Self {
+        Self {
+            backfill_events: 100_000,
+            backfill_age: Duration::from_secs(24 * 3600),
+            consumer_buffer: 500,
+            ping_interval: Duration::from_secs(30),
+            access_validity: Duration::from_secs(2 * 3600),
+        }
+    }
+}
+
 /// The configuration a server runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -179,6 +206,7 @@ pub struct Config {
     pub pulse: PulseConfig,
     pub actyx: ActyxConfig,
     pub fauna: FaunaConfig,
+    pub atproto: AtprotoConfig,
     pub defects: Defects,
 }
 
@@ -197,6 +225,7 @@ impl Config {
             pulse: PulseConfig::default(),
             actyx: ActyxConfig::default(),
             fauna: FaunaConfig::default(),
+            atproto: AtprotoConfig::default(),
             defects: Defects::none(),
         }
     }

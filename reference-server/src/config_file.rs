@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::{
-    ActyxConfig, Config, DEFAULT_CONTROL_TOKEN, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
+    ActyxConfig, AtprotoConfig, Config, DEFAULT_CONTROL_TOKEN, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_GRACE, FaunaConfig, FibricConfig, ModelDecl,
     PulseConfig, Storage, SubscriberConfig,
 };
@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub actyx: ActyxSection,
     #[serde(default)]
     pub fauna: FaunaSection,
+    #[serde(default)]
+    pub atproto: AtprotoSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,6 +82,16 @@ pub struct FaunaSection {
     /// Secret → database. Replaces the default keys when present.
     pub keys: Option<BTreeMap<String, String>>,
     pub status_interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AtprotoSection {
+    pub backfill_events: Option<u64>,
+    pub backfill_age: Option<String>,
+    pub consumer_buffer: Option<u64>,
+    pub ping_interval: Option<String>,
+    pub access_validity: Option<String>,
 }
 
 /// A configuration problem; the binary reports it and exits 2.
@@ -300,6 +312,41 @@ pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Config, ConfigError
             "fauna database names hold letters, digits, _ and -".into(),
         ));
     }
+    let defaults = AtprotoConfig::default();
+    let section = file.atproto;
+    let atproto = AtprotoConfig {
+        backfill_events: section.backfill_events.unwrap_or(defaults.backfill_events),
+        backfill_age: nonzero_duration(
+            "atproto.backfill_age",
+            duration(
+                "atproto.backfill_age",
+                section.backfill_age,
+                defaults.backfill_age,
+            )?,
+        )?,
+        consumer_buffer: section.consumer_buffer.unwrap_or(defaults.consumer_buffer),
+        ping_interval: nonzero_duration(
+            "atproto.ping_interval",
+            duration(
+                "atproto.ping_interval",
+                section.ping_interval,
+                defaults.ping_interval,
+            )?,
+        )?,
+        access_validity: nonzero_duration(
+            "atproto.access_validity",
+            duration(
+                "atproto.access_validity",
+                section.access_validity,
+                defaults.access_validity,
+            )?,
+        )?,
+    };
+    if atproto.backfill_events == 0 || atproto.consumer_buffer == 0 {
+        return Err(ConfigError::Invalid(
+            "atproto.backfill_events and atproto.consumer_buffer must be at least 1".into(),
+        ));
+    }
     if fibric.keys.keys().any(|k| k.trim().is_empty())
         || pulse.api_key.trim().is_empty()
         || fauna.keys.keys().any(|k| k.trim().is_empty())
@@ -317,6 +364,7 @@ pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Config, ConfigError
         pulse,
         actyx,
         fauna,
+        atproto,
         defects: flags.defects,
     })
 }

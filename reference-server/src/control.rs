@@ -37,6 +37,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .nest("/pulse", crate::pulse::control_routes())
         .nest("/actyx", crate::actyx::control_routes())
         .nest("/fauna", crate::fauna::control_routes())
+        .nest("/atproto", crate::atproto::control_routes())
         .layer(middleware::from_fn_with_state(state, require_token))
 }
 
@@ -89,7 +90,7 @@ struct DisconnectBody {
 }
 
 /// The APIs whose streams `POST /_control/disconnect` can end.
-const STREAMING_APIS: &[&str] = &["fibric", "pulse", "actyx", "fauna"];
+const STREAMING_APIS: &[&str] = &["fibric", "pulse", "actyx", "fauna", "atproto"];
 
 /// Ends the open streams of one API (or all), as a deploy would; clients reconnect.
 async fn disconnect(

@@ -36,6 +36,7 @@ pub mod defects;
 pub mod error;
 pub mod fauna;
 pub mod fibric;
+pub mod hmac;
 pub mod log;
 pub mod pulse;
 pub mod random;

@@ -15,12 +15,14 @@
 //! - [`cbor`]: a strict DAG-CBOR decoder, a canonical encoder, and the atproto JSON mapping.
 //! - [`frame`]: the atproto event-stream frame (exactly two DAG-CBOR objects).
 //! - [`car`]: CAR v1 read and write.
+//! - [`mst`]: the atproto Merkle Search Tree: undo a commit's ops on the partial tree its CAR slice holds.
 
 pub mod car;
 pub mod cbor;
 pub mod cid;
 pub mod frame;
 pub mod jsonl;
+pub mod mst;
 pub mod multibase;
 pub mod sse;
 pub mod varint;

@@ -16,10 +16,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::error::ActyxError;
 use crate::app::{AppState, now_micros};
+use crate::hmac::hmac_sha256;
 
 /// What a token says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,24 +41,6 @@ pub struct Caller {
     pub app_id: String,
 }
 
-fn hmac(secret: &[u8; 32], message: &[u8]) -> [u8; 32] {
-    let mut inner_key = [0x36u8; 64];
-    let mut outer_key = [0x5cu8; 64];
-    for (i, byte) in secret.iter().enumerate() {
-        inner_key[i] ^= byte;
-        outer_key[i] ^= byte;
-    }
-    let inner = Sha256::new()
-        .chain_update(inner_key)
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(outer_key)
-        .chain_update(inner)
-        .finalize()
-        .into()
-}
-
 /// Makes a token for `claims`.
 pub fn issue(state: &AppState, claims: &Claims) -> String {
     let node = &state.actyx.node;
@@ -68,7 +50,7 @@ pub fn issue(state: &AppState, claims: &Claims) -> String {
     bytes.extend_from_slice(&json);
     bytes.push(1);
     bytes.extend_from_slice(&node.id.0);
-    bytes.extend_from_slice(&hmac(&node.secret, &json));
+    bytes.extend_from_slice(&hmac_sha256(&node.secret, &json));
     STANDARD.encode(bytes)
 }
 
@@ -89,7 +71,7 @@ pub fn verify(state: &AppState, token: &str, now_micros: u64) -> Result<Claims, 
     let (json, tail) = rest.split_at(length);
     let (node_id, mac) = tail[1..].split_at(32);
     let node = &state.actyx.node;
-    if node_id != node.id.0 || mac != hmac(&node.secret, json) {
+    if node_id != node.id.0 || mac != hmac_sha256(&node.secret, json) {
         return Err(ActyxError::token_unauthorized());
     }
     let claims: Claims = serde_json::from_slice(json)

@@ -19,9 +19,43 @@ use super::tid::tid;
 /// One change a commit makes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
-    Create { path: String, record: Value },
-    Update { path: String, record: Value },
-    Delete { path: String },
+    Create {
+        path: String,
+        record: Value,
+    },
+    Update {
+        path: String,
+        record: Value,
+    },
+    /// Create or update, whichever applies.
+    Put {
+        path: String,
+        record: Value,
+    },
+    Delete {
+        path: String,
+    },
+}
+
+impl Write {
+    pub fn path(&self) -> &str {
+        match self {
+            Write::Create { path, .. }
+            | Write::Update { path, .. }
+            | Write::Put { path, .. }
+            | Write::Delete { path } => path,
+        }
+    }
+
+    /// The record written, unless this is a delete.
+    pub fn record(&self) -> Option<&Value> {
+        match self {
+            Write::Create { record, .. }
+            | Write::Update { record, .. }
+            | Write::Put { record, .. } => Some(record),
+            Write::Delete { .. } => None,
+        }
+    }
 }
 
 /// An operation as the `#commit` event lists it.
@@ -39,6 +73,8 @@ pub struct Op {
 #[derive(Debug, Clone)]
 pub struct Applied {
     pub commit: Cid,
+    /// The signed commit block.
+    pub commit_block: Vec<u8>,
     pub rev: String,
     /// The rev of the previous commit.
     pub since: Option<String>,
@@ -66,7 +102,8 @@ pub struct Repo {
     records: BTreeMap<String, Cid>,
     tree: Tree,
     rev: Option<String>,
-    commit: Option<Cid>,
+    /// The latest commit and its block.
+    commit: Option<(Cid, Vec<u8>)>,
 }
 
 /// The signed commit block for `data` at `rev`.
@@ -95,8 +132,42 @@ impl Repo {
         }
     }
 
+    /// A repository as it was stored: its records and its latest commit.
+    pub fn restore(
+        did: &str,
+        records: BTreeMap<String, Cid>,
+        rev: String,
+        commit: (Cid, Vec<u8>),
+    ) -> Self {
+        let tree = Tree::build(&records);
+        Self {
+            did: did.to_owned(),
+            records,
+            tree,
+            rev: Some(rev),
+            commit: Some(commit),
+        }
+    }
+
     pub fn rev(&self) -> Option<&str> {
         self.rev.as_deref()
+    }
+
+    /// The latest commit's CID and block, once there is one.
+    pub fn commit(&self) -> Option<(&Cid, &[u8])> {
+        self.commit
+            .as_ref()
+            .map(|(cid, block)| (cid, block.as_slice()))
+    }
+
+    /// Path → record CID, in key order.
+    pub fn records(&self) -> &BTreeMap<String, Cid> {
+        &self.records
+    }
+
+    /// Every MST node block of the current tree.
+    pub fn tree_blocks(&self) -> BTreeMap<Cid, Vec<u8>> {
+        self.tree.blocks()
     }
 
     pub fn data(&self) -> Cid {
@@ -120,21 +191,22 @@ impl Repo {
         let mut ops = Vec::new();
         let mut seen = BTreeSet::new();
         for write in writes {
-            let path = match write {
-                Write::Create { path, .. }
-                | Write::Update { path, .. }
-                | Write::Delete { path } => path,
-            };
+            let path = write.path().to_owned();
             if !seen.insert(path.clone()) {
-                return Err(RepoError::Repeated(path.clone()));
+                return Err(RepoError::Repeated(path));
             }
-            let prev = records.get(path).copied();
+            let prev = records.get(&path).copied();
             match (write, prev) {
                 (Write::Create { .. }, Some(_)) => return Err(RepoError::Exists(path.clone())),
                 (Write::Update { .. } | Write::Delete { .. }, None) => {
                     return Err(RepoError::Missing(path.clone()));
                 }
-                (Write::Create { record, .. } | Write::Update { record, .. }, _) => {
+                (
+                    Write::Create { record, .. }
+                    | Write::Update { record, .. }
+                    | Write::Put { record, .. },
+                    _,
+                ) => {
                     let block = encode(record);
                     let cid = Cid::for_dag_cbor(&block);
                     records.insert(path.clone(), cid);
@@ -148,7 +220,7 @@ impl Repo {
                     });
                 }
                 (Write::Delete { .. }, Some(_)) => {
-                    records.remove(path);
+                    records.remove(&path);
                     ops.push(Op {
                         action: "delete",
                         path: path.clone(),
@@ -184,22 +256,23 @@ impl Repo {
             rev = tid(rev_micros, 0);
         }
         let (commit, commit_block) = sign_commit(&self.did, tree.root(), &rev, key);
-        let mut blocks = vec![(commit, commit_block)];
+        let mut blocks = vec![(commit, commit_block.clone())];
         blocks.extend(nodes.iter().map(|c| (*c, after[c].clone())));
         blocks.extend(new_blocks);
         let car = write_car(&[commit], &blocks);
         let applied = Applied {
             commit,
+            commit_block: commit_block.clone(),
             rev: rev.clone(),
             since: self.rev.clone(),
-            prev_data: self.commit.map(|_| self.tree.root()),
+            prev_data: self.commit.as_ref().map(|_| self.tree.root()),
             ops,
             car,
         };
         self.records = records;
         self.tree = tree;
         self.rev = Some(rev);
-        self.commit = Some(commit);
+        self.commit = Some((commit, commit_block));
         Ok(applied)
     }
 }

@@ -5,6 +5,7 @@ mod cbor;
 mod cid;
 mod frame;
 mod jsonl;
+mod mst;
 mod sse;
 mod support;
 mod vectors;

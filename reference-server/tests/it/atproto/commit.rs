@@ -13,7 +13,7 @@ use wire::cid::Cid;
 
 /// Finds `key` by walking MST nodes found in the CAR only: `Ok(None)` when
 /// the tree proves it absent, `Err` when a needed block is missing.
-fn lookup(car: &Car, root: Cid, key: &str) -> Result<Option<Cid>, String> {
+pub(super) fn lookup(car: &Car, root: Cid, key: &str) -> Result<Option<Cid>, String> {
     let mut at = Some(root);
     while let Some(cid) = at {
         let block = car

@@ -1,8 +1,14 @@
 //! The AT Protocol pieces of the reference server, checked against the official interop vectors in `../shared/vectors`.
 
+mod client;
 mod commit;
 mod crypto;
+mod firehose;
+mod labels;
 mod mst;
+mod relay;
+mod restart;
+mod xrpc;
 
 use std::path::PathBuf;
 
