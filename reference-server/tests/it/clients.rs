@@ -19,7 +19,7 @@ use crate::support::CONTROL_TOKEN;
 
 /// The folder of an installed client, or `None` (with a note) when it is not installed and not required.
 /// `installed` is what installing leaves there (`node_modules`, `.venv/bin/python`).
-fn client_dir(name: &str, installed: &str, how: &str) -> Option<PathBuf> {
+pub(crate) fn client_dir(name: &str, installed: &str, how: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/clients")
         .join(name);
@@ -38,12 +38,12 @@ fn client_dir(name: &str, installed: &str, how: &str) -> Option<PathBuf> {
     None
 }
 
-fn npm_client(name: &str) -> Option<PathBuf> {
+pub(crate) fn npm_client(name: &str) -> Option<PathBuf> {
     client_dir(name, "node_modules", "run `npm ci`")
 }
 
 /// Runs a client program in `dir` and returns its one-line JSON report.
-async fn run_client(dir: &std::path::Path, program: &str, args: &[&str]) -> Value {
+pub(crate) async fn run_client(dir: &std::path::Path, program: &str, args: &[&str]) -> Value {
     let output = tokio::time::timeout(
         Duration::from_secs(60),
         tokio::process::Command::new(program)

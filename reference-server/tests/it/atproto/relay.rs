@@ -135,7 +135,7 @@ fn verify_commit(body: &Value, key: &str, previous: Option<&Head>) -> Result<Hea
 }
 
 /// A deterministic workload: creates, updates, deletes and batches across three repos.
-async fn workload(pds: &Pds, sessions: &[Session], writes: usize, mut state: u64) {
+pub(super) async fn workload(pds: &Pds, sessions: &[Session], writes: usize, mut state: u64) {
     let mut next = move || {
         state ^= state << 13;
         state ^= state >> 7;
