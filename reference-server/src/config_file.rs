@@ -465,5 +465,26 @@ mod tests {
         assert_eq!(from_file.fibric, defaults.fibric);
         assert_eq!(from_file.pulse, defaults.pulse);
         assert_eq!(from_file.fauna, defaults.fauna);
+        assert_eq!(from_file.actyx, defaults.actyx);
+        assert_eq!(from_file.atproto, defaults.atproto);
+    }
+
+    #[test]
+    fn atproto_settings_are_read_and_checked() {
+        let text = "[atproto]\nbackfill_events = 10\nping_interval = \"2s\"\n";
+        let config = resolve(FileConfig::parse(text).unwrap(), Overrides::default()).unwrap();
+        assert_eq!(config.atproto.backfill_events, 10);
+        assert_eq!(config.atproto.ping_interval, Duration::from_secs(2));
+        for bad in [
+            "[atproto]\nconsumer_buffer = 0\n",
+            "[atproto]\nping_interval = \"0s\"\n",
+            "[atproto]\nbackfill = 1\n",
+        ] {
+            let parsed = FileConfig::parse(bad);
+            assert!(
+                parsed.is_err() || resolve(parsed.unwrap(), Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Real third-party clients against the reference server: npm `eventsource`, npm `fauna`, PyPI `fauna`.
+//! Real third-party clients against the reference server: npm `eventsource`, npm `fauna`, PyPI `fauna` (the atproto ones are in `atproto/clients.rs`).
 //!
 //! Their packages are pinned in `tests/clients/*/package-lock.json` (installed
 //! by `.ci/run` with `npm ci`) and `tests/clients/*/requirements.txt`

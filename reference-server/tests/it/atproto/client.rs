@@ -178,6 +178,26 @@ impl Firehose {
         frames
     }
 
+    /// Sends a WebSocket ping and waits for its pong (frames in between are skipped).
+    pub async fn ping(&mut self, payload: &[u8]) -> bool {
+        use futures_util::SinkExt;
+        self.ws
+            .send(Message::Ping(payload.to_vec().into()))
+            .await
+            .expect("ping sent");
+        let wait = async {
+            while let Some(Ok(message)) = self.ws.next().await {
+                if let Message::Pong(got) = message {
+                    return got.as_ref() == payload;
+                }
+            }
+            false
+        };
+        tokio::time::timeout(Duration::from_secs(5), wait)
+            .await
+            .unwrap_or(false)
+    }
+
     /// Asserts that no frame arrives within `quiet`.
     pub async fn expect_quiet(&mut self, quiet: Duration) {
         if let Some(Received::Frame(frame)) = self.receive(quiet).await {

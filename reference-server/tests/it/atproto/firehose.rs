@@ -142,9 +142,9 @@ async fn a_live_subscriber_that_falls_behind_gets_consumer_too_slow() {
     let mut slow = Firehose::connect(&pds.base, REPOS, None).await;
     // Give the subscriber time to start live before the burst.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    // 60 frames of 200 kB: more than the socket buffers on both ends hold,
+    // 100 frames of 200 kB: more than the socket buffers on both ends hold (about 10 MB on Linux loopback),
     // so the server's sends block while the subscriber does not read.
-    let writes = 60;
+    let writes = 100;
     for n in 0..writes {
         pds.create_record(&alice, "app.bsky.feed.post", json!({"text": format!("{n}{}", "x".repeat(200_000)), "createdAt": "2026-01-01T00:00:00Z"}))
             .await;
@@ -175,6 +175,16 @@ async fn an_idle_subscriber_gets_pings() {
         firehose.receive(Duration::from_secs(2)).await,
         Some(Received::Ping)
     ));
+}
+
+#[tokio::test]
+async fn the_server_answers_a_subscribers_ping() {
+    let server = server(|_| {}).await;
+    let mut firehose = Firehose::connect(&server.base_url(), REPOS, None).await;
+    assert!(
+        firehose.ping(b"are you there").await,
+        "a pong with the ping's payload"
+    );
 }
 
 #[tokio::test]

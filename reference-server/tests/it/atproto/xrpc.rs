@@ -311,3 +311,28 @@ async fn bad_writes_get_xrpc_errors_and_change_nothing() {
         (501, Some("MethodNotImplemented"))
     );
 }
+
+#[tokio::test]
+async fn a_commit_over_the_frame_limit_is_refused() {
+    let server = server(|_| {}).await;
+    let pds = Pds::new(&server.base_url());
+    let alice = pds.create_account("alice.test").await;
+    let before = latest(&pds, &alice).await;
+    let (status, answer) = pds
+        .post(
+            "com.atproto.repo.createRecord",
+            Some(&alice.access),
+            &json!({"repo": alice.did, "collection": POST, "record": post(&"x".repeat(2_000_001))}),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), answer["error"].as_str()),
+        (400, Some("InvalidRequest")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"].as_str().unwrap().contains("2000000"),
+        "{answer}"
+    );
+    assert_eq!(latest(&pds, &alice).await, before);
+}
