@@ -130,25 +130,7 @@ pub async fn create_record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<JsonValue>, XrpcError> {
-    let request: RecordInput = input(&headers, &body)?;
-    let did = own_repo(&state, &headers, &request.repo).await?;
-    let rkey = request.rkey.unwrap_or_else(next_tid);
-    let path = path(&request.collection, &rkey)?;
-    let json = request
-        .record
-        .ok_or_else(|| XrpcError::invalid("Input must have the property \"record\""))?;
-    let record = record(&request.collection, &json)?;
-    let writes = [Write::Create {
-        path: path.clone(),
-        record,
-    }];
-    let applied = write(&state, &did, &writes, request.swap_commit.as_deref()).await?;
-    Ok(Json(json!({
-        "uri": format!("at://{did}/{path}"),
-        "cid": applied.ops[0].cid.map(|c| c.to_string()),
-        "commit": commit_meta(&applied),
-        "validationStatus": "unknown",
-    })))
+    write_record(&state, &headers, &body, false).await
 }
 
 pub async fn put_record(
@@ -156,22 +138,41 @@ pub async fn put_record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<JsonValue>, XrpcError> {
-    let request: RecordInput = input(&headers, &body)?;
+    write_record(&state, &headers, &body, true).await
+}
+
+/// `createRecord` (a new record; the rkey defaults to a TID) or `putRecord` (create or update).
+async fn write_record(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    put: bool,
+) -> Result<Json<JsonValue>, XrpcError> {
+    let request: RecordInput = input(headers, body)?;
     refuse_swap_record(request.swap_record.as_ref())?;
-    let did = own_repo(&state, &headers, &request.repo).await?;
-    let rkey = request
-        .rkey
-        .ok_or_else(|| XrpcError::invalid("Input must have the property \"rkey\""))?;
+    let did = own_repo(state, headers, &request.repo).await?;
+    let rkey = match request.rkey {
+        Some(rkey) => rkey,
+        None if put => return Err(XrpcError::invalid("Input must have the property \"rkey\"")),
+        None => next_tid(),
+    };
     let path = path(&request.collection, &rkey)?;
     let json = request
         .record
         .ok_or_else(|| XrpcError::invalid("Input must have the property \"record\""))?;
     let record = record(&request.collection, &json)?;
-    let writes = [Write::Put {
-        path: path.clone(),
-        record,
-    }];
-    let applied = write(&state, &did, &writes, request.swap_commit.as_deref()).await?;
+    let write = if put {
+        Write::Put {
+            path: path.clone(),
+            record,
+        }
+    } else {
+        Write::Create {
+            path: path.clone(),
+            record,
+        }
+    };
+    let applied = self::write(state, &did, &[write], request.swap_commit.as_deref()).await?;
     Ok(Json(json!({
         "uri": format!("at://{did}/{path}"),
         "cid": applied.ops[0].cid.map(|c| c.to_string()),
