@@ -54,21 +54,23 @@ pub async fn get_repo(
     Query(query): Query<DidQuery>,
 ) -> Result<Response, XrpcError> {
     let did = did_param(query)?;
-    let (commit, mut blocks, paths) = {
+    // Read under the writer lock, so that the records are the ones the tree names.
+    let (commit, blocks) = {
         let repos = state.atproto.repos.lock().await;
         let repo = repos.repos.get(&did).ok_or_else(|| repo_not_found(&did))?;
         let (cid, block) = repo.commit().ok_or_else(|| repo_not_found(&did))?;
         let mut blocks: Vec<(Cid, Vec<u8>)> = vec![(*cid, block.to_vec())];
         blocks.extend(repo.tree_blocks());
-        let paths: Vec<String> = repo.records().keys().cloned().collect();
-        (*cid, blocks, paths)
-    };
-    for path in paths {
-        // A record deleted since the lock was released is simply left out.
-        if let Some(block) = Atproto::record_block(&state.log, &did, &path)? {
+        for path in repo.records().keys() {
+            let block = Atproto::record_block(&state.log, &did, path)?.ok_or_else(|| {
+                XrpcError::from(crate::store::StoreError::Engine(format!(
+                    "record {path} of {did} is missing"
+                )))
+            })?;
             blocks.push((Cid::for_dag_cbor(&block), block));
         }
-    }
+        (*cid, blocks)
+    };
     let car = write_car(&[commit], &blocks);
     Ok(([(header::CONTENT_TYPE, "application/vnd.ipld.car")], car).into_response())
 }
