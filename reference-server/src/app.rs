@@ -41,7 +41,7 @@ impl AppState {
         let pulse = pulse::State::load(&config.pulse, &log)?;
         let actyx = actyx::State::load(&config.actyx, &log, now_micros())?;
         let fauna = fauna::State::load(&config.fauna, &log)?;
-        let atproto = atproto::State::load(&config.atproto, &log)?;
+        let atproto = atproto::State::load(&config.atproto, &config.defects, &log)?;
         Ok(Self(Arc::new(Shared {
             config,
             log,

@@ -97,6 +97,21 @@ defects! {
         "Pulse: event ids within the same millisecond are random, not increasing";
     LookupMalformed404 => "lookup-malformed-404",
         "Pulse: GET /events/{id} answers 404 instead of 400 for a malformed id";
+    // The AT Protocol.
+    CursorZeroLive => "cursor-zero-live",
+        "AT Protocol: cursor=0 is taken as no cursor and starts live";
+    FutureCursorIgnored => "future-cursor-ignored",
+        "AT Protocol: a cursor beyond the newest seq starts live instead of FutureCursor and a close";
+    ReplayIncludesCursor => "replay-includes-cursor",
+        "AT Protocol: a cursor replays from seq >= cursor instead of > cursor";
+    ErrorFrameWithType => "error-frame-with-type",
+        "AT Protocol: error frame headers carry t: \"#error\"";
+    CborKeysUnsorted => "cbor-keys-unsorted",
+        "AT Protocol: #commit bodies are encoded with map keys in reverse order (not canonical DAG-CBOR)";
+    CommitWithoutProof => "commit-without-proof",
+        "AT Protocol: a #commit's CAR slice lacks the MST nodes a relay needs to invert its ops";
+    CommitBadSignature => "commit-bad-signature",
+        "AT Protocol: commits are signed with the account's label key, not its #atproto key";
 }
 
 impl Defect {

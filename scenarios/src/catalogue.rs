@@ -2,17 +2,18 @@
 //!
 //! Each check has a well-formed, unique id and at least one defect of the
 //! reference server that kills it; the tests below hold every entry to that,
-//! and `harness selftest` shows the defects really do. Fauna, Actyx and the
-//! AT Protocol get their catalogues with issue 8.
+//! and `harness selftest` shows the defects really do. Fauna and Actyx get
+//! their catalogues with issue 8; the AT Protocol's has its first checks.
 
 use crate::check::{Api, CheckMeta};
-use crate::{fibric, pulse};
+use crate::{atproto, fibric, pulse};
 
 /// Every check, in catalogue order.
 pub fn all() -> impl Iterator<Item = &'static CheckMeta> {
     fibric::meta::ALL
         .iter()
         .chain(pulse::meta::ALL.iter())
+        .chain(atproto::meta::ALL.iter())
         .copied()
 }
 

@@ -9,7 +9,9 @@
 //!
 //! - [`fibric`]: the Fibric envelope stream's checks.
 //! - [`pulse`]: Prisma Pulse's checks.
+//! - [`atproto`]: the AT Protocol firehose's checks.
 
+pub mod atproto;
 pub mod fibric;
 pub mod pulse;
 
@@ -151,6 +153,7 @@ pub fn cuts_plan(max_published: usize) -> impl Strategy<Value = CutsPlan> {
 pub fn registry() -> Vec<Box<dyn Check>> {
     let mut checks = fibric::checks();
     checks.extend(pulse::checks());
+    checks.extend(atproto::checks());
     checks
 }
 

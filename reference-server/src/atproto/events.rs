@@ -118,10 +118,35 @@ pub fn info(name: &str, message: &str) -> Vec<u8> {
     encode_frame(&Header::message("#info"), &body)
 }
 
-/// An error frame: header `{op: -1}`, body `{error, message}`.
-pub fn error(error: &str, message: &str) -> Vec<u8> {
+/// An error frame: header `{op: -1}`, body `{error, message}`; with
+/// `typed` (the `error-frame-with-type` defect) the header also has `t`.
+pub fn error(error: &str, message: &str, typed: bool) -> Vec<u8> {
     let body = map(vec![("error", text(error)), ("message", text(message))]);
-    encode_frame(&Header::error(), &body)
+    let mut header = Header::error();
+    if typed {
+        header.t = Some("#error".to_owned());
+    }
+    encode_frame(&header, &body)
+}
+
+/// The same frame with the body's top-level map keys in reverse canonical
+/// order: still CBOR, no longer DAG-CBOR (the `cbor-keys-unsorted` defect).
+pub fn reverse_body_keys(frame: &[u8]) -> Vec<u8> {
+    let limits = wire::cbor::DecodeLimits::default();
+    let Ok((header, used)) = wire::cbor::decode_prefix(frame, &limits) else {
+        return frame.to_vec();
+    };
+    let Ok(Value::Map(fields)) = wire::cbor::decode(&frame[used..], &limits) else {
+        return frame.to_vec();
+    };
+    let mut encoder = wire::cbor::Encoder::new();
+    encoder.write_raw(&wire::cbor::encode(&header));
+    encoder.write_head(wire::cbor::Major::Map, fields.len() as u64);
+    for (key, value) in fields.iter().rev() {
+        encoder.write_raw(&wire::cbor::encode(&Value::String(key.clone())));
+        encoder.write_raw(&wire::cbor::encode(value));
+    }
+    encoder.into_bytes()
 }
 
 /// A time as the firehose writes it: RFC 3339 with milliseconds, UTC.

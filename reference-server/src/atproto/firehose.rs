@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::xrpc::XrpcError;
 use super::{LABELS_STREAM, REPOS_STREAM, events};
 use crate::app::AppState;
+use crate::defects::Defect;
 use crate::store::ReadLimit;
 
 #[derive(Deserialize)]
@@ -85,8 +86,14 @@ async fn send_frame(tx: &mut Sink, frame: Vec<u8>) -> Result<(), axum::Error> {
 }
 
 /// An error frame, then a close.
-async fn fail(tx: &mut Sink, error: &str, message: &str) -> Result<(), axum::Error> {
-    send_frame(tx, events::error(error, message)).await?;
+async fn fail(
+    state: &AppState,
+    tx: &mut Sink,
+    error: &str,
+    message: &str,
+) -> Result<(), axum::Error> {
+    let typed = state.config.defects.contains(Defect::ErrorFrameWithType);
+    send_frame(tx, events::error(error, message, typed)).await?;
     tx.send(Message::Close(None)).await
 }
 
@@ -116,10 +123,19 @@ async fn serve(
     let _reader = AbortOnDrop(reader);
     let mut watch = state.log.watch(stream);
     let head = state.log.head(stream).unwrap_or(0);
+    let defects = &state.config.defects;
+    let cursor = match cursor {
+        Some(0) if defects.contains(Defect::CursorZeroLive) => None,
+        Some(cursor) if cursor > head && defects.contains(Defect::FutureCursorIgnored) => None,
+        Some(cursor) if defects.contains(Defect::ReplayIncludesCursor) => {
+            Some(cursor.saturating_sub(1))
+        }
+        other => other,
+    };
     let mut position = match cursor {
         None => head,
         Some(cursor) if cursor > head => {
-            return fail(&mut tx, "FutureCursor", "Cursor in the future.").await;
+            return fail(state, &mut tx, "FutureCursor", "Cursor in the future.").await;
         }
         Some(cursor) => {
             let first = state.log.bounds(stream).ok().and_then(|b| b.first);
@@ -146,7 +162,13 @@ async fn serve(
         for record in read.records {
             let newest = *watch.borrow();
             if live && newest.saturating_sub(record.position) > config.consumer_buffer {
-                return fail(&mut tx, "ConsumerTooSlow", "Stream consumer too slow").await;
+                return fail(
+                    state,
+                    &mut tx,
+                    "ConsumerTooSlow",
+                    "Stream consumer too slow",
+                )
+                .await;
             }
             send_frame(&mut tx, record.payload).await?;
             position = record.position;

@@ -186,6 +186,18 @@ impl Repo {
         key: &Keypair,
         micros: u64,
     ) -> Result<Applied, RepoError> {
+        self.apply_with(writes, key, micros, true)
+    }
+
+    /// [`Repo::apply`], with the proof nodes left out of the slice when
+    /// `proofs` is false (the `commit-without-proof` defect).
+    pub fn apply_with(
+        &mut self,
+        writes: &[Write],
+        key: &Keypair,
+        micros: u64,
+        proofs: bool,
+    ) -> Result<Applied, RepoError> {
         let mut records = self.records.clone();
         let mut new_blocks: Vec<(Cid, Vec<u8>)> = Vec::new();
         let mut ops = Vec::new();
@@ -248,7 +260,9 @@ impl Repo {
             .filter(|c| !before.contains_key(c))
             .copied()
             .collect();
-        nodes.extend(tree.proof(&present, &absent));
+        if proofs {
+            nodes.extend(tree.proof(&present, &absent));
+        }
         let mut rev_micros = micros;
         let mut rev = tid(rev_micros, 0);
         while self.rev.as_ref().is_some_and(|last| rev <= *last) {

@@ -12,6 +12,7 @@ use super::repo::{Applied, Repo, RepoError, Write};
 use super::xrpc::XrpcError;
 use super::{LABELS_STREAM, REPOS_STREAM};
 use crate::config::AtprotoConfig;
+use crate::defects::{Defect, Defects};
 use crate::log::Log;
 use crate::store::{NewRecord, Retention, StoreError, WriteBatch};
 
@@ -37,6 +38,7 @@ pub struct State {
     pub repos: tokio::sync::Mutex<Repos>,
     labels: tokio::sync::Mutex<()>,
     retention: Retention,
+    defects: Defects,
 }
 
 /// Accounts, handles and repositories.
@@ -75,7 +77,7 @@ fn load_error(what: &str) -> anyhow::Error {
 }
 
 impl State {
-    pub fn load(config: &AtprotoConfig, log: &Log) -> anyhow::Result<Self> {
+    pub fn load(config: &AtprotoConfig, defects: &Defects, log: &Log) -> anyhow::Result<Self> {
         let store = log.store();
         let mut batch = WriteBatch::new();
         let jwt_secret = match store.kv_get(META_NS, "secret")? {
@@ -138,6 +140,7 @@ impl State {
                 max_age_micros: u64::try_from(config.backfill_age.as_micros()).ok(),
                 max_records: Some(config.backfill_events),
             },
+            defects: defects.clone(),
         })
     }
 }
@@ -251,7 +254,11 @@ impl State {
                 account.status.as_deref().unwrap_or("deactivated")
             )));
         }
-        let key = account.identity.signing.clone();
+        let key = if self.defects.contains(Defect::CommitBadSignature) {
+            account.identity.label.clone()
+        } else {
+            account.identity.signing.clone()
+        };
         let mut repo = repos
             .repos
             .get(did)
@@ -266,7 +273,10 @@ impl State {
                 "Commit was at a different CID",
             ));
         }
-        let applied = repo.apply(writes, &key, now).map_err(repo_error)?;
+        let proofs = !self.defects.contains(Defect::CommitWithoutProof);
+        let applied = repo
+            .apply_with(writes, &key, now, proofs)
+            .map_err(repo_error)?;
         if applied.car.len() > MAX_BLOCKS_BYTES {
             return Err(XrpcError::invalid(format!(
                 "The commit's blocks are {} bytes, more than {MAX_BLOCKS_BYTES}",
@@ -283,8 +293,14 @@ impl State {
         }
         batch.put(HEADS_NS, did, applied.commit_block.clone());
         let time = events::time(now);
-        let frames: Vec<Frame<'_>> =
-            vec![Box::new(|seq| events::commit(seq, did, &applied, &time))];
+        let frames: Vec<Frame<'_>> = vec![Box::new(|seq| {
+            let frame = events::commit(seq, did, &applied, &time);
+            if self.defects.contains(Defect::CborKeysUnsorted) {
+                events::reverse_body_keys(&frame)
+            } else {
+                frame
+            }
+        })];
         commit_frames(log, self.retention, REPOS_STREAM, batch, frames, now).await?;
         repos.repos.insert(did.to_owned(), repo);
         Ok(applied)

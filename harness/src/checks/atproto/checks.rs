@@ -1,0 +1,391 @@
+//! AT Protocol checks: strict frames, error headers, the cursor rules, and commits as a relay verifies them.
+
+use std::collections::BTreeMap;
+
+use scenarios::Finding;
+use scenarios::atproto::meta;
+use serde_json::json;
+use wire::cbor::Value;
+use wire::frame::Frame;
+
+use super::relay::{Head, signed_commit, verify_commit};
+use super::{Atproto, PROMPT, Received, Session, about, fixed_property, needs_producer, seq};
+use crate::property::CaseOutcome;
+use crate::runner::CheckContext;
+
+/// A cursor far beyond any real seq.
+const FAR_FUTURE: u64 = 1 << 52;
+
+/// Subscribes live, makes an account and `posts` posts, and returns the
+/// account and every frame about it (reading at most 2,000 frames).
+async fn own_frames(atproto: &Atproto, posts: usize) -> Result<(Session, Vec<Frame>), String> {
+    let mut live = atproto.subscribe(None).await?;
+    let session = atproto.account(0).await?;
+    for n in 0..posts {
+        atproto.post_record(&session, &format!("p{n}")).await?;
+    }
+    let mut commits = 0;
+    let frames = live
+        .frames_until(2_000, |frame| {
+            if about(frame, &session.did) && frame.header.t.as_deref() == Some("#commit") {
+                commits += 1;
+            }
+            commits == posts
+        })
+        .await?;
+    let own = frames
+        .into_iter()
+        .filter(|f| about(f, &session.did))
+        .collect();
+    Ok((session, own))
+}
+
+fn missing(what: &str, problem: String) -> Finding {
+    Finding::new("missing", format!("{what}: {problem}"))
+}
+
+fixed_property!(StrictFrames, meta::STRICT_FRAMES);
+
+impl StrictFrames {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let atproto = Atproto::new(&ctx);
+        let mut live = atproto.subscribe(None).await?;
+        let session = atproto.account(0).await?;
+        atproto.post_record(&session, "strict").await?;
+        let mut findings = Vec::new();
+        let mut seen_commit = false;
+        for _ in 0..2_000 {
+            match live.next(PROMPT).await {
+                Received::Frame(Ok(frame)) => {
+                    if frame.header.op == 1 && frame.header.t.is_none() {
+                        findings.push(Finding::new("header", "a message header {op: 1} without t"));
+                    }
+                    if about(&frame, &session.did) && frame.header.t.as_deref() == Some("#commit") {
+                        seen_commit = true;
+                        break;
+                    }
+                }
+                Received::Frame(Err(e)) => {
+                    findings.push(Finding::new(
+                        "not-dag-cbor",
+                        format!("a frame that is not two strict DAG-CBOR objects: {e}"),
+                    ));
+                    break;
+                }
+                Received::Text(text) => {
+                    findings.push(Finding::new(
+                        "text-message",
+                        format!(
+                            "a text message on the event stream: {}",
+                            text.chars().take(100).collect::<String>()
+                        ),
+                    ));
+                    break;
+                }
+                other => {
+                    findings.push(missing(
+                        "the commit of the driver's write",
+                        format!("{other:?}"),
+                    ));
+                    break;
+                }
+            }
+        }
+        if findings.is_empty() && !seen_commit {
+            findings.push(missing(
+                "the commit of the driver's write",
+                "not among 2,000 frames".into(),
+            ));
+        }
+        atproto.done(findings)
+    }
+}
+
+/// The first frame after subscribing with a far-future cursor, and what followed it.
+async fn future_cursor_answer(atproto: &Atproto) -> Result<(Option<Frame>, Received), String> {
+    let mut subscription = atproto.subscribe(Some(FAR_FUTURE)).await?;
+    match subscription.next(PROMPT).await {
+        Received::Frame(Ok(frame)) => {
+            let after = subscription.next(PROMPT).await;
+            Ok((Some(frame), after))
+        }
+        other => Ok((None, other)),
+    }
+}
+
+fixed_property!(ErrorHeader, meta::ERROR_HEADER);
+
+impl ErrorHeader {
+    fn skip(_ctx: &CheckContext) -> Option<String> {
+        None
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let atproto = Atproto::new(&ctx);
+        let mut findings = Vec::new();
+        match future_cursor_answer(&atproto).await? {
+            (Some(frame), _) if frame.header.op == -1 => {
+                if let Some(t) = &frame.header.t {
+                    findings.push(Finding::new(
+                        "error-header",
+                        format!("the error frame's header has t = {t:?}"),
+                    ));
+                }
+                if frame.body.get("error").and_then(Value::as_str).is_none() {
+                    findings.push(Finding::new(
+                        "error-body",
+                        "the error frame's body has no error string",
+                    ));
+                }
+            }
+            (Some(frame), _) => findings.push(Finding::new(
+                "no-error-frame",
+                format!(
+                    "a far-future cursor got {:?} instead of an error frame",
+                    frame.header
+                ),
+            )),
+            (None, other) => findings.push(Finding::new(
+                "no-error-frame",
+                format!("a far-future cursor got no error frame ({other:?}) to check"),
+            )),
+        }
+        atproto.done(findings)
+    }
+}
+
+fixed_property!(FutureCursor, meta::FUTURE_CURSOR);
+
+impl FutureCursor {
+    fn skip(_ctx: &CheckContext) -> Option<String> {
+        None
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let atproto = Atproto::new(&ctx);
+        let mut findings = Vec::new();
+        match future_cursor_answer(&atproto).await? {
+            (Some(frame), after) => {
+                let error = frame.body.get("error").and_then(Value::as_str);
+                if frame.header.op != -1 || error != Some("FutureCursor") {
+                    findings.push(Finding::new(
+                        "future-cursor",
+                        format!("cursor={FAR_FUTURE} got {:?} {error:?}, not the error FutureCursor", frame.header),
+                    ));
+                }
+                if !matches!(after, Received::Closed(_)) {
+                    findings.push(Finding::new("no-close", format!("after the error frame the connection stayed open ({after:?})")));
+                }
+            }
+            (None, Received::Silent) => findings.push(Finding::new(
+                "future-cursor",
+                format!("cursor={FAR_FUTURE} was accepted as live: no FutureCursor error within {PROMPT:?}"),
+            )),
+            (None, other) => findings.push(Finding::new(
+                "future-cursor",
+                format!("cursor={FAR_FUTURE} got no FutureCursor error frame ({other:?})"),
+            )),
+        }
+        atproto.done(findings)
+    }
+}
+
+fixed_property!(ReplayAfter, meta::REPLAY_AFTER);
+
+impl ReplayAfter {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let atproto = Atproto::new(&ctx);
+        let (session, own) = own_frames(&atproto, 3).await?;
+        let seqs: Vec<u64> = own.iter().filter_map(seq).collect();
+        let Some(&cursor) = seqs.get(seqs.len().saturating_sub(3)) else {
+            return Err(format!("too few frames of the driver's account: {seqs:?}"));
+        };
+        let expected: Vec<u64> = seqs.iter().copied().filter(|s| *s > cursor).collect();
+        let mut replay = atproto.subscribe(Some(cursor)).await?;
+        let last = *expected.last().unwrap_or(&cursor);
+        let frames = replay
+            .frames_until(2_000, |f| seq(f).is_some_and(|s| s >= last))
+            .await;
+        let mut findings = Vec::new();
+        match frames {
+            Ok(frames) => {
+                let got: Vec<u64> = frames.iter().filter_map(seq).collect();
+                if let Some(first) = got.first()
+                    && *first <= cursor
+                {
+                    findings.push(Finding::new(
+                        "replayed-cursor",
+                        format!("cursor={cursor} replayed seq {first}: replay must start after the cursor"),
+                    ).with_evidence(json!({"cursor": cursor, "seqs": got})));
+                }
+                let own_got: Vec<u64> = frames
+                    .iter()
+                    .filter(|f| about(f, &session.did))
+                    .filter_map(seq)
+                    .filter(|s| *s > cursor)
+                    .collect();
+                if own_got != expected {
+                    findings.push(Finding::new(
+                        "lost",
+                        format!("after cursor={cursor} the driver's frames {expected:?} came back as {own_got:?}"),
+                    ));
+                }
+                if !got.windows(2).all(|w| w[0] < w[1]) {
+                    findings.push(Finding::new(
+                        "nonmonotonic",
+                        format!("seqs not increasing: {got:?}"),
+                    ));
+                }
+            }
+            Err(problem) => findings.push(missing(
+                &format!("the replay after cursor={cursor}"),
+                problem,
+            )),
+        }
+        atproto.done(findings)
+    }
+}
+
+fixed_property!(CursorZero, meta::CURSOR_ZERO);
+
+impl CursorZero {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let atproto = Atproto::new(&ctx);
+        let (_, own) = own_frames(&atproto, 1).await?;
+        let first_own = own
+            .iter()
+            .filter_map(seq)
+            .min()
+            .ok_or("no seq in the driver's frames")?;
+        let mut replay = atproto.subscribe(Some(0)).await?;
+        let mut findings = Vec::new();
+        match replay.next(PROMPT).await {
+            Received::Frame(Ok(frame)) => match seq(&frame) {
+                Some(first) if first <= first_own => {}
+                other => findings.push(Finding::new(
+                    "cursor-zero-live",
+                    format!("cursor=0 started at seq {other:?}, after the driver's frame {first_own}: it was taken as live"),
+                )),
+            },
+            other => findings.push(Finding::new(
+                "cursor-zero-live",
+                format!("cursor=0 replayed nothing within {PROMPT:?} ({other:?}), though seq {first_own} is kept"),
+            )),
+        }
+        atproto.done(findings)
+    }
+}
+
+fixed_property!(RelayCommit, meta::RELAY_COMMIT);
+
+impl RelayCommit {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        needs_producer(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let atproto = Atproto::new(&ctx);
+        let mut live = atproto.subscribe(None).await?;
+        let session = atproto.account(0).await?;
+        let repo = |extra: serde_json::Value| {
+            let mut body = json!({"repo": session.did, "collection": "app.bsky.feed.post"});
+            if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+                body.extend(extra.clone());
+            }
+            body
+        };
+        let post = |text: &str| json!({"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-01-01T00:00:00Z"});
+        // Enough records for a tree of several layers, so that deletes and
+        // inserts need proof nodes beside the path they change.
+        let posts = 24;
+        for n in 0..posts {
+            atproto.post_record(&session, &format!("r{n}")).await?;
+        }
+        atproto
+            .write(
+                &session,
+                "com.atproto.repo.putRecord",
+                repo(json!({"rkey": "r1", "record": post("changed")})),
+            )
+            .await?;
+        for rkey in ["r2", "r5", "r8", "r13"] {
+            atproto
+                .write(
+                    &session,
+                    "com.atproto.repo.deleteRecord",
+                    repo(json!({"rkey": rkey})),
+                )
+                .await?;
+        }
+        let writes = json!([
+            {"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "rkey": "b1", "value": post("b1")},
+            {"$type": "com.atproto.repo.applyWrites#delete", "collection": "app.bsky.feed.post", "rkey": "r3"},
+        ]);
+        atproto
+            .write(
+                &session,
+                "com.atproto.repo.applyWrites",
+                json!({"repo": session.did, "writes": writes}),
+            )
+            .await?;
+        let expected_commits = posts + 1 + 4 + 1;
+        let mut commits = 0;
+        let frames = live
+            .frames_until(5_000, |f| {
+                if about(f, &session.did) && f.header.t.as_deref() == Some("#commit") {
+                    commits += 1;
+                }
+                commits == expected_commits
+            })
+            .await;
+        let mut findings = Vec::new();
+        let frames = match frames {
+            Ok(frames) => frames,
+            Err(problem) => {
+                findings.push(missing("the driver's commits", problem));
+                return atproto.done(findings);
+            }
+        };
+        let key = atproto.signing_key(&session.did).await?;
+        let mut heads: BTreeMap<String, Head> = BTreeMap::new();
+        for frame in frames.iter().filter(|f| about(f, &session.did)) {
+            let s = seq(frame).unwrap_or(0);
+            match frame.header.t.as_deref() {
+                Some("#sync") => match signed_commit(&frame.body, &session.did, &key) {
+                    Ok((_, data, rev)) => {
+                        heads.insert(session.did.clone(), Head { rev, data });
+                    }
+                    Err((kind, message)) => {
+                        findings.push(Finding::new(kind, format!("#sync seq {s}: {message}")))
+                    }
+                },
+                Some("#commit") => {
+                    match verify_commit(&frame.body, &key, heads.get(&session.did)) {
+                        Ok(head) => {
+                            heads.insert(session.did.clone(), head);
+                        }
+                        Err((kind, message)) => {
+                            findings
+                                .push(Finding::new(kind, format!("#commit seq {s}: {message}")));
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        atproto.done(findings)
+    }
+}

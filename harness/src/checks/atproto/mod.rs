@@ -1,0 +1,357 @@
+//! The AT Protocol firehose's checks (seed 002) and their driver.
+//!
+//! The driver makes its own account through `com.atproto.server.createAccount`
+//! (open on the reference server and on a PDS with invites off) and produces
+//! commits through `com.atproto.repo.createRecord` and friends, so the checks
+//! need no control API. Frames are read from `subscribeRepos` over a
+//! WebSocket with a message-size limit and timeouts; each one is recorded in
+//! the transcript as a note with its type, seq and size. Keys are resolved
+//! from the directory: `{target}/_plc` on a reference server.
+//!
+//! # Layout
+//!
+//! - [`checks`]: the properties.
+//! - [`relay`]: a relay's verification of a `#commit`.
+
+mod checks;
+mod relay;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+use scenarios::transcript::Observed;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use wire::cbor::{DecodeLimits, Value as Cbor};
+use wire::frame::{Frame, decode_frame};
+
+pub(crate) use super::{fixed_property, needs_producer};
+use crate::property::{CaseOutcome, PropertyCheck};
+use crate::record::{self, ReadLimits, Recorder};
+use crate::runner::{Check, CheckContext};
+
+/// Every AT Protocol check, in catalogue order.
+pub fn checks() -> Vec<Box<dyn Check>> {
+    vec![
+        PropertyCheck::boxed(checks::StrictFrames),
+        PropertyCheck::boxed(checks::ErrorHeader),
+        PropertyCheck::boxed(checks::FutureCursor),
+        PropertyCheck::boxed(checks::ReplayAfter),
+        PropertyCheck::boxed(checks::CursorZero),
+        PropertyCheck::boxed(checks::RelayCommit),
+    ]
+}
+
+/// How long a case waits for something that should arrive at once.
+pub const PROMPT: Duration = Duration::from_secs(5);
+/// The largest WebSocket message read: a 2,000,000-byte CAR and its fields.
+const MAX_MESSAGE: usize = 3 << 20;
+
+fn nonce() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    format!("h{:x}{n:x}", now % (1 << 40))
+}
+
+/// An account the driver made.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub did: String,
+    pub access: String,
+}
+
+/// One case's view of the AT Protocol.
+#[derive(Debug)]
+pub struct Atproto {
+    pub ctx: CheckContext,
+    pub recorder: Recorder,
+    limits: ReadLimits,
+    nonce: String,
+}
+
+/// One message read from a subscription.
+#[derive(Debug)]
+pub enum Received {
+    /// A binary message and how it decoded.
+    Frame(Result<Frame, String>),
+    /// A text message (never valid on an event stream).
+    Text(String),
+    /// The connection ended, or nothing came in time.
+    Closed(String),
+    Silent,
+}
+
+/// A `subscribeRepos` connection.
+#[derive(Debug)]
+pub struct Subscription {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    conn: u32,
+    recorder: Recorder,
+}
+
+impl Atproto {
+    pub fn new(ctx: &CheckContext) -> Self {
+        Self {
+            ctx: ctx.clone(),
+            recorder: Recorder::new(),
+            limits: ReadLimits::default(),
+            nonce: nonce(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        self.ctx.target.base_url().trim_end_matches('/')
+    }
+
+    /// `POST /xrpc/{method}`; the answer's status and JSON body.
+    pub async fn post(
+        &self,
+        method: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> Result<(u16, Value), String> {
+        let mut request = self
+            .ctx
+            .http
+            .post(format!("{}/xrpc/{method}", self.base()))
+            .json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = record::call(
+            &self.recorder,
+            &self.ctx.http,
+            request,
+            &self.limits,
+            PROMPT,
+        )
+        .await
+        .map_err(|e| format!("{method}: {e}"))?;
+        Ok((response.status, response.json().unwrap_or(Value::Null)))
+    }
+
+    /// A fresh account, `n` distinguishing several in one case.
+    pub async fn account(&self, n: usize) -> Result<Session, String> {
+        let handle = format!("{}{n}.test", self.nonce);
+        let body = json!({"handle": handle, "password": format!("pw-{}", self.nonce), "email": format!("{handle}@example.com")});
+        let (status, answer) = self
+            .post("com.atproto.server.createAccount", None, &body)
+            .await?;
+        match (status, answer["did"].as_str(), answer["accessJwt"].as_str()) {
+            (200, Some(did), Some(access)) => Ok(Session {
+                did: did.to_owned(),
+                access: access.to_owned(),
+            }),
+            _ => Err(format!(
+                "createAccount answered {status} {answer}: the checks need an open createAccount (invites off)"
+            )),
+        }
+    }
+
+    /// Calls a write method for `session` and insists on a 200.
+    pub async fn write(
+        &self,
+        session: &Session,
+        method: &str,
+        body: Value,
+    ) -> Result<Value, String> {
+        let (status, answer) = self.post(method, Some(&session.access), &body).await?;
+        if status == 200 {
+            Ok(answer)
+        } else {
+            Err(format!("{method} answered {status} {answer}"))
+        }
+    }
+
+    /// Creates a post in `session`'s repo under `rkey`.
+    pub async fn post_record(&self, session: &Session, rkey: &str) -> Result<Value, String> {
+        let record = json!({"$type": "app.bsky.feed.post", "text": format!("{} {rkey}", self.nonce), "createdAt": "2026-01-01T00:00:00Z"});
+        self.write(
+            session,
+            "com.atproto.repo.createRecord",
+            json!({"repo": session.did, "collection": "app.bsky.feed.post", "rkey": rkey, "record": record}),
+        )
+        .await
+    }
+
+    /// The `publicKeyMultibase` of `did`'s `#atproto` key, from the directory.
+    pub async fn signing_key(&self, did: &str) -> Result<String, String> {
+        let url = format!("{}/_plc/{did}", self.base());
+        let response = record::call(
+            &self.recorder,
+            &self.ctx.http,
+            self.ctx.http.get(url),
+            &self.limits,
+            PROMPT,
+        )
+        .await
+        .map_err(|e| e.0)?;
+        let doc = response
+            .json()
+            .ok_or_else(|| format!("the DID document of {did} is not JSON"))?;
+        doc["verificationMethod"]
+            .as_array()
+            .and_then(|methods| {
+                methods
+                    .iter()
+                    .find(|m| m["id"] == format!("{did}#atproto") || m["id"] == "#atproto")
+            })
+            .and_then(|m| m["publicKeyMultibase"].as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("the DID document of {did} has no #atproto key"))
+    }
+
+    /// Opens `subscribeRepos`, with `cursor` when given.
+    pub async fn subscribe(&self, cursor: Option<u64>) -> Result<Subscription, String> {
+        let ws_base = self
+            .base()
+            .replacen("https://", "wss://", 1)
+            .replacen("http://", "ws://", 1);
+        let url = match cursor {
+            Some(cursor) => {
+                format!("{ws_base}/xrpc/com.atproto.sync.subscribeRepos?cursor={cursor}")
+            }
+            None => format!("{ws_base}/xrpc/com.atproto.sync.subscribeRepos"),
+        };
+        let conn = self.recorder.new_conn();
+        self.recorder.record(
+            conn,
+            Observed::Request {
+                method: "GET".to_owned(),
+                url: url.clone(),
+                headers: vec![("upgrade".to_owned(), "websocket".to_owned())],
+            },
+        );
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_MESSAGE))
+            .max_frame_size(Some(MAX_MESSAGE));
+        let connect = tokio_tungstenite::connect_async_with_config(url, Some(config), false);
+        match tokio::time::timeout(PROMPT, connect).await {
+            Ok(Ok((ws, response))) => {
+                self.recorder.record(
+                    conn,
+                    Observed::Response {
+                        status: response.status().as_u16(),
+                        headers: Vec::new(),
+                        body: None,
+                    },
+                );
+                Ok(Subscription {
+                    ws,
+                    conn,
+                    recorder: self.recorder.clone(),
+                })
+            }
+            Ok(Err(e)) => Err(format!("subscribeRepos: {e}")),
+            Err(_) => Err(format!("subscribeRepos: no upgrade within {PROMPT:?}")),
+        }
+    }
+
+    pub fn done(self, findings: Vec<scenarios::Finding>) -> Result<CaseOutcome, String> {
+        Ok(CaseOutcome {
+            findings,
+            transcript: self.recorder.transcript(),
+        })
+    }
+}
+
+impl Subscription {
+    /// The next message within `wait`; pings and pongs are skipped.
+    pub async fn next(&mut self, wait: Duration) -> Received {
+        loop {
+            let message = match tokio::time::timeout(wait, self.ws.next()).await {
+                Err(_) => return Received::Silent,
+                Ok(None) => return self.closed("the server closed the connection".to_owned()),
+                Ok(Some(Err(e))) => return self.closed(format!("the connection failed: {e}")),
+                Ok(Some(Ok(message))) => message,
+            };
+            match message {
+                Message::Binary(bytes) => {
+                    let frame =
+                        decode_frame(&bytes, &DecodeLimits::default()).map_err(|e| e.to_string());
+                    let text = match &frame {
+                        Ok(frame) => format!(
+                            "frame {} seq {} ({} bytes)",
+                            frame.header.t.as_deref().unwrap_or("error"),
+                            seq(frame).map_or("-".to_owned(), |s| s.to_string()),
+                            bytes.len()
+                        ),
+                        Err(e) => format!("undecodable frame ({} bytes): {e}", bytes.len()),
+                    };
+                    self.recorder.record(self.conn, Observed::Note { text });
+                    return Received::Frame(frame);
+                }
+                Message::Text(text) => return Received::Text(text.to_string()),
+                Message::Close(frame) => {
+                    return self.closed(format!("close frame {frame:?}"));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn closed(&self, reason: String) -> Received {
+        self.recorder.record(
+            self.conn,
+            Observed::Closed {
+                reason: reason.clone(),
+            },
+        );
+        Received::Closed(reason)
+    }
+
+    /// Frames until one satisfies `stop`, at most `max` frames, each within [`PROMPT`].
+    pub async fn frames_until(
+        &mut self,
+        max: usize,
+        mut stop: impl FnMut(&Frame) -> bool,
+    ) -> Result<Vec<Frame>, String> {
+        let mut frames = Vec::new();
+        while frames.len() < max {
+            match self.next(PROMPT).await {
+                Received::Frame(Ok(frame)) => {
+                    let last = stop(&frame);
+                    frames.push(frame);
+                    if last {
+                        return Ok(frames);
+                    }
+                }
+                Received::Frame(Err(e)) => return Err(format!("an undecodable frame: {e}")),
+                Received::Text(_) => return Err("a text message on the event stream".to_owned()),
+                Received::Closed(reason) => return Err(reason),
+                Received::Silent => return Err(format!("no frame within {PROMPT:?}")),
+            }
+        }
+        Err(format!("{max} frames without the one awaited"))
+    }
+}
+
+/// The `seq` of a frame, when it has one.
+pub fn seq(frame: &Frame) -> Option<u64> {
+    frame
+        .body
+        .get("seq")
+        .and_then(Cbor::as_i64)
+        .and_then(|s| u64::try_from(s).ok())
+}
+
+/// The DID a frame is about (`repo` of a commit, `did` of the others).
+pub fn did_of(frame: &Frame) -> Option<&str> {
+    frame
+        .body
+        .get("repo")
+        .or_else(|| frame.body.get("did"))
+        .and_then(Cbor::as_str)
+}
+
+/// Whether a frame is about `did`.
+pub fn about(frame: &Frame, did: &str) -> bool {
+    did_of(frame) == Some(did)
+}

@@ -1,0 +1,74 @@
+//! Every AT Protocol check: id, level, title, spec reference, needs, and the defects that must fail it.
+
+use crate::check::{CheckMeta, check};
+
+check!(
+    STRICT_FRAMES,
+    Atproto,
+    "atproto/wire/strict-frames",
+    Must,
+    "Every message is exactly two strict DAG-CBOR objects: a header {op, t} and a map body",
+    "atproto event-stream spec, Framing; data-model spec, DAG-CBOR strictness",
+    [Producer],
+    ["cbor-keys-unsorted"]
+);
+check!(
+    ERROR_HEADER,
+    Atproto,
+    "atproto/wire/error-header",
+    Must,
+    "Error frames have op -1 and no t, and a body {error, message?}",
+    "atproto event-stream spec, Framing: error header",
+    [],
+    ["error-frame-with-type"]
+);
+check!(
+    FUTURE_CURSOR,
+    Atproto,
+    "atproto/cursor/future-cursor",
+    Must,
+    "A cursor beyond the newest seq gets an error frame FutureCursor, then the connection closes",
+    "atproto event-stream spec, Sequence numbers; PROTOCOLS.md, AT Protocol",
+    [],
+    ["future-cursor-ignored"]
+);
+check!(
+    REPLAY_AFTER,
+    Atproto,
+    "atproto/cursor/replay-after",
+    Must,
+    "A cursor replays every kept frame with seq > cursor, in seq order, then continues live",
+    "PROTOCOLS.md, AT Protocol: every real implementation replays > cursor",
+    [Producer],
+    ["replay-includes-cursor"]
+);
+check!(
+    CURSOR_ZERO,
+    Atproto,
+    "atproto/cursor/zero",
+    Must,
+    "cursor=0 replays everything kept, not live only",
+    "atproto event-stream spec, Sequence numbers; PROTOCOLS.md, bugs real implementations shipped",
+    [Producer],
+    ["cursor-zero-live"]
+);
+check!(
+    RELAY_COMMIT,
+    Atproto,
+    "atproto/commit/relay-verify",
+    Must,
+    "Every #commit verifies as a relay checks it: CAR, first root, block CIDs, signature with the DID's #atproto key, ops against the MST, inversion to prevData, since/rev chain",
+    "atproto sync spec, Firehose commit validation; repository spec, MST and commits",
+    [Producer],
+    ["commit-without-proof", "commit-bad-signature"]
+);
+
+/// Every AT Protocol check, in catalogue order.
+pub static ALL: &[&CheckMeta] = &[
+    &STRICT_FRAMES,
+    &ERROR_HEADER,
+    &FUTURE_CURSOR,
+    &REPLAY_AFTER,
+    &CURSOR_ZERO,
+    &RELAY_COMMIT,
+];
