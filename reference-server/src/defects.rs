@@ -112,6 +112,12 @@ defects! {
         "AT Protocol: a #commit's CAR slice lacks the MST nodes a relay needs to invert its ops";
     CommitBadSignature => "commit-bad-signature",
         "AT Protocol: commits are signed with the account's label key, not its #atproto key";
+    NoOutdatedCursor => "no-outdated-cursor",
+        "AT Protocol: a cursor before the replay window replays the oldest kept without #info OutdatedCursor";
+    FramesWithoutTime => "frames-without-time",
+        "AT Protocol: #commit and #sync frames lack their time field";
+    LabelBadSignature => "label-bad-signature",
+        "AT Protocol: labels are signed with the #atproto key, not the #atproto_label key";
 }
 
 impl Defect {

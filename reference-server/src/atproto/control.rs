@@ -82,7 +82,7 @@ pub async fn create_label(
     let (src, key) = match &body.src {
         None => (
             state.atproto.labeler.did.clone(),
-            state.atproto.labeler.label.clone(),
+            state.atproto.label_key(&state.atproto.labeler),
         ),
         Some(did) => {
             let repos = state.atproto.repos.lock().await;
@@ -90,7 +90,7 @@ pub async fn create_label(
                 .accounts
                 .get(did)
                 .ok_or_else(|| ApiError::not_found(format!("no account {did}")))?;
-            (did.clone(), account.identity.label.clone())
+            (did.clone(), state.atproto.label_key(&account.identity))
         }
     };
     let now = now_micros();

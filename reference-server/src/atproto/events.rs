@@ -28,7 +28,7 @@ fn seq_value(seq: u64) -> Value {
     Value::Integer(i64::try_from(seq).unwrap_or(i64::MAX))
 }
 
-/// `#commit` for one applied commit.
+/// `#commit` for one applied commit (`time` left out when empty: a defect).
 pub fn commit(seq: u64, did: &str, applied: &Applied, time: &str) -> Vec<u8> {
     let ops = applied
         .ops
@@ -56,8 +56,10 @@ pub fn commit(seq: u64, did: &str, applied: &Applied, time: &str) -> Vec<u8> {
         ("blocks", Value::Bytes(applied.car.clone())),
         ("ops", Value::Array(ops)),
         ("blobs", Value::Array(Vec::new())),
-        ("time", text(time)),
     ];
+    if !time.is_empty() {
+        fields.push(("time", text(time)));
+    }
     if let Some(prev_data) = applied.prev_data {
         fields.push(("prevData", Value::Link(prev_data)));
     }
@@ -70,14 +72,16 @@ pub fn sync(seq: u64, did: &str, applied: &Applied, time: &str) -> Vec<u8> {
         &[applied.commit],
         &[(applied.commit, applied.commit_block.clone())],
     );
-    let body = map(vec![
+    let mut fields = vec![
         ("seq", seq_value(seq)),
         ("did", text(did)),
         ("blocks", Value::Bytes(car)),
         ("rev", text(&applied.rev)),
-        ("time", text(time)),
-    ]);
-    encode_frame(&Header::message("#sync"), &body)
+    ];
+    if !time.is_empty() {
+        fields.push(("time", text(time)));
+    }
+    encode_frame(&Header::message("#sync"), &map(fields))
 }
 
 pub fn identity(seq: u64, did: &str, handle: &str, time: &str) -> Vec<u8> {

@@ -70,10 +70,13 @@ fn subscribe(
     let Ok(upgrade) = upgrade else {
         return XrpcError::invalid("subscriptions need a WebSocket upgrade").into_response();
     };
+    // "Now" is fixed before the handshake answers, so a client that writes
+    // right after connecting sees its own write.
+    let head = state.log.head(stream).unwrap_or(0);
     upgrade
         .max_message_size(64 * 1024)
         .on_upgrade(move |socket| async move {
-            if let Err(error) = serve(&state, stream, cursor, socket).await {
+            if let Err(error) = serve(&state, stream, cursor, head, socket).await {
                 tracing::debug!(%error, stream, "subscriber ended");
             }
         })
@@ -101,6 +104,7 @@ async fn serve(
     state: &AppState,
     stream: &'static str,
     cursor: Option<u64>,
+    head: u64,
     socket: WebSocket,
 ) -> Result<(), axum::Error> {
     let _guard = state.hub.open_stream();
@@ -122,7 +126,6 @@ async fn serve(
     });
     let _reader = AbortOnDrop(reader);
     let mut watch = state.log.watch(stream);
-    let head = state.log.head(stream).unwrap_or(0);
     let defects = &state.config.defects;
     let cursor = match cursor {
         Some(0) if defects.contains(Defect::CursorZeroLive) => None,
@@ -139,7 +142,9 @@ async fn serve(
         }
         Some(cursor) => {
             let first = state.log.bounds(stream).ok().and_then(|b| b.first);
-            if first.is_some_and(|first| cursor + 1 < first) {
+            if first.is_some_and(|first| cursor + 1 < first)
+                && !defects.contains(Defect::NoOutdatedCursor)
+            {
                 let message = "Requested cursor exceeded limit. Possibly missing events";
                 send_frame(&mut tx, events::info("OutdatedCursor", message)).await?;
             }

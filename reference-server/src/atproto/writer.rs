@@ -185,6 +185,26 @@ async fn commit_frames(
     Ok(seqs)
 }
 
+impl State {
+    /// The `time` of `#commit` and `#sync` frames; empty (left out) under `frames-without-time`.
+    fn frame_time(&self, now: u64) -> String {
+        if self.defects.contains(Defect::FramesWithoutTime) {
+            String::new()
+        } else {
+            events::time(now)
+        }
+    }
+
+    /// The key labels are signed with: `identity`'s label key, or its signing key under `label-bad-signature`.
+    pub fn label_key(&self, identity: &Identity) -> super::keys::Keypair {
+        if self.defects.contains(Defect::LabelBadSignature) {
+            identity.signing.clone()
+        } else {
+            identity.label.clone()
+        }
+    }
+}
+
 fn repo_error(error: RepoError) -> XrpcError {
     XrpcError::invalid(error.to_string())
 }
@@ -217,10 +237,11 @@ impl State {
         batch.put(ACCOUNTS_NS, &did, account.to_bytes());
         batch.put(HEADS_NS, &did, applied.commit_block.clone());
         let time = events::time(now);
+        let sync_time = self.frame_time(now);
         let frames: Vec<Frame<'_>> = vec![
             Box::new(|seq| events::identity(seq, &did, handle, &time)),
             Box::new(|seq| events::account(seq, &did, true, None, &time)),
-            Box::new(|seq| events::sync(seq, &did, &applied, &time)),
+            Box::new(|seq| events::sync(seq, &did, &applied, &sync_time)),
         ];
         commit_frames(log, self.retention, REPOS_STREAM, batch, frames, now).await?;
         repos.handles.insert(handle.to_owned(), did.clone());
@@ -292,7 +313,7 @@ impl State {
             };
         }
         batch.put(HEADS_NS, did, applied.commit_block.clone());
-        let time = events::time(now);
+        let time = self.frame_time(now);
         let frames: Vec<Frame<'_>> = vec![Box::new(|seq| {
             let frame = events::commit(seq, did, &applied, &time);
             if self.defects.contains(Defect::CborKeysUnsorted) {

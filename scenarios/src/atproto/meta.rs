@@ -63,12 +63,46 @@ check!(
     ["commit-without-proof", "commit-bad-signature"]
 );
 
+check!(
+    EVENT_SHAPES,
+    Atproto,
+    "atproto/wire/event-shapes",
+    Must,
+    "#identity, #account, #sync and #commit carry their required fields with the lexicon's types",
+    "com.atproto.sync.subscribeRepos lexicon; PROTOCOLS.md, AT Protocol",
+    [Producer],
+    ["frames-without-time"]
+);
+check!(
+    OUTDATED_CURSOR,
+    Atproto,
+    "atproto/cursor/outdated-cursor",
+    Must,
+    "A cursor before the replay window gets #info OutdatedCursor, then the oldest frame kept",
+    "atproto event-stream spec, Sequence numbers: OutdatedCursor",
+    [Producer],
+    ["no-outdated-cursor"]
+);
+check!(
+    LABELS_SIGNED,
+    Atproto,
+    "atproto/labels/signed",
+    Must,
+    "#labels frames carry increasing seqs and labels signed with the source's #atproto_label key; negations have neg: true",
+    "atproto label spec, Signing; com.atproto.label.subscribeLabels lexicon",
+    [Producer],
+    ["label-bad-signature"]
+);
+
 /// Every AT Protocol check, in catalogue order.
 pub static ALL: &[&CheckMeta] = &[
     &STRICT_FRAMES,
     &ERROR_HEADER,
+    &EVENT_SHAPES,
     &FUTURE_CURSOR,
     &REPLAY_AFTER,
     &CURSOR_ZERO,
+    &OUTDATED_CURSOR,
     &RELAY_COMMIT,
+    &LABELS_SIGNED,
 ];

@@ -10,10 +10,12 @@
 //!
 //! # Layout
 //!
-//! - [`checks`]: the properties.
+//! - [`checks`]: frames, error headers, the cursor rules, relay verification.
+//! - [`more`]: event shapes, `OutdatedCursor`, labels.
 //! - [`relay`]: a relay's verification of a `#commit`.
 
 mod checks;
+mod more;
 mod relay;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,10 +39,13 @@ pub fn checks() -> Vec<Box<dyn Check>> {
     vec![
         PropertyCheck::boxed(checks::StrictFrames),
         PropertyCheck::boxed(checks::ErrorHeader),
+        PropertyCheck::boxed(more::EventShapes),
         PropertyCheck::boxed(checks::FutureCursor),
         PropertyCheck::boxed(checks::ReplayAfter),
         PropertyCheck::boxed(checks::CursorZero),
+        PropertyCheck::boxed(more::OutdatedCursor),
         PropertyCheck::boxed(checks::RelayCommit),
+        PropertyCheck::boxed(more::LabelsSigned),
     ]
 }
 
@@ -183,6 +188,11 @@ impl Atproto {
 
     /// The `publicKeyMultibase` of `did`'s `#atproto` key, from the directory.
     pub async fn signing_key(&self, did: &str) -> Result<String, String> {
+        self.key(did, "atproto").await
+    }
+
+    /// The `publicKeyMultibase` of `did`'s `#fragment` key, from the directory.
+    pub async fn key(&self, did: &str, fragment: &str) -> Result<String, String> {
         let url = format!("{}/_plc/{did}", self.base());
         let response = record::call(
             &self.recorder,
@@ -199,26 +209,36 @@ impl Atproto {
         doc["verificationMethod"]
             .as_array()
             .and_then(|methods| {
-                methods
-                    .iter()
-                    .find(|m| m["id"] == format!("{did}#atproto") || m["id"] == "#atproto")
+                methods.iter().find(|m| {
+                    m["id"] == format!("{did}#{fragment}") || m["id"] == format!("#{fragment}")
+                })
             })
             .and_then(|m| m["publicKeyMultibase"].as_str())
             .map(str::to_owned)
-            .ok_or_else(|| format!("the DID document of {did} has no #atproto key"))
+            .ok_or_else(|| format!("the DID document of {did} has no #{fragment} key"))
     }
 
     /// Opens `subscribeRepos`, with `cursor` when given.
     pub async fn subscribe(&self, cursor: Option<u64>) -> Result<Subscription, String> {
+        self.subscribe_to("com.atproto.sync.subscribeRepos", cursor)
+            .await
+    }
+
+    /// Opens the subscription `method`, with `cursor` when given.
+    pub async fn subscribe_to(
+        &self,
+        method: &str,
+        cursor: Option<u64>,
+    ) -> Result<Subscription, String> {
         let ws_base = self
             .base()
             .replacen("https://", "wss://", 1)
             .replacen("http://", "ws://", 1);
         let url = match cursor {
             Some(cursor) => {
-                format!("{ws_base}/xrpc/com.atproto.sync.subscribeRepos?cursor={cursor}")
+                format!("{ws_base}/xrpc/{method}?cursor={cursor}")
             }
-            None => format!("{ws_base}/xrpc/com.atproto.sync.subscribeRepos"),
+            None => format!("{ws_base}/xrpc/{method}"),
         };
         let conn = self.recorder.new_conn();
         self.recorder.record(
@@ -249,8 +269,8 @@ impl Atproto {
                     recorder: self.recorder.clone(),
                 })
             }
-            Ok(Err(e)) => Err(format!("subscribeRepos: {e}")),
-            Err(_) => Err(format!("subscribeRepos: no upgrade within {PROMPT:?}")),
+            Ok(Err(e)) => Err(format!("{method}: {e}")),
+            Err(_) => Err(format!("{method}: no upgrade within {PROMPT:?}")),
         }
     }
 

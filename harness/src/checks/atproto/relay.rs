@@ -41,7 +41,7 @@ fn text<'a>(body: &'a Value, name: &str) -> Result<&'a str, Refusal> {
 }
 
 /// A compressed K-256 key from `publicKeyMultibase` (`z` + base58btc of 0xe7 0x01 + key).
-fn k256_key(multibase: &str) -> Result<VerifyingKey, Refusal> {
+pub fn k256_key(multibase: &str) -> Result<VerifyingKey, Refusal> {
     let bytes = multibase
         .strip_prefix('z')
         .and_then(|b58| decode_base58btc(b58).ok())
@@ -56,7 +56,7 @@ fn k256_key(multibase: &str) -> Result<VerifyingKey, Refusal> {
 }
 
 /// The 64-byte low-S signature `sig` over `message`.
-fn check_signature(key: &VerifyingKey, message: &[u8], sig: &[u8]) -> Result<(), Refusal> {
+pub fn check_signature(key: &VerifyingKey, message: &[u8], sig: &[u8]) -> Result<(), Refusal> {
     let signature = Signature::from_slice(sig).map_err(|_| {
         refuse(
             "signature",
@@ -69,7 +69,7 @@ fn check_signature(key: &VerifyingKey, message: &[u8], sig: &[u8]) -> Result<(),
     key.verify(message, &signature).map_err(|_| {
         refuse(
             "signature",
-            "the commit signature does not verify with the DID's #atproto key",
+            "the signature does not verify with the key from the DID document",
         )
     })
 }
