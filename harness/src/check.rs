@@ -94,6 +94,10 @@ impl CheckConfig {
         if let Some(key) = &args.pulse_key {
             credentials.pulse_key = key.clone();
         }
+        if let Some(url) = &args.plc_url {
+            target::parse_url(url).map_err(|e| UsageError(format!("--plc-url: {e}")))?;
+            credentials.plc_url = Some(url.clone());
+        }
         let mut formats = args.formats.clone();
         formats.sort();
         formats.dedup();

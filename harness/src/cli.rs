@@ -100,6 +100,9 @@ pub struct CheckArgs {
     /// The Prisma Pulse API key.
     #[arg(long, value_name = "KEY")]
     pub pulse_key: Option<String>,
+    /// The PLC directory that resolves the AT Protocol target's DIDs (default: the target's /_plc).
+    #[arg(long, value_name = "URL")]
+    pub plc_url: Option<String>,
     /// How long to wait for what takes the target's own time: a keep-alive, cutting a stalled consumer.
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration)]
     pub patience: Duration,

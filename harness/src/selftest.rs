@@ -175,6 +175,7 @@ pub async fn command(args: &SelftestArgs) -> Exit {
         producer: None,
         fibric_keys: Vec::new(),
         pulse_key: None,
+        plc_url: None,
         patience: crate::embedded::PATIENCE,
     };
     let config = match CheckConfig::from_args(&check_args) {

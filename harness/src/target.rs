@@ -74,6 +74,8 @@ pub struct Credentials {
     /// The tenant ids those keys name, for envelopes the harness publishes.
     pub fibric_tenants: [String; 2],
     pub pulse_key: String,
+    /// The PLC directory AT Protocol checks resolve DIDs with; `{target}/_plc` when absent.
+    pub plc_url: Option<String>,
 }
 
 impl Default for Credentials {
@@ -82,6 +84,7 @@ impl Default for Credentials {
             fibric_keys: ["sk_test_tenant_a".to_owned(), "sk_test_tenant_b".to_owned()],
             fibric_tenants: ["tn_a".to_owned(), "tn_b".to_owned()],
             pulse_key: "pulse_test_key".to_owned(),
+            plc_url: None,
         }
     }
 }

@@ -55,6 +55,7 @@ fn usage_errors_exit_2_and_name_the_problem() {
         (&["check", "--checks", "nope/*"], "matches nope/*"),
         (&["check", "--checks", "a[b"], "is not a glob"),
         (&["check", "--cases", "0"], "--cases"),
+        (&["check", "--plc-url", "plc.directory"], "--plc-url"),
         (&["check", "--format", "pdf"], "unknown format"),
         (&["check", "--check-timeout", "soon"], "not a duration"),
         (

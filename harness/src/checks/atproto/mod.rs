@@ -6,7 +6,8 @@
 //! need no control API. Frames are read from `subscribeRepos` over a
 //! WebSocket with a message-size limit and timeouts; each one is recorded in
 //! the transcript as a note with its type, seq and size. Keys are resolved
-//! from the directory: `{target}/_plc` on a reference server.
+//! from the PLC directory `--plc-url` (`{target}/_plc`, the reference
+//! server's built-in one, when not given).
 //!
 //! # Layout
 //!
@@ -29,7 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use wire::cbor::{DecodeLimits, Value as Cbor};
 use wire::frame::{Frame, decode_frame};
 
-pub(crate) use super::{fixed_property, needs_producer};
+pub(crate) use super::fixed_property;
 use crate::property::{CaseOutcome, PropertyCheck};
 use crate::record::{self, ReadLimits, Recorder};
 use crate::runner::{Check, CheckContext};
@@ -193,7 +194,10 @@ impl Atproto {
 
     /// The `publicKeyMultibase` of `did`'s `#fragment` key, from the directory.
     pub async fn key(&self, did: &str, fragment: &str) -> Result<String, String> {
-        let url = format!("{}/_plc/{did}", self.base());
+        let url = match &self.ctx.credentials.plc_url {
+            Some(plc) => format!("{}/{did}", plc.trim_end_matches('/')),
+            None => format!("{}/_plc/{did}", self.base()),
+        };
         let response = record::call(
             &self.recorder,
             &self.ctx.http,
