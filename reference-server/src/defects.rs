@@ -116,6 +116,8 @@ defects! {
         "AT Protocol: a cursor before the replay window replays the oldest kept without #info OutdatedCursor";
     FramesWithoutTime => "frames-without-time",
         "AT Protocol: #commit and #sync frames lack their time field";
+    RepeatFrames => "repeat-frames",
+        "AT Protocol: every frame whose seq is a multiple of 4 is sent twice";
     LabelBadSignature => "label-bad-signature",
         "AT Protocol: labels are signed with the #atproto key, not the #atproto_label key";
 }

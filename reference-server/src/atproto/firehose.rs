@@ -175,6 +175,9 @@ async fn serve(
                 )
                 .await;
             }
+            if record.position % 4 == 0 && defects.contains(Defect::RepeatFrames) {
+                send_frame(&mut tx, record.payload.clone()).await?;
+            }
             send_frame(&mut tx, record.payload).await?;
             position = record.position;
         }

@@ -53,6 +53,16 @@ check!(
     ["cursor-zero-live"]
 );
 check!(
+    SEQ_INCREASING,
+    Atproto,
+    "atproto/seq/increasing",
+    Must,
+    "seq is positive and strictly increasing on a connection: never repeated, never going back",
+    "atproto event-stream spec, Sequence numbers",
+    [Producer],
+    ["repeat-frames"]
+);
+check!(
     RELAY_COMMIT,
     Atproto,
     "atproto/commit/relay-verify",
@@ -103,6 +113,7 @@ pub static ALL: &[&CheckMeta] = &[
     &REPLAY_AFTER,
     &CURSOR_ZERO,
     &OUTDATED_CURSOR,
+    &SEQ_INCREASING,
     &RELAY_COMMIT,
     &LABELS_SIGNED,
 ];

@@ -12,7 +12,7 @@
 //! # Layout
 //!
 //! - [`checks`]: frames, error headers, the cursor rules, relay verification.
-//! - [`more`]: event shapes, `OutdatedCursor`, labels.
+//! - [`more`]: event shapes, `OutdatedCursor`, seq order, labels.
 //! - [`relay`]: a relay's verification of a `#commit`.
 
 mod checks;
@@ -45,6 +45,7 @@ pub fn checks() -> Vec<Box<dyn Check>> {
         PropertyCheck::boxed(checks::ReplayAfter),
         PropertyCheck::boxed(checks::CursorZero),
         PropertyCheck::boxed(more::OutdatedCursor),
+        PropertyCheck::boxed(more::SeqIncreasing),
         PropertyCheck::boxed(checks::RelayCommit),
         PropertyCheck::boxed(more::LabelsSigned),
     ]

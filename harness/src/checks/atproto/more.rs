@@ -227,6 +227,77 @@ impl OutdatedCursor {
     }
 }
 
+fixed_property!(SeqIncreasing, meta::SEQ_INCREASING);
+
+impl SeqIncreasing {
+    fn skip(_ctx: &CheckContext) -> Option<String> {
+        // The driver writes through the API itself.
+        None
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let atproto = Atproto::new(&ctx);
+        let mut live = atproto.subscribe(None).await?;
+        let session = atproto.account(0).await?;
+        let posts = 8;
+        for n in 0..posts {
+            atproto.post_record(&session, &format!("s{n}")).await?;
+        }
+        // Live, then the same frames again as a replay from before the account.
+        let mut commits = 0;
+        let frames = live
+            .frames_until(2_000, |f| {
+                if about(f, &session.did) && f.header.t.as_deref() == Some("#commit") {
+                    commits += 1;
+                }
+                commits == posts
+            })
+            .await;
+        let mut findings = Vec::new();
+        let live_seqs: Vec<u64> = match &frames {
+            Ok(frames) => frames.iter().filter_map(seq).collect(),
+            Err(problem) => {
+                findings.push(Finding::new(
+                    "missing",
+                    format!("the driver's frames: {problem}"),
+                ));
+                return atproto.done(findings);
+            }
+        };
+        let cursor = live_seqs.first().map_or(0, |s| s.saturating_sub(1));
+        let mut replay = atproto.subscribe(Some(cursor)).await?;
+        let last = live_seqs.last().copied().unwrap_or(0);
+        let replayed: Vec<u64> = replay
+            .frames_until(2_000, |f| seq(f).is_some_and(|s| s >= last))
+            .await
+            .map(|frames| frames.iter().filter_map(seq).collect())
+            .unwrap_or_default();
+        for (what, seqs) in [("live", &live_seqs), ("replayed", &replayed)] {
+            if seqs.contains(&0) {
+                findings.push(Finding::new(
+                    "seq",
+                    format!("a {what} frame has seq 0; seqs are positive"),
+                ));
+            }
+            if let Some(pair) = seqs.windows(2).find(|w| w[0] >= w[1]) {
+                let kind = if pair[0] == pair[1] {
+                    "seq-repeated"
+                } else {
+                    "nonmonotonic"
+                };
+                findings.push(
+                    Finding::new(
+                        kind,
+                        format!("{what}: seq {} followed by {}", pair[0], pair[1]),
+                    )
+                    .with_evidence(json!({"seqs": seqs})),
+                );
+            }
+        }
+        atproto.done(findings)
+    }
+}
+
 fixed_property!(LabelsSigned, meta::LABELS_SIGNED);
 
 impl LabelsSigned {
