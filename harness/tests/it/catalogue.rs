@@ -144,3 +144,37 @@ async fn a_failure_replays_against_the_defective_server_and_passes_against_a_cle
     broken.shutdown().await.unwrap();
     clean.shutdown().await.unwrap();
 }
+
+/// The AT Protocol checks resolve keys from `--plc-url` when given: the
+/// target's own directory verifies every commit; a directory that does not
+/// know the DID makes the relay check unable to pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atproto_checks_resolve_keys_from_the_plc_url() {
+    let server = harness::embedded::start("control_test_token", Defects::none())
+        .await
+        .unwrap();
+    let url = server.base_url();
+    for (plc, passes) in [
+        (format!("{url}/_plc"), true),
+        (format!("{url}/nowhere"), false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let args = [
+            "--target",
+            &url,
+            "--checks",
+            "atproto/commit/*",
+            "--plc-url",
+            &plc,
+        ];
+        let summary = execute(
+            &config(dir.path(), &args),
+            &harness::checks::registry(),
+            Some(&mut Vec::new()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary.total, 1, "{plc}");
+        assert_eq!(summary.pass == 1, passes, "{plc}: {summary:?}");
+    }
+}
