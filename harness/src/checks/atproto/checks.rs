@@ -24,15 +24,7 @@ async fn own_frames(atproto: &Atproto, posts: usize) -> Result<(Session, Vec<Fra
     for n in 0..posts {
         atproto.post_record(&session, &format!("p{n}")).await?;
     }
-    let mut commits = 0;
-    let frames = live
-        .frames_until(2_000, |frame| {
-            if about(frame, &session.did) && frame.header.t.as_deref() == Some("#commit") {
-                commits += 1;
-            }
-            commits == posts
-        })
-        .await?;
+    let frames = live.until_commits(&session.did, posts, 2_000).await?;
     let own = frames
         .into_iter()
         .filter(|f| about(f, &session.did))
@@ -345,14 +337,8 @@ impl RelayCommit {
             )
             .await?;
         let expected_commits = posts + 1 + 4 + 1;
-        let mut commits = 0;
         let frames = live
-            .frames_until(5_000, |f| {
-                if about(f, &session.did) && f.header.t.as_deref() == Some("#commit") {
-                    commits += 1;
-                }
-                commits == expected_commits
-            })
+            .until_commits(&session.did, expected_commits, 5_000)
             .await;
         let mut findings = Vec::new();
         let frames = match frames {

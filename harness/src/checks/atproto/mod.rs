@@ -358,6 +358,25 @@ impl Subscription {
     }
 }
 
+impl Subscription {
+    /// Frames until the `n`th `#commit` of `did` (at most `max` frames).
+    pub async fn until_commits(
+        &mut self,
+        did: &str,
+        n: usize,
+        max: usize,
+    ) -> Result<Vec<Frame>, String> {
+        let mut commits = 0;
+        self.frames_until(max, |frame| {
+            if about(frame, did) && frame.header.t.as_deref() == Some("#commit") {
+                commits += 1;
+            }
+            commits == n
+        })
+        .await
+    }
+}
+
 /// The `seq` of a frame, when it has one.
 pub fn seq(frame: &Frame) -> Option<u64> {
     frame

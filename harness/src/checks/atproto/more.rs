@@ -131,11 +131,7 @@ impl EventShapes {
         let mut live = atproto.subscribe(None).await?;
         let session = atproto.account(0).await?;
         atproto.post_record(&session, "shape").await?;
-        let frames = live
-            .frames_until(2_000, |f| {
-                about(f, &session.did) && f.header.t.as_deref() == Some("#commit")
-            })
-            .await;
+        let frames = live.until_commits(&session.did, 1, 2_000).await;
         let mut findings = Vec::new();
         match frames {
             Ok(frames) => {
@@ -244,15 +240,7 @@ impl SeqIncreasing {
             atproto.post_record(&session, &format!("s{n}")).await?;
         }
         // Live, then the same frames again as a replay from before the account.
-        let mut commits = 0;
-        let frames = live
-            .frames_until(2_000, |f| {
-                if about(f, &session.did) && f.header.t.as_deref() == Some("#commit") {
-                    commits += 1;
-                }
-                commits == posts
-            })
-            .await;
+        let frames = live.until_commits(&session.did, posts, 2_000).await;
         let mut findings = Vec::new();
         let live_seqs: Vec<u64> = match &frames {
             Ok(frames) => frames.iter().filter_map(seq).collect(),
