@@ -94,6 +94,12 @@ impl CheckConfig {
         if let Some(key) = &args.pulse_key {
             credentials.pulse_key = key.clone();
         }
+        if let Some(secret) = &args.fauna_secret {
+            credentials.fauna_secret = secret.clone();
+        }
+        if let Some(app_id) = &args.actyx_app_id {
+            credentials.actyx_app_id = app_id.clone();
+        }
         if let Some(url) = &args.plc_url {
             target::parse_url(url).map_err(|e| UsageError(format!("--plc-url: {e}")))?;
             credentials.plc_url = Some(url.clone());

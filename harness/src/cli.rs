@@ -100,6 +100,12 @@ pub struct CheckArgs {
     /// The Prisma Pulse API key.
     #[arg(long, value_name = "KEY")]
     pub pulse_key: Option<String>,
+    /// The Fauna secret the Fauna checks use (default: the reference server's dev secret).
+    #[arg(long, value_name = "SECRET", env = "HARNESS_FAUNA_SECRET")]
+    pub fauna_secret: Option<String>,
+    /// The Actyx app id the Actyx checks authenticate as (default: com.example.harness).
+    #[arg(long, value_name = "APP_ID")]
+    pub actyx_app_id: Option<String>,
     /// The PLC directory that resolves the AT Protocol target's DIDs (default: the target's /_plc).
     #[arg(long, value_name = "URL")]
     pub plc_url: Option<String>,

@@ -175,6 +175,8 @@ pub async fn command(args: &SelftestArgs) -> Exit {
         producer: None,
         fibric_keys: Vec::new(),
         pulse_key: None,
+        fauna_secret: None,
+        actyx_app_id: None,
         plc_url: None,
         patience: crate::embedded::PATIENCE,
     };

@@ -74,6 +74,10 @@ pub struct Credentials {
     /// The tenant ids those keys name, for envelopes the harness publishes.
     pub fibric_tenants: [String; 2],
     pub pulse_key: String,
+    /// The Fauna secret (`Authorization: Bearer`) the Fauna checks query and stream with.
+    pub fauna_secret: String,
+    /// The Actyx app id the Actyx checks authenticate as (`com.example.*` needs no signature).
+    pub actyx_app_id: String,
     /// The PLC directory AT Protocol checks resolve DIDs with; `{target}/_plc` when absent.
     pub plc_url: Option<String>,
 }
@@ -84,6 +88,8 @@ impl Default for Credentials {
             fibric_keys: ["sk_test_tenant_a".to_owned(), "sk_test_tenant_b".to_owned()],
             fibric_tenants: ["tn_a".to_owned(), "tn_b".to_owned()],
             pulse_key: "pulse_test_key".to_owned(),
+            fauna_secret: "fauna_test_secret".to_owned(),
+            actyx_app_id: "com.example.harness".to_owned(),
             plc_url: None,
         }
     }

@@ -120,6 +120,8 @@ defects! {
         "AT Protocol: every frame whose seq is a multiple of 4 is sent twice";
     LabelBadSignature => "label-bad-signature",
         "AT Protocol: labels are signed with the #atproto key, not the #atproto_label key";
+    // Fauna (keep Fauna's defects between this line and the Actyx line).
+    // Actyx (keep Actyx's defects after this line).
 }
 
 impl Defect {

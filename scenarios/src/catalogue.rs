@@ -2,17 +2,18 @@
 //!
 //! Each check has a well-formed, unique id and at least one defect of the
 //! reference server that kills it; the tests below hold every entry to that,
-//! and `harness selftest` shows the defects really do. Fauna and Actyx get
-//! their catalogues with issue 8; the AT Protocol's has its first checks.
+//! and `harness selftest` shows the defects really do.
 
 use crate::check::{Api, CheckMeta};
-use crate::{atproto, fibric, pulse};
+use crate::{actyx, atproto, fauna, fibric, pulse};
 
 /// Every check, in catalogue order.
 pub fn all() -> impl Iterator<Item = &'static CheckMeta> {
     fibric::meta::ALL
         .iter()
         .chain(pulse::meta::ALL.iter())
+        .chain(fauna::meta::ALL.iter())
+        .chain(actyx::meta::ALL.iter())
         .chain(atproto::meta::ALL.iter())
         .copied()
 }

@@ -11,13 +11,15 @@
 //! - [`verdict`]: findings and verdicts, and how a level turns findings into a verdict.
 //! - [`transcript`]: what crossed the wire during a case, with timestamps.
 //! - [`delivery`]: the delivery oracle and its anomaly names.
-//! - [`fibric`], [`pulse`], [`atproto`]: each API's checks: metadata, plans, oracles.
+//! - [`fibric`], [`pulse`], [`fauna`], [`actyx`], [`atproto`]: each API's checks: metadata, plans, oracles.
 //! - [`catalogue`]: every check the harness knows, in one list.
 
+pub mod actyx;
 pub mod atproto;
 pub mod catalogue;
 pub mod check;
 pub mod delivery;
+pub mod fauna;
 pub mod fibric;
 pub mod pulse;
 pub mod transcript;

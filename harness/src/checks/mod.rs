@@ -9,9 +9,13 @@
 //!
 //! - [`fibric`]: the Fibric envelope stream's checks.
 //! - [`pulse`]: Prisma Pulse's checks.
+//! - [`fauna`]: Fauna event streaming's checks.
+//! - [`actyx`]: the Actyx Events API's checks.
 //! - [`atproto`]: the AT Protocol firehose's checks.
 
+pub mod actyx;
 pub mod atproto;
+pub mod fauna;
 pub mod fibric;
 pub mod pulse;
 
@@ -153,6 +157,8 @@ pub fn cuts_plan(max_published: usize) -> impl Strategy<Value = CutsPlan> {
 pub fn registry() -> Vec<Box<dyn Check>> {
     let mut checks = fibric::checks();
     checks.extend(pulse::checks());
+    checks.extend(fauna::checks());
+    checks.extend(actyx::checks());
     checks.extend(atproto::checks());
     checks
 }
