@@ -20,6 +20,8 @@ pub fn config(control_token: &str, defects: Defects) -> Config {
     config.control_token = control_token.to_owned();
     config.fibric.keepalive = Duration::from_millis(500);
     config.pulse.keepalive = Duration::from_millis(500);
+    config.actyx.keepalive = Duration::from_millis(500);
+    config.fauna.status_interval = Duration::from_millis(500);
     config.subscribers.stall_timeout = Duration::from_secs(1);
     // A short replay window, so that a cursor before it can be shown to get OutdatedCursor.
     config.atproto.backfill_events = 256;
