@@ -121,7 +121,63 @@ defects! {
     LabelBadSignature => "label-bad-signature",
         "AT Protocol: labels are signed with the #atproto key, not the #atproto_label key";
     // Fauna (keep Fauna's defects between this line and the Actyx line).
+    FaunaLfLines => "fauna-lf-lines",
+        "Fauna: /stream/1 ends each JSON line with \\n instead of \\r\\n";
+    FaunaNoInitialStatus => "fauna-no-initial-status",
+        "Fauna: a stream starts with its first data event, not a status event";
+    FaunaStatsIncomplete => "fauna-stats-incomplete",
+        "Fauna: data events' stats lack processing_time_ms and rate_limits_hit";
+    FaunaTxnTsBackwards => "fauna-txn-ts-backwards",
+        "Fauna: events at even log positions report a txn_ts one second early";
+    FaunaCursorInclusive => "fauna-cursor-inclusive",
+        "Fauna: a cursor resumes at its own event instead of strictly after it";
+    FaunaStartTsInclusive => "fauna-start-ts-inclusive",
+        "Fauna: start_ts replays the events at that time too, not only those after it";
+    FaunaStartTsWithCursor => "fauna-start-ts-with-cursor",
+        "Fauna: start_ts together with cursor is accepted (the cursor wins) instead of 400";
+    FaunaHistoryWindowIgnored => "fauna-history-window-ignored",
+        "Fauna: a start before the collection's history window replays anyway";
+    FaunaReplayUnlimited => "fauna-replay-unlimited",
+        "Fauna: a replay of more than 128 events is sent whole, without stream_replay_volume_exceeded";
+    FaunaLeaveAsUpdate => "fauna-leave-as-update",
+        "Fauna: a document updated out of a set gets an update event instead of remove";
+    FaunaErrorKeepsStream => "fauna-error-keeps-stream",
+        "Fauna: after an invalid_stream_start_time error event the stream carries on";
+    FaunaUnauthorized403 => "fauna-unauthorized-403",
+        "Fauna: /stream/1 answers a missing or wrong secret with 403 forbidden instead of 401 unauthorized";
     // Actyx (keep Actyx's defects after this line).
+    ActyxAuthOptional => "actyx-auth-optional",
+        "Actyx: a request without an Authorization header is served as app com.example.anonymous";
+    AccessTokenIgnored => "access-token-ignored",
+        "Actyx: the access_token query parameter is ignored";
+    AcceptIgnored => "accept-ignored",
+        "Actyx: the Accept header is not checked";
+    ContentTypeIgnored => "content-type-ignored",
+        "Actyx: the Content-Type header is not checked";
+    TimestampMillis => "timestamp-millis",
+        "Actyx: publish answers timestamps in milliseconds";
+    OffsetsPresentLags => "offsets-present-lags",
+        "Actyx: events/offsets names one offset less than the newest in present";
+    QueryUpperExclusive => "query-upper-exclusive",
+        "Actyx: a query's upperBound is exclusive";
+    DescUnsorted => "desc-unsorted",
+        "Actyx: a query with order desc is answered in ascending order";
+    TieBreakReversed => "tie-break-reversed",
+        "Actyx: events with equal lamports sort by stream id descending";
+    TagPrecedenceFlat => "tag-precedence-flat",
+        "Actyx: & and | in FROM bind equally, left to right";
+    SubscribeLiveGap => "subscribe-live-gap",
+        "Actyx: subscribe drops the first live event after the offsets line";
+    CaughtUpNeverTrue => "caught-up-never-true",
+        "Actyx: subscribe_monotonic sends caughtUp: false on every event";
+    NoTimeTravel => "no-time-travel",
+        "Actyx: subscribe_monotonic delivers an event sorting before one already delivered instead of timeTravel";
+    TimeTravelStaysOpen => "time-travel-stays-open",
+        "Actyx: subscribe_monotonic stays open after a timeTravel line";
+    MonotonicResumeSkips => "monotonic-resume-skips",
+        "Actyx: subscribe_monotonic skips the first event after its lowerBound in each stream";
+    ActyxNoKeepalive => "actyx-no-keepalive",
+        "Actyx: idle feeds get no blank lines";
 }
 
 impl Defect {

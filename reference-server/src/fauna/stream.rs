@@ -19,9 +19,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::db::{self, log_stream};
 use super::error::{FaunaError, error_event, event_stats};
-use super::source::{Claims, Cursor, Refusal, classify, event_document};
+use super::source::{Claims, Cursor, Kind, Refusal, classify, event_document};
 use super::tagged;
 use crate::app::{AppState, now_micros};
+use crate::defects::Defect;
 use crate::store::{Position, ReadLimit};
 use crate::subscribers::StreamGuard;
 
@@ -66,7 +67,15 @@ pub async fn open(
     body: Result<Bytes, BytesRejection>,
     endpoint: Endpoint,
 ) -> Result<Opened, FaunaError> {
+    let defects = &state.config.defects;
     let Some((db, secret)) = super::database(state, headers) else {
+        if defects.contains(Defect::FaunaUnauthorized403) {
+            return Err(FaunaError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "forbidden",
+                "Invalid token, unable to authenticate request",
+            ));
+        }
         return Err(FaunaError::unauthorized(
             "Invalid token, unable to authenticate request",
         ));
@@ -105,7 +114,8 @@ pub async fn open(
             ));
         }
     };
-    if start_ts.is_some() && cursor.is_some() {
+    if start_ts.is_some() && cursor.is_some() && !defects.contains(Defect::FaunaStartTsWithCursor)
+    {
         return Err(bad(
             endpoint,
             "can not provide both `start_ts` and `cursor`",
@@ -144,7 +154,11 @@ pub async fn open(
             let Cursor { p, t } = signer
                 .check_cursor(&text, &db, &collection)
                 .map_err(|_| bad(endpoint, "invalid event cursor provided"))?;
-            (p, t)
+            if defects.contains(Defect::FaunaCursorInclusive) {
+                (p.saturating_sub(1), t)
+            } else {
+                (p, t)
+            }
         }
         (None, Some(start)) => (
             position_at(state, &db, &collection, claims.at, start).await?,
@@ -158,7 +172,8 @@ pub async fn open(
         ));
     }
     let window = def.history_days.saturating_mul(86_400_000_000);
-    let too_old = ts < now_micros().saturating_sub(window);
+    let too_old = ts < now_micros().saturating_sub(window)
+        && !defects.contains(Defect::FaunaHistoryWindowIgnored);
     Ok(Opened {
         db,
         claims,
@@ -178,6 +193,7 @@ async fn position_at(
     start: u64,
 ) -> Result<Position, FaunaError> {
     let name = log_stream(db, collection);
+    let inclusive = state.config.defects.contains(Defect::FaunaStartTsInclusive);
     let mut after = from;
     loop {
         let batch = state
@@ -185,7 +201,7 @@ async fn position_at(
             .read_after(&name, after, ReadLimit::records(256), Box::new(|_| true))
             .await?;
         for record in &batch.records {
-            if record.timestamp_micros > start {
+            if record.timestamp_micros > start || (inclusive && record.timestamp_micros == start) {
                 return Ok(after);
             }
             after = record.position;
@@ -232,19 +248,37 @@ pub fn convert(
         })?;
         position = record.position;
         ts = record.timestamp_micros;
-        if let Some((kind, version)) = classify(&opened.claims.source, &change) {
+        if let Some((mut kind, version)) = classify(&opened.claims.source, &change) {
+            let defects = &state.config.defects;
+            if kind == Kind::Remove
+                && change.after.is_some()
+                && defects.contains(Defect::FaunaLeaveAsUpdate)
+            {
+                kind = Kind::Update;
+            }
             let doc = event_document(&opened.claims.source, &change.id, version);
             let cursor =
                 state
                     .fauna
                     .signer
                     .cursor(&opened.db, collection, Cursor { p: position, t: ts });
+            let mut txn_ts = ts;
+            if position % 2 == 0 && defects.contains(Defect::FaunaTxnTsBackwards) {
+                txn_ts = ts.saturating_sub(1_000_000);
+            }
+            let mut stats = event_stats(1, record.payload.len() as u64);
+            if defects.contains(Defect::FaunaStatsIncomplete)
+                && let Some(stats) = stats.as_object_mut()
+            {
+                stats.remove("processing_time_ms");
+                stats.remove("rate_limits_hit");
+            }
             events.push(json!({
                 "type": kind.name(),
                 "data": tagged::document(&doc),
-                "txn_ts": ts,
+                "txn_ts": txn_ts,
                 "cursor": cursor,
-                "stats": event_stats(1, record.payload.len() as u64),
+                "stats": stats,
             }));
         }
     }
@@ -301,13 +335,18 @@ impl Follower {
         }
         if !self.started {
             self.started = true;
-            let mut first = self.status();
+            let defects = &self.state.config.defects;
+            let mut first = if defects.contains(Defect::FaunaNoInitialStatus) {
+                String::new()
+            } else {
+                self.status()
+            };
             if self.opened.too_old {
                 first.push_str(&line(&error_event(
                     "invalid_stream_start_time",
                     &too_old_message(self.opened.ts),
                 )));
-                self.ended = true;
+                self.ended = !defects.contains(Defect::FaunaErrorKeepsStream);
             }
             return Some(first);
         }
@@ -338,7 +377,8 @@ impl Follower {
                 }
             };
             if !batch.records.is_empty() {
-                let replaying = self.position < self.replay_until;
+                let replaying = self.position < self.replay_until
+                    && !self.state.config.defects.contains(Defect::FaunaReplayUnlimited);
                 let room = if replaying {
                     REPLAY_LIMIT - self.replayed
                 } else {
@@ -449,8 +489,13 @@ pub async fn stream(
         state: state.clone(),
         opened,
     };
-    let body = futures_util::stream::unfold(follower, |mut follower| async move {
-        let chunk = follower.next_chunk().await?;
+    let lf_only = state.config.defects.contains(Defect::FaunaLfLines);
+    let body = futures_util::stream::unfold(follower, move |mut follower| async move {
+        let mut chunk = follower.next_chunk().await?;
+        if lf_only {
+            // Compact JSON holds no raw line breaks, so every CRLF is a line end.
+            chunk = chunk.replace("\r\n", "\n");
+        }
         Some((Ok::<_, Infallible>(Bytes::from(chunk)), follower))
     });
     let mut response = Body::from_stream(body).into_response();

@@ -1,0 +1,445 @@
+//! Fauna checks of where a stream starts: cursor and `start_ts`, their refusals, the replay limit, and error events ending the stream.
+
+use std::time::Duration;
+
+use scenarios::Finding;
+use scenarios::fauna::model::{ResumePlan, resume_plan};
+use scenarios::fauna::{meta, shape};
+use serde_json::{Value, json};
+
+use super::{
+    Fauna, LineConn, PROMPT, Read, Written, clip, data_ids, fixed_property, is_event_of, never,
+};
+use crate::checks::generated_property;
+use crate::property::CaseOutcome;
+use crate::record::HttpResponse;
+use crate::runner::CheckContext;
+
+/// Fauna's replay limit: a replay of more events than this is refused.
+pub const REPLAY_LIMIT: usize = 128;
+
+/// A collection with `history_days: 0`, a token, one document written after
+/// it, and a stream opened at the token's time once that time has left the
+/// (empty) history window. Returns the answer and the document.
+async fn open_too_old(fauna: &Fauna) -> Result<(Result<LineConn, HttpResponse>, Written), String> {
+    let collection = fauna.collection("brief", Some(0)).await?;
+    let (token, at) = fauna
+        .token(&format!("{collection}.all().eventSource()"))
+        .await?;
+    let doc = fauna.create(&collection, &json!({ "n": 1 })).await?;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let opened = fauna
+        .stream_as(
+            Some(fauna.secret()),
+            &json!({ "token": token, "start_ts": at }),
+        )
+        .await?;
+    Ok((opened, doc))
+}
+
+/// The error event a stream started before its history window sends, if it
+/// sends one (a server may refuse such a start with an HTTP error instead).
+pub async fn too_old_error_event(fauna: &Fauna) -> Result<Option<Value>, String> {
+    let (opened, _) = open_too_old(fauna).await?;
+    let Ok(mut stream) = opened else {
+        return Ok(None);
+    };
+    let events = stream
+        .read_until(PROMPT, 16, |e| e["type"] == "error")
+        .await;
+    Ok(events.into_iter().find(|e| e["type"] == "error"))
+}
+
+/// Findings unless a start was refused: an HTTP 4xx with one of `codes`, or
+/// an error event with one of them before any data event.
+async fn expect_refusal(
+    what: &str,
+    opened: Result<LineConn, HttpResponse>,
+    codes: &[&str],
+) -> Vec<Finding> {
+    let mut stream = match opened {
+        Err(response) => {
+            let body = response.json().unwrap_or_default();
+            let code = body["error"]["code"].as_str().unwrap_or("");
+            if (400..500).contains(&response.status) && codes.contains(&code) {
+                return Vec::new();
+            }
+            return vec![
+                Finding::new(
+                    "start-time",
+                    format!(
+                        "{what} was answered {} with code {code:?}, not a 4xx with {codes:?}",
+                        response.status
+                    ),
+                )
+                .with_evidence(json!({"status": response.status, "body": clip(&response.body)})),
+            ];
+        }
+        Ok(stream) => stream,
+    };
+    let events = stream
+        .read_until(PROMPT, 16, |e| e["type"] == "error" || shape::is_data(e))
+        .await;
+    match events.last() {
+        Some(event) if shape::is_data(event) => vec![
+            Finding::new(
+                "start-time",
+                format!(
+                    "{what} was accepted: the stream replayed a {} event",
+                    event["type"]
+                ),
+            )
+            .with_evidence(event.clone()),
+        ],
+        Some(event) if event["type"] == "error" => {
+            let code = event["error"]["code"].as_str().unwrap_or("");
+            if codes.contains(&code) {
+                Vec::new()
+            } else {
+                vec![
+                    Finding::new(
+                        "start-time",
+                        format!("{what} ended with the error {code:?}, not one of {codes:?}"),
+                    )
+                    .with_evidence(event.clone()),
+                ]
+            }
+        }
+        _ => vec![Finding::new(
+            "start-time",
+            format!("{what} was accepted: the stream opened with no error event in {PROMPT:?}"),
+        )],
+    }
+}
+
+/// Reads a stream up to the event of document `last`; the data events' ids.
+async fn ids_until(stream: &mut LineConn, last: &str) -> Vec<String> {
+    let events = stream
+        .read_until(PROMPT, 64, |e| is_event_of(e, last))
+        .await;
+    data_ids(&events)
+}
+
+/// A finding unless `got` is `want`.
+fn compare_ids(what: &str, want: &[String], got: &[String]) -> Vec<Finding> {
+    if want == got {
+        return Vec::new();
+    }
+    let kind = match (want.first(), got.first()) {
+        (_, Some(first)) if !want.contains(first) => "not-strictly-after",
+        _ if got.len() < want.len() => "lost",
+        _ => "resume-mismatch",
+    };
+    vec![
+        Finding::new(kind, format!("{what} delivered {got:?}, not {want:?}"))
+            .with_evidence(json!({"expected": want, "delivered": got})),
+    ]
+}
+
+generated_property!(
+    CursorResume,
+    meta::CURSOR_RESUME,
+    ResumePlan,
+    strategy: resume_plan(),
+    cases: |requested| requested.clamp(1, 6),
+    skip: never,
+    run: cursor_case
+);
+
+async fn cursor_case(ctx: CheckContext, plan: ResumePlan) -> Result<CaseOutcome, String> {
+    let fauna = Fauna::new(&ctx);
+    let collection = fauna.collection("cursor", None).await?;
+    let (token, _) = fauna
+        .token(&format!("{collection}.all().eventSource()"))
+        .await?;
+    let docs = fauna.creates(&collection, plan.events).await?;
+    let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
+    let mut stream = match fauna.stream(&json!({ "token": token })).await? {
+        Ok(stream) => stream,
+        Err(finding) => return fauna.done(vec![finding]),
+    };
+    let last = ids.last().cloned().unwrap_or_default();
+    let events = stream
+        .read_until(PROMPT, 64, |e| is_event_of(e, &last))
+        .await;
+    drop(stream);
+    let Some(cursor) = events
+        .iter()
+        .find(|e| is_event_of(e, &ids[plan.at]))
+        .and_then(|e| e["cursor"].as_str())
+    else {
+        return fauna.done(vec![Finding::new(
+            "lost",
+            format!(
+                "the replay did not deliver the event of {} with a cursor",
+                ids[plan.at]
+            ),
+        )]);
+    };
+    let mut resumed = match fauna
+        .stream(&json!({ "token": token, "cursor": cursor }))
+        .await?
+    {
+        Ok(stream) => stream,
+        Err(finding) => return fauna.done(vec![finding]),
+    };
+    let sentinel = fauna
+        .create(&collection, &json!({ "n": "sentinel" }))
+        .await?;
+    let got = ids_until(&mut resumed, &sentinel.id).await;
+    let mut want = ids[plan.at + 1..].to_vec();
+    want.push(sentinel.id);
+    let what = format!("resuming after event {} of {}", plan.at + 1, plan.events);
+    fauna.done(compare_ids(&what, &want, &got))
+}
+
+generated_property!(
+    StartTs,
+    meta::START_TS_REPLAY,
+    ResumePlan,
+    strategy: resume_plan(),
+    cases: |requested| requested.clamp(1, 6),
+    skip: never,
+    run: start_ts_case
+);
+
+async fn start_ts_case(ctx: CheckContext, plan: ResumePlan) -> Result<CaseOutcome, String> {
+    let fauna = Fauna::new(&ctx);
+    let collection = fauna.collection("start", None).await?;
+    let (token, _) = fauna
+        .token(&format!("{collection}.all().eventSource()"))
+        .await?;
+    let docs = fauna.creates(&collection, plan.events).await?;
+    let start = docs[plan.at].txn_ts;
+    let mut stream = match fauna
+        .stream(&json!({ "token": token, "start_ts": start }))
+        .await?
+    {
+        Ok(stream) => stream,
+        Err(finding) => return fauna.done(vec![finding]),
+    };
+    let sentinel = fauna
+        .create(&collection, &json!({ "n": "sentinel" }))
+        .await?;
+    let got = ids_until(&mut stream, &sentinel.id).await;
+    let mut want: Vec<String> = docs
+        .iter()
+        .filter(|d| d.txn_ts > start)
+        .map(|d| d.id.clone())
+        .collect();
+    want.push(sentinel.id);
+    let what = format!(
+        "start_ts {start} (the txn_ts of write {} of {})",
+        plan.at + 1,
+        plan.events
+    );
+    fauna.done(compare_ids(&what, &want, &got))
+}
+
+fixed_property!(StartTsWithCursor, meta::START_TS_WITH_CURSOR);
+
+impl StartTsWithCursor {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        never(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fauna = Fauna::new(&ctx);
+        let collection = fauna.collection("both", None).await?;
+        let (token, at) = fauna
+            .token(&format!("{collection}.all().eventSource()"))
+            .await?;
+        let doc = fauna.create(&collection, &json!({ "n": 1 })).await?;
+        let mut stream = match fauna.stream(&json!({ "token": token })).await? {
+            Ok(stream) => stream,
+            Err(finding) => return fauna.done(vec![finding]),
+        };
+        let events = stream
+            .read_until(PROMPT, 16, |e| is_event_of(e, &doc.id))
+            .await;
+        drop(stream);
+        let Some(cursor) = events.iter().rev().find_map(|e| e["cursor"].as_str()) else {
+            return fauna.done(vec![Finding::new(
+                "lost",
+                format!("the stream gave no event with a cursor in {PROMPT:?}"),
+            )]);
+        };
+        let body = json!({ "token": token, "cursor": cursor, "start_ts": at });
+        let (status, text) = match fauna.stream_as(Some(fauna.secret()), &body).await? {
+            Ok(_) => (200, String::new()),
+            Err(response) => (response.status, response.body),
+        };
+        let findings = shape::error_answer_problems(status, &text, 400, "invalid_request")
+            .into_iter()
+            .map(|problem| {
+                Finding::new(
+                    "start-ts-with-cursor",
+                    format!("POST /stream/1 with both start_ts and cursor {problem}"),
+                )
+                .with_evidence(json!({"status": status, "body": clip(&text)}))
+            })
+            .collect();
+        fauna.done(findings)
+    }
+}
+
+fixed_property!(StartTooOld, meta::START_TOO_OLD);
+
+impl StartTooOld {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        never(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fauna = Fauna::new(&ctx);
+        let collection = fauna.collection("early", None).await?;
+        let (token, at) = fauna
+            .token(&format!("{collection}.all().eventSource()"))
+            .await?;
+        fauna.create(&collection, &json!({ "n": 1 })).await?;
+        let before = json!({ "token": token, "start_ts": at.saturating_sub(1_000_000) });
+        let opened = fauna.stream_as(Some(fauna.secret()), &before).await?;
+        let mut findings = expect_refusal(
+            "a start_ts one second before the token was made",
+            opened,
+            &["invalid_stream_start_time", "invalid_request"],
+        )
+        .await;
+        let (opened, _) = open_too_old(&fauna).await?;
+        findings.extend(
+            expect_refusal(
+                "a start_ts before the history window of a collection with history_days 0",
+                opened,
+                &["invalid_stream_start_time"],
+            )
+            .await,
+        );
+        fauna.done(findings)
+    }
+}
+
+/// Opens a stream with more than [`REPLAY_LIMIT`] events to replay.
+async fn open_over_limit(fauna: &Fauna) -> Result<Result<LineConn, Finding>, String> {
+    let collection = fauna.collection("flood", None).await?;
+    let (token, _) = fauna
+        .token(&format!("{collection}.all().eventSource()"))
+        .await?;
+    fauna.creates(&collection, REPLAY_LIMIT + 1).await?;
+    fauna.stream(&json!({ "token": token })).await
+}
+
+/// Reads a replay until its error event, the end, or the first status after data (live).
+async fn read_replay(stream: &mut LineConn) -> Vec<Value> {
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + 2 * PROMPT;
+    while events.len() < 2 * REPLAY_LIMIT + 8 {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Some(event) = stream.next_event(left).await else {
+            break;
+        };
+        let live = event["type"] == "status" && events.iter().any(shape::is_data);
+        let error = event["type"] == "error";
+        events.push(event);
+        if live || error {
+            break;
+        }
+    }
+    events
+}
+
+fixed_property!(ReplayLimit, meta::REPLAY_LIMIT);
+
+impl ReplayLimit {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        never(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fauna = Fauna::new(&ctx);
+        let mut stream = match open_over_limit(&fauna).await? {
+            Ok(stream) => stream,
+            Err(finding) => return fauna.done(vec![finding]),
+        };
+        let events = read_replay(&mut stream).await;
+        let data = events.iter().filter(|e| shape::is_data(e)).count();
+        let mut findings = Vec::new();
+        if data > REPLAY_LIMIT {
+            findings.push(Finding::new(
+                "replay-limit",
+                format!("the stream replayed {data} events, more than {REPLAY_LIMIT}"),
+            ));
+        }
+        match events.iter().find(|e| e["type"] == "error") {
+            None => findings.push(Finding::new(
+                "replay-limit",
+                format!(
+                    "a replay of {} events sent no stream_replay_volume_exceeded error (it sent {data} data events)",
+                    REPLAY_LIMIT + 1
+                ),
+            )),
+            Some(error) if error["error"]["code"] != "stream_replay_volume_exceeded" => {
+                findings.push(
+                    Finding::new(
+                        "replay-limit",
+                        format!("the replay ended with the error {}, not stream_replay_volume_exceeded", error["error"]["code"]),
+                    )
+                    .with_evidence(error.clone()),
+                );
+            }
+            Some(_) => {}
+        }
+        fauna.done(findings)
+    }
+}
+
+fixed_property!(ErrorEndsStream, meta::ERROR_ENDS_STREAM);
+
+impl ErrorEndsStream {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        never(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fauna = Fauna::new(&ctx);
+        // A start before the history window gives an error event cheaply; a
+        // server that refuses that with an HTTP error gets a replay over the limit.
+        let mut stream = match open_too_old(&fauna).await?.0 {
+            Ok(stream) => stream,
+            Err(_) => match open_over_limit(&fauna).await? {
+                Ok(stream) => stream,
+                Err(finding) => return fauna.done(vec![finding]),
+            },
+        };
+        let events = read_replay(&mut stream).await;
+        let Some(error) = events.iter().find(|e| e["type"] == "error").cloned() else {
+            let finding = Finding::new(
+                "no-error-event",
+                "neither a start before the history window nor a replay over the limit gave an error event, so there was nothing to check",
+            )
+            .informational();
+            return fauna.done(vec![finding]);
+        };
+        let mut findings = Vec::new();
+        match stream.next_line(PROMPT).await {
+            Read::Ended(_) => {}
+            Read::Line(line) => findings.push(
+                Finding::new(
+                    "stream-continues",
+                    "the stream sent another line after an error event",
+                )
+                .with_evidence(json!({
+                    "error": error,
+                    "next": String::from_utf8_lossy(line.bytes()),
+                })),
+            ),
+            Read::Timeout => findings.push(
+                Finding::new(
+                    "stream-continues",
+                    format!("the stream was still open {PROMPT:?} after an error event"),
+                )
+                .with_evidence(error),
+            ),
+        }
+        fauna.done(findings)
+    }
+}
