@@ -114,8 +114,7 @@ pub async fn open(
             ));
         }
     };
-    if start_ts.is_some() && cursor.is_some() && !defects.contains(Defect::FaunaStartTsWithCursor)
-    {
+    if start_ts.is_some() && cursor.is_some() && !defects.contains(Defect::FaunaStartTsWithCursor) {
         return Err(bad(
             endpoint,
             "can not provide both `start_ts` and `cursor`",
@@ -378,7 +377,11 @@ impl Follower {
             };
             if !batch.records.is_empty() {
                 let replaying = self.position < self.replay_until
-                    && !self.state.config.defects.contains(Defect::FaunaReplayUnlimited);
+                    && !self
+                        .state
+                        .config
+                        .defects
+                        .contains(Defect::FaunaReplayUnlimited);
                 let room = if replaying {
                     REPLAY_LIMIT - self.replayed
                 } else {
