@@ -9,7 +9,7 @@ use wire::cbor::Value;
 use wire::frame::Frame;
 
 use super::relay::{Head, signed_commit, verify_commit};
-use super::{Atproto, PROMPT, Received, Session, about, fixed_property, seq};
+use super::{Atproto, COLLECTION, PROMPT, Received, Session, about, fixed_property, seq};
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
 
@@ -266,7 +266,18 @@ impl CursorZero {
             .ok_or("no seq in the driver's frames")?;
         let mut replay = atproto.subscribe(Some(0)).await?;
         let mut findings = Vec::new();
-        match replay.next(PROMPT).await {
+        // A target that trimmed its history first says #info OutdatedCursor
+        // (cursor 0 is before its window), then replays the oldest frame kept.
+        let mut first = replay.next(PROMPT).await;
+        for _ in 0..4 {
+            match &first {
+                Received::Frame(Ok(frame)) if frame.header.t.as_deref() == Some("#info") => {
+                    first = replay.next(PROMPT).await;
+                }
+                _ => break,
+            }
+        }
+        match first {
             Received::Frame(Ok(frame)) => match seq(&frame) {
                 Some(first) if first <= first_own => {}
                 other => findings.push(Finding::new(
@@ -296,13 +307,13 @@ impl RelayCommit {
         let mut live = atproto.subscribe(None).await?;
         let session = atproto.account(0).await?;
         let repo = |extra: serde_json::Value| {
-            let mut body = json!({"repo": session.did, "collection": "app.bsky.feed.post"});
+            let mut body = json!({"repo": session.did, "collection": COLLECTION});
             if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
                 body.extend(extra.clone());
             }
             body
         };
-        let post = |text: &str| json!({"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-01-01T00:00:00Z"});
+        let post = |text: &str| json!({"$type": COLLECTION, "text": text, "createdAt": "2026-01-01T00:00:00Z"});
         // Enough records for a tree of several layers, so that deletes and
         // inserts need proof nodes beside the path they change.
         let posts = 24;
@@ -326,8 +337,8 @@ impl RelayCommit {
                 .await?;
         }
         let writes = json!([
-            {"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "rkey": "b1", "value": post("b1")},
-            {"$type": "com.atproto.repo.applyWrites#delete", "collection": "app.bsky.feed.post", "rkey": "r3"},
+            {"$type": "com.atproto.repo.applyWrites#create", "collection": COLLECTION, "rkey": "b1", "value": post("b1")},
+            {"$type": "com.atproto.repo.applyWrites#delete", "collection": COLLECTION, "rkey": "r3"},
         ]);
         atproto
             .write(

@@ -6,7 +6,7 @@ use wire::car::{Car, CarLimits, read_car};
 use wire::cbor::{DecodeLimits, Value, decode, encode};
 use wire::cid::Cid;
 use wire::mst::{Undo, invert};
-use wire::multibase::decode_base58btc;
+use wire::multibase::{decode_base58btc, encode_base58btc};
 
 /// What a relay remembers of a repo: its latest rev and data root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +40,25 @@ fn text<'a>(body: &'a Value, name: &str) -> Result<&'a str, Refusal> {
         .ok_or_else(|| refuse("shape", format!("{name} is not text")))
 }
 
-/// A compressed K-256 key from `publicKeyMultibase` (`z` + base58btc of 0xe7 0x01 + key).
+/// The legacy verification-method type for K-256 (what older PLC directories
+/// serve), whose `publicKeyMultibase` is the bare SEC1 point, without the
+/// multicodec prefix the `Multikey` type has (atproto cryptography spec,
+/// public key encoding; the interop signature fixtures use it too).
+pub const LEGACY_K256: &str = "EcdsaSecp256k1VerificationKey2019";
+
+/// A legacy K-256 `publicKeyMultibase` as the `Multikey` form the checks
+/// parse; undecodable text is left as it is, for the parser to refuse.
+pub fn legacy_k256(multibase: &str) -> String {
+    match multibase.strip_prefix('z').map(decode_base58btc) {
+        Some(Ok(point)) => {
+            let tagged: Vec<u8> = [0xe7, 0x01].into_iter().chain(point).collect();
+            format!("z{}", encode_base58btc(&tagged))
+        }
+        _ => multibase.to_owned(),
+    }
+}
+
+/// A K-256 key from `publicKeyMultibase` (`z` + base58btc of 0xe7 0x01 + key).
 pub fn k256_key(multibase: &str) -> Result<VerifyingKey, Refusal> {
     let bytes = multibase
         .strip_prefix('z')
@@ -256,4 +274,19 @@ pub fn verify_commit(body: &Value, key: &str, previous: Option<&Head>) -> Result
         }
     }
     Ok(Head { rev, data })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_legacy_k256_key_becomes_the_multikey_of_the_same_point() {
+        // The K-256 key of the interop signature fixtures, in both encodings.
+        let legacy = "z25z9DTpsiYYJKGsWmSPJK2NFN8PcJtZig12K59UgW7q5t";
+        let multikey = "zQ3shqwJEJyMBsBXCWyCBpUBMqxcon9oHB7mCvx4sSpMdLJwc";
+        assert_eq!(legacy_k256(legacy), multikey);
+        assert!(k256_key(&legacy_k256(legacy)).is_ok());
+        assert_eq!(legacy_k256("not base58!"), "not base58!");
+    }
 }

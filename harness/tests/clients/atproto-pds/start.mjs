@@ -1,0 +1,110 @@
+//! Starts a local PLC directory (npm @did-plc/server, in-memory database) and the official PDS (npm @atproto/pds) on loopback.
+//
+// Usage: node start.mjs [PLC_PORT [PDS_PORT]]   (a port of 0 or none: a free one)
+//
+// The PDS's other settings come from its usual PDS_* environment variables
+// where this script does not fix them (PDS_REPO_BACKFILL_LIMIT_MS, say).
+//
+// Prints one line `{"ready":true,"plc":"http://127.0.0.1:P","pds":"http://127.0.0.1:Q"}`
+// on stdout once both answer, then runs until SIGTERM, SIGINT or stdin closes,
+// when it stops both servers and removes its temporary data directory.
+// Nothing reaches outside the machine: no crawlers, the PLC is the local one,
+// no email, no app view. Run it inside `unshare --net` all the same.
+
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import { Secp256k1Keypair } from '@atproto/crypto'
+import { PDS, envToCfg, envToSecrets, readEnv } from '@atproto/pds'
+import plcServer from '@did-plc/server'
+
+const { PlcServer, Database } = plcServer
+
+/** A port nothing listens on now, or `wanted` when one was given. */
+async function port(wanted) {
+  if (wanted) return wanted
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address()
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+const plcPort = await port(Number(process.argv[2] ?? 0))
+const pdsPort = await port(Number(process.argv[3] ?? 0))
+const dataDir = mkdtempSync(join(tmpdir(), 'streamcheck-pds-'))
+
+const plc = PlcServer.create({ db: Database.mock(), port: plcPort })
+await plc.start()
+const plcUrl = `http://127.0.0.1:${plcPort}`
+
+const rotationKey = await Secp256k1Keypair.create({ exportable: true })
+const env = {
+  ...readEnv(),
+  port: pdsPort,
+  hostname: 'localhost',
+  devMode: true,
+  inviteRequired: false,
+  crawlers: [],
+  didPlcUrl: plcUrl,
+  serviceHandleDomains: ['.test'],
+  dataDirectory: dataDir,
+  blobstoreDiskLocation: join(dataDir, 'blobs'),
+  jwtSecret: randomBytes(32).toString('hex'),
+  adminPassword: randomBytes(16).toString('hex'),
+  plcRotationKeyK256PrivateKeyHex: Buffer.from(await rotationKey.export()).toString('hex'),
+}
+const pds = await PDS.create(envToCfg(env), envToSecrets(env))
+await pds.start()
+const pdsUrl = `http://127.0.0.1:${pdsPort}`
+
+let stopping = false
+async function stop(code) {
+  if (stopping) return
+  stopping = true
+  try {
+    await pds.destroy()
+    await plc.destroy()
+  } catch (e) {
+    process.stderr.write(`start.mjs: shutting down: ${e}\n`)
+    code = code || 1
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+  process.exit(code)
+}
+process.on('SIGTERM', () => stop(0))
+process.on('SIGINT', () => stop(0))
+process.stdin.on('end', () => stop(0))
+process.stdin.on('error', () => stop(0))
+process.stdin.resume()
+
+const health = await fetch(`${pdsUrl}/xrpc/_health`)
+if (!health.ok) {
+  process.stderr.write(`start.mjs: the PDS health check answered ${health.status}\n`)
+  await stop(1)
+}
+
+// With a short replay window (PDS_REPO_BACKFILL_LIMIT_MS, at most a minute),
+// make history that falls out of it before saying ready, so that a cursor
+// before the window meets #info OutdatedCursor.
+const window = env.repoBackfillLimitMs
+if (window !== undefined && window <= 60_000) {
+  const created = await fetch(`${pdsUrl}/xrpc/com.atproto.server.createAccount`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ handle: 'aged.test', email: 'aged@example.com', password: randomBytes(12).toString('hex') }),
+  })
+  if (!created.ok) {
+    process.stderr.write(`start.mjs: creating the aged account answered ${created.status} ${await created.text()}\n`)
+    await stop(1)
+  }
+  await new Promise((resolve) => setTimeout(resolve, window + 1_000))
+}
+process.stdout.write(`${JSON.stringify({ ready: true, plc: plcUrl, pds: pdsUrl, version: (await health.json()).version })}\n`)
