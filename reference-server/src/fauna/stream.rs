@@ -262,7 +262,7 @@ pub fn convert(
                     .signer
                     .cursor(&opened.db, collection, Cursor { p: position, t: ts });
             let mut txn_ts = ts;
-            if position % 2 == 0 && defects.contains(Defect::FaunaTxnTsBackwards) {
+            if position.is_multiple_of(2) && defects.contains(Defect::FaunaTxnTsBackwards) {
                 txn_ts = ts.saturating_sub(1_000_000);
             }
             let mut stats = event_stats(1, record.payload.len() as u64);

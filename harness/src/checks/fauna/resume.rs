@@ -266,7 +266,14 @@ impl StartTsWithCursor {
         };
         let body = json!({ "token": token, "cursor": cursor, "start_ts": at });
         let (status, text) = match fauna.stream_as(Some(fauna.secret()), &body).await? {
-            Ok(_) => (200, String::new()),
+            Ok(_) => {
+                let finding = Finding::new(
+                    "start-ts-with-cursor",
+                    "POST /stream/1 with both start_ts and cursor opened a stream instead of answering 400 invalid_request",
+                )
+                .with_evidence(body);
+                return fauna.done(vec![finding]);
+            }
             Err(response) => (response.status, response.body),
         };
         let findings = shape::error_answer_problems(status, &text, 400, "invalid_request")
