@@ -19,6 +19,7 @@ use super::feed::{self, Feed, Mode, diagnostic_line, lines_response};
 use super::offsets::{self, OffsetMap};
 use super::read::ranges;
 use crate::app::{AppState, now_micros};
+use crate::defects::Defect;
 
 pub const JSON: &str = "application/json";
 pub const NDJSON: &str = "application/x-ndjson";
@@ -64,11 +65,15 @@ pub async fn offsets(
     uri: Uri,
 ) -> Result<Response, ActyxError> {
     auth::authorize(&state, &headers, &uri)?;
-    auth::accept(&headers, JSON)?;
+    auth::accept_unless_defective(&state, &headers, JSON)?;
     let streams = state.actyx.node.streams();
+    let lag = u64::from(state.config.defects.contains(Defect::OffsetsPresentLags));
     let present: serde_json::Map<String, Value> = streams
         .iter()
-        .filter_map(|(s, info)| info.present.map(|p| (s.to_string(), json!(p))))
+        .filter_map(|(s, info)| {
+            info.present
+                .map(|p| (s.to_string(), json!(p.saturating_sub(lag))))
+        })
         .collect();
     let to_replicate: serde_json::Map<String, Value> = streams
         .iter()
@@ -137,6 +142,11 @@ pub async fn publish(
             | super::node::WriteError::Conflict(message) => ActyxError::bad_request(message),
             super::node::WriteError::Store(error) => ActyxError::from(error),
         })?;
+    let unit = if state.config.defects.contains(Defect::TimestampMillis) {
+        1000
+    } else {
+        1
+    };
     let data: Vec<Value> = published
         .iter()
         .map(|e| {
@@ -144,7 +154,7 @@ pub async fn publish(
                 "lamport": e.key.lamport,
                 "stream": e.key.stream,
                 "offset": e.key.offset,
-                "timestamp": e.timestamp,
+                "timestamp": e.timestamp / unit,
             })
         })
         .collect();
@@ -171,8 +181,9 @@ struct QueryRequest {
 }
 
 /// Parses the AQL and checks its features for `endpoint`: the node's 400 and 418 answers.
-pub fn parse_query(text: &str, endpoint: Endpoint) -> Result<Query, ActyxError> {
-    let query = Query::parse(text).map_err(ActyxError::bad_request)?;
+pub fn parse_query(state: &AppState, text: &str, endpoint: Endpoint) -> Result<Query, ActyxError> {
+    let flat = state.config.defects.contains(Defect::TagPrecedenceFlat);
+    let query = Query::parse_with(text, flat).map_err(ActyxError::bad_request)?;
     match query.check_features(endpoint) {
         Ok(()) => Ok(query),
         Err(FeatureError::NotEnabled(features)) => Err(ActyxError::bad_request(format!(
@@ -198,7 +209,7 @@ pub async fn query(
 ) -> Result<Response, ActyxError> {
     let (_caller, request): (Caller, QueryRequest) =
         auth::request(&state, &headers, &uri, NDJSON, body)?;
-    let query = parse_query(&request.query, Endpoint::Query)?;
+    let query = parse_query(&state, &request.query, Endpoint::Query)?;
     let present = state.actyx.node.present();
     let upper = match request.upper_bound {
         None => present.clone(),
@@ -209,12 +220,21 @@ pub async fn query(
             if beyond {
                 return Ok(lines_response(diagnostic_line("error", OUT_OF_RANGE)));
             }
-            upper
+            if state.config.defects.contains(Defect::QueryUpperExclusive) {
+                upper
+                    .into_iter()
+                    .filter_map(|(s, o)| o.checked_sub(1).map(|o| (s, o)))
+                    .collect()
+            } else {
+                upper
+            }
         }
     };
     let lower = request.lower_bound.unwrap_or_default().0;
     let wanted = ranges(&lower, &upper);
-    let source = feed::source(&state, &query.source, &wanted, request.order == Order::Desc).await?;
+    let descending =
+        request.order == Order::Desc && !state.config.defects.contains(Defect::DescUnsorted);
+    let source = feed::source(&state, &query.source, &wanted, descending).await?;
     let feed = Feed::new(
         &state,
         Pipeline::new(query),

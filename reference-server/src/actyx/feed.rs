@@ -20,6 +20,7 @@ use super::aql::{EventMeta, TagExpr};
 use super::model::{Event, EventKey, NodeId, StreamId};
 use super::read::{Merge, Range, ranges};
 use crate::app::AppState;
+use crate::defects::Defect;
 use crate::store::{ReadLimit, StoreError};
 use crate::subscribers::StreamGuard;
 
@@ -67,6 +68,8 @@ pub struct Feed {
     watch: watch::Receiver<u64>,
     stop: CancellationToken,
     out: String,
+    /// Whether a live event was sent yet (the `subscribe-live-gap` defect drops the first).
+    live_sent: bool,
     _guard: StreamGuard,
 }
 
@@ -142,6 +145,7 @@ impl Feed {
             phase: Phase::CatchUp(source),
             read_to,
             out: String::new(),
+            live_sent: false,
         }
     }
 
@@ -152,17 +156,18 @@ impl Feed {
     /// Runs one event through the pipeline into `out`; the monotonic rule first.
     /// Returns false when the feed must end (time travel).
     fn deliver(&mut self, event: &Event, caught_up: Option<bool>) -> bool {
+        let defects = &self.state.config.defects;
         if let Mode::Monotonic { latest } = &mut self.mode {
-            if latest.is_some_and(|l| event.key <= l) {
+            if latest.is_some_and(|l| event.key <= l) && !defects.contains(Defect::NoTimeTravel) {
                 let line = json!({"type": "timeTravel", "newStart": {
                     "lamport": event.key.lamport,
                     "stream": event.key.stream,
                     "offset": event.key.offset,
                 }});
                 self.out.push_str(&format!("{line}\n"));
-                return false;
+                return defects.contains(Defect::TimeTravelStaysOpen);
             }
-            *latest = Some(event.key);
+            *latest = Some((*latest).max(Some(event.key)).unwrap_or(event.key));
         }
         let meta = EventMeta {
             tags: &event.tags,
@@ -280,7 +285,11 @@ impl Feed {
                         self.phase = Phase::Done;
                     }
                 }
-                () = tokio::time::sleep(keepalive) => self.out.push('\n'),
+                () = tokio::time::sleep(keepalive) => {
+                    if !self.state.config.defects.contains(Defect::ActyxNoKeepalive) {
+                        self.out.push('\n');
+                    }
+                }
                 () = stop.cancelled() => self.phase = Phase::Done,
             }
             return;
@@ -306,9 +315,17 @@ impl Feed {
             drained = !reader.has_more().await.unwrap_or(false);
         }
         let monotonic = matches!(self.mode, Mode::Monotonic { .. });
+        let defects = &self.state.config.defects;
+        let never_caught_up = defects.contains(Defect::CaughtUpNeverTrue);
+        let gap =
+            matches!(self.mode, Mode::Subscribe) && defects.contains(Defect::SubscribeLiveGap);
         let count = events.len();
         for (i, event) in events.iter().enumerate() {
-            let caught_up = monotonic.then_some(drained && i + 1 == count);
+            let first_live = !std::mem::replace(&mut self.live_sent, true);
+            if gap && first_live {
+                continue;
+            }
+            let caught_up = monotonic.then_some(drained && i + 1 == count && !never_caught_up);
             if !self.deliver(event, caught_up) || self.pipeline.exhausted() {
                 self.phase = Phase::Done;
                 return;
@@ -411,6 +428,7 @@ pub async fn source(
         wanted,
         state.config.subscribers.read_batch,
     );
+    merge.reverse_ties = state.config.defects.contains(Defect::TieBreakReversed);
     if !descending {
         return Ok(Source::Merge(merge));
     }

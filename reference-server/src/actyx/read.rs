@@ -48,6 +48,8 @@ pub struct Merge {
     source: TagExpr,
     read_batch: usize,
     cursors: Vec<Cursor>,
+    /// The `tie-break-reversed` defect: equal lamports sort by stream id descending.
+    pub reverse_ties: bool,
 }
 
 impl std::fmt::Debug for Merge {
@@ -81,6 +83,7 @@ impl Merge {
             source,
             read_batch: read_batch.max(1),
             cursors,
+            reverse_ties: false,
         }
     }
 
@@ -89,12 +92,19 @@ impl Merge {
         for i in 0..self.cursors.len() {
             self.fill(i).await?;
         }
+        let reverse = self.reverse_ties;
         let best = self
             .cursors
             .iter()
             .enumerate()
             .filter_map(|(i, c)| c.buffer.front().map(|e| (e.key, i)))
-            .min();
+            .min_by(|(a, _), (b, _)| {
+                if reverse {
+                    a.lamport.cmp(&b.lamport).then(b.stream.cmp(&a.stream))
+                } else {
+                    a.cmp(b)
+                }
+            });
         Ok(best.and_then(|(_, i)| self.cursors[i].buffer.pop_front()))
     }
 

@@ -19,6 +19,7 @@ use super::model::StreamId;
 use super::offsets::{self, OffsetMap};
 use super::read::ranges;
 use crate::app::AppState;
+use crate::defects::Defect;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -56,7 +57,7 @@ pub async fn subscribe(
 ) -> Result<Response, ActyxError> {
     let (_caller, request): (Caller, SubscribeRequest) =
         auth::request(&state, &headers, &uri, NDJSON, body)?;
-    let query = parse_query(&request.query, Endpoint::Subscribe)?;
+    let query = parse_query(&state, &request.query, Endpoint::Subscribe)?;
     let lower = request.lower_bound.unwrap_or_default().0;
     let present = state.actyx.node.present();
     let wanted = ranges(&lower, &present);
@@ -81,7 +82,7 @@ pub async fn subscribe_monotonic(
 ) -> Result<Response, ActyxError> {
     let (_caller, request): (Caller, MonotonicRequest) =
         auth::request(&state, &headers, &uri, NDJSON, body)?;
-    let query = parse_query(&request.query, Endpoint::SubscribeMonotonic)?;
+    let query = parse_query(&state, &request.query, Endpoint::SubscribeMonotonic)?;
     let lower = request.lower_bound.0;
     let known = state.actyx.node.present();
     let beyond = lower
@@ -91,7 +92,9 @@ pub async fn subscribe_monotonic(
         return Err(ActyxError::bad_request(OUT_OF_RANGE));
     }
     let latest = feed::newest_within(&state, &query.source, &lower).await?;
-    let wanted = ranges(&lower, &known);
+    let skip = u64::from(state.config.defects.contains(Defect::MonotonicResumeSkips));
+    let skipped: BTreeMap<StreamId, u64> = lower.iter().map(|(s, o)| (*s, o + skip)).collect();
+    let wanted = ranges(&skipped, &known);
     let source = feed::source(&state, &query.source, &wanted, false).await?;
     let read_to = union(&lower, &known);
     let feed = Feed::new(

@@ -1,8 +1,403 @@
 //! Actyx's checks (seed 003) and their driver.
+//!
+//! The driver logs in through `POST /api/v2/auth` with `--actyx-app-id`
+//! (a `com.example.*` app needs no signature on a real node) and publishes
+//! through `events/publish`, so every check but two runs against a real
+//! node. Each case tags its events `harness-<case nonce>` and queries
+//! `FROM` that tag, so cases sharing a node never see each other's events.
+//! Events "from another node" come from the reference server's
+//! `/_control/actyx/replicate`, in streams whose node id the case makes up.
+//!
+//! # Layout
+//!
+//! - [`feed`]: recorded exchanges and NDJSON feeds read line by line.
+//! - [`auth`]: auth, tokens, `Accept` / `Content-Type`, keep-alive.
+//! - [`query`]: publish answers, offsets, query bounds, orders, tie-break, tag expressions.
+//! - [`live`]: subscribe's seam, subscribe_monotonic's `caughtUp`, `timeTravel` and resume.
 
-use crate::runner::Check;
+mod auth;
+pub mod feed;
+mod live;
+mod query;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use scenarios::Finding;
+use scenarios::actyx::lines::{EventLine, FeedLine};
+use scenarios::actyx::order::Key;
+use scenarios::transcript::Observed;
+use serde_json::{Value, json};
+
+use self::feed::{Answer, Feed};
+use crate::property::{CaseOutcome, PropertyCheck};
+use crate::record::{HttpResponse, Recorder};
+use crate::runner::{Check, CheckContext};
+
+pub(crate) use super::{fixed_property, generated_property};
 
 /// Every Actyx check, in catalogue order.
 pub fn checks() -> Vec<Box<dyn Check>> {
-    Vec::new()
+    vec![
+        PropertyCheck::boxed(auth::AuthRequired),
+        PropertyCheck::boxed(auth::TokenFlow),
+        PropertyCheck::boxed(auth::Negotiation),
+        PropertyCheck::boxed(query::PublishResponse),
+        PropertyCheck::boxed(query::OffsetsPresent),
+        PropertyCheck::boxed(query::QueryBounds),
+        PropertyCheck::boxed(query::QueryOrders),
+        PropertyCheck::boxed(query::TieBreak),
+        PropertyCheck::boxed(query::TagExpressions),
+        PropertyCheck::boxed(live::SubscribeSeam),
+        PropertyCheck::boxed(live::CaughtUp),
+        PropertyCheck::boxed(live::TimeTravel),
+        PropertyCheck::boxed(live::SessionResume),
+        PropertyCheck::boxed(auth::KeepAlive),
+    ]
+}
+
+/// How long a case waits for something that should arrive at once.
+pub const PROMPT: Duration = Duration::from_secs(5);
+
+pub const NDJSON: &str = "application/x-ndjson";
+
+/// Why a case stopped early: what it found, or the harness broke.
+#[derive(Debug)]
+pub enum Stop {
+    Found(Vec<Finding>),
+    Broke(String),
+}
+
+impl From<Finding> for Stop {
+    fn from(finding: Finding) -> Self {
+        Stop::Found(vec![finding])
+    }
+}
+
+impl From<String> for Stop {
+    fn from(error: String) -> Self {
+        Stop::Broke(error)
+    }
+}
+
+/// What a case body returns.
+pub type Found = Result<Vec<Finding>, Stop>;
+
+/// A unique marker per case.
+fn nonce() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    format!("{:x}{n:x}", now % (1 << 40))
+}
+
+/// Microseconds since the epoch, by the harness's clock.
+pub fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// An event the case published, as the node acknowledged it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    pub key: Key,
+    pub timestamp: u64,
+    pub tags: Vec<String>,
+    pub payload: Value,
+}
+
+impl Published {
+    /// `(key, payload)` for the delivery oracle.
+    pub fn delivery(&self) -> (Key, String) {
+        (self.key.clone(), self.payload.to_string())
+    }
+}
+
+/// `(key, payload)` of a delivered event, for the delivery oracle.
+pub fn delivered(event: &EventLine) -> (Key, String) {
+    (event.key.clone(), event.payload.to_string())
+}
+
+/// One case's view of the Events API.
+#[derive(Debug)]
+pub struct Actyx {
+    pub ctx: CheckContext,
+    pub recorder: Recorder,
+    pub nonce: String,
+    token: String,
+}
+
+impl Actyx {
+    pub fn new(ctx: &CheckContext) -> Self {
+        Self {
+            ctx: ctx.clone(),
+            recorder: Recorder::new(),
+            nonce: nonce(),
+            token: String::new(),
+        }
+    }
+
+    /// Runs a case body and turns its result into the case's outcome.
+    pub fn done(self, found: Found) -> Result<CaseOutcome, String> {
+        let findings = match found {
+            Ok(findings) | Err(Stop::Found(findings)) => findings,
+            Err(Stop::Broke(error)) => return Err(error),
+        };
+        Ok(CaseOutcome {
+            findings,
+            transcript: self.recorder.transcript(),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api/v2/{path}", self.ctx.target.base_url())
+    }
+
+    /// The case's own tag, `harness-<nonce>`, and tags derived from it.
+    pub fn tag(&self, suffix: &str) -> String {
+        if suffix.is_empty() {
+            format!("harness-{}", self.nonce)
+        } else {
+            format!("harness-{}-{suffix}", self.nonce)
+        }
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Sends a request and reads its whole answer.
+    pub async fn call(&self, request: reqwest::RequestBuilder) -> Result<HttpResponse, String> {
+        match feed::send(&self.recorder, &self.ctx.http, request, false, PROMPT).await? {
+            Answer::Whole(response) => Ok(response),
+            Answer::Feed(_) => Err("a whole answer was asked for".to_owned()),
+        }
+    }
+
+    /// Sends a request whose `2xx` answer is a feed.
+    pub async fn open(&self, request: reqwest::RequestBuilder) -> Result<Answer, String> {
+        feed::send(&self.recorder, &self.ctx.http, request, true, PROMPT).await
+    }
+
+    /// `POST /api/v2/auth` with the configured app id; anything but `{token}` is a finding.
+    pub async fn login(&mut self) -> Result<(), Stop> {
+        let manifest = json!({
+            "appId": self.ctx.credentials.actyx_app_id,
+            "displayName": "streamcheck harness",
+            "version": "1.0",
+        });
+        let response = self
+            .call(self.ctx.http.post(self.url("auth")).json(&manifest))
+            .await?;
+        let token = response
+            .json()
+            .and_then(|body| body["token"].as_str().map(str::to_owned))
+            .filter(|token| !token.is_empty() && response.status == 200);
+        match token {
+            Some(token) => {
+                self.token = token;
+                Ok(())
+            }
+            None => Err(Finding::new(
+                "auth",
+                format!(
+                    "POST /api/v2/auth answered {} {}, not 200 {{token}}",
+                    response.status,
+                    clip(&response.body)
+                ),
+            )
+            .into()),
+        }
+    }
+
+    /// A `POST` to the Events API with the token and a JSON body.
+    pub fn post(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.ctx
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .json(body)
+    }
+
+    /// Publishes events (tags, payload) in one request; the answer must carry one entry per event.
+    pub async fn publish(&self, events: &[(Vec<String>, Value)]) -> Result<Vec<Published>, Stop> {
+        let data: Vec<Value> = events
+            .iter()
+            .map(|(tags, payload)| json!({"tags": tags, "payload": payload}))
+            .collect();
+        let response = self
+            .call(self.post("events/publish", &json!({ "data": data })))
+            .await?;
+        let answered = response
+            .json()
+            .filter(|_| response.status == 200)
+            .and_then(|body| body["data"].as_array().cloned());
+        let Some(answered) = answered.filter(|a| a.len() == events.len()) else {
+            return Err(Finding::new(
+                "publish",
+                format!(
+                    "publishing {} event(s) answered {} {}, not 200 with one data entry per event",
+                    events.len(),
+                    response.status,
+                    clip(&response.body)
+                ),
+            )
+            .into());
+        };
+        let mut published = Vec::with_capacity(events.len());
+        for ((tags, payload), entry) in events.iter().zip(&answered) {
+            let key = (|| {
+                Some(Key {
+                    lamport: entry["lamport"].as_u64()?,
+                    stream: entry["stream"].as_str()?.to_owned(),
+                    offset: entry["offset"].as_u64()?,
+                })
+            })();
+            let (Some(key), Some(timestamp)) = (key, entry["timestamp"].as_u64()) else {
+                return Err(Finding::new(
+                    "publish",
+                    format!("a publish answer entry lacks lamport, stream, offset or timestamp as integers and a string: {entry}"),
+                )
+                .into());
+            };
+            self.recorder.record(
+                0,
+                Observed::Published {
+                    id: scenarios::actyx::plans::event_id(&key),
+                    detail: json!({"lamport": key.lamport, "tags": tags, "payload": payload}),
+                },
+            );
+            published.push(Published {
+                key,
+                timestamp,
+                tags: tags.clone(),
+                payload: payload.clone(),
+            });
+        }
+        Ok(published)
+    }
+
+    /// Publishes `n` events tagged with the case's tag, payloads `{"n": first..}`, one request.
+    pub async fn publish_n(&self, first: usize, n: usize) -> Result<Vec<Published>, Stop> {
+        let events: Vec<(Vec<String>, Value)> = (first..first + n)
+            .map(|i| (vec![self.tag("")], json!({ "n": i })))
+            .collect();
+        self.publish(&events).await
+    }
+
+    /// `POST events/query`, read to its end; the lines, or a finding when it does not end.
+    pub async fn query(&self, body: &Value) -> Result<Vec<FeedLine>, Stop> {
+        let mut feed = self.open_ok("events/query", body).await?;
+        let (ended, lines) = feed.ends_within(PROMPT).await;
+        if !ended {
+            return Err(Finding::new(
+                "query-open",
+                format!("the query {body} did not end within {PROMPT:?}"),
+            )
+            .into());
+        }
+        Ok(lines)
+    }
+
+    /// Opens a feed, expecting `200`; anything else is a finding.
+    pub async fn open_ok(&self, path: &str, body: &Value) -> Result<Feed, Stop> {
+        let request = self.post(path, body).header("accept", NDJSON);
+        match self.open(request).await? {
+            Answer::Feed(feed) => Ok(*feed),
+            Answer::Whole(response) => Err(Finding::new(
+                "status",
+                format!(
+                    "POST {path} {body} answered {} {}",
+                    response.status,
+                    clip(&response.body)
+                ),
+            )
+            .into()),
+        }
+    }
+
+    /// A stream id of a node the case makes up (42 characters from its nonce, then `.`).
+    pub fn foreign_stream(&self, which: usize) -> String {
+        const ALPHABET: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut state = crate::runner::check_seed(which as u64, &self.nonce);
+        let node: String = (0..42)
+            .map(|_| {
+                state = crate::runner::check_seed(state, "foreign");
+                char::from(ALPHABET[(state % 64) as usize])
+            })
+            .collect();
+        format!("{node}.-{which}")
+    }
+
+    /// Events of another node, through the reference server's control API.
+    pub async fn replicate(&self, stream: &str, events: &[Value]) -> Result<(), Stop> {
+        let request = self
+            .ctx
+            .http
+            .post(format!(
+                "{}/_control/actyx/replicate",
+                self.ctx.target.base_url()
+            ))
+            .bearer_auth(self.ctx.target.control_token())
+            .json(&json!({"stream": stream, "events": events}));
+        let response = self.call(request).await?;
+        if response.status != 200 {
+            return Err(Stop::Broke(format!(
+                "the control API refused foreign events: {} {}",
+                response.status,
+                clip(&response.body)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Events of a query's lines, and whether it ended with an `offsets` line; other lines are findings.
+pub fn query_events(what: &str, lines: &[FeedLine]) -> (Vec<EventLine>, Vec<Finding>) {
+    let mut events = Vec::new();
+    let mut findings = Vec::new();
+    for line in lines {
+        match line {
+            FeedLine::Event(event) => events.push(event.clone()),
+            FeedLine::Offsets(_) => {}
+            other => findings.push(Finding::new(
+                "feed-line",
+                format!("{what}: unexpected line {other:?}"),
+            )),
+        }
+    }
+    if !matches!(lines.last(), Some(FeedLine::Offsets(_))) {
+        findings.push(Finding::new(
+            "no-offsets-line",
+            format!("{what}: the query did not end with an offsets line"),
+        ));
+    }
+    (events, findings)
+}
+
+/// Per stream, the newest offset among `keys`: a lower bound that excludes them all.
+pub fn bound_after<'a>(keys: impl IntoIterator<Item = &'a Key>) -> BTreeMap<String, u64> {
+    let mut bound = BTreeMap::new();
+    for key in keys {
+        let entry = bound.entry(key.stream.clone()).or_insert(key.offset);
+        *entry = (*entry).max(key.offset);
+    }
+    bound
+}
+
+/// The reason checks that need events from another node skip elsewhere.
+pub fn needs_control(ctx: &CheckContext) -> Option<String> {
+    (!ctx.target.is_reference()).then(|| {
+        "needs events from another node, which only the reference server's control API can make"
+            .to_owned()
+    })
+}
+
+/// The first 300 characters of a body, for messages.
+pub fn clip(body: &str) -> String {
+    body.chars().take(300).collect()
 }

@@ -177,7 +177,13 @@ pub enum FeatureError {
 
 impl Query {
     pub fn parse(text: &str) -> Result<Self, AqlError> {
-        parse::parse(text)
+        parse::parse(text, false)
+    }
+
+    /// As [`Query::parse`]; `flat_tags` is the `tag-precedence-flat` defect
+    /// (`&` and `|` in `FROM` bind equally, left to right).
+    pub fn parse_with(text: &str, flat_tags: bool) -> Result<Self, AqlError> {
+        parse::parse(text, flat_tags)
     }
 
     /// The gated features this query uses, by their Actyx names.

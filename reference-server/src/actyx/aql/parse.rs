@@ -22,13 +22,14 @@ const UNSUPPORTED_OPS: &[(&str, &str)] = &[
     ("SORT", "SORT"),
 ];
 
-pub fn parse(text: &str) -> Result<Query, AqlError> {
+pub fn parse(text: &str, flat_tags: bool) -> Result<Query, AqlError> {
     let tokens = lex(text)?;
     let mut parser = Parser {
         tokens,
         next: 0,
         depth: 0,
         end: text.len(),
+        flat_tags,
     };
     parser.query()
 }
@@ -38,6 +39,8 @@ struct Parser {
     next: usize,
     depth: usize,
     end: usize,
+    /// The `tag-precedence-flat` defect.
+    flat_tags: bool,
 }
 
 impl Parser {
@@ -216,10 +219,15 @@ impl Parser {
 
     fn tag_and(&mut self) -> Result<TagExpr, AqlError> {
         let mut left = self.tag_atom()?;
-        while self.eat_sym("&") {
-            left = TagExpr::And(Box::new(left), Box::new(self.tag_atom()?));
+        loop {
+            if self.eat_sym("&") {
+                left = TagExpr::And(Box::new(left), Box::new(self.tag_atom()?));
+            } else if self.flat_tags && self.eat_sym("|") {
+                left = TagExpr::Or(Box::new(left), Box::new(self.tag_atom()?));
+            } else {
+                return Ok(left);
+            }
         }
-        Ok(left)
     }
 
     fn tag_atom(&mut self) -> Result<TagExpr, AqlError> {
