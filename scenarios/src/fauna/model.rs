@@ -35,20 +35,22 @@ pub enum Op {
     Delete { target: u8 },
 }
 
-/// A plan: the ops, in order.
+/// A plan: the ops, in order, made before the stream opens (replayed) or after (live).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetPlan {
     pub ops: Vec<Op>,
+    pub replay: bool,
 }
 
-/// 1 to 12 ops, creates and updates more often than deletes.
+/// 1 to 12 ops, creates and updates more often than deletes, replayed or live.
 pub fn set_plan() -> impl Strategy<Value = SetPlan> {
     let op = prop_oneof![
         3 => any::<bool>().prop_map(|inside| Op::Create { inside }),
         4 => (any::<u8>(), any::<bool>()).prop_map(|(target, inside)| Op::Update { target, inside }),
         1 => any::<u8>().prop_map(|target| Op::Delete { target }),
     ];
-    prop::collection::vec(op, 1..=12).prop_map(|ops| SetPlan { ops })
+    (prop::collection::vec(op, 1..=12), any::<bool>())
+        .prop_map(|(ops, replay)| SetPlan { ops, replay })
 }
 
 /// A write the driver makes, on the plan's `doc`-th created document.
@@ -238,7 +240,7 @@ mod tests {
     use super::*;
 
     fn kinds(ops: Vec<Op>) -> Vec<(Kind, usize)> {
-        owed(&writes(&SetPlan { ops }))
+        owed(&writes(&SetPlan { ops, replay: false }))
             .iter()
             .map(|o| (o.kind, o.doc))
             .collect()
@@ -287,6 +289,7 @@ mod tests {
                     inside: true,
                 },
             ],
+            replay: false,
         };
         assert_eq!(
             writes(&plan),

@@ -31,10 +31,13 @@ async fn membership_case(ctx: CheckContext, plan: SetPlan) -> Result<CaseOutcome
             json!(model::INSIDE)
         ))
         .await?;
-    let mut stream = match fauna.stream(&json!({ "token": token })).await? {
-        Ok(stream) => stream,
-        Err(finding) => return fauna.done(vec![finding]),
-    };
+    let mut stream = None;
+    if !plan.replay {
+        match fauna.stream(&json!({ "token": token })).await? {
+            Ok(opened) => stream = Some(opened),
+            Err(finding) => return fauna.done(vec![finding]),
+        }
+    }
     // The plan's writes, then a sentinel that enters the set: the case reads up to its add.
     let mut writes = model::writes(&plan);
     let documents = writes
@@ -47,7 +50,14 @@ async fn membership_case(ctx: CheckContext, plan: SetPlan) -> Result<CaseOutcome
         v: writes.len() as u64 + 1,
     });
     let mut ids: Vec<String> = Vec::with_capacity(documents + 1);
-    for write in &writes {
+    for (index, write) in writes.iter().enumerate() {
+        if index + 1 == writes.len() && stream.is_none() {
+            // Replayed: the stream opens after the plan's writes, before the sentinel.
+            match fauna.stream(&json!({ "token": token })).await? {
+                Ok(opened) => stream = Some(opened),
+                Err(finding) => return fauna.done(vec![finding]),
+            }
+        }
         match *write {
             Write::Create { inside, v, .. } => {
                 let written = fauna.create(&collection, &Write::fields(inside, v)).await?;
@@ -65,6 +75,9 @@ async fn membership_case(ctx: CheckContext, plan: SetPlan) -> Result<CaseOutcome
     }
     let owed = model::owed(&writes);
     let sentinel = ids.last().cloned().unwrap_or_default();
+    let Some(mut stream) = stream else {
+        return Err("the plan had no writes to open the stream before".to_owned());
+    };
     let events = stream
         .read_until(PROMPT, owed.len() + 16, |e| is_event_of(e, &sentinel))
         .await;
