@@ -5,8 +5,9 @@
 // The PDS's other settings come from its usual PDS_* environment variables
 // where this script does not fix them (PDS_REPO_BACKFILL_LIMIT_MS, say).
 //
-// Prints one line `{"ready":true,"plc":"http://127.0.0.1:P","pds":"http://127.0.0.1:Q"}`
-// on stdout once both answer, then runs until SIGTERM, SIGINT or stdin closes,
+// Prints one line `{"ready":true,"plc":"http://127.0.0.1:P","pds":"http://127.0.0.1:Q",...}`
+// on stdout once both answer (`outdatedCursor` there says whether `cursor=1`
+// already meets #info OutdatedCursor), then runs until SIGTERM, SIGINT or stdin closes,
 // when it stops both servers and removes its temporary data directory.
 // Nothing reaches outside the machine: no crawlers, the PLC is the local one,
 // no email, no app view. Run it inside `unshare --net` all the same.
@@ -107,4 +108,20 @@ if (window !== undefined && window <= 60_000) {
   }
   await new Promise((resolve) => setTimeout(resolve, window + 1_000))
 }
-process.stdout.write(`${JSON.stringify({ ready: true, plc: plcUrl, pds: pdsUrl, version: (await health.json()).version })}\n`)
+
+/** Whether the first message for `cursor=1` is an #info OutdatedCursor (a rough look at its bytes). */
+async function outdatedCursor() {
+  const ws = new WebSocket(`${pdsUrl.replace('http', 'ws')}/xrpc/com.atproto.sync.subscribeRepos?cursor=1`)
+  ws.binaryType = 'arraybuffer'
+  const first = await new Promise((resolve) => {
+    ws.onmessage = (event) => resolve(Buffer.from(event.data).toString('latin1'))
+    ws.onerror = () => resolve('')
+    setTimeout(() => resolve(''), 5_000)
+  })
+  ws.close()
+  return first.includes('#info') && first.includes('OutdatedCursor')
+}
+
+const version = (await health.json()).version
+const ready = { ready: true, plc: plcUrl, pds: pdsUrl, version, outdatedCursor: await outdatedCursor() }
+process.stdout.write(`${JSON.stringify(ready)}\n`)

@@ -1,0 +1,181 @@
+//! The AT Protocol catalogue against the official PDS: npm `@atproto/pds` with a local PLC from npm `@did-plc/server`.
+//!
+//! Both servers and the harness run as one command in a private network
+//! namespace with only loopback up (`unshare --net`, see
+//! `harness/tests/clients/atproto-pds/check.sh`), so the PDS's PLC client and
+//! crawler notifications cannot reach outside. The packages are pinned in
+//! `harness/tests/clients/atproto-pds/package-lock.json` (installed by
+//! `.ci/run` with `npm ci`); under `STREAMCHECK_REAL_CLIENTS` a missing install
+//! is a failure, otherwise the test says so and passes. Every AT Protocol
+//! check's verdict is compared with the table below, where each verdict that
+//! is not a pass says why; `README.md` in that folder has the evidence.
+
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The whole run: the servers' start, ten seconds of aging history, the catalogue.
+const TIMEOUT: Duration = Duration::from_secs(150);
+
+/// The verdict of every AT Protocol check against the PDS.
+const EXPECTED: &[(&str, &str)] = &[
+    ("atproto/wire/strict-frames", "pass"),
+    ("atproto/wire/error-header", "pass"),
+    ("atproto/wire/event-shapes", "pass"),
+    ("atproto/cursor/future-cursor", "pass"),
+    ("atproto/cursor/replay-after", "pass"),
+    ("atproto/cursor/zero", "pass"),
+    // A real OutdatedCursor: check.sh gives the PDS a ten-second replay
+    // window and ages an account out of it before the harness starts.
+    ("atproto/cursor/outdated-cursor", "pass"),
+    ("atproto/seq/increasing", "pass"),
+    // Keys come from the local PLC in the legacy EcdsaSecp256k1VerificationKey2019 form.
+    ("atproto/commit/relay-verify", "pass"),
+    // Skipped: labels are made through the reference server's control API;
+    // a PDS is not a labeler and the protocol has no method to make one.
+    ("atproto/labels/signed", "skip"),
+];
+
+/// The installed client folder, or `None` (with a note) when it is not installed and not required.
+fn installed() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/atproto-pds");
+    let required = std::env::var_os("STREAMCHECK_REAL_CLIENTS").is_some();
+    if !dir.join("node_modules/.bin/node").exists() {
+        assert!(
+            !required,
+            "STREAMCHECK_REAL_CLIENTS is set but {} has no node_modules: run `npm ci` there (.ci/run does)",
+            dir.display()
+        );
+        eprintln!(
+            "note: the PDS is not installed; run `npm ci` in {} to run this test",
+            dir.display()
+        );
+        return None;
+    }
+    let unshare = Command::new("unshare")
+        .args(["--net", "true"])
+        .stderr(Stdio::null())
+        .status();
+    if !unshare.is_ok_and(|s| s.success()) {
+        assert!(
+            !required,
+            "STREAMCHECK_REAL_CLIENTS is set but `unshare --net` does not work here (it needs root or CAP_SYS_ADMIN)"
+        );
+        eprintln!(
+            "note: `unshare --net` does not work here; the PDS runs only in a private network namespace"
+        );
+        return None;
+    }
+    Some(dir)
+}
+
+/// Kills the run's whole process group (unshare, bash, node, the harness) when dropped.
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| format!("({}: {e})", path.display()))
+}
+
+#[test]
+fn the_atproto_catalogue_against_the_official_pds_gives_the_expected_verdicts() {
+    let Some(dir) = installed() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let log = |name: &str| std::fs::File::create(work.path().join(name)).unwrap();
+    let child = Command::new("unshare")
+        .args(["--net", "bash"])
+        .arg(dir.join("check.sh"))
+        .arg(env!("CARGO_BIN_EXE_harness"))
+        .arg(work.path())
+        .args(["--seed", "1", "--check-timeout", "60s"])
+        // start.mjs keeps the PDS's data under TMPDIR: inside `work`, removed with it.
+        .env("TMPDIR", work.path())
+        .stdin(Stdio::null())
+        .stdout(log("stdout.txt"))
+        .stderr(log("stderr.txt"))
+        .process_group(0)
+        .spawn()
+        .expect("unshare runs");
+    let mut group = Group(child);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = group.0.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > TIMEOUT {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    drop(group);
+    let logs = || {
+        format!(
+            "stdout:\n{}\nstderr:\n{}\nPDS and PLC:\n{}",
+            read(&work.path().join("stdout.txt")),
+            read(&work.path().join("stderr.txt")),
+            read(&work.path().join("pds.log"))
+        )
+    };
+    let Some(status) = status else {
+        panic!("the run took longer than {TIMEOUT:?}\n{}", logs());
+    };
+    // The outdated-cursor check passes vacuously when nothing is outdated:
+    // start.mjs confirmed that cursor=1 met #info OutdatedCursor before the run.
+    assert!(
+        read(&work.path().join("stderr.txt")).contains(r#""outdatedCursor":true"#),
+        "the PDS did not send OutdatedCursor for cursor=1 before the run\n{}",
+        logs()
+    );
+    let report = work.path().join("report/report.json");
+    let report: Value = serde_json::from_str(&read(&report))
+        .unwrap_or_else(|e| panic!("no report ({e}); the run ended {status}\n{}", logs()));
+    let got: BTreeMap<&str, &Value> = report["checks"]
+        .as_array()
+        .expect("a checks list")
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap_or_default(), c))
+        .collect();
+    let catalogue: Vec<&str> = scenarios::atproto::meta::ALL.iter().map(|m| m.id).collect();
+    let expected: Vec<&str> = EXPECTED.iter().map(|(id, _)| *id).collect();
+    assert_eq!(
+        expected, catalogue,
+        "the table names every AT Protocol check"
+    );
+    let wrong: Vec<String> = EXPECTED
+        .iter()
+        .filter(|(id, verdict)| got.get(id).map(|c| &c["verdict"]) != Some(&Value::from(*verdict)))
+        .map(|(id, verdict)| match got.get(id) {
+            Some(check) => format!(
+                "{id}: expected {verdict}, got {} {} {}",
+                check["verdict"], check["findings"], check["skip_reason"]
+            ),
+            None => format!("{id}: expected {verdict}, not in the report"),
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "verdicts against the PDS differ from the table:\n{}\n{}",
+        wrong.join("\n"),
+        logs()
+    );
+    assert!(
+        status.success(),
+        "the harness exited {status} though every verdict was as expected\n{}",
+        logs()
+    );
+}
