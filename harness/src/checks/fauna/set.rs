@@ -22,6 +22,9 @@ generated_property!(
 );
 
 async fn membership_case(ctx: CheckContext, plan: SetPlan) -> Result<CaseOutcome, String> {
+    if plan.ops.len() > 256 {
+        return Err(format!("a plan of {} ops is more than 256", plan.ops.len()));
+    }
     let fauna = Fauna::new(&ctx);
     let collection = fauna.collection("set", None).await?;
     let (token, _) = fauna
