@@ -120,14 +120,24 @@ generated_property!(
 
 async fn offsets_present(ax: &mut Actyx, plan: &BatchesPlan) -> Found {
     let batches = publish_batches(ax, &plan.batches).await?;
-    let response = ax
-        .call(
-            ax.ctx
-                .http
-                .get(ax.url("events/offsets"))
-                .bearer_auth(ax.token()),
-        )
-        .await?;
+    let newest = batches.iter().flatten().map(|p| &p.key).max();
+    // A node may take a moment to count what it acknowledged: ask again for up to a second.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    let response = loop {
+        let request = ax
+            .ctx
+            .http
+            .get(ax.url("events/offsets"))
+            .bearer_auth(ax.token());
+        let response = ax.call(request).await?;
+        let covered = response.json().is_some_and(|body| {
+            newest.is_none_or(|k| body["present"][&k.stream].as_u64() >= Some(k.offset))
+        });
+        if covered || tokio::time::Instant::now() >= deadline {
+            break response;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     let Some(body) = response.json().filter(|_| response.status == 200) else {
         return Ok(vec![Finding::new(
             "status",
@@ -357,9 +367,9 @@ async fn tag_expressions(ax: &mut Actyx, plan: &TagPlan) -> Found {
                 Finding::new(
                     "tag-expression",
                     format!(
-                        "FROM {text} selected events {:?}, a brute-force filter selects {:?}",
-                        got.values().collect::<Vec<_>>(),
-                        expected.values().collect::<Vec<_>>()
+                        "FROM {text} selected events {}, a brute-force filter selects {}",
+                        Value::from(got.into_values().collect::<Vec<_>>()),
+                        Value::from(expected.into_values().collect::<Vec<_>>())
                     ),
                 )
                 .with_evidence(json!({"events": plan.events, "expression": text})),
