@@ -14,9 +14,11 @@
 //!
 //! - [`lines`]: the `/stream/1` reader.
 //! - [`wire`]: line format, `status` first, event shapes, `txn_ts` order, auth.
-//! - [`resume`]: cursor and `start_ts` rules, the history window, the replay limit, error events.
+//! - [`resume`]: cursor and `start_ts` rules, their refusals, the history window.
+//! - [`errors`]: the replay limit, error events ending the stream.
 //! - [`set`]: set membership as a property against a brute-force model.
 
+mod errors;
 mod lines;
 mod resume;
 mod set;
@@ -45,9 +47,9 @@ pub fn checks() -> Vec<Box<dyn Check>> {
         PropertyCheck::boxed(resume::StartTs),
         PropertyCheck::boxed(resume::StartTsWithCursor),
         PropertyCheck::boxed(resume::StartTooOld),
-        PropertyCheck::boxed(resume::ReplayLimit),
+        PropertyCheck::boxed(errors::ReplayLimit),
         PropertyCheck::boxed(set::SetMembership),
-        PropertyCheck::boxed(resume::ErrorEndsStream),
+        PropertyCheck::boxed(errors::ErrorEndsStream),
         PropertyCheck::boxed(wire::Unauthorized),
     ]
 }

@@ -177,7 +177,7 @@ impl EventShape {
         }
         drop(stream);
         // An error event, from a start before a collection's history window.
-        if let Some(error) = super::resume::too_old_error_event(&fauna).await? {
+        if let Some(error) = super::errors::too_old_error_event(&fauna).await? {
             findings.extend(shape_findings(&[error]));
         }
         fauna.done(findings)
