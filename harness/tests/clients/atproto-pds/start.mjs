@@ -39,44 +39,25 @@ async function port(wanted) {
 
 const plcPort = await port(Number(process.argv[2] ?? 0))
 const pdsPort = await port(Number(process.argv[3] ?? 0))
-const dataDir = mkdtempSync(join(tmpdir(), 'streamcheck-pds-'))
-
-const plc = PlcServer.create({ db: Database.mock(), port: plcPort })
-await plc.start()
 const plcUrl = `http://127.0.0.1:${plcPort}`
-
-const rotationKey = await Secp256k1Keypair.create({ exportable: true })
-const env = {
-  ...readEnv(),
-  port: pdsPort,
-  hostname: 'localhost',
-  devMode: true,
-  inviteRequired: false,
-  crawlers: [],
-  didPlcUrl: plcUrl,
-  serviceHandleDomains: ['.test'],
-  dataDirectory: dataDir,
-  blobstoreDiskLocation: join(dataDir, 'blobs'),
-  jwtSecret: randomBytes(32).toString('hex'),
-  adminPassword: randomBytes(16).toString('hex'),
-  plcRotationKeyK256PrivateKeyHex: Buffer.from(await rotationKey.export()).toString('hex'),
-}
-const pds = await PDS.create(envToCfg(env), envToSecrets(env))
-await pds.start()
 const pdsUrl = `http://127.0.0.1:${pdsPort}`
+const dataDir = mkdtempSync(join(tmpdir(), 'streamcheck-pds-'))
+// However the process ends (a crash included), the data goes with it.
+process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }))
 
+let plc
+let pds
 let stopping = false
+/** Stops whichever servers are up and exits with `code`. */
 async function stop(code) {
   if (stopping) return
   stopping = true
   try {
-    await pds.destroy()
-    await plc.destroy()
+    await pds?.destroy()
+    await plc?.destroy()
   } catch (e) {
     process.stderr.write(`start.mjs: shutting down: ${e}\n`)
     code = code || 1
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true })
   }
   process.exit(code)
 }
@@ -85,29 +66,6 @@ process.on('SIGINT', () => stop(0))
 process.stdin.on('end', () => stop(0))
 process.stdin.on('error', () => stop(0))
 process.stdin.resume()
-
-const health = await fetch(`${pdsUrl}/xrpc/_health`)
-if (!health.ok) {
-  process.stderr.write(`start.mjs: the PDS health check answered ${health.status}\n`)
-  await stop(1)
-}
-
-// With a short replay window (PDS_REPO_BACKFILL_LIMIT_MS, at most a minute),
-// make history that falls out of it before saying ready, so that a cursor
-// before the window meets #info OutdatedCursor.
-const window = env.repoBackfillLimitMs
-if (window !== undefined && window <= 60_000) {
-  const created = await fetch(`${pdsUrl}/xrpc/com.atproto.server.createAccount`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ handle: 'aged.test', email: 'aged@example.com', password: randomBytes(12).toString('hex') }),
-  })
-  if (!created.ok) {
-    process.stderr.write(`start.mjs: creating the aged account answered ${created.status} ${await created.text()}\n`)
-    await stop(1)
-  }
-  await new Promise((resolve) => setTimeout(resolve, window + 1_000))
-}
 
 /** Whether the first message for `cursor=1` is an #info OutdatedCursor (a rough look at its bytes). */
 async function outdatedCursor() {
@@ -122,6 +80,58 @@ async function outdatedCursor() {
   return first.includes('#info') && first.includes('OutdatedCursor')
 }
 
-const version = (await health.json()).version
-const ready = { ready: true, plc: plcUrl, pds: pdsUrl, version, outdatedCursor: await outdatedCursor() }
-process.stdout.write(`${JSON.stringify(ready)}\n`)
+/** Starts both servers, ages history out of a short replay window, and says ready. */
+async function start() {
+  plc = PlcServer.create({ db: Database.mock(), port: plcPort })
+  await plc.start()
+
+  const rotationKey = await Secp256k1Keypair.create({ exportable: true })
+  const env = {
+    ...readEnv(),
+    port: pdsPort,
+    hostname: 'localhost',
+    devMode: true,
+    inviteRequired: false,
+    crawlers: [],
+    didPlcUrl: plcUrl,
+    serviceHandleDomains: ['.test'],
+    dataDirectory: dataDir,
+    blobstoreDiskLocation: join(dataDir, 'blobs'),
+    jwtSecret: randomBytes(32).toString('hex'),
+    adminPassword: randomBytes(16).toString('hex'),
+    plcRotationKeyK256PrivateKeyHex: Buffer.from(await rotationKey.export()).toString('hex'),
+  }
+  pds = await PDS.create(envToCfg(env), envToSecrets(env))
+  await pds.start()
+
+  const health = await fetch(`${pdsUrl}/xrpc/_health`)
+  if (!health.ok) throw new Error(`the PDS health check answered ${health.status}`)
+  const { version } = await health.json()
+
+  // With a short replay window (PDS_REPO_BACKFILL_LIMIT_MS, at most a minute),
+  // make history that falls out of it before saying ready, so that a cursor
+  // before the window meets #info OutdatedCursor.
+  const window = env.repoBackfillLimitMs
+  if (window !== undefined && window <= 60_000) {
+    const created = await fetch(`${pdsUrl}/xrpc/com.atproto.server.createAccount`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ handle: 'aged.test', email: 'aged@example.com', password: randomBytes(12).toString('hex') }),
+    })
+    if (!created.ok) throw new Error(`creating the aged account answered ${created.status} ${await created.text()}`)
+    await new Promise((resolve) => setTimeout(resolve, window + 1_000))
+  }
+
+  const line = { ready: true, plc: plcUrl, pds: pdsUrl, version, outdatedCursor: await outdatedCursor() }
+  process.stdout.write(`${JSON.stringify(line)}\n`)
+}
+
+try {
+  await start()
+} catch (e) {
+  // Stopping while starting (stdin closed early) is no failure.
+  if (!stopping) {
+    process.stderr.write(`start.mjs: ${e?.stack ?? e}\n`)
+    await stop(1)
+  }
+}
