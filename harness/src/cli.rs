@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the conformance checks against a target (default: the embedded reference server).
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Re-run one failing case saved in a report.
     Replay(ReplayArgs),
     /// Load-test a target: subscribers, a publisher at a fixed rate, latency histograms.

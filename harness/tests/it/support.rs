@@ -140,7 +140,7 @@ pub fn check_args(args: &[&str]) -> CheckArgs {
     let argv = ["harness", "check"].iter().chain(args.iter());
     let cli = <Cli as clap::Parser>::try_parse_from(argv).unwrap_or_else(|e| panic!("{e}"));
     match cli.command {
-        Command::Check(args) => args,
+        Command::Check(args) => *args,
         other => panic!("not a check command: {other:?}"),
     }
 }
