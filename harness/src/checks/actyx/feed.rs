@@ -1,4 +1,4 @@
-//! Recorded HTTP exchanges with an Actyx node, and its NDJSON feeds read line by line with a size limit and timeouts.
+//! Recorded HTTP exchanges with an Actyx node, its NDJSON feeds read line by line with a size limit and timeouts, and the helpers that judge a query's lines.
 //!
 //! Credentials are recorded by name only: the `Authorization` header and an
 //! `access_token` query parameter are redacted, because reports get shared.
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use scenarios::Finding;
 use scenarios::actyx::lines::{self, EventLine, FeedLine};
+use scenarios::actyx::order::Key;
 use scenarios::transcript::Observed;
 use wire::jsonl::LineSplitter;
 
@@ -289,4 +290,37 @@ impl Drop for Feed {
     fn drop(&mut self) {
         self.close("closed by the harness".to_owned());
     }
+}
+
+/// Events of a query's lines, and whether it ended with an `offsets` line; other lines are findings.
+pub fn query_events(what: &str, lines: &[FeedLine]) -> (Vec<EventLine>, Vec<Finding>) {
+    let mut events = Vec::new();
+    let mut findings = Vec::new();
+    for line in lines {
+        match line {
+            FeedLine::Event(event) => events.push(event.clone()),
+            FeedLine::Offsets(_) => {}
+            other => findings.push(Finding::new(
+                "feed-line",
+                format!("{what}: unexpected line {other:?}"),
+            )),
+        }
+    }
+    if !matches!(lines.last(), Some(FeedLine::Offsets(_))) {
+        findings.push(Finding::new(
+            "no-offsets-line",
+            format!("{what}: the query did not end with an offsets line"),
+        ));
+    }
+    (events, findings)
+}
+
+/// Per stream, the newest offset among `keys`: a lower bound that excludes them all.
+pub fn bound_after<'a>(keys: impl IntoIterator<Item = &'a Key>) -> BTreeMap<String, u64> {
+    let mut bound = BTreeMap::new();
+    for key in keys {
+        let entry = bound.entry(key.stream.clone()).or_insert(key.offset);
+        *entry = (*entry).max(key.offset);
+    }
+    bound
 }

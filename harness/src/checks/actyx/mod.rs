@@ -10,7 +10,7 @@
 //!
 //! # Layout
 //!
-//! - [`feed`]: recorded exchanges and NDJSON feeds read line by line.
+//! - [`feed`]: recorded exchanges, NDJSON feeds read line by line, query-line helpers.
 //! - [`auth`]: auth, tokens, `Accept` / `Content-Type`, keep-alive.
 //! - [`query`]: publish answers, offsets, query bounds, orders, tie-break, tag expressions.
 //! - [`live`]: subscribe's seam, subscribe_monotonic's `caughtUp`, `timeTravel` and resume.
@@ -20,7 +20,6 @@ pub mod feed;
 mod live;
 mod query;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,6 +30,7 @@ use scenarios::transcript::Observed;
 use serde_json::{Value, json};
 
 use self::feed::{Answer, Feed};
+pub use self::feed::{bound_after, query_events};
 use crate::property::{CaseOutcome, PropertyCheck};
 use crate::record::{HttpResponse, Recorder};
 use crate::runner::{Check, CheckContext};
@@ -354,39 +354,6 @@ impl Actyx {
         }
         Ok(())
     }
-}
-
-/// Events of a query's lines, and whether it ended with an `offsets` line; other lines are findings.
-pub fn query_events(what: &str, lines: &[FeedLine]) -> (Vec<EventLine>, Vec<Finding>) {
-    let mut events = Vec::new();
-    let mut findings = Vec::new();
-    for line in lines {
-        match line {
-            FeedLine::Event(event) => events.push(event.clone()),
-            FeedLine::Offsets(_) => {}
-            other => findings.push(Finding::new(
-                "feed-line",
-                format!("{what}: unexpected line {other:?}"),
-            )),
-        }
-    }
-    if !matches!(lines.last(), Some(FeedLine::Offsets(_))) {
-        findings.push(Finding::new(
-            "no-offsets-line",
-            format!("{what}: the query did not end with an offsets line"),
-        ));
-    }
-    (events, findings)
-}
-
-/// Per stream, the newest offset among `keys`: a lower bound that excludes them all.
-pub fn bound_after<'a>(keys: impl IntoIterator<Item = &'a Key>) -> BTreeMap<String, u64> {
-    let mut bound = BTreeMap::new();
-    for key in keys {
-        let entry = bound.entry(key.stream.clone()).or_insert(key.offset);
-        *entry = (*entry).max(key.offset);
-    }
-    bound
 }
 
 /// The reason checks that need events from another node skip elsewhere.
