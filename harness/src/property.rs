@@ -106,6 +106,23 @@ fn fails(findings: &[Finding]) -> bool {
     findings.iter().any(|f| !f.informational)
 }
 
+/// The most informational findings of passing cases a check reports.
+const MAX_PASSING_NOTES: usize = 8;
+
+/// Keeps the informational findings of a passing case (an "untested" note, a
+/// duplicate allowed by at-least-once), once each, so a pass that tested less
+/// than it claims shows why in the report.
+fn keep_notes(notes: &mut Vec<Finding>, findings: Vec<Finding>) {
+    for finding in findings {
+        let seen = notes
+            .iter()
+            .any(|n| n.kind == finding.kind && n.message == finding.message);
+        if !seen && notes.len() < MAX_PASSING_NOTES {
+            notes.push(finding);
+        }
+    }
+}
+
 async fn run_property<P: Property>(property: Arc<P>, ctx: &CheckContext) -> Outcome {
     if let Some(reason) = property.skip_reason(ctx) {
         return Outcome::Skipped(reason);
@@ -127,6 +144,7 @@ async fn run_property<P: Property>(property: Arc<P>, ctx: &CheckContext) -> Outc
         let mut runner = TestRunner::new_with_rng(config, rng_for(seed));
         let last_failure: Mutex<Option<(P::Plan, CaseOutcome)>> = Mutex::new(None);
         let broke: Mutex<Option<String>> = Mutex::new(None);
+        let passing_notes: Mutex<Vec<Finding>> = Mutex::new(Vec::new());
         let executed = AtomicU32::new(0);
         let first_failure = AtomicU32::new(0);
         let strategy = property.strategy();
@@ -155,7 +173,12 @@ async fn run_property<P: Property>(property: Arc<P>, ctx: &CheckContext) -> Outc
                     }
                     Err(TestCaseError::fail(summary))
                 }
-                Ok(_) => Ok(()),
+                Ok(case) => {
+                    if let Ok(mut notes) = passing_notes.lock() {
+                        keep_notes(&mut notes, case.findings);
+                    }
+                    Ok(())
+                }
                 Err(error) => {
                     if let Ok(mut slot) = broke.lock() {
                         *slot = Some(error.clone());
@@ -168,9 +191,10 @@ async fn run_property<P: Property>(property: Arc<P>, ctx: &CheckContext) -> Outc
         let last = last_failure.into_inner().ok().flatten();
         let executed = executed.load(Ordering::Relaxed);
         let first = first_failure.load(Ordering::Relaxed);
-        (result, broke, last, executed, first)
+        let notes = passing_notes.into_inner().unwrap_or_default();
+        (result, broke, last, executed, first, notes)
     });
-    let (result, broke, last, executed, first) = match work.await {
+    let (result, broke, last, executed, first, notes) = match work.await {
         Ok(parts) => parts,
         Err(error) => return Outcome::Broke(format!("the property runner failed: {error}")),
     };
@@ -179,7 +203,7 @@ async fn run_property<P: Property>(property: Arc<P>, ctx: &CheckContext) -> Outc
     }
     match (result, last) {
         (Ok(()), _) => Outcome::Ran {
-            findings: Vec::new(),
+            findings: notes,
             case: None,
         },
         (Err(TestError::Fail(..)), Some((plan, case))) => Outcome::Ran {

@@ -195,3 +195,52 @@ async fn a_passing_property_runs_the_requested_cases_and_saves_nothing() {
     let report = Report::read(&dir.path().join("report.json")).unwrap();
     assert!(report.checks[0].case.is_none());
 }
+
+/// A pass that tested less than it claims (an informational "untested"
+/// finding) says so in the report, once, and stays a pass.
+#[tokio::test]
+async fn informational_findings_of_passing_cases_reach_the_report_once() {
+    struct Untested;
+    impl Property for Untested {
+        type Plan = u8;
+        fn meta(&self) -> &'static scenarios::CheckMeta {
+            meta("pulse/wire/untested", Api::Pulse, Level::Must, "untested")
+        }
+        fn strategy(&self) -> SBoxedStrategy<u8> {
+            any::<u8>().sboxed()
+        }
+        fn run_case(
+            self: Arc<Self>,
+            _ctx: CheckContext,
+            _plan: u8,
+        ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+            let note = Finding::new(
+                "untested",
+                "the target kept everything; nothing was outdated",
+            )
+            .informational();
+            async move {
+                Ok(CaseOutcome {
+                    findings: vec![note],
+                    ..CaseOutcome::default()
+                })
+            }
+            .boxed()
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let registry = vec![PropertyCheck::boxed(Untested)];
+    let summary = execute(
+        &config(dir.path(), &["--cases", "5"]),
+        &registry,
+        Some(&mut Vec::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.pass, 1);
+    let report = Report::read(&dir.path().join("report.json")).unwrap();
+    let findings = &report.checks[0].findings;
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].kind, "untested");
+    assert!(findings[0].informational);
+}
