@@ -46,7 +46,7 @@ defects! {
     NoKeepalive => "no-keepalive",
         "idle SSE streams get no keep-alive comments";
     DropOnReconnect => "drop-on-reconnect",
-        "a stream resumed with Last-Event-ID skips the first event after it (Fibric, Pulse named streams)";
+        "a stream resumed with Last-Event-ID skips the first event after it (Fibric, Pulse named streams); an AT Protocol cursor skips the first frame after it";
     // Fibric.
     LeakOtherTenant => "leak-other-tenant",
         "Fibric: every key reads the first tenant's envelopes";

@@ -133,6 +133,11 @@ async fn serve(
         Some(cursor) if defects.contains(Defect::ReplayIncludesCursor) => {
             Some(cursor.saturating_sub(1))
         }
+        Some(cursor)
+            if cursor > 0 && cursor < head && defects.contains(Defect::DropOnReconnect) =>
+        {
+            Some(cursor + 1)
+        }
         other => other,
     };
     let mut position = match cursor {

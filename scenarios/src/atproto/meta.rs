@@ -103,6 +103,16 @@ check!(
     [Producer],
     ["label-bad-signature"]
 );
+check!(
+    RESUME_AFTER_CUTS,
+    Atproto,
+    "atproto/delivery/resume-after-cuts",
+    Must,
+    "Connections cut at any frame (close or reset) and resumed from the last seq seen lose no commit and repeat none out of order",
+    "atproto event-stream spec, Sequence numbers: resuming with a cursor; PROTOCOLS.md, Common ground",
+    [Producer],
+    ["drop-on-reconnect"]
+);
 
 /// Every AT Protocol check, in catalogue order.
 pub static ALL: &[&CheckMeta] = &[
@@ -114,6 +124,7 @@ pub static ALL: &[&CheckMeta] = &[
     &CURSOR_ZERO,
     &OUTDATED_CURSOR,
     &SEQ_INCREASING,
+    &RESUME_AFTER_CUTS,
     &RELAY_COMMIT,
     &LABELS_SIGNED,
 ];

@@ -3,5 +3,7 @@
 //! # Layout
 //!
 //! - [`meta`]: every AT Protocol check's id, level, title, spec reference and killing defects.
+//! - [`plans`]: writes read through connections the client cuts.
 
 pub mod meta;
+pub mod plans;

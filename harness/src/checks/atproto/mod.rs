@@ -12,10 +12,12 @@
 //! # Layout
 //!
 //! - [`checks`]: frames, error headers, the cursor rules, relay verification.
+//! - [`cuts`]: at-least-once across connections the client cuts, resumed by cursor.
 //! - [`more`]: event shapes, `OutdatedCursor`, seq order, labels.
 //! - [`relay`]: a relay's verification of a `#commit`.
 
 mod checks;
+mod cuts;
 mod more;
 mod relay;
 
@@ -46,6 +48,7 @@ pub fn checks() -> Vec<Box<dyn Check>> {
         PropertyCheck::boxed(checks::CursorZero),
         PropertyCheck::boxed(more::OutdatedCursor),
         PropertyCheck::boxed(more::SeqIncreasing),
+        PropertyCheck::boxed(cuts::ResumeAfterCuts),
         PropertyCheck::boxed(checks::RelayCommit),
         PropertyCheck::boxed(more::LabelsSigned),
     ]
