@@ -19,6 +19,20 @@ pub mod fauna;
 pub mod fibric;
 pub mod pulse;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A case's own name: microseconds and a process counter, in hex, so cases
+/// sharing a target (one run or several) never see each other's data.
+pub fn nonce() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    format!("{:x}{n:x}", now % (1 << 40))
+}
+
 /// The skip reason of checks that publish, when the harness cannot.
 pub fn needs_producer(ctx: &crate::runner::CheckContext) -> Option<String> {
     (!ctx.can_produce()).then(|| {

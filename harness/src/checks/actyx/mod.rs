@@ -20,7 +20,6 @@ pub mod feed;
 mod live;
 mod query;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use scenarios::Finding;
@@ -84,16 +83,6 @@ impl From<String> for Stop {
 /// What a case body returns.
 pub type Found = Result<Vec<Finding>, Stop>;
 
-/// A unique marker per case.
-fn nonce() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros());
-    format!("{:x}{n:x}", now % (1 << 40))
-}
-
 /// Microseconds since the epoch, by the harness's clock.
 pub fn now_micros() -> u64 {
     SystemTime::now()
@@ -136,7 +125,7 @@ impl Actyx {
         Self {
             ctx: ctx.clone(),
             recorder: Recorder::new(),
-            nonce: nonce(),
+            nonce: super::nonce(),
             token: String::new(),
         }
     }

@@ -21,8 +21,7 @@ mod cuts;
 mod more;
 mod relay;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use scenarios::transcript::Observed;
@@ -64,15 +63,6 @@ pub const COLLECTION: &str = "com.example.harness.record";
 pub const PROMPT: Duration = Duration::from_secs(5);
 /// The largest WebSocket message read: a 2,000,000-byte CAR and its fields.
 const MAX_MESSAGE: usize = 3 << 20;
-
-fn nonce() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros());
-    format!("h{:x}{n:x}", now % (1 << 40))
-}
 
 /// An account the driver made.
 #[derive(Debug, Clone)]
@@ -118,7 +108,7 @@ impl Atproto {
             ctx: ctx.clone(),
             recorder: Recorder::new(),
             limits: ReadLimits::default(),
-            nonce: nonce(),
+            nonce: format!("h{}", super::nonce()),
         }
     }
 

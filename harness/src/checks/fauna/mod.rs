@@ -24,8 +24,7 @@ mod resume;
 mod set;
 mod wire;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use scenarios::Finding;
 use serde_json::{Map, Value, json};
@@ -65,15 +64,6 @@ fn never(_ctx: &CheckContext) -> Option<String> {
     None
 }
 
-fn nonce() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros());
-    format!("{:x}{n:x}", now % (1 << 40))
-}
-
 /// A document the driver wrote: its id and the write's `txn_ts`.
 #[derive(Debug, Clone)]
 pub struct Written {
@@ -96,7 +86,7 @@ impl Fauna {
             ctx: ctx.clone(),
             recorder: Recorder::new(),
             limits: ReadLimits::default(),
-            nonce: nonce(),
+            nonce: super::nonce(),
         }
     }
 

@@ -17,8 +17,7 @@ mod cuts;
 mod paging;
 mod resume;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use scenarios::delivery::Expected;
 use scenarios::fibric::plans::EnvelopeSpec;
@@ -58,16 +57,6 @@ pub fn checks() -> Vec<Box<dyn Check>> {
 /// How long a case waits for something that should arrive at once.
 pub const PROMPT: Duration = Duration::from_secs(5);
 
-/// A unique marker per case, so that cases sharing a target never share an id.
-fn nonce() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros());
-    format!("{:x}{n:x}", now % (1 << 40))
-}
-
 /// One case's view of the Fibric API.
 #[derive(Debug)]
 pub struct Fibric {
@@ -83,7 +72,7 @@ impl Fibric {
             ctx: ctx.clone(),
             recorder: Recorder::new(),
             limits: ReadLimits::default(),
-            nonce: nonce(),
+            nonce: super::nonce(),
         }
     }
 

@@ -22,8 +22,7 @@ mod events;
 mod observe;
 mod streams;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use reqwest::Method;
 use scenarios::Finding;
@@ -73,16 +72,6 @@ pub const SUBSCRIPTION: Promise = Promise {
     ordered: false,
 };
 
-/// A unique marker per case, so that cases sharing a target never share a name.
-fn nonce() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros());
-    format!("{:x}{n:x}", now % (1 << 40))
-}
-
 /// An event id the harness never gets from a target: the seed's own example,
 /// from 2016.
 pub const UNKNOWN_ID: &str = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
@@ -102,7 +91,7 @@ impl Pulse {
             ctx: ctx.clone(),
             recorder: Recorder::new(),
             limits: ReadLimits::default(),
-            nonce: nonce(),
+            nonce: super::nonce(),
         }
     }
 
