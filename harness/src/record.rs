@@ -118,9 +118,11 @@ fn headers_of(map: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-fn request_headers(request: &reqwest::Request) -> Vec<(String, String)> {
-    // The credential is recorded by name only: reports get shared.
-    request
+/// Records a request. Credentials are recorded by name only, because reports
+/// get shared: the `Authorization` header and an `access_token` query
+/// parameter (Actyx) are redacted.
+fn record_request(recorder: &Recorder, conn: u32, request: &reqwest::Request) {
+    let headers = request
         .headers()
         .iter()
         .map(|(k, v)| {
@@ -131,7 +133,25 @@ fn request_headers(request: &reqwest::Request) -> Vec<(String, String)> {
             };
             (k.as_str().to_owned(), value)
         })
-        .collect()
+        .collect();
+    recorder.record(
+        conn,
+        Observed::Request {
+            method: request.method().to_string(),
+            url: redact_url(request.url().as_str()),
+            headers,
+        },
+    );
+}
+
+fn redact_url(url: &str) -> String {
+    match url.split_once("access_token=") {
+        Some((head, tail)) => {
+            let rest = tail.find('&').map_or("", |i| &tail[i..]);
+            format!("{head}access_token=<redacted>{rest}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// Why a call could not complete; the transcript holds the details.
@@ -154,14 +174,7 @@ pub async fn call(
 ) -> Result<HttpResponse, CallError> {
     let conn = recorder.new_conn();
     let request = request.build().map_err(|e| CallError(e.to_string()))?;
-    recorder.record(
-        conn,
-        Observed::Request {
-            method: request.method().to_string(),
-            url: request.url().to_string(),
-            headers: request_headers(&request),
-        },
-    );
+    record_request(recorder, conn, &request);
     let outcome = tokio::time::timeout(timeout, async {
         let mut response = client
             .execute(request)
@@ -229,55 +242,51 @@ pub struct SseConn {
     pub closed: Option<String>,
 }
 
-/// Opens a stream. A non-2xx answer is read whole and returned as `Err(response)`.
-pub async fn open_sse(
+/// A response whose head arrived with a 2xx status; its body is still to be read.
+#[derive(Debug)]
+pub struct OpenStream {
+    pub conn: u32,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub response: reqwest::Response,
+}
+
+/// Sends a request and waits `timeout` for its head, recording both. A 2xx
+/// is returned open, for the caller's stream reader; any other answer is read
+/// whole (up to the limit, within `timeout`) and returned as `Err(response)`.
+pub async fn open_stream(
     recorder: &Recorder,
     client: &reqwest::Client,
     request: reqwest::RequestBuilder,
     limits: &ReadLimits,
     timeout: Duration,
-) -> Result<Result<SseConn, HttpResponse>, CallError> {
+) -> Result<Result<OpenStream, HttpResponse>, CallError> {
     let conn = recorder.new_conn();
     let request = request.build().map_err(|e| CallError(e.to_string()))?;
-    recorder.record(
-        conn,
-        Observed::Request {
-            method: request.method().to_string(),
-            url: request.url().to_string(),
-            headers: request_headers(&request),
-        },
-    );
-    let response = match tokio::time::timeout(timeout, client.execute(request)).await {
+    record_request(recorder, conn, &request);
+    let closed = |reason: String| {
+        recorder.record(
+            conn,
+            Observed::Closed {
+                reason: reason.clone(),
+            },
+        );
+        CallError(reason)
+    };
+    let mut response = match tokio::time::timeout(timeout, client.execute(request)).await {
         Ok(Ok(response)) => response,
-        Ok(Err(error)) => {
-            recorder.record(
-                conn,
-                Observed::Closed {
-                    reason: error.to_string(),
-                },
-            );
-            return Err(CallError(error.to_string()));
-        }
-        Err(_) => {
-            let reason = format!("no response head within {timeout:?}");
-            recorder.record(
-                conn,
-                Observed::Closed {
-                    reason: reason.clone(),
-                },
-            );
-            return Err(CallError(reason));
-        }
+        Ok(Err(error)) => return Err(closed(error.to_string())),
+        Err(_) => return Err(closed(format!("no response head within {timeout:?}"))),
     };
     let status = response.status().as_u16();
     let headers = headers_of(response.headers());
     if !response.status().is_success() {
         let mut body = Vec::new();
-        let mut response = response;
         let read = tokio::time::timeout(timeout, async {
             while let Ok(Some(chunk)) = response.chunk().await {
                 body.extend_from_slice(&chunk);
                 if body.len() > limits.max_body {
+                    body.truncate(limits.max_body);
                     break;
                 }
             }
@@ -307,11 +316,28 @@ pub async fn open_sse(
             body: None,
         },
     );
-    Ok(Ok(SseConn {
+    Ok(Ok(OpenStream {
         conn,
         status,
         headers,
-        response: Some(response),
+        response,
+    }))
+}
+
+/// Opens a stream. A non-2xx answer is read whole and returned as `Err(response)`.
+pub async fn open_sse(
+    recorder: &Recorder,
+    client: &reqwest::Client,
+    request: reqwest::RequestBuilder,
+    limits: &ReadLimits,
+    timeout: Duration,
+) -> Result<Result<SseConn, HttpResponse>, CallError> {
+    let opened = open_stream(recorder, client, request, limits, timeout).await?;
+    Ok(opened.map(|open| SseConn {
+        conn: open.conn,
+        status: open.status,
+        headers: open.headers,
+        response: Some(open.response),
         parser: SseParser::new(limits.sse),
         recorder: recorder.clone(),
         closed: None,
@@ -403,5 +429,23 @@ impl SseConn {
 impl Drop for SseConn {
     fn drop(&mut self) {
         self.close("closed by the harness".to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn an_access_token_in_the_query_is_recorded_by_name_only() {
+        assert_eq!(
+            redact_url("http://n/api/v2/events/offsets?access_token=abc.def&x=1"),
+            "http://n/api/v2/events/offsets?access_token=<redacted>&x=1"
+        );
+        assert_eq!(
+            redact_url("http://n/q?access_token=abc"),
+            "http://n/q?access_token=<redacted>"
+        );
+        assert_eq!(redact_url("http://n/q?cursor=3"), "http://n/q?cursor=3");
     }
 }

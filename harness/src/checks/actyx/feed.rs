@@ -1,7 +1,7 @@
 //! Recorded HTTP exchanges with an Actyx node, its NDJSON feeds read line by line with a size limit and timeouts, and the helpers that judge a query's lines.
 //!
-//! Credentials are recorded by name only: the `Authorization` header and an
-//! `access_token` query parameter are redacted, because reports get shared.
+//! Requests go through [`record::call`] and [`record::open_stream`], which
+//! record credentials by name only (`Authorization`, `access_token`).
 //! Feed lines are recorded as notes (`line: …`), blank keep-alives as `line: (blank)`.
 
 use std::collections::BTreeMap;
@@ -13,72 +13,21 @@ use scenarios::actyx::order::Key;
 use scenarios::transcript::Observed;
 use wire::jsonl::LineSplitter;
 
-use crate::record::{HttpResponse, Recorder};
+use crate::record::{self, HttpResponse, ReadLimits, Recorder};
 
 /// The longest feed line the harness holds.
 pub const MAX_LINE: usize = 1 << 20;
 /// The largest non-streaming body the harness holds.
 pub const MAX_BODY: usize = 4 << 20;
 
-fn redact_url(url: &str) -> String {
-    match url.split_once("access_token=") {
-        Some((head, tail)) => {
-            let rest = tail.find('&').map_or("", |i| &tail[i..]);
-            format!("{head}access_token=<redacted>{rest}")
-        }
-        None => url.to_owned(),
-    }
-}
-
-fn record_request(recorder: &Recorder, conn: u32, request: &reqwest::Request) {
-    let headers = request
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            let value = if k == reqwest::header::AUTHORIZATION {
-                "<redacted>".to_owned()
-            } else {
-                String::from_utf8_lossy(v.as_bytes()).into_owned()
-            };
-            (k.as_str().to_owned(), value)
-        })
-        .collect();
-    recorder.record(
-        conn,
-        Observed::Request {
-            method: request.method().to_string(),
-            url: redact_url(request.url().as_str()),
-            headers,
-        },
-    );
-}
-
-fn headers_of(map: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
-    map.iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
-}
-
-/// Reads a body up to [`MAX_BODY`] within `timeout`.
-async fn read_body(response: &mut reqwest::Response, timeout: Duration) -> Result<String, String> {
-    let mut body = Vec::new();
-    let read = tokio::time::timeout(timeout, async {
-        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(format!("the body passed the {MAX_BODY}-byte limit"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(())
-    })
-    .await
-    .unwrap_or_else(|_| Err(format!("no complete body within {timeout:?}")));
-    read.map(|()| String::from_utf8_lossy(&body).into_owned())
+/// What a response may make the harness hold: bodies up to [`MAX_BODY`], feed lines up to [`MAX_LINE`].
+fn limits() -> ReadLimits {
+    let mut limits = ReadLimits {
+        max_body: MAX_BODY,
+        ..ReadLimits::default()
+    };
+    limits.sse.max_line_bytes = MAX_LINE;
+    limits
 }
 
 /// An answer: a whole response, or an open feed (a `2xx` to a feed request).
@@ -97,59 +46,28 @@ pub async fn send(
     feed: bool,
     timeout: Duration,
 ) -> Result<Answer, String> {
-    let conn = recorder.new_conn();
-    let request = request.build().map_err(|e| e.to_string())?;
-    record_request(recorder, conn, &request);
-    let closed = |reason: String| {
-        recorder.record(
-            conn,
-            Observed::Closed {
-                reason: reason.clone(),
-            },
-        );
-        reason
-    };
-    let mut response = match tokio::time::timeout(timeout, client.execute(request)).await {
-        Ok(Ok(response)) => response,
-        Ok(Err(error)) => return Err(closed(error.to_string())),
-        Err(_) => return Err(closed(format!("no response head within {timeout:?}"))),
-    };
-    let status = response.status().as_u16();
-    let headers = headers_of(response.headers());
-    if feed && response.status().is_success() {
-        recorder.record(
-            conn,
-            Observed::Response {
-                status,
-                headers: headers.clone(),
-                body: None,
-            },
-        );
-        return Ok(Answer::Feed(Box::new(Feed {
-            conn,
-            status,
-            headers,
-            response: Some(response),
+    let limits = limits();
+    if !feed {
+        return record::call(recorder, client, request, &limits, timeout)
+            .await
+            .map(Answer::Whole)
+            .map_err(|e| e.0);
+    }
+    let opened = record::open_stream(recorder, client, request, &limits, timeout)
+        .await
+        .map_err(|e| e.0)?;
+    Ok(match opened {
+        Ok(open) => Answer::Feed(Box::new(Feed {
+            conn: open.conn,
+            status: open.status,
+            headers: open.headers,
+            response: Some(open.response),
             splitter: LineSplitter::new(MAX_LINE),
             recorder: recorder.clone(),
             closed: None,
-        })));
-    }
-    let body = read_body(&mut response, timeout).await.map_err(closed)?;
-    recorder.record(
-        conn,
-        Observed::Response {
-            status,
-            headers: headers.clone(),
-            body: Some(body.clone()),
-        },
-    );
-    Ok(Answer::Whole(HttpResponse {
-        conn,
-        status,
-        headers,
-        body,
-    }))
+        })),
+        Err(whole) => Answer::Whole(whole),
+    })
 }
 
 /// An open NDJSON response, read one line at a time.

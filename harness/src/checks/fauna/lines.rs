@@ -9,7 +9,7 @@ use scenarios::transcript::Observed;
 use serde_json::Value;
 use wire::jsonl::{Line, LineSplitter, Terminator};
 
-use crate::record::{HttpResponse, ReadLimits, Recorder};
+use crate::record::{self, HttpResponse, ReadLimits, Recorder};
 
 /// The longest line kept in a note of the transcript.
 const NOTE_CHARS: usize = 2_000;
@@ -44,104 +44,17 @@ pub async fn open(
     limits: &ReadLimits,
     timeout: Duration,
 ) -> Result<Result<LineConn, HttpResponse>, String> {
-    let conn = recorder.new_conn();
-    let request = request.build().map_err(|e| e.to_string())?;
-    recorder.record(
-        conn,
-        Observed::Request {
-            method: request.method().to_string(),
-            url: request.url().to_string(),
-            headers: request_headers(&request),
-        },
-    );
-    let response = match tokio::time::timeout(timeout, client.execute(request)).await {
-        Ok(Ok(response)) => response,
-        Ok(Err(error)) => return Err(closed(recorder, conn, error.to_string())),
-        Err(_) => {
-            let reason = format!("no response head within {timeout:?}");
-            return Err(closed(recorder, conn, reason));
-        }
-    };
-    let status = response.status().as_u16();
-    let headers: Vec<(String, String)> = response
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
-            (k.as_str().to_owned(), value)
-        })
-        .collect();
-    if !response.status().is_success() {
-        let mut response = response;
-        let mut body = Vec::new();
-        let _ = tokio::time::timeout(timeout, async {
-            while let Ok(Some(chunk)) = response.chunk().await {
-                body.extend_from_slice(&chunk);
-                if body.len() > limits.max_body {
-                    body.truncate(limits.max_body);
-                    break;
-                }
-            }
-        })
-        .await;
-        let body = String::from_utf8_lossy(&body).into_owned();
-        recorder.record(
-            conn,
-            Observed::Response {
-                status,
-                headers: headers.clone(),
-                body: Some(body.clone()),
-            },
-        );
-        return Ok(Err(HttpResponse {
-            conn,
-            status,
-            headers,
-            body,
-        }));
-    }
-    recorder.record(
-        conn,
-        Observed::Response {
-            status,
-            headers: headers.clone(),
-            body: None,
-        },
-    );
-    Ok(Ok(LineConn {
-        conn,
-        headers,
-        response: Some(response),
+    let opened = record::open_stream(recorder, client, request, limits, timeout)
+        .await
+        .map_err(|e| e.0)?;
+    Ok(opened.map(|open| LineConn {
+        conn: open.conn,
+        headers: open.headers,
+        response: Some(open.response),
         splitter: LineSplitter::new(limits.sse.max_line_bytes),
         recorder: recorder.clone(),
         closed: None,
     }))
-}
-
-/// The request's headers, the credential by name only: reports get shared.
-fn request_headers(request: &reqwest::Request) -> Vec<(String, String)> {
-    request
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            let value = if k == reqwest::header::AUTHORIZATION {
-                "<redacted>".to_owned()
-            } else {
-                String::from_utf8_lossy(v.as_bytes()).into_owned()
-            };
-            (k.as_str().to_owned(), value)
-        })
-        .collect()
-}
-
-fn closed(recorder: &Recorder, conn: u32, reason: String) -> String {
-    recorder.record(
-        conn,
-        Observed::Closed {
-            reason: reason.clone(),
-        },
-    );
-    reason
 }
 
 impl LineConn {
