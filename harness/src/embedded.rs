@@ -25,6 +25,9 @@ pub fn config(control_token: &str, defects: Defects) -> Config {
     config.subscribers.stall_timeout = Duration::from_secs(1);
     // A short replay window, so that a cursor before it can be shown to get OutdatedCursor.
     config.atproto.backfill_events = 256;
+    // A consumer 100 frames behind is too slow: well under the 600 commits
+    // the ConsumerTooSlow check writes, whatever the machine's speed.
+    config.atproto.consumer_buffer = 100;
     config.defects = defects;
     config
 }

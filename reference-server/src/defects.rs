@@ -38,7 +38,7 @@ defects! {
     ReuseSeqAfterRestart => "reuse-seq-after-restart",
         "positions (seq, cursors) restart at 1 after a restart and overwrite old records (durable storage only)";
     NoSlowConsumerCut => "no-slow-consumer-cut",
-        "a consumer that stops reading is never disconnected";
+        "a consumer that stops reading is never disconnected, and an AT Protocol subscriber that falls behind never gets ConsumerTooSlow";
     NoAuth => "no-auth",
         "Fibric and Pulse accept requests without a valid key (Fibric reads as the first tenant)";
     WrongContentType => "wrong-content-type",

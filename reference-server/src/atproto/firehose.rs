@@ -157,6 +157,7 @@ async fn serve(
         }
     };
     let mut live = cursor.is_none();
+    let cut_laggards = !defects.contains(Defect::NoSlowConsumerCut);
     let batch = state.config.subscribers.read_batch;
     loop {
         let read = state
@@ -171,7 +172,10 @@ async fn serve(
             .map_err(axum::Error::new)?;
         for record in read.records {
             let newest = *watch.borrow();
-            if live && newest.saturating_sub(record.position) > config.consumer_buffer {
+            if cut_laggards
+                && live
+                && newest.saturating_sub(record.position) > config.consumer_buffer
+            {
                 return fail(
                     state,
                     &mut tx,

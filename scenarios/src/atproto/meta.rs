@@ -113,6 +113,26 @@ check!(
     [Producer],
     ["drop-on-reconnect"]
 );
+check!(
+    REPLAY_EITHER_READING,
+    Atproto,
+    "atproto/cursor/replay-either-reading",
+    Should,
+    "A cursor replays from seq >= cursor (the spec's text) or > cursor (every implementation's reading): never from earlier, never with a gap; the report says which",
+    "atproto event-stream spec, Sequence numbers; PROTOCOLS.md, AT Protocol: the two readings",
+    [Producer],
+    ["drop-on-reconnect"]
+);
+check!(
+    CONSUMER_TOO_SLOW,
+    Atproto,
+    "atproto/slow/consumer-too-slow",
+    Must,
+    "A consumer that falls far behind gets the error frame ConsumerTooSlow and a close, while another consumer keeps receiving every commit",
+    "seed 002, subscribeRepos: ConsumerTooSlow; PROTOCOLS.md, AT Protocol",
+    [Producer],
+    ["no-slow-consumer-cut"]
+);
 
 /// Every AT Protocol check, in catalogue order.
 pub static ALL: &[&CheckMeta] = &[
@@ -121,10 +141,12 @@ pub static ALL: &[&CheckMeta] = &[
     &EVENT_SHAPES,
     &FUTURE_CURSOR,
     &REPLAY_AFTER,
+    &REPLAY_EITHER_READING,
     &CURSOR_ZERO,
     &OUTDATED_CURSOR,
     &SEQ_INCREASING,
     &RESUME_AFTER_CUTS,
+    &CONSUMER_TOO_SLOW,
     &RELAY_COMMIT,
     &LABELS_SIGNED,
 ];

@@ -187,6 +187,58 @@ impl FutureCursor {
     }
 }
 
+/// A replay of the driver's frames: three posts, then a connection whose
+/// cursor is the seq of the third-last frame about the driver's account.
+struct Replay {
+    session: Session,
+    cursor: u64,
+    /// The seqs of every frame about the account, from the live connection.
+    seqs: Vec<u64>,
+    /// What the connection with the cursor sent, up to the last of `seqs`.
+    frames: Result<Vec<Frame>, String>,
+}
+
+impl Replay {
+    async fn run(atproto: &Atproto) -> Result<Self, String> {
+        let (session, own) = own_frames(atproto, 3).await?;
+        let seqs: Vec<u64> = own.iter().filter_map(seq).collect();
+        let Some(&cursor) = seqs.get(seqs.len().saturating_sub(3)) else {
+            return Err(format!("too few frames of the driver's account: {seqs:?}"));
+        };
+        let last = *seqs.last().unwrap_or(&cursor);
+        let mut replay = atproto.subscribe(Some(cursor)).await?;
+        let frames = replay
+            .frames_until(2_000, |f| seq(f).is_some_and(|s| s >= last))
+            .await;
+        Ok(Self {
+            session,
+            cursor,
+            seqs,
+            frames,
+        })
+    }
+
+    /// The account's seqs the connection sent from `from` on.
+    fn own_from(&self, frames: &[Frame], from: u64) -> Vec<u64> {
+        frames
+            .iter()
+            .filter(|f| about(f, &self.session.did))
+            .filter_map(seq)
+            .filter(|s| *s >= from)
+            .collect()
+    }
+
+    /// The account's seqs the live connection saw from `from` on.
+    fn expected_from(&self, from: u64) -> Vec<u64> {
+        self.seqs.iter().copied().filter(|s| *s >= from).collect()
+    }
+}
+
+fn nonmonotonic(got: &[u64]) -> Option<Finding> {
+    (!got.windows(2).all(|w| w[0] < w[1]))
+        .then(|| Finding::new("nonmonotonic", format!("seqs not increasing: {got:?}")))
+}
+
 fixed_property!(ReplayAfter, meta::REPLAY_AFTER);
 
 impl ReplayAfter {
@@ -197,53 +249,101 @@ impl ReplayAfter {
 
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let atproto = Atproto::new(&ctx);
-        let (session, own) = own_frames(&atproto, 3).await?;
-        let seqs: Vec<u64> = own.iter().filter_map(seq).collect();
-        let Some(&cursor) = seqs.get(seqs.len().saturating_sub(3)) else {
-            return Err(format!("too few frames of the driver's account: {seqs:?}"));
-        };
-        let expected: Vec<u64> = seqs.iter().copied().filter(|s| *s > cursor).collect();
-        let mut replay = atproto.subscribe(Some(cursor)).await?;
-        let last = *expected.last().unwrap_or(&cursor);
-        let frames = replay
-            .frames_until(2_000, |f| seq(f).is_some_and(|s| s >= last))
-            .await;
-        let mut findings = Vec::new();
-        match frames {
-            Ok(frames) => {
-                let got: Vec<u64> = frames.iter().filter_map(seq).collect();
-                if let Some(first) = got.first()
-                    && *first <= cursor
-                {
-                    findings.push(Finding::new(
-                        "replayed-cursor",
-                        format!("cursor={cursor} replayed seq {first}: replay must start after the cursor"),
-                    ).with_evidence(json!({"cursor": cursor, "seqs": got})));
-                }
-                let own_got: Vec<u64> = frames
-                    .iter()
-                    .filter(|f| about(f, &session.did))
-                    .filter_map(seq)
-                    .filter(|s| *s > cursor)
-                    .collect();
-                if own_got != expected {
-                    findings.push(Finding::new(
-                        "lost",
-                        format!("after cursor={cursor} the driver's frames {expected:?} came back as {own_got:?}"),
-                    ));
-                }
-                if !got.windows(2).all(|w| w[0] < w[1]) {
-                    findings.push(Finding::new(
-                        "nonmonotonic",
-                        format!("seqs not increasing: {got:?}"),
-                    ));
-                }
+        let replay = Replay::run(&atproto).await?;
+        let cursor = replay.cursor;
+        let frames = match &replay.frames {
+            Ok(frames) => frames,
+            Err(problem) => {
+                let what = format!("the replay after cursor={cursor}");
+                return atproto.done(vec![missing(&what, problem.clone())]);
             }
-            Err(problem) => findings.push(missing(
-                &format!("the replay after cursor={cursor}"),
-                problem,
-            )),
+        };
+        let mut findings = Vec::new();
+        let got: Vec<u64> = frames.iter().filter_map(seq).collect();
+        if let Some(first) = got.first()
+            && *first <= cursor
+        {
+            findings.push(
+                Finding::new(
+                    "replayed-cursor",
+                    format!(
+                        "cursor={cursor} replayed seq {first}: replay must start after the cursor"
+                    ),
+                )
+                .with_evidence(json!({"cursor": cursor, "seqs": got})),
+            );
         }
+        let expected = replay.expected_from(cursor + 1);
+        let own_got = replay.own_from(frames, cursor + 1);
+        if own_got != expected {
+            findings.push(Finding::new(
+                "lost",
+                format!("after cursor={cursor} the driver's frames {expected:?} came back as {own_got:?}"),
+            ));
+        }
+        findings.extend(nonmonotonic(&got));
+        atproto.done(findings)
+    }
+}
+
+fixed_property!(ReplayEitherReading, meta::REPLAY_EITHER_READING);
+
+impl ReplayEitherReading {
+    fn skip(_ctx: &CheckContext) -> Option<String> {
+        // The driver writes through the API itself (createAccount, createRecord).
+        None
+    }
+
+    /// Accepts a replay from the frame at the cursor (the spec's "from the
+    /// cursor") or from the one after it (what relays and the PDS do), and
+    /// says which; fails one that starts earlier or leaves a gap.
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let atproto = Atproto::new(&ctx);
+        let replay = Replay::run(&atproto).await?;
+        let cursor = replay.cursor;
+        let frames = match &replay.frames {
+            Ok(frames) => frames,
+            Err(problem) => {
+                let what = format!("the replay from cursor={cursor}");
+                return atproto.done(vec![missing(&what, problem.clone())]);
+            }
+        };
+        let mut findings = Vec::new();
+        let got: Vec<u64> = frames.iter().filter_map(seq).collect();
+        if let Some(first) = got.first()
+            && *first < cursor
+        {
+            findings.push(
+                Finding::new(
+                    "before-cursor",
+                    format!("cursor={cursor} replayed seq {first}, before the cursor under either reading"),
+                )
+                .with_evidence(json!({"cursor": cursor, "seqs": got})),
+            );
+        }
+        let own_got = replay.own_from(frames, cursor);
+        let inclusive = replay.expected_from(cursor);
+        let exclusive = replay.expected_from(cursor + 1);
+        let reading = if own_got == inclusive {
+            Some(format!(
+                "cursor={cursor} replayed the frame at the cursor first: the spec's seq >= cursor reading (a client that resumes from its last seq sees that frame twice)"
+            ))
+        } else if own_got == exclusive {
+            Some(format!(
+                "cursor={cursor} replayed from the frame after the cursor: the seq > cursor reading of the PDS and relays"
+            ))
+        } else {
+            findings.push(
+                Finding::new(
+                    "lost",
+                    format!("from cursor={cursor} the driver's frames {inclusive:?} (or, reading > cursor, {exclusive:?}) came back as {own_got:?}"),
+                )
+                .with_evidence(json!({"cursor": cursor, "seqs": got})),
+            );
+            None
+        };
+        findings.extend(reading.map(|text| Finding::new("reading", text).informational()));
+        findings.extend(nonmonotonic(&got));
         atproto.done(findings)
     }
 }

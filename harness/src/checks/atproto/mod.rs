@@ -15,11 +15,13 @@
 //! - [`cuts`]: at-least-once across connections the client cuts, resumed by cursor.
 //! - [`more`]: event shapes, `OutdatedCursor`, seq order, labels.
 //! - [`relay`]: a relay's verification of a `#commit`.
+//! - [`slow`]: `ConsumerTooSlow` for a consumer that falls behind.
 
 mod checks;
 mod cuts;
 mod more;
 mod relay;
+mod slow;
 
 use std::time::Duration;
 
@@ -44,10 +46,12 @@ pub fn checks() -> Vec<Box<dyn Check>> {
         PropertyCheck::boxed(more::EventShapes),
         PropertyCheck::boxed(checks::FutureCursor),
         PropertyCheck::boxed(checks::ReplayAfter),
+        PropertyCheck::boxed(checks::ReplayEitherReading),
         PropertyCheck::boxed(checks::CursorZero),
         PropertyCheck::boxed(more::OutdatedCursor),
         PropertyCheck::boxed(more::SeqIncreasing),
         PropertyCheck::boxed(cuts::ResumeAfterCuts),
+        PropertyCheck::boxed(slow::ConsumerTooSlow),
         PropertyCheck::boxed(checks::RelayCommit),
         PropertyCheck::boxed(more::LabelsSigned),
     ]
@@ -178,7 +182,17 @@ impl Atproto {
 
     /// Creates a post in `session`'s repo under `rkey`.
     pub async fn post_record(&self, session: &Session, rkey: &str) -> Result<Value, String> {
-        let record = json!({"$type": COLLECTION, "text": format!("{} {rkey}", self.nonce), "createdAt": "2026-01-01T00:00:00Z"});
+        self.post_text(session, rkey, "").await
+    }
+
+    /// Creates a post in `session`'s repo under `rkey`, `filler` appended to its text.
+    pub async fn post_text(
+        &self,
+        session: &Session,
+        rkey: &str,
+        filler: &str,
+    ) -> Result<Value, String> {
+        let record = json!({"$type": COLLECTION, "text": format!("{} {rkey}{filler}", self.nonce), "createdAt": "2026-01-01T00:00:00Z"});
         self.write(
             session,
             "com.atproto.repo.createRecord",
@@ -239,6 +253,17 @@ impl Atproto {
         method: &str,
         cursor: Option<u64>,
     ) -> Result<Subscription, String> {
+        self.subscribe_with(method, cursor, None).await
+    }
+
+    /// Opens the subscription `method` on a socket whose receive buffer is
+    /// `recv_buffer` bytes when given (the kernel's default otherwise).
+    pub async fn subscribe_with(
+        &self,
+        method: &str,
+        cursor: Option<u64>,
+        recv_buffer: Option<u32>,
+    ) -> Result<Subscription, String> {
         let ws_base = self
             .base()
             .replacen("https://", "wss://", 1)
@@ -261,7 +286,17 @@ impl Atproto {
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_MESSAGE))
             .max_frame_size(Some(MAX_MESSAGE));
-        let connect = tokio_tungstenite::connect_async_with_config(url, Some(config), false);
+        let connect = async {
+            let tcp = dial(&url, recv_buffer)
+                .await
+                .map_err(tokio_tungstenite::tungstenite::Error::Io)?;
+            tokio_tungstenite::client_async_with_config(
+                url.as_str(),
+                tokio_tungstenite::MaybeTlsStream::Plain(tcp),
+                Some(config),
+            )
+            .await
+        };
         match tokio::time::timeout(PROMPT, connect).await {
             Ok(Ok((ws, response))) => {
                 self.recorder.record(
@@ -289,6 +324,47 @@ impl Atproto {
             transcript: self.recorder.transcript(),
         })
     }
+}
+
+/// A TCP connection to the host of the `ws://` URL `url`. `wss://` is not
+/// supported: the harness is built without TLS for WebSockets.
+///
+/// With `recv_buffer`, the socket's receive buffer is that many bytes and its
+/// segments are Ethernet-sized (MSS 1,400): on loopback the MSS is 64 KiB,
+/// which lets the server's send buffer grow to megabytes at once, and bytes
+/// parked there are frames the server counts as delivered.
+async fn dial(url: &str, recv_buffer: Option<u32>) -> std::io::Result<tokio::net::TcpStream> {
+    let invalid = |what: &str| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{what}: {url}"))
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|_| invalid("not a URL"))?;
+    if parsed.scheme() != "ws" {
+        return Err(invalid("only ws:// subscriptions are supported"));
+    }
+    let host = parsed.host_str().ok_or_else(|| invalid("no host"))?;
+    let port = parsed
+        .port_or_known_default()
+        .ok_or_else(|| invalid("no port"))?;
+    let mut last = invalid("the host resolved to no address");
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size)?;
+            socket2::SockRef::from(&socket).set_tcp_mss(1_400)?;
+        }
+        match socket.connect(addr).await {
+            Ok(stream) => {
+                stream.set_nodelay(true)?;
+                return Ok(stream);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 impl Subscription {
