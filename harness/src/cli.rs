@@ -156,6 +156,48 @@ pub struct LoadArgs {
     pub thresholds: Vec<String>,
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+    /// Publisher workers; each sends its share of the events one at a time.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub publishers: u32,
+    /// How long the rate takes to climb from zero (part of --duration).
+    #[arg(long, value_name = "D", default_value = "0s", value_parser = parse_duration)]
+    pub ramp: Duration,
+    /// This worker's share of the load, as i/N (the events k with k mod N = i).
+    #[arg(long, value_name = "I/N", default_value = "0/1")]
+    pub shard: crate::load::schedule::Shard,
+    /// When the schedule starts, as RFC 3339 (so that N workers start together).
+    /// Default: once every subscriber is connected.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub start_at: Option<std::time::SystemTime>,
+    /// How long subscribers may still receive after the last publish.
+    #[arg(long, value_name = "D", default_value = "5s", value_parser = parse_duration)]
+    pub grace: Duration,
+    /// The length of an interval in the HDR interval logs.
+    #[arg(long, value_name = "D", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Control-API token of a reference-server target (Fibric publishes through it).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "HARNESS_CONTROL_TOKEN",
+        default_value = "control_test_token"
+    )]
+    pub control_token: String,
+    /// The Fibric API key subscribers use, and its tenant, as KEY=TENANT.
+    #[arg(
+        long,
+        value_name = "KEY=TENANT",
+        default_value = "sk_test_tenant_a=tn_a"
+    )]
+    pub fibric_key: String,
+    /// The Actyx app id the load authenticates as.
+    #[arg(long, value_name = "APP_ID", default_value = "com.example.harness")]
+    pub actyx_app_id: String,
+}
+
+fn parse_time(text: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339_weak(text)
+        .map_err(|e| format!("{text:?} is not an RFC 3339 time (try 2026-11-23T10:00:00Z): {e}"))
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@
 //! - [`check`]: `harness check`: validated settings, check selection, the run.
 //! - [`checks`]: the executable checks, one per catalogue entry.
 //! - [`embedded`]: the in-process reference server and its test-friendly timings.
+//! - [`load`]: `harness load` and `harness report merge`: stream load, latency histograms, thresholds.
 //! - [`runner`]: executes checks, turns outcomes into verdicts, emits run events.
 //! - [`property`]: checks as properties over generated plans, shrunk to a minimal failing case.
 //! - [`events`]: the run event stream and the [`events::Reporter`] trait.
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod embedded;
 pub mod events;
 pub mod exit;
+pub mod load;
 pub mod pending;
 pub mod producer;
 pub mod property;
@@ -51,11 +53,11 @@ pub async fn run(cli: Cli) -> Exit {
     match cli.command {
         Command::Check(args) => check::command(&args).await,
         Command::Replay(args) => replay::command(&args).await,
-        Command::Load(_) => pending::LOAD.refuse(),
+        Command::Load(args) => load::command(&args).await,
         Command::Proxy(args) => proxy_cmd(&args).await,
         Command::Snapshot(_) => pending::SNAPSHOT.refuse(),
         Command::Report(ReportCommand::Render(args)) => report_cmd::render(&args),
-        Command::Report(ReportCommand::Merge(_)) => pending::REPORT_MERGE.refuse(),
+        Command::Report(ReportCommand::Merge(args)) => load::merge(&args),
         Command::Selftest(args) => selftest::command(&args).await,
     }
 }

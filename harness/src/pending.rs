@@ -12,17 +12,9 @@ pub struct Pending {
     pub arrives_with: &'static str,
 }
 
-pub const LOAD: Pending = Pending {
-    command: "load",
-    arrives_with: "the load generator (issue 9)",
-};
 pub const SNAPSHOT: Pending = Pending {
     command: "snapshot",
     arrives_with: "wire-format snapshots (issue 10)",
-};
-pub const REPORT_MERGE: Pending = Pending {
-    command: "report merge",
-    arrives_with: "the load generator's histogram merge (issue 9)",
 };
 
 impl Pending {

@@ -17,7 +17,7 @@ use super::model::{CheckReport, Report};
 
 /// Escapes text for XML, dropping the characters XML 1.0 cannot carry at all
 /// (a hostile server's bytes can end up in a finding).
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let allowed: String = text
         .chars()
         .filter(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..))

@@ -102,22 +102,10 @@ fn subcommands_whose_engine_has_not_landed_say_so_in_one_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let cases: &[&[&str]] = &[
-        &[
-            "load",
-            "--api",
-            "fibric",
-            "--subscribers",
-            "10",
-            "--rate",
-            "5",
-            "--duration",
-            "10s",
-        ],
         &["snapshot", "record", "--api", "pulse", "--dir", d],
         &[
             "snapshot", "check", "--api", "pulse", "--dir", d, "--update",
         ],
-        &["report", "merge", "a.json", "b.json"],
     ];
     for args in cases {
         let output = run(args);

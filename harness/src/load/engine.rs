@@ -1,0 +1,370 @@
+//! The stream load engine: subscribers connect, then an open-loop publisher sends on schedule, and every delivery is timed.
+//!
+//! Each publisher worker sends its events one at a time, each at its
+//! intended time or at once if it is behind, like a closed-loop client on
+//! one connection. Two delivery latencies come out of that: from the intended
+//! time (`deliver`: what a user waiting for the event sees) and from the
+//! actual send (`deliver_uncorrected`: what a closed-loop tool reports). When
+//! the target stalls, the events that should have gone out meanwhile are
+//! sent late; the first view charges them the stall, the second does not.
+//!
+//! Every subscriber keeps a bit per event of this worker, so duplicates are
+//! counted, and events it never saw are `lost`. Events of one publisher worker
+//! must arrive in the order that worker sent them (each waited for the
+//! previous acknowledgement); one that arrives after a later one is `out_of_order`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::StreamExt;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::adapter::Adapter;
+use super::schedule::{Schedule, Shard};
+use super::stats::{Interval, Stats};
+
+/// A publish later than this after its intended time counts as late.
+const LATE: Duration = Duration::from_millis(100);
+/// Subscribers connecting at once.
+const CONNECT_CONCURRENCY: usize = 64;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub schedule: Schedule,
+    pub shard: Shard,
+    pub subscribers: u32,
+    pub publishers: u32,
+    /// The wall-clock start of the schedule; `None`: as soon as every subscriber is connected.
+    pub start_at: Option<SystemTime>,
+    /// How long subscribers may still receive after the last publish.
+    pub grace: Duration,
+    /// The length of an interval of the interval logs.
+    pub interval: Duration,
+}
+
+impl Plan {
+    /// This worker's events, by local index.
+    fn events(&self) -> u64 {
+        let total = self.schedule.total();
+        let (index, count) = (u64::from(self.shard.index), u64::from(self.shard.count));
+        if total <= index {
+            0
+        } else {
+            (total - index).div_ceil(count)
+        }
+    }
+
+    /// The global number of local event `i`.
+    fn global(&self, i: u64) -> u64 {
+        i * u64::from(self.shard.count) + u64::from(self.shard.index)
+    }
+}
+
+/// The state of one event of this worker.
+const PENDING: u8 = 0;
+const ACKED: u8 = 1;
+const FAILED: u8 = 2;
+
+/// What publishers and subscribers share.
+#[derive(Debug)]
+struct Shared {
+    plan: Plan,
+    stats: Arc<Stats>,
+    /// When the schedule starts.
+    start: Instant,
+    /// Per local event: when it was actually sent, in microseconds after `start`, plus one (0: not yet).
+    sent: Vec<AtomicU64>,
+    state: Vec<AtomicU8>,
+    /// Events acknowledged so far.
+    acked: AtomicU64,
+}
+
+/// Where the run is, as subscribers see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Publishing,
+    /// Every publish is done: a subscriber that has every acknowledged event may stop.
+    Draining,
+    /// The grace period is over.
+    Stop,
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct Outcome {
+    pub start: SystemTime,
+    pub intervals: Vec<Interval>,
+    /// From the schedule's start to the end of the grace period.
+    pub elapsed: Duration,
+}
+
+/// Called once per interval with the interval just closed, for the progress display.
+pub type Progress = Box<dyn Fn(&Interval, &Stats) + Send + Sync>;
+
+/// Runs `plan` against the target behind `adapter`.
+pub async fn run(
+    adapter: Arc<Adapter>,
+    plan: Plan,
+    stats: Arc<Stats>,
+    progress: Progress,
+) -> Result<Outcome, String> {
+    let events = plan.events();
+    let mut subscribers = connect_all(&adapter, &plan, &stats).await?;
+    let wall_start = plan
+        .start_at
+        .unwrap_or_else(|| SystemTime::now() + Duration::from_millis(50));
+    let until_start = wall_start
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    let shared = Arc::new(Shared {
+        start: Instant::now() + until_start,
+        sent: (0..events).map(|_| AtomicU64::new(0)).collect(),
+        state: (0..events).map(|_| AtomicU8::new(PENDING)).collect(),
+        acked: AtomicU64::new(0),
+        plan: plan.clone(),
+        stats: Arc::clone(&stats),
+    });
+    let (phase, watching) = watch::channel(Phase::Publishing);
+    let mut readers = JoinSet::new();
+    for frames in subscribers.drain(..) {
+        readers.spawn(read(frames, Arc::clone(&shared), watching.clone()));
+    }
+    let mut publishers = JoinSet::new();
+    for worker in 0..plan.publishers {
+        publishers.spawn(publish(Arc::clone(&adapter), Arc::clone(&shared), worker));
+    }
+    // Intervals, while the publishers run and through the grace period.
+    let mut intervals = Vec::new();
+    let mut tick = tokio::time::interval_at(shared.start.into(), plan.interval);
+    tick.tick().await;
+    let mut boundary = Duration::ZERO;
+    let mut close_interval = |intervals: &mut Vec<Interval>| {
+        let now = shared.start.elapsed();
+        let interval = Interval {
+            start: boundary,
+            length: now.saturating_sub(boundary),
+            set: stats.take_interval(),
+        };
+        boundary = now;
+        progress(&interval, &stats);
+        intervals.push(interval);
+    };
+    loop {
+        tokio::select! {
+            _ = tick.tick() => close_interval(&mut intervals),
+            joined = publishers.join_next() => match joined {
+                Some(Ok(())) => {}
+                Some(Err(e)) => return Err(format!("a publisher failed: {e}")),
+                None => break,
+            },
+        }
+    }
+    phase.send_replace(Phase::Draining);
+    let grace_end = tokio::time::Instant::now() + plan.grace;
+    let mut lost = 0;
+    let mut stopped = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => close_interval(&mut intervals),
+            joined = readers.join_next() => match joined {
+                Some(joined) => lost += joined.map_err(|e| format!("a subscriber failed: {e}"))?,
+                None => break,
+            },
+            () = tokio::time::sleep_until(grace_end), if !stopped => {
+                phase.send_replace(Phase::Stop);
+                stopped = true;
+            }
+        }
+    }
+    stats.count("lost", lost);
+    close_interval(&mut intervals);
+    Ok(Outcome {
+        start: wall_start,
+        intervals,
+        elapsed: shared.start.elapsed(),
+    })
+}
+
+/// Connects every subscriber, a bounded number at a time, timing each.
+async fn connect_all(
+    adapter: &Arc<Adapter>,
+    plan: &Plan,
+    stats: &Arc<Stats>,
+) -> Result<Vec<super::adapter::Frames>, String> {
+    let mut connected = Vec::with_capacity(plan.subscribers as usize);
+    let mut pending = futures_util::stream::iter(0..plan.subscribers)
+        .map(|_| {
+            let adapter = Arc::clone(adapter);
+            async move {
+                let began = Instant::now();
+                let frames = adapter.subscribe().await;
+                (began.elapsed(), frames)
+            }
+        })
+        .buffer_unordered(CONNECT_CONCURRENCY);
+    let mut first_error = None;
+    while let Some((took, frames)) = pending.next().await {
+        match frames {
+            Ok(frames) => {
+                stats.record("connect", took);
+                connected.push(frames);
+            }
+            Err(error) => {
+                stats.count("subscriber_errors", 1);
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    if connected.is_empty() && plan.subscribers > 0 {
+        return Err(format!(
+            "no subscriber could connect: {}",
+            first_error.unwrap_or_default()
+        ));
+    }
+    Ok(connected)
+}
+
+/// One publisher worker: local events `i ≡ worker (mod publishers)`, each sent at its time.
+async fn publish(adapter: Arc<Adapter>, shared: Arc<Shared>, worker: u32) {
+    let plan = &shared.plan;
+    let mut i = u64::from(worker);
+    while i < shared.sent.len() as u64 {
+        let k = plan.global(i);
+        let intended = shared.start + plan.schedule.intended(k);
+        tokio::time::sleep_until(intended.into()).await;
+        let now = Instant::now();
+        if now.duration_since(intended) > LATE {
+            shared.stats.count("late_publishes", 1);
+        }
+        let offset = now.duration_since(shared.start).as_micros() as u64;
+        shared.sent[i as usize].store(offset + 1, Ordering::Release);
+        match adapter.publish(k).await {
+            Ok(()) => {
+                shared.state[i as usize].store(ACKED, Ordering::Release);
+                shared.acked.fetch_add(1, Ordering::AcqRel);
+                shared.stats.count("published", 1);
+                shared.stats.record("publish_ack", intended.elapsed());
+            }
+            Err(error) => {
+                shared.state[i as usize].store(FAILED, Ordering::Release);
+                shared.stats.count("publish_errors", 1);
+                tracing::debug!(k, %error, "publish failed");
+            }
+        }
+        i += u64::from(plan.publishers);
+    }
+}
+
+/// One subscriber: times every event of this run and returns how many acknowledged ones it missed.
+async fn read(
+    mut frames: super::adapter::Frames,
+    shared: Arc<Shared>,
+    mut phase: watch::Receiver<Phase>,
+) -> u64 {
+    let plan = &shared.plan;
+    let count = u64::from(plan.shard.count);
+    let index = u64::from(plan.shard.index);
+    let mut seen = Seen::new(shared.sent.len());
+    let mut received = 0u64;
+    let connected = Instant::now();
+    let mut last_of_worker = vec![None::<u64>; plan.publishers as usize];
+    loop {
+        let now_phase = *phase.borrow_and_update();
+        let complete = received >= shared.acked.load(Ordering::Acquire);
+        if now_phase == Phase::Stop || (now_phase == Phase::Draining && complete) {
+            break;
+        }
+        let frame = tokio::select! {
+            frame = frames.next() => frame,
+            changed = phase.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        let frame = match frame {
+            Some(Ok(frame)) => frame,
+            Some(Err(error)) => {
+                shared.stats.count("subscriber_errors", 1);
+                tracing::debug!(%error, "a subscriber failed");
+                break;
+            }
+            None => {
+                shared.stats.count("subscriber_errors", 1);
+                tracing::debug!("a subscriber's stream ended");
+                break;
+            }
+        };
+        shared.stats.count("frames", 1);
+        shared.stats.count("bytes", frame.bytes as u64);
+        let Some(k) = frame.marker else { continue };
+        if k % count != index {
+            continue;
+        }
+        let i = (k - index) / count;
+        let Some(sent) = shared
+            .sent
+            .get(i as usize)
+            .map(|s| s.load(Ordering::Acquire))
+        else {
+            continue;
+        };
+        let now = Instant::now();
+        if received == 0 {
+            shared
+                .stats
+                .record("first_event", now.duration_since(connected));
+        }
+        if !seen.insert(i) {
+            shared.stats.count("duplicated", 1);
+            continue;
+        }
+        received += 1;
+        shared.stats.count("delivered", 1);
+        let intended = shared.start + plan.schedule.intended(k);
+        shared
+            .stats
+            .record("deliver", now.saturating_duration_since(intended));
+        if sent > 0 {
+            let sent_at = shared.start + Duration::from_micros(sent - 1);
+            shared.stats.record(
+                "deliver_uncorrected",
+                now.saturating_duration_since(sent_at),
+            );
+        }
+        let worker = (i % u64::from(plan.publishers)) as usize;
+        if last_of_worker[worker].is_some_and(|last| last > i) {
+            shared.stats.count("out_of_order", 1);
+        }
+        last_of_worker[worker] = Some(last_of_worker[worker].map_or(i, |last| last.max(i)));
+    }
+    (0..shared.state.len())
+        .filter(|&i| shared.state[i].load(Ordering::Acquire) == ACKED && !seen.contains(i as u64))
+        .count() as u64
+}
+
+/// A bit per event.
+#[derive(Debug)]
+struct Seen(Vec<u64>);
+
+impl Seen {
+    fn new(events: usize) -> Self {
+        Seen(vec![0; events.div_ceil(64)])
+    }
+
+    /// Marks `i`; false if it was marked already.
+    fn insert(&mut self, i: u64) -> bool {
+        let (word, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+        let fresh = self.0[word] & bit == 0;
+        self.0[word] |= bit;
+        fresh
+    }
+
+    fn contains(&self, i: u64) -> bool {
+        self.0[(i / 64) as usize] & (1u64 << (i % 64)) != 0
+    }
+}

@@ -1,0 +1,338 @@
+//! `harness load` and `harness report merge`: open-loop stream load with exact latency histograms.
+//!
+//! # Layout
+//!
+//! - [`schedule`]: intended send times (rate, ramp) and `--shard i/N`.
+//! - [`adapter`]: publishing and subscribing per API, with a marker in every payload.
+//! - [`engine`]: subscribers, publisher workers, timing, delivery anomalies.
+//! - [`stats`]: the histograms (microseconds) and counters, cut into intervals.
+//! - [`hlog`]: HDR interval logs, written, read back and merged.
+//! - [`threshold`]: `--threshold` expressions.
+//! - [`summary`]: `load.json`, `load.md`, `junit.xml`.
+
+pub mod adapter;
+pub mod engine;
+pub mod hlog;
+pub mod schedule;
+pub mod stats;
+pub mod summary;
+pub mod threshold;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+
+use crate::cli::{LoadArgs, MergeArgs};
+use crate::exit::Exit;
+use adapter::{Access, Adapter};
+use engine::Plan;
+use schedule::Schedule;
+use stats::Stats;
+use threshold::Threshold;
+
+/// `harness load`.
+pub async fn command(args: &LoadArgs) -> Exit {
+    let usage = |message: String| {
+        eprintln!("harness load: {message}");
+        Exit::Usage
+    };
+    let schedule = match Schedule::new(args.rate, args.duration, args.ramp) {
+        Ok(schedule) => schedule,
+        Err(message) => return usage(message),
+    };
+    let thresholds: Vec<Threshold> = match args.thresholds.iter().map(|t| t.parse()).collect() {
+        Ok(thresholds) => thresholds,
+        Err(message) => return usage(format!("--threshold {message}")),
+    };
+    if args.publishers == 0 {
+        return usage("--publishers must be at least 1".to_owned());
+    }
+    if args.interval < Duration::from_millis(100) {
+        return usage("--interval must be at least 100ms".to_owned());
+    }
+    let Some((fibric_key, fibric_tenant)) = args.fibric_key.split_once('=') else {
+        return usage(format!(
+            "--fibric-key {:?} is not KEY=TENANT",
+            args.fibric_key
+        ));
+    };
+    let run = ulid::Ulid::generate().to_string().to_lowercase();
+    let report_dir = args
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports/out").join(format!("load-{run}")));
+    // The embedded server lives as long as this function.
+    let (base, _embedded) = match &args.target {
+        Some(url) => match crate::target::parse_url(url) {
+            Ok(base) => (base, None),
+            Err(error) => return usage(error.to_string()),
+        },
+        None => match crate::embedded::start(&args.control_token, Default::default()).await {
+            Ok(running) => (running.base_url(), Some(running)),
+            Err(error) => {
+                eprintln!("harness load: the embedded reference server did not start: {error:#}");
+                return Exit::Broken;
+            }
+        },
+    };
+    let access = Access {
+        base: base.clone(),
+        control_token: args.control_token.clone(),
+        fibric_key: fibric_key.to_owned(),
+        fibric_tenant: fibric_tenant.to_owned(),
+        actyx_app_id: args.actyx_app_id.clone(),
+    };
+    let adapter = match Adapter::prepare(args.api, access, run.clone()).await {
+        Ok(adapter) => Arc::new(adapter),
+        Err(error) => {
+            eprintln!("harness load: cannot drive {} at {base}: {error}", args.api);
+            return Exit::Broken;
+        }
+    };
+    let plan = Plan {
+        schedule,
+        shard: args.shard,
+        subscribers: args.subscribers,
+        publishers: args.publishers,
+        start_at: args.start_at,
+        grace: args.grace,
+        interval: args.interval,
+    };
+    let stats = Arc::new(Stats::default());
+    let bar = progress_bar(args.duration);
+    let progress = {
+        let bar = bar.clone();
+        Box::new(move |interval: &stats::Interval, stats: &Stats| {
+            let deliver = &interval.set.0["deliver"];
+            let rate = deliver.len() as f64 / interval.length.as_secs_f64().max(1e-3);
+            bar.set_position((interval.start + interval.length).as_millis() as u64);
+            bar.set_message(format!(
+                "{rate:.0} deliveries/s, deliver p99 {:.1} ms, published {}, lost so far —, errors {}",
+                deliver.value_at_quantile(0.99) as f64 / 1000.0,
+                stats.counter("published"),
+                stats.counter("publish_errors") + stats.counter("subscriber_errors"),
+            ));
+        }) as engine::Progress
+    };
+    let outcome = match engine::run(
+        Arc::clone(&adapter),
+        plan.clone(),
+        Arc::clone(&stats),
+        progress,
+    )
+    .await
+    {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            bar.abandon();
+            eprintln!("harness load: {error}");
+            return Exit::Broken;
+        }
+    };
+    bar.finish_and_clear();
+    let about = json!({
+        "api": args.api.name(),
+        "target": if args.target.is_some() { base.clone() } else { format!("{base} (embedded reference server)") },
+        "runs": [run],
+        "start": humantime::format_rfc3339_millis(outcome.start).to_string(),
+        "profile": {
+            "rate": args.rate,
+            "duration_ms": args.duration.as_millis() as u64,
+            "ramp_ms": args.ramp.as_millis() as u64,
+            "subscribers": args.subscribers,
+            "publishers": args.publishers,
+            "shard": args.shard.to_string(),
+            "events": schedule.total(),
+        },
+    });
+    let counters = stats
+        .counters()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let load = summary::build(&summary::Inputs {
+        about,
+        intervals: &outcome.intervals,
+        counters,
+        subscribers: u64::from(args.subscribers),
+        elapsed: outcome.elapsed,
+        publishing: schedule.duration,
+        thresholds: &thresholds,
+    });
+    finish(&report_dir, &load, outcome.start, &outcome.intervals)
+}
+
+/// Writes the outputs, prints the summary, and says how the run ended.
+fn finish(dir: &Path, load: &Value, start: SystemTime, intervals: &[stats::Interval]) -> Exit {
+    let written = std::fs::create_dir_all(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))
+        .and_then(|()| hlog::write(dir, start, intervals))
+        .and_then(|()| {
+            let files = [
+                (
+                    "load.json",
+                    serde_json::to_string_pretty(load).unwrap_or_default() + "\n",
+                ),
+                ("load.md", summary::markdown(load)),
+                ("junit.xml", summary::junit(load)),
+            ];
+            files.iter().try_for_each(|(name, text)| {
+                std::fs::write(dir.join(name), text)
+                    .map_err(|e| format!("{}: {e}", dir.join(name).display()))
+            })
+        });
+    if let Err(error) = written {
+        eprintln!("harness load: cannot write the report: {error}");
+        return Exit::Broken;
+    }
+    print_summary(load);
+    println!("report: {}", dir.join("load.json").display());
+    if summary::held(load) {
+        Exit::Ok
+    } else {
+        Exit::Failed
+    }
+}
+
+fn print_summary(load: &Value) {
+    println!(
+        "{:<20} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "histogram (ms)", "count", "p50", "p99", "p99.9", "max"
+    );
+    for (name, _) in stats::HISTOGRAMS {
+        let h = &load["histograms"][name];
+        let ms = |v: &Value| {
+            v.as_f64()
+                .map_or_else(|| "-".to_owned(), |us| format!("{:.3}", us / 1000.0))
+        };
+        println!(
+            "{name:<20} {:>8} {:>9} {:>9} {:>9} {:>9}",
+            h["count"],
+            ms(&h["p50"]),
+            ms(&h["p99"]),
+            ms(&h["p999"]),
+            ms(&h["max"])
+        );
+    }
+    let counters: Vec<String> = load["counters"]
+        .as_object()
+        .map(|c| c.iter().map(|(k, v)| format!("{k} {v}")).collect())
+        .unwrap_or_default();
+    println!("{}", counters.join(", "));
+    for t in load["thresholds"].as_array().into_iter().flatten() {
+        let verdict = if t["held"] == true {
+            "held  "
+        } else {
+            "BROKEN"
+        };
+        println!(
+            "{verdict} {} (measured {})",
+            t["threshold"].as_str().unwrap_or(""),
+            t["measured"].as_str().unwrap_or("")
+        );
+    }
+}
+
+fn progress_bar(duration: Duration) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(duration.as_millis() as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// `harness report merge`: several workers' load reports added into one, exactly.
+pub fn merge(args: &MergeArgs) -> Exit {
+    let mut logs = Vec::new();
+    let mut loads = Vec::new();
+    for file in &args.files {
+        let dir = if file.is_dir() {
+            file.clone()
+        } else {
+            file.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        let load = std::fs::read_to_string(dir.join("load.json"))
+            .map_err(|e| format!("{}: {e}", dir.join("load.json").display()))
+            .and_then(|text| {
+                serde_json::from_str::<Value>(&text)
+                    .map_err(|e| format!("{}: {e}", dir.join("load.json").display()))
+            })
+            .and_then(|load| hlog::read(&dir).map(|log| (load, log)));
+        match load {
+            Ok((load, log)) => {
+                loads.push(load);
+                logs.push(log);
+            }
+            Err(error) => {
+                eprintln!("harness report merge: {error}");
+                return Exit::Usage;
+            }
+        }
+    }
+    let (start, intervals) = hlog::merge(&logs);
+    let mut counters: BTreeMap<String, u64> = BTreeMap::new();
+    let mut subscribers = 0;
+    let mut thresholds = Vec::new();
+    let mut runs = Vec::new();
+    for load in &loads {
+        for (name, value) in load["counters"].as_object().into_iter().flatten() {
+            *counters.entry(name.clone()).or_default() += value.as_u64().unwrap_or(0);
+        }
+        subscribers += load["about"]["profile"]["subscribers"]
+            .as_u64()
+            .unwrap_or(0);
+        runs.extend(
+            load["about"]["runs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
+        for t in load["thresholds"].as_array().into_iter().flatten() {
+            if let Some(parsed) = t["threshold"]
+                .as_str()
+                .and_then(|t| t.parse::<Threshold>().ok())
+                && !thresholds.contains(&parsed)
+            {
+                thresholds.push(parsed);
+            }
+        }
+    }
+    let longest = |key: &str| {
+        Duration::from_millis(
+            loads
+                .iter()
+                .filter_map(|l| l[key].as_u64())
+                .max()
+                .unwrap_or(0),
+        )
+    };
+    let mut about = loads
+        .first()
+        .map(|l| l["about"].clone())
+        .unwrap_or_default();
+    about["runs"] = json!(runs);
+    about["workers"] = json!(loads.len());
+    about["start"] = json!(humantime::format_rfc3339_millis(start).to_string());
+    about["profile"]["subscribers"] = json!(subscribers);
+    let load = summary::build(&summary::Inputs {
+        about,
+        intervals: &intervals,
+        counters,
+        subscribers,
+        elapsed: longest("elapsed_ms"),
+        publishing: longest("publishing_ms"),
+        thresholds: &thresholds,
+    });
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reports/out").join(format!(
+            "merged-{}",
+            ulid::Ulid::generate().to_string().to_lowercase()
+        ))
+    });
+    finish(&out, &load, start, &intervals)
+}

@@ -1,0 +1,157 @@
+//! The open-loop schedule: when each event of a run is meant to be published, and which worker publishes it.
+//!
+//! Event `k` (0-based, counted over every worker) has an intended send time
+//! fixed before the run starts: the rate climbs linearly from zero over the
+//! ramp, then holds. Latency is measured from that time, so a target that
+//! stalls cannot make the publisher send less and hide it (coordinated
+//! omission). `--shard i/N` gives worker `i` the events `k ≡ i (mod N)`: N
+//! workers with one start time split one load exactly.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Worker `index` of `count` (`--shard 1/4` is the second of four).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Whether event `k` is this worker's.
+    pub fn owns(self, k: u64) -> bool {
+        k % u64::from(self.count) == u64::from(self.index)
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not a shard: write i/N with 0 <= i < N, e.g. 0/4");
+        let (index, count) = text.split_once('/').ok_or_else(bad)?;
+        let index: u32 = index.trim().parse().map_err(|_| bad())?;
+        let count: u32 = count.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// A fixed-rate schedule with a linear ramp.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Schedule {
+    /// Events per second over all workers, once the ramp is over.
+    pub rate: f64,
+    /// The whole run, ramp included.
+    pub duration: Duration,
+    /// How long the rate takes to climb from zero to `rate`.
+    pub ramp: Duration,
+}
+
+impl Schedule {
+    /// A schedule, or why the numbers make none.
+    pub fn new(rate: f64, duration: Duration, ramp: Duration) -> Result<Self, String> {
+        if !rate.is_finite() || rate <= 0.0 {
+            return Err(format!(
+                "the rate must be a positive number of events per second, not {rate}"
+            ));
+        }
+        if duration.is_zero() {
+            return Err("the duration must be longer than zero".to_owned());
+        }
+        if ramp > duration {
+            return Err(format!(
+                "the ramp ({}) is longer than the run ({})",
+                humantime::format_duration(ramp),
+                humantime::format_duration(duration)
+            ));
+        }
+        let schedule = Schedule {
+            rate,
+            duration,
+            ramp,
+        };
+        if schedule.total() > 100_000_000 {
+            return Err(format!(
+                "{} events is more than one run can track (100,000,000)",
+                schedule.total()
+            ));
+        }
+        Ok(schedule)
+    }
+
+    /// Events published during the ramp.
+    fn ramp_events(&self) -> f64 {
+        self.rate * self.ramp.as_secs_f64() / 2.0
+    }
+
+    /// Every event of the run, over all workers.
+    pub fn total(&self) -> u64 {
+        let steady = self.rate * (self.duration - self.ramp).as_secs_f64();
+        (self.ramp_events() + steady).floor() as u64
+    }
+
+    /// When event `k` is meant to be sent, from the start of the run.
+    pub fn intended(&self, k: u64) -> Duration {
+        let k = k as f64;
+        let ramp = self.ramp.as_secs_f64();
+        let seconds = if k < self.ramp_events() {
+            // Under a rate rising as rate·t/ramp, k events have gone by t = √(2·k·ramp/rate).
+            (2.0 * k * ramp / self.rate).sqrt()
+        } else {
+            ramp + (k - self.ramp_events()) / self.rate
+        };
+        Duration::from_secs_f64(seconds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_steady_schedule_spaces_events_evenly() {
+        let s = Schedule::new(100.0, Duration::from_secs(2), Duration::ZERO).unwrap();
+        assert_eq!(s.total(), 200);
+        assert_eq!(s.intended(0), Duration::ZERO);
+        assert_eq!(s.intended(150), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn a_ramp_halves_the_events_of_its_span_and_ends_on_schedule() {
+        let s = Schedule::new(100.0, Duration::from_secs(3), Duration::from_secs(2)).unwrap();
+        // 100 during the ramp (half of 2 s at 100/s), 100 in the last second.
+        assert_eq!(s.total(), 200);
+        let at_end_of_ramp = s.intended(100).as_secs_f64();
+        assert!((at_end_of_ramp - 2.0).abs() < 1e-9, "{at_end_of_ramp}");
+        // A quarter of the ramp's events by half its time.
+        assert!((s.intended(25).as_secs_f64() - 1.0).abs() < 1e-9);
+        assert!((0..200).all(|k| s.intended(k) <= s.intended(k + 1)));
+    }
+
+    #[test]
+    fn shards_split_the_events_without_overlap() {
+        let shards: Vec<Shard> = ["0/3", "1/3", "2/3"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        for k in 0..30 {
+            assert_eq!(shards.iter().filter(|s| s.owns(k)).count(), 1);
+        }
+        assert!("3/3".parse::<Shard>().is_err());
+        assert!("1-3".parse::<Shard>().is_err());
+        assert!(Schedule::new(0.0, Duration::from_secs(1), Duration::ZERO).is_err());
+        assert!(Schedule::new(1.0, Duration::from_secs(1), Duration::from_secs(2)).is_err());
+    }
+}

@@ -1,0 +1,209 @@
+//! What a load run measures: HDR histograms in microseconds, cut into intervals, and counters.
+//!
+//! Every task records into the current interval's histograms under one lock
+//! (a few hundred nanoseconds per sample); once a second the collector takes
+//! the interval away, keeps it for the interval log, and adds it to the
+//! totals. Totals are sums of intervals, so merging workers' logs later gives
+//! exactly what one process recording every sample would have.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+/// The histograms of a run, by the name used in files, thresholds and reports.
+pub const HISTOGRAMS: &[(&str, &str)] = &[
+    (
+        "deliver",
+        "publish-to-delivery, from the intended send time (corrected for coordinated omission)",
+    ),
+    (
+        "deliver_uncorrected",
+        "publish-to-delivery, from the moment the publish was actually sent",
+    ),
+    (
+        "publish_ack",
+        "publish request to its acknowledgement, from the intended send time",
+    ),
+    (
+        "connect",
+        "subscriber connect: request to the stream's first byte of headers",
+    ),
+    ("first_event", "subscriber connect to its first event"),
+    (
+        "reconnect",
+        "a dropped subscriber's reconnect, from the drop to the new stream",
+    ),
+];
+
+/// The counters of a run.
+pub const COUNTERS: &[(&str, &str)] = &[
+    ("published", "publishes acknowledged"),
+    ("publish_errors", "publishes refused or failed"),
+    (
+        "delivered",
+        "events of this run received, summed over subscribers",
+    ),
+    (
+        "lost",
+        "events acknowledged but never received by a subscriber that was connected before they were intended",
+    ),
+    ("duplicated", "events a subscriber received more than once"),
+    (
+        "out_of_order",
+        "events received before one a publisher had sent earlier",
+    ),
+    (
+        "frames",
+        "frames or lines read by subscribers, keep-alives included",
+    ),
+    ("bytes", "bytes read by subscribers"),
+    (
+        "subscriber_errors",
+        "subscriber connections that failed or ended early",
+    ),
+    (
+        "late_publishes",
+        "publishes sent more than 100 ms after their intended time",
+    ),
+];
+
+/// The largest value tracked: an hour, in microseconds.
+const HIGHEST: u64 = 3_600_000_000;
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIGHEST, 3).expect("static bounds are valid")
+}
+
+/// A set of histograms, one per name in [`HISTOGRAMS`].
+#[derive(Debug, Clone)]
+pub struct Set(pub BTreeMap<&'static str, Histogram<u64>>);
+
+impl Default for Set {
+    fn default() -> Self {
+        Set(HISTOGRAMS
+            .iter()
+            .map(|(name, _)| (*name, histogram()))
+            .collect())
+    }
+}
+
+impl Set {
+    /// Adds every histogram of `other` (same names) into this one.
+    pub fn add(&mut self, other: &Set) {
+        for (name, h) in &other.0 {
+            if let Some(mine) = self.0.get_mut(name) {
+                mine.add(h).expect("same bounds");
+            }
+        }
+    }
+}
+
+/// One interval of a run.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    /// From the start of the run.
+    pub start: Duration,
+    pub length: Duration,
+    pub set: Set,
+}
+
+/// The shared recorder of a run.
+#[derive(Debug)]
+pub struct Stats {
+    current: Mutex<Set>,
+    counters: BTreeMap<&'static str, AtomicU64>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            current: Mutex::new(Set::default()),
+            counters: COUNTERS
+                .iter()
+                .map(|(name, _)| (*name, AtomicU64::new(0)))
+                .collect(),
+        }
+    }
+}
+
+impl Stats {
+    /// Records `value` in the histogram `name`; values beyond an hour are clamped.
+    pub fn record(&self, name: &str, value: Duration) {
+        let micros = u64::try_from(value.as_micros())
+            .unwrap_or(HIGHEST)
+            .clamp(1, HIGHEST);
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = current.0.get_mut(name) {
+            h.saturating_record(micros);
+        }
+    }
+
+    pub fn count(&self, name: &str, n: u64) {
+        if let Some(counter) = self.counters.get(name) {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    pub fn counter(&self, name: &str) -> u64 {
+        self.counters
+            .get(name)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    pub fn counters(&self) -> BTreeMap<&'static str, u64> {
+        self.counters
+            .iter()
+            .map(|(name, c)| (*name, c.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Takes the histograms recorded since the last call.
+    pub fn take_interval(&self) -> Set {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *current)
+    }
+}
+
+/// The summary of one histogram, in microseconds, as `load.json` has it.
+pub fn summary(h: &Histogram<u64>) -> Value {
+    if h.is_empty() {
+        return json!({"count": 0});
+    }
+    json!({
+        "count": h.len(),
+        "min": h.min(),
+        "mean": (h.mean() * 10.0).round() / 10.0,
+        "p50": h.value_at_quantile(0.5),
+        "p90": h.value_at_quantile(0.9),
+        "p99": h.value_at_quantile(0.99),
+        "p999": h.value_at_quantile(0.999),
+        "max": h.max(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_add_up_to_what_was_recorded() {
+        let stats = Stats::default();
+        let mut total = Set::default();
+        for round in 0..3u64 {
+            for v in 1..=100u64 {
+                stats.record("deliver", Duration::from_micros(v * (round + 1)));
+            }
+            total.add(&stats.take_interval());
+        }
+        let deliver = &total.0["deliver"];
+        assert_eq!(deliver.len(), 300);
+        assert_eq!(deliver.max(), 300);
+        stats.count("lost", 2);
+        assert_eq!(stats.counter("lost"), 2);
+        assert_eq!(summary(&total.0["connect"]), json!({"count": 0}));
+    }
+}
