@@ -190,9 +190,19 @@ pub struct LoadArgs {
         default_value = "sk_test_tenant_a=tn_a"
     )]
     pub fibric_key: String,
+    /// The Prisma Pulse API key subscribers use.
+    #[arg(long, value_name = "KEY", default_value = "pulse_test_key")]
+    pub pulse_key: String,
+    /// The Fauna secret the load writes and streams with.
+    #[arg(long, value_name = "SECRET", env = "HARNESS_FAUNA_SECRET", default_value = "fauna_test_secret")]
+    pub fauna_secret: String,
     /// The Actyx app id the load authenticates as.
     #[arg(long, value_name = "APP_ID", default_value = "com.example.harness")]
     pub actyx_app_id: String,
+    /// Where subscribers connect, when not to --target: a fault proxy in
+    /// front of it, say. Publishers always go to --target.
+    #[arg(long, value_name = "URL")]
+    pub subscribe_url: Option<String>,
 }
 
 fn parse_time(text: &str) -> Result<std::time::SystemTime, String> {

@@ -41,9 +41,13 @@ const COLLECTION: &str = "com.example.harness.record";
 #[derive(Debug, Clone)]
 pub struct Access {
     pub base: String,
+    /// Where subscribers connect: `base`, or a proxy in front of it.
+    pub subscribe_base: String,
     pub control_token: String,
     pub fibric_key: String,
     pub fibric_tenant: String,
+    pub pulse_key: String,
+    pub fauna_secret: String,
     pub actyx_app_id: String,
 }
 
@@ -59,6 +63,10 @@ pub struct Adapter {
 #[derive(Debug)]
 enum ApiState {
     Fibric,
+    /// The model the rows are written to.
+    Pulse { model: String },
+    /// The collection the documents are created in, and its event source.
+    Fauna { collection: String, token: String },
     Actyx { token: String },
     Atproto { did: String, jwt: String },
 }
@@ -81,6 +89,27 @@ impl Adapter {
         let base = access.base.clone();
         let state = match api {
             Api::Fibric => ApiState::Fibric,
+            Api::Pulse => {
+                let model = format!("HarnessLoad_{run}");
+                let declaration = json!({"name": model, "primary_key": "id", "replica_identity": "default"});
+                json_call(http.post(format!("{base}/_control/pulse/models")).bearer_auth(&access.control_token).json(&declaration)).await?;
+                ApiState::Pulse { model }
+            }
+            Api::Fauna => {
+                let collection = format!("HarnessLoad{run}");
+                let fql = |text: String| {
+                    http.post(format!("{base}/query/1"))
+                        .bearer_auth(&access.fauna_secret)
+                        .header("x-format", "tagged")
+                        .json(&json!({"query": {"fql": [text]}}))
+                };
+                json_call(fql(format!("Collection.create({{ name: {} }})", json!(collection)))).await?;
+                let answer = json_call(fql(format!("{collection}.all().eventSource()"))).await?;
+                let token = answer["data"]["@stream"]
+                    .as_str()
+                    .ok_or_else(|| format!("`{collection}.all().eventSource()` answered {answer}"))?;
+                ApiState::Fauna { collection, token: token.to_owned() }
+            }
             Api::Actyx => {
                 let manifest = json!({"appId": access.actyx_app_id, "displayName": "streamcheck load", "version": "1.0"});
                 let answer =
@@ -108,7 +137,6 @@ impl Adapter {
                     _ => return Err(format!("createAccount answered {answer}")),
                 }
             }
-            other => return Err(format!("the load generator does not drive {other} yet")),
         };
         Ok(Adapter {
             http,
@@ -136,6 +164,16 @@ impl Adapter {
                     .bearer_auth(&self.access.control_token)
                     .json(&json!({"envelopes": [envelope]}))
             }
+            ApiState::Pulse { model } => self
+                .http
+                .post(format!("{base}/_control/pulse/models/{model}/rows"))
+                .bearer_auth(&self.access.control_token)
+                .json(&json!({"action": "create", "row": {"id": format!("ld{k}"), "load": self.run, "k": k}})),
+            ApiState::Fauna { collection, .. } => self
+                .http
+                .post(format!("{base}/query/1"))
+                .bearer_auth(&self.access.fauna_secret)
+                .json(&json!({"query": {"fql": [format!("{collection}.create({{ load: {}, k: {k} }})", json!(self.run))]}})),
             ApiState::Actyx { token } => self
                 .http
                 .post(format!("{base}/api/v2/events/publish"))
@@ -168,7 +206,7 @@ impl Adapter {
 
     /// Opens one live subscription; returns once the stream has answered.
     pub async fn subscribe(&self) -> Result<Frames, String> {
-        let base = &self.access.base;
+        let base = &self.access.subscribe_base;
         match &self.api {
             ApiState::Fibric => {
                 let request = self
@@ -181,6 +219,33 @@ impl Adapter {
                     serde_json::from_str::<Value>(data)
                         .ok()
                         .and_then(|e| payload_marker(&e["payload"], &run))
+                }))
+            }
+            ApiState::Pulse { model } => {
+                let request = self
+                    .http
+                    .post(format!("{base}/subscribe"))
+                    .bearer_auth(&self.access.pulse_key)
+                    .header("accept", "text/event-stream")
+                    .json(&json!({"model": model}));
+                let run = self.run.clone();
+                Ok(sse_frames(open(request).await?, move |data| {
+                    serde_json::from_str::<Value>(data).ok().and_then(|e| payload_marker(&e["created"], &run))
+                }))
+            }
+            ApiState::Fauna { token, .. } => {
+                let request = self
+                    .http
+                    .post(format!("{base}/stream/1"))
+                    .bearer_auth(&self.access.fauna_secret)
+                    .json(&json!({"token": token}));
+                let run = self.run.clone();
+                Ok(line_frames(open(request).await?, move |line| {
+                    let event: Value = serde_json::from_slice(line).ok()?;
+                    let data = &event["data"];
+                    let doc = data.get("@doc").unwrap_or(data);
+                    let k = doc["k"].as_u64().or_else(|| doc["k"]["@int"].as_str()?.parse().ok())?;
+                    (event["type"] == "add" && doc["load"] == run.as_str()).then_some(k)
                 }))
             }
             ApiState::Actyx { token } => {
@@ -204,7 +269,7 @@ impl Adapter {
     }
 
     async fn firehose(&self, did: String) -> Result<Frames, String> {
-        let url = format!("{}/xrpc/com.atproto.sync.subscribeRepos", self.access.base)
+        let url = format!("{}/xrpc/com.atproto.sync.subscribeRepos", self.access.subscribe_base)
             .replacen("https://", "wss://", 1)
             .replacen("http://", "ws://", 1);
         let config = WebSocketConfig::default()

@@ -78,11 +78,19 @@ pub async fn command(args: &LoadArgs) -> Exit {
             }
         },
     };
+    let subscribe_base = match args.subscribe_url.as_deref().map(crate::target::parse_url) {
+        None => base.clone(),
+        Some(Ok(url)) => url,
+        Some(Err(error)) => return usage(format!("--subscribe-url: {error}")),
+    };
     let access = Access {
         base: base.clone(),
+        subscribe_base,
         control_token: args.control_token.clone(),
         fibric_key: fibric_key.to_owned(),
         fibric_tenant: fibric_tenant.to_owned(),
+        pulse_key: args.pulse_key.clone(),
+        fauna_secret: args.fauna_secret.clone(),
         actyx_app_id: args.actyx_app_id.clone(),
     };
     let adapter = match Adapter::prepare(args.api, access, run.clone()).await {
