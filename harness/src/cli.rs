@@ -32,7 +32,7 @@ pub enum Command {
     /// Re-run one failing case saved in a report.
     Replay(ReplayArgs),
     /// Load-test a target: subscribers, a publisher at a fixed rate, latency histograms.
-    Load(LoadArgs),
+    Load(Box<LoadArgs>),
     /// Run the fault proxy on its own, between a client and a server.
     Proxy(ProxyArgs),
     /// Record or check wire-format snapshots.
@@ -194,7 +194,12 @@ pub struct LoadArgs {
     #[arg(long, value_name = "KEY", default_value = "pulse_test_key")]
     pub pulse_key: String,
     /// The Fauna secret the load writes and streams with.
-    #[arg(long, value_name = "SECRET", env = "HARNESS_FAUNA_SECRET", default_value = "fauna_test_secret")]
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "HARNESS_FAUNA_SECRET",
+        default_value = "fauna_test_secret"
+    )]
     pub fauna_secret: String,
     /// The Actyx app id the load authenticates as.
     #[arg(long, value_name = "APP_ID", default_value = "com.example.harness")]

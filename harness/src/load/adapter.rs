@@ -64,11 +64,21 @@ pub struct Adapter {
 enum ApiState {
     Fibric,
     /// The model the rows are written to.
-    Pulse { model: String },
+    Pulse {
+        model: String,
+    },
     /// The collection the documents are created in, and its event source.
-    Fauna { collection: String, token: String },
-    Actyx { token: String },
-    Atproto { did: String, jwt: String },
+    Fauna {
+        collection: String,
+        token: String,
+    },
+    Actyx {
+        token: String,
+    },
+    Atproto {
+        did: String,
+        jwt: String,
+    },
 }
 
 /// The marker `k` of a JSON payload `{"load": run, "k": k}`.
@@ -91,8 +101,14 @@ impl Adapter {
             Api::Fibric => ApiState::Fibric,
             Api::Pulse => {
                 let model = format!("HarnessLoad_{run}");
-                let declaration = json!({"name": model, "primary_key": "id", "replica_identity": "default"});
-                json_call(http.post(format!("{base}/_control/pulse/models")).bearer_auth(&access.control_token).json(&declaration)).await?;
+                let declaration =
+                    json!({"name": model, "primary_key": "id", "replica_identity": "default"});
+                json_call(
+                    http.post(format!("{base}/_control/pulse/models"))
+                        .bearer_auth(&access.control_token)
+                        .json(&declaration),
+                )
+                .await?;
                 ApiState::Pulse { model }
             }
             Api::Fauna => {
@@ -103,12 +119,19 @@ impl Adapter {
                         .header("x-format", "tagged")
                         .json(&json!({"query": {"fql": [text]}}))
                 };
-                json_call(fql(format!("Collection.create({{ name: {} }})", json!(collection)))).await?;
+                json_call(fql(format!(
+                    "Collection.create({{ name: {} }})",
+                    json!(collection)
+                )))
+                .await?;
                 let answer = json_call(fql(format!("{collection}.all().eventSource()"))).await?;
-                let token = answer["data"]["@stream"]
-                    .as_str()
-                    .ok_or_else(|| format!("`{collection}.all().eventSource()` answered {answer}"))?;
-                ApiState::Fauna { collection, token: token.to_owned() }
+                let token = answer["data"]["@stream"].as_str().ok_or_else(|| {
+                    format!("`{collection}.all().eventSource()` answered {answer}")
+                })?;
+                ApiState::Fauna {
+                    collection,
+                    token: token.to_owned(),
+                }
             }
             Api::Actyx => {
                 let manifest = json!({"appId": access.actyx_app_id, "displayName": "streamcheck load", "version": "1.0"});
@@ -230,7 +253,9 @@ impl Adapter {
                     .json(&json!({"model": model}));
                 let run = self.run.clone();
                 Ok(sse_frames(open(request).await?, move |data| {
-                    serde_json::from_str::<Value>(data).ok().and_then(|e| payload_marker(&e["created"], &run))
+                    serde_json::from_str::<Value>(data)
+                        .ok()
+                        .and_then(|e| payload_marker(&e["created"], &run))
                 }))
             }
             ApiState::Fauna { token, .. } => {
@@ -244,7 +269,9 @@ impl Adapter {
                     let event: Value = serde_json::from_slice(line).ok()?;
                     let data = &event["data"];
                     let doc = data.get("@doc").unwrap_or(data);
-                    let k = doc["k"].as_u64().or_else(|| doc["k"]["@int"].as_str()?.parse().ok())?;
+                    let k = doc["k"]
+                        .as_u64()
+                        .or_else(|| doc["k"]["@int"].as_str()?.parse().ok())?;
                     (event["type"] == "add" && doc["load"] == run.as_str()).then_some(k)
                 }))
             }
@@ -269,9 +296,12 @@ impl Adapter {
     }
 
     async fn firehose(&self, did: String) -> Result<Frames, String> {
-        let url = format!("{}/xrpc/com.atproto.sync.subscribeRepos", self.access.subscribe_base)
-            .replacen("https://", "wss://", 1)
-            .replacen("http://", "ws://", 1);
+        let url = format!(
+            "{}/xrpc/com.atproto.sync.subscribeRepos",
+            self.access.subscribe_base
+        )
+        .replacen("https://", "wss://", 1)
+        .replacen("http://", "ws://", 1);
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_FRAME))
             .max_frame_size(Some(MAX_FRAME));

@@ -3,6 +3,7 @@
 mod catalogue;
 mod cli;
 mod junit;
+mod load;
 mod pds;
 mod pipeline;
 mod producer;

@@ -1,0 +1,359 @@
+//! `harness load` against real reference servers: added latency measured, stalls not hidden, workers merged exactly, thresholds.
+
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Parser;
+use harness::Exit;
+use harness::cli::{Cli, Command};
+use harness::load::stats::{Interval, Set, Stats};
+use harness::load::{self, hlog};
+use harness::proxy::framing::Framing;
+use harness::proxy::schedule::Schedule;
+use harness::proxy::{FaultLog, start as start_proxy};
+use harness::record::Recorder;
+use reference_server::config::Config;
+use serde_json::Value;
+
+use super::support::binary;
+
+/// Runs `harness load ARGS --report-dir DIR` in this process; its exit and `load.json`.
+async fn load_run(dir: &Path, args: &[&str]) -> (Exit, Value) {
+    let mut argv = vec!["harness", "load", "--report-dir", dir.to_str().unwrap()];
+    argv.extend_from_slice(args);
+    let Command::Load(args) = Cli::parse_from(argv).command else {
+        unreachable!()
+    };
+    let exit = load::command(&args).await;
+    let text = std::fs::read_to_string(dir.join("load.json")).unwrap();
+    (exit, serde_json::from_str(&text).unwrap())
+}
+
+fn micros(load: &Value, histogram: &str, stat: &str) -> f64 {
+    load["histograms"][histogram][stat]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{histogram}.{stat}: {load}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_added_latency_shows_in_the_median_within_a_millisecond_and_five_percent() {
+    let server = reference_server::server::start(Config::ephemeral())
+        .await
+        .unwrap();
+    let added = Duration::from_millis(20);
+    let proxy = start_proxy(
+        "127.0.0.1:0".parse().unwrap(),
+        server.local_addr.to_string(),
+        Schedule::parse("all: latency 20ms").unwrap(),
+        Framing::Sse,
+        FaultLog::Recorder(Recorder::new()),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = server.base_url();
+    let common = [
+        "--api",
+        "fibric",
+        "--target",
+        &target,
+        "--subscribers",
+        "4",
+        "--rate",
+        "100",
+        "--duration",
+        "3s",
+    ];
+    let (exit, direct) = load_run(&dir.path().join("direct"), &common).await;
+    assert_eq!(exit, Exit::Ok);
+    let via = proxy.base_url();
+    let mut proxied_args = common.to_vec();
+    proxied_args.extend(["--subscribe-url", &via]);
+    let (exit, proxied) = load_run(&dir.path().join("proxied"), &proxied_args).await;
+    assert_eq!(exit, Exit::Ok);
+    for load in [&direct, &proxied] {
+        assert_eq!(load["counters"]["lost"], 0, "{load}");
+        assert_eq!(load["counters"]["delivered"], 1200, "{load}");
+    }
+    let measured = micros(&proxied, "deliver", "p50") - micros(&direct, "deliver", "p50");
+    let tolerance = 1000.0 + 0.05 * added.as_micros() as f64;
+    eprintln!("added {added:?}; the median moved by {measured} µs (tolerance {tolerance} µs)");
+    assert!(
+        (measured - added.as_micros() as f64).abs() <= tolerance,
+        "the proxy added {added:?}; the median moved by {measured} µs (direct {direct}, proxied {proxied})"
+    );
+}
+
+#[test]
+fn a_one_second_stall_of_the_target_shows_in_the_corrected_view_and_not_the_uncorrected_one() {
+    // The target runs alone on one thread; blocking that thread stalls all of it,
+    // accepted connections and timers included.
+    let (ready, started) = std::sync::mpsc::channel();
+    let (stall, stalls) = tokio::sync::mpsc::unbounded_channel::<Duration>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let server = reference_server::server::start(Config::ephemeral())
+                .await
+                .unwrap();
+            ready.send(server.base_url()).unwrap();
+            let mut stalls = stalls;
+            while let Some(pause) = stalls.recv().await {
+                std::thread::sleep(pause);
+            }
+        });
+    });
+    let target = started.recv().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (exit, load) = runtime.block_on(async {
+        // The target lives as long as `stall`: the clone goes, the original stays.
+        let staller = tokio::spawn({
+            let stall = stall.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                stall.send(Duration::from_secs(1)).unwrap();
+            }
+        });
+        let args = [
+            "--api",
+            "fibric",
+            "--target",
+            &target,
+            "--subscribers",
+            "4",
+            "--rate",
+            "200",
+            "--duration",
+            "4s",
+        ];
+        let outcome = load_run(dir.path(), &args).await;
+        staller.await.unwrap();
+        drop(stall);
+        outcome
+    });
+    assert_eq!(exit, Exit::Ok);
+    assert_eq!(load["counters"]["lost"], 0, "{load}");
+    let corrected_max = micros(&load, "deliver", "max");
+    let corrected_p99 = micros(&load, "deliver", "p99");
+    let uncorrected_p99 = micros(&load, "deliver_uncorrected", "p99");
+    eprintln!(
+        "corrected max {corrected_max} µs, p99 {corrected_p99} µs; uncorrected p99 {uncorrected_p99} µs, max {} µs",
+        micros(&load, "deliver_uncorrected", "max")
+    );
+    assert!(
+        corrected_max >= 900_000.0,
+        "corrected max {corrected_max} µs: {load}"
+    );
+    assert!(
+        corrected_p99 >= 500_000.0,
+        "corrected p99 {corrected_p99} µs: {load}"
+    );
+    assert!(
+        uncorrected_p99 <= 100_000.0,
+        "uncorrected p99 {uncorrected_p99} µs: {load}"
+    );
+    assert!(
+        load["counters"]["late_publishes"].as_u64().unwrap() >= 100,
+        "{load}"
+    );
+}
+
+#[test]
+fn merged_interval_logs_equal_one_histogram_of_the_same_samples() {
+    let one = Stats::default();
+    let workers = [Stats::default(), Stats::default()];
+    let mut one_intervals = Vec::new();
+    let mut worker_intervals = [Vec::new(), Vec::new()];
+    let mut value = 7u64;
+    for second in 0..5u64 {
+        for n in 0..1000u64 {
+            // A spread of values from microseconds to seconds, deterministic.
+            value = value
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let sample = Duration::from_micros(1 + (value >> 33) % 2_000_000);
+            one.record("deliver", sample);
+            workers[(n % 2) as usize].record("deliver", sample);
+        }
+        let start = Duration::from_secs(second);
+        let length = Duration::from_secs(1);
+        one_intervals.push(Interval {
+            start,
+            length,
+            set: one.take_interval(),
+        });
+        for (w, stats) in workers.iter().enumerate() {
+            worker_intervals[w].push(Interval {
+                start,
+                length,
+                set: stats.take_interval(),
+            });
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let start = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut logs = Vec::new();
+    for (w, intervals) in worker_intervals.iter().enumerate() {
+        let worker_dir = dir.path().join(format!("w{w}"));
+        std::fs::create_dir_all(&worker_dir).unwrap();
+        hlog::write(&worker_dir, start, intervals).unwrap();
+        logs.push(hlog::read(&worker_dir).unwrap());
+    }
+    let (merged_start, merged) = hlog::merge(&logs);
+    assert_eq!(merged_start, start);
+    assert_eq!(merged.len(), one_intervals.len());
+    let mut merged_total = Set::default();
+    let mut one_total = Set::default();
+    for (m, o) in merged.iter().zip(&one_intervals) {
+        assert_eq!(m.start, o.start);
+        assert_eq!(
+            m.set.0["deliver"], o.set.0["deliver"],
+            "interval at {:?}",
+            m.start
+        );
+        merged_total.add(&m.set);
+        one_total.add(&o.set);
+    }
+    assert_eq!(merged_total.0["deliver"], one_total.0["deliver"]);
+    assert_eq!(merged_total.0["deliver"].len(), 5000);
+}
+
+#[test]
+fn two_shards_and_a_merge_count_every_event_once_and_thresholds_set_the_exit_code() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime
+        .block_on(reference_server::server::start(Config::ephemeral()))
+        .unwrap();
+    let target = server.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let start_at = humantime::format_rfc3339(std::time::SystemTime::now() + Duration::from_secs(3))
+        .to_string();
+    let workers: Vec<_> = ["0/2", "1/2"]
+        .iter()
+        .map(|shard| {
+            let out = dir.path().join(shard.replace('/', "of"));
+            let child = binary()
+                .args([
+                    "load",
+                    "--api",
+                    "actyx",
+                    "--target",
+                    &target,
+                    "--subscribers",
+                    "2",
+                    "--rate",
+                    "100",
+                ])
+                .args([
+                    "--duration",
+                    "2s",
+                    "--shard",
+                    shard,
+                    "--start-at",
+                    &start_at,
+                    "--grace",
+                    "2s",
+                ])
+                .args([
+                    "--threshold",
+                    "deliver.p99<10s",
+                    "--report-dir",
+                    out.to_str().unwrap(),
+                ])
+                .output()
+                .unwrap();
+            (out, child)
+        })
+        .collect();
+    for (out, child) in &workers {
+        assert_eq!(
+            child.status.code(),
+            Some(0),
+            "{out:?}: {}",
+            String::from_utf8_lossy(&child.stderr)
+        );
+    }
+    let merged_dir = dir.path().join("merged");
+    let merged = binary()
+        .args(["report", "merge", "--out", merged_dir.to_str().unwrap()])
+        .args(workers.iter().map(|(out, _)| out.to_str().unwrap()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        merged.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    let load: Value =
+        serde_json::from_str(&std::fs::read_to_string(merged_dir.join("load.json")).unwrap())
+            .unwrap();
+    assert_eq!(load["counters"]["published"], 200, "{load}");
+    // Each worker's two subscribers see that worker's hundred events.
+    assert_eq!(load["counters"]["delivered"], 400, "{load}");
+    assert_eq!(load["histograms"]["deliver"]["count"], 400, "{load}");
+    assert_eq!(load["about"]["workers"], 2);
+    assert!(merged_dir.join("deliver.hlog").exists());
+
+    // A threshold that cannot hold exits 1 and fails its JUnit test case; a bad one is a usage error.
+    let broken = dir.path().join("broken");
+    let output = binary()
+        .args([
+            "load",
+            "--api",
+            "fibric",
+            "--target",
+            &target,
+            "--subscribers",
+            "1",
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+        ])
+        .args([
+            "--threshold",
+            "deliver.p99<1us",
+            "--threshold",
+            "lost==0",
+            "--report-dir",
+            broken.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let junit = std::fs::read_to_string(broken.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("failures=\"1\"") && junit.contains("deliver.p99&lt;1us broken"),
+        "{junit}"
+    );
+    let output = binary()
+        .args([
+            "load",
+            "--api",
+            "fibric",
+            "--target",
+            &target,
+            "--subscribers",
+            "1",
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+        ])
+        .args(["--threshold", "deliver.p98<1s"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no statistic"));
+    drop(server);
+}
