@@ -143,25 +143,30 @@ pub struct LoadArgs {
     pub api: Api,
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// A load profile (TOML: rate, duration, ramp, subscribers, publishers,
+    /// grace, interval, thresholds); flags override it. See fixtures/load/.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
     /// Concurrent stream subscribers.
     #[arg(long, value_name = "N")]
-    pub subscribers: u32,
+    pub subscribers: Option<u32>,
     /// Events published per second.
     #[arg(long, value_name = "R")]
-    pub rate: f64,
+    pub rate: Option<f64>,
+    /// How long the run publishes, ramp included.
     #[arg(long, value_name = "D", value_parser = parse_duration)]
-    pub duration: Duration,
+    pub duration: Option<Duration>,
     /// A threshold such as 'deliver.p99<50ms' (repeatable); a broken one exits 1.
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<String>,
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
-    /// Publisher workers; each sends its share of the events one at a time.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub publishers: u32,
-    /// How long the rate takes to climb from zero (part of --duration).
-    #[arg(long, value_name = "D", default_value = "0s", value_parser = parse_duration)]
-    pub ramp: Duration,
+    /// Publisher workers; each sends its share of the events one at a time [default: 1].
+    #[arg(long, value_name = "N")]
+    pub publishers: Option<u32>,
+    /// How long the rate takes to climb from zero (part of --duration) [default: 0s].
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub ramp: Option<Duration>,
     /// This worker's share of the load, as i/N (the events k with k mod N = i).
     #[arg(long, value_name = "I/N", default_value = "0/1")]
     pub shard: crate::load::schedule::Shard,
@@ -169,12 +174,12 @@ pub struct LoadArgs {
     /// Default: once every subscriber is connected.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub start_at: Option<std::time::SystemTime>,
-    /// How long subscribers may still receive after the last publish.
-    #[arg(long, value_name = "D", default_value = "5s", value_parser = parse_duration)]
-    pub grace: Duration,
-    /// The length of an interval in the HDR interval logs.
-    #[arg(long, value_name = "D", default_value = "1s", value_parser = parse_duration)]
-    pub interval: Duration,
+    /// How long subscribers may still receive after the last publish [default: 5s].
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub grace: Option<Duration>,
+    /// The length of an interval in the HDR interval logs [default: 1s].
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub interval: Option<Duration>,
     /// Control-API token of a reference-server target (Fibric publishes through it).
     #[arg(
         long,

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! - [`profile`]: `--profile` files under the flags.
 //! - [`schedule`]: intended send times (rate, ramp) and `--shard i/N`.
 //! - [`adapter`]: publishing and subscribing per API, with a marker in every payload.
 //! - [`engine`]: subscribers, publisher workers, timing, delivery anomalies.
@@ -13,6 +14,7 @@
 pub mod adapter;
 pub mod engine;
 pub mod hlog;
+pub mod profile;
 pub mod schedule;
 pub mod stats;
 pub mod summary;
@@ -39,18 +41,22 @@ pub async fn command(args: &LoadArgs) -> Exit {
         eprintln!("harness load: {message}");
         Exit::Usage
     };
-    let schedule = match Schedule::new(args.rate, args.duration, args.ramp) {
+    let profile = match profile::Profile::resolve(args) {
+        Ok(profile) => profile,
+        Err(message) => return usage(message),
+    };
+    let schedule = match Schedule::new(profile.rate, profile.duration, profile.ramp) {
         Ok(schedule) => schedule,
         Err(message) => return usage(message),
     };
-    let thresholds: Vec<Threshold> = match args.thresholds.iter().map(|t| t.parse()).collect() {
+    let thresholds: Vec<Threshold> = match profile.thresholds.iter().map(|t| t.parse()).collect() {
         Ok(thresholds) => thresholds,
         Err(message) => return usage(format!("--threshold {message}")),
     };
-    if args.publishers == 0 {
+    if profile.publishers == 0 {
         return usage("--publishers must be at least 1".to_owned());
     }
-    if args.interval < Duration::from_millis(100) {
+    if profile.interval < Duration::from_millis(100) {
         return usage("--interval must be at least 100ms".to_owned());
     }
     let Some((fibric_key, fibric_tenant)) = args.fibric_key.split_once('=') else {
@@ -103,14 +109,14 @@ pub async fn command(args: &LoadArgs) -> Exit {
     let plan = Plan {
         schedule,
         shard: args.shard,
-        subscribers: args.subscribers,
-        publishers: args.publishers,
+        subscribers: profile.subscribers,
+        publishers: profile.publishers,
         start_at: args.start_at,
-        grace: args.grace,
-        interval: args.interval,
+        grace: profile.grace,
+        interval: profile.interval,
     };
     let stats = Arc::new(Stats::default());
-    let bar = progress_bar(args.duration);
+    let bar = progress_bar(profile.duration);
     let progress = {
         let bar = bar.clone();
         Box::new(move |interval: &stats::Interval, stats: &Stats| {
@@ -147,11 +153,11 @@ pub async fn command(args: &LoadArgs) -> Exit {
         "runs": [run],
         "start": humantime::format_rfc3339_millis(outcome.start).to_string(),
         "profile": {
-            "rate": args.rate,
-            "duration_ms": args.duration.as_millis() as u64,
-            "ramp_ms": args.ramp.as_millis() as u64,
-            "subscribers": args.subscribers,
-            "publishers": args.publishers,
+            "rate": profile.rate,
+            "duration_ms": profile.duration.as_millis() as u64,
+            "ramp_ms": profile.ramp.as_millis() as u64,
+            "subscribers": profile.subscribers,
+            "publishers": profile.publishers,
             "shard": args.shard.to_string(),
             "events": schedule.total(),
         },
@@ -165,7 +171,7 @@ pub async fn command(args: &LoadArgs) -> Exit {
         about,
         intervals: &outcome.intervals,
         counters,
-        subscribers: u64::from(args.subscribers),
+        subscribers: u64::from(profile.subscribers),
         elapsed: outcome.elapsed,
         publishing: schedule.duration,
         thresholds: &thresholds,

@@ -1,0 +1,179 @@
+//! Load profiles: the shape of a run from a TOML file (`--profile`), with flags overriding it.
+//!
+//! ```toml
+//! # fixtures/load/smoke.toml
+//! rate = 50            # events per second over all workers
+//! duration = "5s"      # ramp included
+//! ramp = "1s"
+//! subscribers = 10
+//! publishers = 1
+//! grace = "5s"
+//! interval = "1s"
+//! thresholds = ["deliver.p99<250ms", "lost==0"]
+//! ```
+//!
+//! Every key is optional in the file; `rate`, `duration` and `subscribers`
+//! must come from the file or a flag. Thresholds from both add up.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::LoadArgs;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    rate: Option<f64>,
+    duration: Option<String>,
+    ramp: Option<String>,
+    subscribers: Option<u32>,
+    publishers: Option<u32>,
+    grace: Option<String>,
+    interval: Option<String>,
+    #[serde(default)]
+    thresholds: Vec<String>,
+}
+
+/// A run's shape, flags and file resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub rate: f64,
+    pub duration: Duration,
+    pub ramp: Duration,
+    pub subscribers: u32,
+    pub publishers: u32,
+    pub grace: Duration,
+    pub interval: Duration,
+    pub thresholds: Vec<String>,
+}
+
+fn duration(key: &str, text: Option<&str>) -> Result<Option<Duration>, String> {
+    text.map(|t| {
+        humantime::parse_duration(t)
+            .map_err(|e| format!("{key} = {t:?} is not a duration (try \"30s\"): {e}"))
+    })
+    .transpose()
+}
+
+impl Profile {
+    /// The profile of `args`: its `--profile` file, if any, under its flags.
+    pub fn resolve(args: &LoadArgs) -> Result<Profile, String> {
+        let file = match &args.profile {
+            Some(path) => read(path)?,
+            None => File::default(),
+        };
+        let missing =
+            |what: &str| format!("give {what} as a flag (--{what}) or in the --profile file");
+        let from_file = |key: &str, text: &Option<String>| duration(key, text.as_deref());
+        let mut thresholds = file.thresholds.clone();
+        thresholds.extend(args.thresholds.iter().cloned());
+        Ok(Profile {
+            rate: args.rate.or(file.rate).ok_or_else(|| missing("rate"))?,
+            duration: args
+                .duration
+                .or(from_file("duration", &file.duration)?)
+                .ok_or_else(|| missing("duration"))?,
+            ramp: args
+                .ramp
+                .or(from_file("ramp", &file.ramp)?)
+                .unwrap_or_default(),
+            subscribers: args
+                .subscribers
+                .or(file.subscribers)
+                .ok_or_else(|| missing("subscribers"))?,
+            publishers: args.publishers.or(file.publishers).unwrap_or(1),
+            grace: args
+                .grace
+                .or(from_file("grace", &file.grace)?)
+                .unwrap_or(Duration::from_secs(5)),
+            interval: args
+                .interval
+                .or(from_file("interval", &file.interval)?)
+                .unwrap_or(Duration::from_secs(1)),
+            thresholds,
+        })
+    }
+}
+
+fn read(path: &Path) -> Result<File, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--profile {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("--profile {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn args(argv: &[&str]) -> LoadArgs {
+        let mut all = vec!["harness", "load", "--api", "fibric"];
+        all.extend_from_slice(argv);
+        match Cli::parse_from(all).command {
+            Command::Load(args) => *args,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn flags_override_the_file_and_thresholds_add_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "rate = 50\nduration = \"5s\"\nsubscribers = 10\nthresholds = [\"lost==0\"]\n",
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let profile = Profile::resolve(&args(&[
+            "--profile",
+            p,
+            "--rate",
+            "80",
+            "--threshold",
+            "deliver.p99<1s",
+        ]))
+        .unwrap();
+        assert_eq!(profile.rate, 80.0);
+        assert_eq!(profile.duration, Duration::from_secs(5));
+        assert_eq!(profile.subscribers, 10);
+        assert_eq!(profile.publishers, 1);
+        assert_eq!(profile.thresholds, ["lost==0", "deliver.p99<1s"]);
+    }
+
+    #[test]
+    fn a_missing_setting_or_a_bad_file_says_what_is_wrong() {
+        let error = Profile::resolve(&args(&["--rate", "5", "--duration", "1s"])).unwrap_err();
+        assert!(error.contains("--subscribers"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "rate = 5\nspeed = 3\n").unwrap();
+        let error = Profile::resolve(&args(&["--profile", path.to_str().unwrap()])).unwrap_err();
+        assert!(error.contains("speed"), "{error}");
+        std::fs::write(&path, "rate = 5\nsubscribers = 1\nduration = \"soon\"\n").unwrap();
+        let error = Profile::resolve(&args(&["--profile", path.to_str().unwrap()])).unwrap_err();
+        assert!(error.contains("not a duration"), "{error}");
+    }
+
+    #[test]
+    fn the_committed_profiles_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/load");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let profile = Profile::resolve(&args(&["--profile", path.to_str().unwrap()]))
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            for threshold in &profile.thresholds {
+                threshold
+                    .parse::<super::super::threshold::Threshold>()
+                    .unwrap();
+            }
+            seen += 1;
+        }
+        assert!(seen >= 2);
+    }
+}
