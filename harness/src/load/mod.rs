@@ -10,10 +10,12 @@
 //! - [`hlog`]: HDR interval logs, written, read back and merged.
 //! - [`threshold`]: `--threshold` expressions.
 //! - [`summary`]: `load.json`, `load.md`, `junit.xml`.
+//! - [`html`]: `load.html`, with the plots.
 
 pub mod adapter;
 pub mod engine;
 pub mod hlog;
+pub mod html;
 pub mod profile;
 pub mod schedule;
 pub mod stats;
@@ -192,6 +194,10 @@ fn finish(dir: &Path, load: &Value, start: SystemTime, intervals: &[stats::Inter
                 ),
                 ("load.md", summary::markdown(load)),
                 ("junit.xml", summary::junit(load)),
+                (
+                    "load.html",
+                    html::page(load, &summary::markdown(load), intervals),
+                ),
             ];
             files.iter().try_for_each(|(name, text)| {
                 std::fs::write(dir.join(name), text)
