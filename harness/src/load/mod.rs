@@ -126,7 +126,7 @@ pub async fn command(args: &LoadArgs) -> Exit {
             let rate = deliver.len() as f64 / interval.length.as_secs_f64().max(1e-3);
             bar.set_position((interval.start + interval.length).as_millis() as u64);
             bar.set_message(format!(
-                "{rate:.0} deliveries/s, deliver p99 {:.1} ms, published {}, lost so far —, errors {}",
+                "{rate:.0} deliveries/s, deliver p99 {:.1} ms, published {}, errors {}",
                 deliver.value_at_quantile(0.99) as f64 / 1000.0,
                 stats.counter("published"),
                 stats.counter("publish_errors") + stats.counter("subscriber_errors"),

@@ -49,7 +49,7 @@ pub const COUNTERS: &[(&str, &str)] = &[
     ),
     (
         "lost",
-        "events acknowledged but never received by a subscriber that was connected before they were intended",
+        "events acknowledged but not received by a subscriber by the end of the grace period, summed over subscribers",
     ),
     ("duplicated", "events a subscriber received more than once"),
     (

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Memory benchmark: resident memory per idle subscriber connection, in the
+# harness and in the reference server, at 10,000 Fibric SSE connections.
+#
+#   reports/bench/memory.sh [CONNECTIONS]      (default 10000)
+#
+# Runs `harness load --api fibric` twice against a fresh `reference-server
+# --memory` (release builds): with 10 subscribers and with CONNECTIONS, one
+# event a second, and samples both processes' VmRSS every 200 ms. The figure
+# per connection is (peak with CONNECTIONS - peak with 10) / (CONNECTIONS - 10).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+connections=${1:-10000}
+out=reports/bench/memory
+cargo build --release --quiet -p harness -p reference-server
+ulimit -n "$(ulimit -Hn)"
+mkdir -p "$out"
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# Prints "server_peak_kib harness_peak_kib" for a run with $1 subscribers.
+run() {
+    local subscribers=$1 log server harness url server_peak=0 harness_peak=0
+    log=$(mktemp)
+    target/release/reference-server --listen 127.0.0.1:0 --memory >"$log" 2>&1 &
+    server=$!
+    for _ in $(seq 100); do
+        url=$(sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$log" | head -1)
+        [ -n "$url" ] && break
+        sleep 0.1
+    done
+    target/release/harness load --api fibric --target "$url" --subscribers "$subscribers" \
+        --rate 1 --duration 20s --grace 5s --report-dir "$out/run-$subscribers" >/dev/null 2>&1 &
+    harness=$!
+    while kill -0 "$harness" 2>/dev/null; do
+        s=$(rss_kib "$server"); h=$(rss_kib "$harness")
+        [ "${s:-0}" -gt "$server_peak" ] && server_peak=$s
+        [ "${h:-0}" -gt "$harness_peak" ] && harness_peak=$h
+        sleep 0.2
+    done
+    wait "$harness" || true
+    kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true
+    rm -f "$log"
+    echo "$server_peak $harness_peak"
+}
+
+read -r server_base harness_base < <(run 10)
+read -r server_full harness_full < <(run "$connections")
+delivered=$(python3 -c "import json;print(json.load(open('$out/run-$connections/load.json'))['counters']['delivered'])")
+python3 - "$connections" "$server_base" "$server_full" "$harness_base" "$harness_full" "$delivered" <<'PY'
+import sys
+n, sb, sf, hb, hf, delivered = (int(x) for x in sys.argv[1:])
+per = lambda base, full: (full - base) * 1024 / (n - 10)
+print(f"| process | peak RSS, 10 subscribers | peak RSS, {n} subscribers | per connection |")
+print("|---|---:|---:|---:|")
+print(f"| reference-server | {sb / 1024:.1f} MiB | {sf / 1024:.1f} MiB | {per(sb, sf) / 1024:.1f} KiB |")
+print(f"| harness load | {hb / 1024:.1f} MiB | {hf / 1024:.1f} MiB | {per(hb, hf) / 1024:.1f} KiB |")
+print(f"\nDeliveries in the {n}-subscriber run: {delivered} (20 events to each subscriber expected: {20 * n}).")
+PY
