@@ -300,31 +300,23 @@ fn two_shards_and_a_merge_count_every_event_once_and_thresholds_set_the_exit_cod
     assert!(merged_dir.join("deliver.hlog").exists());
 
     // A threshold that cannot hold exits 1 and fails its JUnit test case; a bad one is a usage error.
+    let small_load = |extra: &[&str]| {
+        binary()
+            .args(["load", "--api", "fibric", "--target", &target])
+            .args(["--subscribers", "1", "--rate", "20", "--duration", "1s"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
     let broken = dir.path().join("broken");
-    let output = binary()
-        .args([
-            "load",
-            "--api",
-            "fibric",
-            "--target",
-            &target,
-            "--subscribers",
-            "1",
-            "--rate",
-            "20",
-            "--duration",
-            "1s",
-        ])
-        .args([
-            "--threshold",
-            "deliver.p99<1us",
-            "--threshold",
-            "lost==0",
-            "--report-dir",
-            broken.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let output = small_load(&[
+        "--threshold",
+        "deliver.p99<1us",
+        "--threshold",
+        "lost==0",
+        "--report-dir",
+        broken.to_str().unwrap(),
+    ]);
     assert_eq!(
         output.status.code(),
         Some(1),
@@ -336,23 +328,7 @@ fn two_shards_and_a_merge_count_every_event_once_and_thresholds_set_the_exit_cod
         junit.contains("failures=\"1\"") && junit.contains("deliver.p99&lt;1us broken"),
         "{junit}"
     );
-    let output = binary()
-        .args([
-            "load",
-            "--api",
-            "fibric",
-            "--target",
-            &target,
-            "--subscribers",
-            "1",
-            "--rate",
-            "20",
-            "--duration",
-            "1s",
-        ])
-        .args(["--threshold", "deliver.p98<1s"])
-        .output()
-        .unwrap();
+    let output = small_load(&["--threshold", "deliver.p98<1s"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no statistic"));
     drop(server);

@@ -218,6 +218,17 @@ impl Replay {
         })
     }
 
+    /// The frames the connection sent and their seqs, or the findings that they did not come.
+    fn received(&self, what: &str) -> Result<(&[Frame], Vec<u64>), Vec<Finding>> {
+        match &self.frames {
+            Ok(frames) => Ok((frames, frames.iter().filter_map(seq).collect())),
+            Err(problem) => Err(vec![missing(
+                &format!("the replay {what} cursor={}", self.cursor),
+                problem.clone(),
+            )]),
+        }
+    }
+
     /// The account's seqs the connection sent from `from` on.
     fn own_from(&self, frames: &[Frame], from: u64) -> Vec<u64> {
         frames
@@ -251,15 +262,11 @@ impl ReplayAfter {
         let atproto = Atproto::new(&ctx);
         let replay = Replay::run(&atproto).await?;
         let cursor = replay.cursor;
-        let frames = match &replay.frames {
-            Ok(frames) => frames,
-            Err(problem) => {
-                let what = format!("the replay after cursor={cursor}");
-                return atproto.done(vec![missing(&what, problem.clone())]);
-            }
+        let (frames, got) = match replay.received("after") {
+            Ok(received) => received,
+            Err(findings) => return atproto.done(findings),
         };
         let mut findings = Vec::new();
-        let got: Vec<u64> = frames.iter().filter_map(seq).collect();
         if let Some(first) = got.first()
             && *first <= cursor
         {
@@ -301,15 +308,11 @@ impl ReplayEitherReading {
         let atproto = Atproto::new(&ctx);
         let replay = Replay::run(&atproto).await?;
         let cursor = replay.cursor;
-        let frames = match &replay.frames {
-            Ok(frames) => frames,
-            Err(problem) => {
-                let what = format!("the replay from cursor={cursor}");
-                return atproto.done(vec![missing(&what, problem.clone())]);
-            }
+        let (frames, got) = match replay.received("from") {
+            Ok(received) => received,
+            Err(findings) => return atproto.done(findings),
         };
         let mut findings = Vec::new();
-        let got: Vec<u64> = frames.iter().filter_map(seq).collect();
         if let Some(first) = got.first()
             && *first < cursor
         {
