@@ -3,6 +3,7 @@
 //! It runs with memory storage on a free port and with short timings, so
 //! checks that wait for the server's own clock (keep-alives, cutting a
 //! stalled consumer) finish in a second instead of the defaults' fifteen.
+//! `harness load` starts it with the server's defaults instead.
 
 use std::time::Duration;
 
@@ -35,4 +36,14 @@ pub fn config(control_token: &str, defects: Defects) -> Config {
 /// Starts an embedded reference server.
 pub async fn start(control_token: &str, defects: Defects) -> anyhow::Result<Running> {
     start_server(config(control_token, defects)).await
+}
+
+/// Starts an embedded reference server with the server's own defaults, for
+/// `harness load`: the checks' short timers (a stalled consumer cut after a
+/// second, an AT Protocol subscriber too slow 100 frames behind) would cut
+/// the subscribers a load run means to measure.
+pub async fn start_for_load(control_token: &str) -> anyhow::Result<Running> {
+    let mut config = Config::ephemeral();
+    config.control_token = control_token.to_owned();
+    start_server(config).await
 }

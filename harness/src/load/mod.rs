@@ -78,7 +78,7 @@ pub async fn command(args: &LoadArgs) -> Exit {
             Ok(base) => (base, None),
             Err(error) => return usage(error.to_string()),
         },
-        None => match crate::embedded::start(&args.control_token, Default::default()).await {
+        None => match crate::embedded::start_for_load(&args.control_token).await {
             Ok(running) => (running.base_url(), Some(running)),
             Err(error) => {
                 eprintln!("harness load: the embedded reference server did not start: {error:#}");

@@ -36,6 +36,45 @@ fn micros(load: &Value, histogram: &str, stat: &str) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_api_delivers_every_event_to_every_subscriber_of_the_embedded_server() {
+    let dir = tempfile::tempdir().unwrap();
+    for api in ["fibric", "pulse", "fauna", "actyx", "atproto"] {
+        let args = [
+            "--api",
+            api,
+            "--subscribers",
+            "3",
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+        ];
+        let (exit, load) = load_run(&dir.path().join(api), &args).await;
+        assert_eq!(exit, Exit::Ok, "{api}: {load}");
+        let counters = &load["counters"];
+        assert_eq!(counters["published"], 20, "{api}: {load}");
+        assert_eq!(counters["delivered"], 60, "{api}: {load}");
+        for anomaly in [
+            "lost",
+            "duplicated",
+            "out_of_order",
+            "publish_errors",
+            "subscriber_errors",
+        ] {
+            assert_eq!(counters[anomaly], 0, "{api} {anomaly}: {load}");
+        }
+        assert_eq!(load["histograms"]["deliver"]["count"], 60, "{api}: {load}");
+        assert_eq!(load["histograms"]["connect"]["count"], 3, "{api}: {load}");
+        assert!(
+            load["about"]["target"]
+                .as_str()
+                .unwrap()
+                .contains("embedded")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fixed_added_latency_shows_in_the_median_within_a_millisecond_and_five_percent() {
     let server = reference_server::server::start(Config::ephemeral())
         .await
