@@ -209,6 +209,23 @@ pub struct LoadArgs {
     /// The Actyx app id the load authenticates as.
     #[arg(long, value_name = "APP_ID", default_value = "com.example.harness")]
     pub actyx_app_id: String,
+    /// Request/response load: goose users sending the API's requests back to
+    /// back for --duration, beside the streams [default: 0]. With users,
+    /// --rate and --subscribers default to 0.
+    #[arg(long, value_name = "N")]
+    pub users: Option<u32>,
+    /// A request endpoint the users drive (repeatable): fibric list; pulse
+    /// streams; fauna query, feed; actyx offsets, query, publish; atproto
+    /// getLatestCommit, describeServer, createRecord. Default: every one that
+    /// only reads.
+    #[arg(long = "endpoint", value_name = "NAME")]
+    pub endpoints: Vec<String>,
+    /// What passive subscribers read, in a run that publishes nothing (--rate 0):
+    /// Fibric filters as a query string (event_type=order.*; default all), a
+    /// Pulse model (required), a Fauna FQL set (Product.all(); required), an
+    /// Actyx AQL query (default FROM allEvents); the AT firehose takes none.
+    #[arg(long, value_name = "WHAT")]
+    pub stream: Option<String>,
     /// Where subscribers connect, when not to --target: a fault proxy in
     /// front of it, say. Publishers always go to --target.
     #[arg(long, value_name = "URL")]

@@ -6,7 +6,7 @@
 //! with the same size limits as the checks, and read nothing they do not need
 //! to find the marker.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::stream::{BoxStream, StreamExt};
 use serde_json::{Value, json};
@@ -19,12 +19,24 @@ use wire::sse::{SseItem, SseLimits, SseParser};
 
 use scenarios::Api;
 
+mod endpoints;
+pub use endpoints::Endpoint;
+
 /// One frame (SSE event or comment, line, WebSocket message) a subscriber read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Frame {
     pub bytes: usize,
-    /// `k` when the frame is an event of this run.
+    /// What the frame says, when it is an event (not a keep-alive or a status).
+    pub event: Option<Event>,
+}
+
+/// An event a subscriber read, of this run or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Event {
+    /// `k` when the event is one of this run's.
     pub marker: Option<u64>,
+    /// The time the event carries, where the API gives one.
+    pub at: Option<SystemTime>,
 }
 
 /// A subscriber's frames, ending with an error or the end of the stream.
@@ -49,6 +61,9 @@ pub struct Access {
     pub pulse_key: String,
     pub fauna_secret: String,
     pub actyx_app_id: String,
+    /// `Some` for a passive run (nothing published): what subscribers read
+    /// (`--stream`), or `None` inside for the API's default.
+    pub passive: Option<Option<String>>,
 }
 
 /// A target's API as the load engine drives it.
@@ -89,7 +104,8 @@ fn payload_marker(payload: &Value, run: &str) -> Option<u64> {
 }
 
 impl Adapter {
-    /// Logs in or makes an account where the API needs one.
+    /// Logs in or makes an account where the API needs one; a passive run
+    /// makes nothing and only finds what to read.
     pub async fn prepare(api: Api, access: Access, run: String) -> Result<Adapter, String> {
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
@@ -97,6 +113,15 @@ impl Adapter {
             .build()
             .map_err(|e| e.to_string())?;
         let base = access.base.clone();
+        if let Some(stream) = access.passive.clone() {
+            let state = passive_state(&http, api, &access, stream).await?;
+            return Ok(Adapter {
+                http,
+                access,
+                run,
+                api: state,
+            });
+        }
         let state = match api {
             Api::Fibric => ApiState::Fibric,
             Api::Pulse => {
@@ -113,37 +138,18 @@ impl Adapter {
             }
             Api::Fauna => {
                 let collection = format!("HarnessLoad{run}");
-                let fql = |text: String| {
-                    http.post(format!("{base}/query/1"))
-                        .bearer_auth(&access.fauna_secret)
-                        .header("x-format", "tagged")
-                        .json(&json!({"query": {"fql": [text]}}))
-                };
-                json_call(fql(format!(
-                    "Collection.create({{ name: {} }})",
-                    json!(collection)
-                )))
+                fql(
+                    &http,
+                    &access,
+                    format!("Collection.create({{ name: {} }})", json!(collection)),
+                )
                 .await?;
-                let answer = json_call(fql(format!("{collection}.all().eventSource()"))).await?;
-                let token = answer["data"]["@stream"].as_str().ok_or_else(|| {
-                    format!("`{collection}.all().eventSource()` answered {answer}")
-                })?;
-                ApiState::Fauna {
-                    collection,
-                    token: token.to_owned(),
-                }
+                let token = event_source(&http, &access, &format!("{collection}.all()")).await?;
+                ApiState::Fauna { collection, token }
             }
-            Api::Actyx => {
-                let manifest = json!({"appId": access.actyx_app_id, "displayName": "streamcheck load", "version": "1.0"});
-                let answer =
-                    json_call(http.post(format!("{base}/api/v2/auth")).json(&manifest)).await?;
-                let token = answer["token"]
-                    .as_str()
-                    .ok_or_else(|| format!("POST /api/v2/auth answered {answer}"))?;
-                ApiState::Actyx {
-                    token: token.to_owned(),
-                }
-            }
+            Api::Actyx => ApiState::Actyx {
+                token: actyx_token(&http, &access).await?,
+            },
             Api::Atproto => {
                 let handle = format!("ld{}.test", run.to_lowercase());
                 let body = json!({"handle": handle, "password": format!("pw-{run}"), "email": format!("{handle}@example.com")});
@@ -230,18 +236,26 @@ impl Adapter {
     /// Opens one live subscription; returns once the stream has answered.
     pub async fn subscribe(&self) -> Result<Frames, String> {
         let base = &self.access.subscribe_base;
+        let passive = self.access.passive.as_ref();
+        let run = self.run.clone();
         match &self.api {
             ApiState::Fibric => {
+                let filters = match passive {
+                    Some(stream) => stream.clone().unwrap_or_default(),
+                    None => "event_type=harness.load".to_owned(),
+                };
                 let request = self
                     .http
-                    .get(format!("{base}/v1/events/stream?event_type=harness.load"))
+                    .get(format!("{base}/v1/events/stream?{filters}"))
                     .bearer_auth(&self.access.fibric_key)
                     .header("accept", "text/event-stream");
-                let run = self.run.clone();
+                // Envelopes carry no time of their own.
                 Ok(sse_frames(open(request).await?, move |data| {
-                    serde_json::from_str::<Value>(data)
-                        .ok()
-                        .and_then(|e| payload_marker(&e["payload"], &run))
+                    let envelope = serde_json::from_str::<Value>(data).ok();
+                    Event {
+                        marker: envelope.and_then(|e| payload_marker(&e["payload"], &run)),
+                        at: None,
+                    }
                 }))
             }
             ApiState::Pulse { model } => {
@@ -251,11 +265,14 @@ impl Adapter {
                     .bearer_auth(&self.access.pulse_key)
                     .header("accept", "text/event-stream")
                     .json(&json!({"model": model}));
-                let run = self.run.clone();
                 Ok(sse_frames(open(request).await?, move |data| {
-                    serde_json::from_str::<Value>(data)
-                        .ok()
-                        .and_then(|e| payload_marker(&e["created"], &run))
+                    let Ok(event) = serde_json::from_str::<Value>(data) else {
+                        return Event::default();
+                    };
+                    Event {
+                        marker: payload_marker(&event["created"], &run),
+                        at: event["id"].as_str().and_then(ulid_time),
+                    }
                 }))
             }
             ApiState::Fauna { token, .. } => {
@@ -264,31 +281,42 @@ impl Adapter {
                     .post(format!("{base}/stream/1"))
                     .bearer_auth(&self.access.fauna_secret)
                     .json(&json!({"token": token}));
-                let run = self.run.clone();
                 Ok(line_frames(open(request).await?, move |line| {
                     let event: Value = serde_json::from_slice(line).ok()?;
+                    if !matches!(event["type"].as_str(), Some("add" | "update" | "remove")) {
+                        return None;
+                    }
                     let data = &event["data"];
                     let doc = data.get("@doc").unwrap_or(data);
                     let k = doc["k"]
                         .as_u64()
-                        .or_else(|| doc["k"]["@int"].as_str()?.parse().ok())?;
-                    (event["type"] == "add" && doc["load"] == run.as_str()).then_some(k)
+                        .or_else(|| doc["k"]["@int"].as_str()?.parse().ok());
+                    let ours = event["type"] == "add" && doc["load"] == run.as_str();
+                    Some(Event {
+                        marker: k.filter(|_| ours),
+                        at: event["txn_ts"].as_u64().map(micros_time),
+                    })
                 }))
             }
             ApiState::Actyx { token } => {
-                let query = format!("FROM '{}'", self.tag());
+                let query = match passive {
+                    Some(stream) => stream
+                        .clone()
+                        .unwrap_or_else(|| "FROM allEvents".to_owned()),
+                    None => format!("FROM '{}'", self.tag()),
+                };
                 let request = self
                     .http
                     .post(format!("{base}/api/v2/events/subscribe"))
                     .bearer_auth(token)
                     .header("accept", "application/x-ndjson")
                     .json(&json!({"query": query}));
-                let run = self.run.clone();
                 Ok(line_frames(open(request).await?, move |line| {
                     let line: Value = serde_json::from_slice(line).ok()?;
-                    (line["type"] == "event")
-                        .then(|| payload_marker(&line["payload"], &run))
-                        .flatten()
+                    (line["type"] == "event").then(|| Event {
+                        marker: payload_marker(&line["payload"], &run),
+                        at: line["timestamp"].as_u64().map(micros_time),
+                    })
                 }))
             }
             ApiState::Atproto { did, .. } => self.firehose(did.clone()).await,
@@ -312,20 +340,33 @@ impl Adapter {
             .map_err(|e| e.to_string())?;
         let prefix = format!("{COLLECTION}/ld-");
         let frames = ws.filter_map(move |message| {
-            let marker = |bytes: &[u8]| -> Option<u64> {
+            // Every frame but an error frame (`op` -1) or `#info` is an event.
+            let event = |bytes: &[u8]| -> Option<Event> {
                 let frame = decode_frame(bytes, &DecodeLimits::default()).ok()?;
-                if frame.body.get("repo").and_then(Cbor::as_str) != Some(did.as_str()) {
+                if frame.header.t.as_deref().is_none_or(|t| t == "#info") {
                     return None;
                 }
-                let ops = frame.body.get("ops").and_then(Cbor::as_array)?;
-                ops.iter()
-                    .filter_map(|op| op.get("path").and_then(Cbor::as_str))
-                    .find_map(|path| path.strip_prefix(prefix.as_str())?.parse().ok())
+                let body = &frame.body;
+                let at = body
+                    .get("time")
+                    .and_then(Cbor::as_str)
+                    .and_then(|t| humantime::parse_rfc3339_weak(t).ok());
+                let ours = body.get("repo").and_then(Cbor::as_str) == Some(did.as_str());
+                let marker = body
+                    .get("ops")
+                    .and_then(Cbor::as_array)
+                    .filter(|_| ours)
+                    .and_then(|ops| {
+                        ops.iter()
+                            .filter_map(|op| op.get("path").and_then(Cbor::as_str))
+                            .find_map(|path| path.strip_prefix(prefix.as_str())?.parse().ok())
+                    });
+                Some(Event { marker, at })
             };
             let frame = match message {
                 Ok(Message::Binary(bytes)) => Some(Ok(Frame {
                     bytes: bytes.len(),
-                    marker: marker(&bytes),
+                    event: event(&bytes),
                 })),
                 Ok(Message::Close(_)) => Some(Err("the server closed the firehose".to_owned())),
                 Ok(_) => None,
@@ -335,6 +376,86 @@ impl Adapter {
         });
         Ok(frames.boxed())
     }
+}
+
+/// Why a passive run of `api` cannot start without `--stream`, if it cannot.
+pub fn passive_needs_stream(api: Api) -> Option<&'static str> {
+    match api {
+        Api::Pulse => Some("a passive Pulse run needs the model to watch: --stream MODEL"),
+        Api::Fauna => {
+            Some("a passive Fauna run needs the set to watch, in FQL: --stream 'Product.all()'")
+        }
+        Api::Fibric | Api::Actyx | Api::Atproto => None,
+    }
+}
+
+/// What a passive run reads; it makes nothing on the target.
+async fn passive_state(
+    http: &reqwest::Client,
+    api: Api,
+    access: &Access,
+    stream: Option<String>,
+) -> Result<ApiState, String> {
+    Ok(match api {
+        Api::Fibric => ApiState::Fibric,
+        Api::Pulse => ApiState::Pulse {
+            model: stream.ok_or(passive_needs_stream(api).unwrap_or_default())?,
+        },
+        Api::Fauna => {
+            let set = stream.ok_or(passive_needs_stream(api).unwrap_or_default())?;
+            ApiState::Fauna {
+                collection: String::new(),
+                token: event_source(http, access, &set).await?,
+            }
+        }
+        Api::Actyx => ApiState::Actyx {
+            token: actyx_token(http, access).await?,
+        },
+        // The firehose carries every repository's commits; no account is needed.
+        Api::Atproto => ApiState::Atproto {
+            did: String::new(),
+            jwt: String::new(),
+        },
+    })
+}
+
+/// Runs one FQL query with the run's secret.
+async fn fql(http: &reqwest::Client, access: &Access, text: String) -> Result<Value, String> {
+    json_call(
+        http.post(format!("{}/query/1", access.base))
+            .bearer_auth(&access.fauna_secret)
+            .header("x-format", "tagged")
+            .json(&json!({"query": {"fql": [text]}})),
+    )
+    .await
+}
+
+/// The event-source token of an FQL set, such as `Product.all()`.
+async fn event_source(
+    http: &reqwest::Client,
+    access: &Access,
+    set: &str,
+) -> Result<String, String> {
+    let answer = fql(http, access, format!("{set}.eventSource()")).await?;
+    answer["data"]["@stream"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("`{set}.eventSource()` answered {answer}"))
+}
+
+/// An Actyx bearer token for the run's app id.
+async fn actyx_token(http: &reqwest::Client, access: &Access) -> Result<String, String> {
+    let manifest =
+        json!({"appId": access.actyx_app_id, "displayName": "streamcheck load", "version": "1.0"});
+    let answer = json_call(
+        http.post(format!("{}/api/v2/auth", access.base))
+            .json(&manifest),
+    )
+    .await?;
+    answer["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("POST /api/v2/auth answered {answer}"))
 }
 
 /// Sends a request and returns its JSON answer, or why not.
@@ -369,10 +490,20 @@ async fn open(request: reqwest::RequestBuilder) -> Result<reqwest::Response, Str
     }
 }
 
-/// SSE events and comments of a response, each with the marker `marker` finds in its data.
+/// The time in a ULID (its first 48 bits, milliseconds since the epoch).
+fn ulid_time(id: &str) -> Option<SystemTime> {
+    let ulid = ulid::Ulid::from_string(id).ok()?;
+    Some(UNIX_EPOCH + Duration::from_millis(ulid.timestamp_ms()))
+}
+
+fn micros_time(micros: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_micros(micros)
+}
+
+/// SSE events and comments of a response; `event` reads each event's data.
 fn sse_frames(
     response: reqwest::Response,
-    marker: impl Fn(&str) -> Option<u64> + Send + 'static,
+    event: impl Fn(&str) -> Event + Send + 'static,
 ) -> Frames {
     let limits = SseLimits {
         max_line_bytes: MAX_FRAME,
@@ -387,13 +518,13 @@ fn sse_frames(
             let mut frames = Vec::new();
             let mut share = chunk.len();
             while let Some(item) = parser.next_item().map_err(|e| e.to_string())? {
-                let marker = match &item {
-                    SseItem::Event(event) => marker(&event.data),
+                let event = match &item {
+                    SseItem::Event(data) => Some(event(&data.data)),
                     _ => None,
                 };
                 frames.push(Ok(Frame {
                     bytes: std::mem::take(&mut share),
-                    marker,
+                    event,
                 }));
             }
             Ok::<_, String>(frames)
@@ -402,10 +533,10 @@ fn sse_frames(
         .boxed()
 }
 
-/// Lines of a response, each with the marker `marker` finds in it; blank lines count as frames.
+/// Lines of a response; `event` says which are events. Blank lines count as frames.
 fn line_frames(
     response: reqwest::Response,
-    marker: impl Fn(&[u8]) -> Option<u64> + Send + 'static,
+    event: impl Fn(&[u8]) -> Option<Event> + Send + 'static,
 ) -> Frames {
     let mut splitter = LineSplitter::new(MAX_FRAME);
     response
@@ -418,7 +549,7 @@ fn line_frames(
                 let bytes = line.bytes();
                 frames.push(Ok(Frame {
                     bytes: bytes.len() + 1,
-                    marker: marker(bytes),
+                    event: event(bytes),
                 }));
             }
             Ok::<_, String>(frames)

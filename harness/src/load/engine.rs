@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -105,11 +106,15 @@ pub struct Outcome {
 pub type Progress = Box<dyn Fn(&Interval, &Stats) + Send + Sync>;
 
 /// Runs `plan` against the target behind `adapter`.
+///
+/// `alongside` (the request load) starts with the schedule, and the
+/// publishing phase lasts until it, every publisher and `duration` are done.
 pub async fn run(
     adapter: Arc<Adapter>,
     plan: Plan,
     stats: Arc<Stats>,
     progress: Progress,
+    alongside: Option<BoxFuture<'static, ()>>,
 ) -> Result<Outcome, String> {
     let events = plan.events();
     let mut subscribers = connect_all(&adapter, &plan, &stats).await?;
@@ -135,6 +140,18 @@ pub async fn run(
     let mut publishers = JoinSet::new();
     for worker in 0..plan.publishers {
         publishers.spawn(publish(Arc::clone(&adapter), Arc::clone(&shared), worker));
+    }
+    // A run that publishes little or nothing (passive subscribers, requests
+    // alone) still lasts its duration.
+    let start = shared.start;
+    publishers.spawn(tokio::time::sleep_until(
+        (start + plan.schedule.duration).into(),
+    ));
+    if let Some(alongside) = alongside {
+        publishers.spawn(async move {
+            tokio::time::sleep_until(start.into()).await;
+            alongside.await;
+        });
     }
     // Intervals, while the publishers run and through the grace period.
     let mut intervals = Vec::new();
@@ -270,6 +287,7 @@ async fn read(
     let mut seen = Seen::new(shared.sent.len());
     let mut received = 0u64;
     let connected = Instant::now();
+    let mut last_event = None::<Instant>;
     let mut last_of_worker = vec![None::<u64>; plan.publishers as usize];
     loop {
         let now_phase = *phase.borrow_and_update();
@@ -301,7 +319,22 @@ async fn read(
         };
         shared.stats.count("frames", 1);
         shared.stats.count("bytes", frame.bytes as u64);
-        let Some(k) = frame.marker else { continue };
+        let Some(event) = frame.event else { continue };
+        // Every event, the run's or not: what a passive subscriber measures.
+        let now = Instant::now();
+        match last_event.replace(now) {
+            None => shared
+                .stats
+                .record("first_event", now.duration_since(connected)),
+            Some(previous) => shared
+                .stats
+                .record("inter_arrival", now.duration_since(previous)),
+        }
+        if let Some(at) = event.at {
+            let age = SystemTime::now().duration_since(at).unwrap_or_default();
+            shared.stats.record("event_age", age);
+        }
+        let Some(k) = event.marker else { continue };
         if k % count != index {
             continue;
         }
@@ -313,12 +346,6 @@ async fn read(
         else {
             continue;
         };
-        let now = Instant::now();
-        if received == 0 {
-            shared
-                .stats
-                .record("first_event", now.duration_since(connected));
-        }
         if !seen.insert(i) {
             shared.stats.count("duplicated", 1);
             continue;

@@ -27,6 +27,8 @@ struct Series<'a> {
 
 /// An SVG line plot; `x_ticks` are (value, label).
 fn plot(title: &str, y_label: &str, series: &[Series<'_>], x_ticks: &[(f64, String)]) -> String {
+    // A series without points (no requests in a stream run, say) gets no legend either.
+    let series: Vec<&Series<'_>> = series.iter().filter(|s| !s.points.is_empty()).collect();
     let all = series.iter().flat_map(|s| s.points.iter());
     let (x_max, y_max) = all.fold((0.0f64, 0.0f64), |(x, y), (px, py)| {
         (x.max(*px), y.max(*py))
@@ -158,6 +160,10 @@ pub fn page(load: &Value, markdown_tables: &str, intervals: &[Interval]) -> Stri
                 name: "publish ack",
                 points: distribution(&total.0["publish_ack"]),
             },
+            Series {
+                name: "request",
+                points: distribution(&total.0["request"]),
+            },
         ],
         &nines,
     );
@@ -198,8 +204,12 @@ pub fn page(load: &Value, markdown_tables: &str, intervals: &[Interval]) -> Stri
         ],
         &time_ticks,
     );
+    // Per-second counts per interval; none for a histogram the run never recorded into.
     let rate = |name: &'static str| {
-        move |i: &Interval| Some(i.set.0[name].len() as f64 / i.length.as_secs_f64().max(1e-3))
+        let ran = !total.0[name].is_empty();
+        move |i: &Interval| {
+            ran.then(|| i.set.0[name].len() as f64 / i.length.as_secs_f64().max(1e-3))
+        }
     };
     let throughput = plot(
         "Throughput over time",
@@ -212,6 +222,10 @@ pub fn page(load: &Value, markdown_tables: &str, intervals: &[Interval]) -> Stri
             Series {
                 name: "publishes acknowledged/s",
                 points: per_interval(&rate("publish_ack")),
+            },
+            Series {
+                name: "requests/s",
+                points: per_interval(&rate("request")),
             },
         ],
         &time_ticks,

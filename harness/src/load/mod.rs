@@ -6,6 +6,7 @@
 //! - [`schedule`]: intended send times (rate, ramp) and `--shard i/N`.
 //! - [`adapter`]: publishing and subscribing per API, with a marker in every payload.
 //! - [`engine`]: subscribers, publisher workers, timing, delivery anomalies.
+//! - [`requests`]: request/response load through goose (`--users`).
 //! - [`stats`]: the histograms (microseconds) and counters, cut into intervals.
 //! - [`hlog`]: HDR interval logs, written, read back and merged.
 //! - [`threshold`]: `--threshold` expressions.
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod hlog;
 pub mod html;
 pub mod profile;
+pub mod requests;
 pub mod schedule;
 pub mod stats;
 pub mod summary;
@@ -55,6 +57,27 @@ pub async fn command(args: &LoadArgs) -> Exit {
         Ok(thresholds) => thresholds,
         Err(message) => return usage(format!("--threshold {message}")),
     };
+    if profile.rate == 0.0 && profile.subscribers == 0 && profile.users == 0 {
+        return usage(
+            "nothing to run: give a --rate, --subscribers or request --users above zero".to_owned(),
+        );
+    }
+    // Subscribers of a run that publishes nothing watch what the target has.
+    let passive = profile.rate == 0.0 && profile.subscribers > 0;
+    if passive && profile.users > 0 {
+        return usage(
+            "request --users beside passive subscribers (--rate 0) are not supported; run them apart"
+                .to_owned(),
+        );
+    }
+    if let Some(needed) = adapter::passive_needs_stream(args.api).filter(|_| passive)
+        && args.stream.is_none()
+    {
+        return usage(needed.to_owned());
+    }
+    if args.stream.is_some() && !passive {
+        return usage("--stream is for passive subscribers: a run with --rate 0".to_owned());
+    }
     if profile.publishers == 0 {
         return usage("--publishers must be at least 1".to_owned());
     }
@@ -100,7 +123,9 @@ pub async fn command(args: &LoadArgs) -> Exit {
         pulse_key: args.pulse_key.clone(),
         fauna_secret: args.fauna_secret.clone(),
         actyx_app_id: args.actyx_app_id.clone(),
+        passive: passive.then(|| args.stream.clone()),
     };
+    let stats = Arc::new(Stats::default());
     let adapter = match Adapter::prepare(args.api, access, run.clone()).await {
         Ok(adapter) => Arc::new(adapter),
         Err(error) => {
@@ -108,6 +133,28 @@ pub async fn command(args: &LoadArgs) -> Exit {
             return Exit::Broken;
         }
     };
+    let endpoints = match requests::select(adapter.endpoints(), &profile.endpoints) {
+        Ok(endpoints) => endpoints,
+        Err(message) => return usage(message),
+    };
+    let request_result = Arc::new(std::sync::Mutex::new(None));
+    let alongside = (profile.users > 0).then(|| {
+        let plan = requests::Plan {
+            base: base.clone(),
+            users: profile.users,
+            duration: profile.duration,
+            endpoints,
+        };
+        let (stats, dir, slot) = (
+            Arc::clone(&stats),
+            report_dir.clone(),
+            Arc::clone(&request_result),
+        );
+        Box::pin(async move {
+            let result = requests::run(plan, stats, &dir).await;
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+        }) as futures_util::future::BoxFuture<'static, ()>
+    });
     let plan = Plan {
         schedule,
         shard: args.shard,
@@ -117,7 +164,6 @@ pub async fn command(args: &LoadArgs) -> Exit {
         grace: profile.grace,
         interval: profile.interval,
     };
-    let stats = Arc::new(Stats::default());
     let bar = progress_bar(profile.duration);
     let progress = {
         let bar = bar.clone();
@@ -125,12 +171,23 @@ pub async fn command(args: &LoadArgs) -> Exit {
             let deliver = &interval.set.0["deliver"];
             let rate = deliver.len() as f64 / interval.length.as_secs_f64().max(1e-3);
             bar.set_position((interval.start + interval.length).as_millis() as u64);
-            bar.set_message(format!(
+            let requests = &interval.set.0["request"];
+            let mut message = format!(
                 "{rate:.0} deliveries/s, deliver p99 {:.1} ms, published {}, errors {}",
                 deliver.value_at_quantile(0.99) as f64 / 1000.0,
                 stats.counter("published"),
-                stats.counter("publish_errors") + stats.counter("subscriber_errors"),
-            ));
+                stats.counter("publish_errors")
+                    + stats.counter("subscriber_errors")
+                    + stats.counter("request_errors"),
+            );
+            if !requests.is_empty() {
+                let rate = requests.len() as f64 / interval.length.as_secs_f64().max(1e-3);
+                message += &format!(
+                    "; {rate:.0} requests/s, p99 {:.1} ms",
+                    requests.value_at_quantile(0.99) as f64 / 1000.0
+                );
+            }
+            bar.set_message(message);
         }) as engine::Progress
     };
     let outcome = match engine::run(
@@ -138,6 +195,7 @@ pub async fn command(args: &LoadArgs) -> Exit {
         plan.clone(),
         Arc::clone(&stats),
         progress,
+        alongside,
     )
     .await
     {
@@ -149,6 +207,18 @@ pub async fn command(args: &LoadArgs) -> Exit {
         }
     };
     bar.finish_and_clear();
+    let requests = match request_result
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    {
+        None => None,
+        Some(Ok(summary)) => Some(summary),
+        Some(Err(error)) => {
+            eprintln!("harness load: the request load failed: {error}");
+            return Exit::Broken;
+        }
+    };
     let about = json!({
         "api": args.api.name(),
         "target": if args.target.is_some() { base.clone() } else { format!("{base} (embedded reference server)") },
@@ -162,6 +232,7 @@ pub async fn command(args: &LoadArgs) -> Exit {
             "publishers": profile.publishers,
             "shard": args.shard.to_string(),
             "events": schedule.total(),
+            "users": profile.users,
         },
     });
     let counters = stats
@@ -177,6 +248,7 @@ pub async fn command(args: &LoadArgs) -> Exit {
         elapsed: outcome.elapsed,
         publishing: schedule.duration,
         thresholds: &thresholds,
+        requests,
     });
     finish(&report_dir, &load, outcome.start, &outcome.intervals)
 }
@@ -339,6 +411,21 @@ pub fn merge(args: &MergeArgs) -> Exit {
     about["workers"] = json!(loads.len());
     about["start"] = json!(humantime::format_rfc3339_millis(start).to_string());
     about["profile"]["subscribers"] = json!(subscribers);
+    // Goose's per-endpoint figures cannot be added exactly (the `request`
+    // histogram, merged from the logs, can): each worker's is kept.
+    let workers: Vec<Value> = loads
+        .iter()
+        .filter(|l| l["requests"].is_object())
+        .map(|l| l["requests"].clone())
+        .collect();
+    let requests = (!workers.is_empty()).then(|| {
+        let seconds = workers
+            .iter()
+            .filter_map(|w| w["seconds"].as_u64())
+            .max()
+            .unwrap_or(0);
+        json!({"engine": "goose", "seconds": seconds, "workers": workers})
+    });
     let load = summary::build(&summary::Inputs {
         about,
         intervals: &intervals,
@@ -347,6 +434,7 @@ pub fn merge(args: &MergeArgs) -> Exit {
         elapsed: longest("elapsed_ms"),
         publishing: longest("publishing_ms"),
         thresholds: &thresholds,
+        requests,
     });
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports/out").join(format!(

@@ -10,10 +10,13 @@
 //! grace = "5s"
 //! interval = "1s"
 //! thresholds = ["deliver.p99<250ms", "lost==0"]
+//! users = 0            # request/response load users (goose)
+//! endpoints = []       # which request endpoints; default: every read
 //! ```
 //!
-//! Every key is optional in the file; `rate`, `duration` and `subscribers`
-//! must come from the file or a flag. Thresholds from both add up.
+//! Every key is optional in the file; `duration` must come from the file or
+//! a flag, and so must `rate` and `subscribers` unless the run has request
+//! users (then they default to 0). Thresholds and endpoints from both add up.
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,6 +37,9 @@ struct File {
     interval: Option<String>,
     #[serde(default)]
     thresholds: Vec<String>,
+    users: Option<u32>,
+    #[serde(default)]
+    endpoints: Vec<String>,
 }
 
 /// A run's shape, flags and file resolved.
@@ -47,6 +53,10 @@ pub struct Profile {
     pub grace: Duration,
     pub interval: Duration,
     pub thresholds: Vec<String>,
+    /// Request/response load users.
+    pub users: u32,
+    /// The request endpoints they drive; empty means every read endpoint.
+    pub endpoints: Vec<String>,
 }
 
 fn duration(key: &str, text: Option<&str>) -> Result<Option<Duration>, String> {
@@ -69,8 +79,17 @@ impl Profile {
         let from_file = |key: &str, text: &Option<String>| duration(key, text.as_deref());
         let mut thresholds = file.thresholds.clone();
         thresholds.extend(args.thresholds.iter().cloned());
+        let mut endpoints = file.endpoints.clone();
+        endpoints.extend(args.endpoints.iter().cloned());
+        let users = args.users.or(file.users).unwrap_or(0);
+        // A request-only run publishes nothing and subscribes nowhere unless told to.
+        let streams_default = (users > 0).then_some(0);
         Ok(Profile {
-            rate: args.rate.or(file.rate).ok_or_else(|| missing("rate"))?,
+            rate: args
+                .rate
+                .or(file.rate)
+                .or(streams_default.map(f64::from))
+                .ok_or_else(|| missing("rate"))?,
             duration: args
                 .duration
                 .or(from_file("duration", &file.duration)?)
@@ -82,6 +101,7 @@ impl Profile {
             subscribers: args
                 .subscribers
                 .or(file.subscribers)
+                .or(streams_default)
                 .ok_or_else(|| missing("subscribers"))?,
             publishers: args.publishers.or(file.publishers).unwrap_or(1),
             grace: args
@@ -93,6 +113,8 @@ impl Profile {
                 .or(from_file("interval", &file.interval)?)
                 .unwrap_or(Duration::from_secs(1)),
             thresholds,
+            users,
+            endpoints,
         })
     }
 }
@@ -157,6 +179,28 @@ mod tests {
         std::fs::write(&path, "rate = 5\nsubscribers = 1\nduration = \"soon\"\n").unwrap();
         let error = Profile::resolve(&args(&["--profile", path.to_str().unwrap()])).unwrap_err();
         assert!(error.contains("not a duration"), "{error}");
+    }
+
+    #[test]
+    fn request_users_alone_make_a_run_without_streams() {
+        let profile = Profile::resolve(&args(&[
+            "--users",
+            "4",
+            "--duration",
+            "2s",
+            "--endpoint",
+            "list",
+        ]))
+        .unwrap();
+        assert_eq!((profile.rate, profile.subscribers), (0.0, 0));
+        assert_eq!(
+            (profile.users, profile.endpoints.as_slice()),
+            (4, &["list".to_owned()][..])
+        );
+        // Streams asked for explicitly still run beside the users.
+        let profile =
+            Profile::resolve(&args(&["--users", "2", "--duration", "1s", "--rate", "9"])).unwrap();
+        assert_eq!(profile.rate, 9.0);
     }
 
     #[test]

@@ -62,9 +62,10 @@ pub struct Schedule {
 impl Schedule {
     /// A schedule, or why the numbers make none.
     pub fn new(rate: f64, duration: Duration, ramp: Duration) -> Result<Self, String> {
-        if !rate.is_finite() || rate <= 0.0 {
+        // Zero publishes nothing: subscribers alone (a target without a producer) or requests alone.
+        if !rate.is_finite() || rate < 0.0 {
             return Err(format!(
-                "the rate must be a positive number of events per second, not {rate}"
+                "the rate must be zero or a positive number of events per second, not {rate}"
             ));
         }
         if duration.is_zero() {
@@ -151,7 +152,9 @@ mod tests {
         }
         assert!("3/3".parse::<Shard>().is_err());
         assert!("1-3".parse::<Shard>().is_err());
-        assert!(Schedule::new(0.0, Duration::from_secs(1), Duration::ZERO).is_err());
+        assert!(Schedule::new(-1.0, Duration::from_secs(1), Duration::ZERO).is_err());
+        let silent = Schedule::new(0.0, Duration::from_secs(5), Duration::from_secs(1)).unwrap();
+        assert_eq!(silent.total(), 0);
         assert!(Schedule::new(1.0, Duration::from_secs(1), Duration::from_secs(2)).is_err());
     }
 }

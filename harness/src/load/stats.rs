@@ -32,10 +32,25 @@ pub const HISTOGRAMS: &[(&str, &str)] = &[
         "connect",
         "subscriber connect: request to the stream's first byte of headers",
     ),
-    ("first_event", "subscriber connect to its first event"),
+    (
+        "first_event",
+        "subscriber connect to its first event (of the run or not)",
+    ),
+    (
+        "inter_arrival",
+        "from one event to the next on one subscriber (keep-alives aside)",
+    ),
+    (
+        "event_age",
+        "an event's arrival minus the time it carries (Pulse id, Fauna txn_ts, Actyx timestamp, AT time), by the target's clock",
+    ),
     (
         "reconnect",
         "a dropped subscriber's reconnect, from the drop to the new stream",
+    ),
+    (
+        "request",
+        "request/response load (--users): request to the first byte of a successful answer",
     ),
 ];
 
@@ -69,12 +84,17 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "late_publishes",
         "publishes sent more than 100 ms after their intended time",
     ),
+    ("requests", "request/response load: successful answers"),
+    (
+        "request_errors",
+        "request/response load: refused or failed requests",
+    ),
 ];
 
 /// The largest value tracked: an hour, in microseconds.
 const HIGHEST: u64 = 3_600_000_000;
 
-fn histogram() -> Histogram<u64> {
+pub(super) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIGHEST, 3).expect("static bounds are valid")
 }
 

@@ -28,6 +28,8 @@ pub struct Inputs<'a> {
     /// The publishing part of it.
     pub publishing: Duration,
     pub thresholds: &'a [Threshold],
+    /// The request load's section (goose's figures per endpoint, `seconds`), if it ran.
+    pub requests: Option<Value>,
 }
 
 /// Builds `load.json`.
@@ -42,8 +44,12 @@ pub fn build(inputs: &Inputs<'_>) -> Value {
         .map(|(name, h)| ((*name).to_owned(), summary(h)))
         .collect();
     let count = |name: &str| inputs.counters.get(name).copied().unwrap_or(0) as f64;
-    let attempts = count("published") + count("publish_errors") + inputs.subscribers as f64;
-    let errors = count("publish_errors") + count("subscriber_errors");
+    let attempts = count("published")
+        + count("publish_errors")
+        + inputs.subscribers as f64
+        + count("requests")
+        + count("request_errors");
+    let errors = count("publish_errors") + count("subscriber_errors") + count("request_errors");
     let per_second = |n: f64, span: Duration| {
         if span.is_zero() {
             0.0
@@ -52,9 +58,15 @@ pub fn build(inputs: &Inputs<'_>) -> Value {
         }
     };
     let round = |x: f64| (x * 1000.0).round() / 1000.0;
+    let request_span = inputs
+        .requests
+        .as_ref()
+        .and_then(|r| r["seconds"].as_f64())
+        .map_or(Duration::ZERO, Duration::from_secs_f64);
     let rates = json!({
         "publish_rate": round(per_second(count("published"), inputs.publishing)),
         "deliver_rate": round(per_second(count("delivered"), inputs.elapsed)),
+        "request_rate": round(per_second(count("requests"), request_span)),
         "error_rate": if attempts == 0.0 { 0.0 } else { errors / attempts },
     });
     let counters: Map<String, Value> = COUNTERS
@@ -70,6 +82,9 @@ pub fn build(inputs: &Inputs<'_>) -> Value {
         "counters": counters,
         "rates": rates,
     });
+    if let Some(requests) = &inputs.requests {
+        load["requests"] = requests.clone();
+    }
     let thresholds: Vec<Value> = inputs
         .thresholds
         .iter()
@@ -128,11 +143,13 @@ pub fn markdown(load: &Value) -> String {
     let rates = &load["rates"];
     let _ = writeln!(
         out,
-        "\nRates: {} published/s, {} delivered/s, error rate {:.3} %.",
+        "\nRates: {} published/s, {} delivered/s, {} requests/s, error rate {:.3} %.",
         rates["publish_rate"],
         rates["deliver_rate"],
+        rates["request_rate"],
         rates["error_rate"].as_f64().unwrap_or(0.0) * 100.0
     );
+    request_table(&mut out, &load["requests"]);
     if let Some(thresholds) = load["thresholds"].as_array().filter(|t| !t.is_empty()) {
         out.push_str("\n| threshold | measured | |\n|---|---:|---|\n");
         for t in thresholds {
@@ -150,6 +167,39 @@ pub fn markdown(load: &Value) -> String {
         }
     }
     out
+}
+
+/// The request load's endpoints, as goose measured them (each worker's, after a merge).
+fn request_table(out: &mut String, requests: &Value) {
+    let sections: Vec<&Value> = match requests["workers"].as_array() {
+        Some(workers) => workers.iter().collect(),
+        None if requests.is_object() => vec![requests],
+        None => return,
+    };
+    let _ = writeln!(
+        out,
+        "\nRequests ({} users, closed loop, goose; the `request` histogram above holds them all):\n",
+        sections
+            .iter()
+            .filter_map(|s| s["users"].as_u64())
+            .sum::<u64>()
+    );
+    out.push_str("| endpoint | requests | failures | per s | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    for section in sections {
+        for (name, e) in section["endpoints"].as_object().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "| `{} {name}` | {} | {} | {} | {} | {} | {} |",
+                e["method"].as_str().unwrap_or(""),
+                e["successes"],
+                e["failures"],
+                e["rate"],
+                ms(&e["p50"]),
+                ms(&e["p99"]),
+                ms(&e["max"])
+            );
+        }
+    }
 }
 
 /// `junit.xml`: one test case per threshold, failed when it broke.

@@ -7,7 +7,8 @@
 //! - a counter with a count: `lost==0`, `duplicated<10`;
 //! - `error_rate` with a percentage or a fraction: `error_rate<1%` (publish
 //!   errors and subscriber errors over publishes and subscribers);
-//! - `publish_rate` or `deliver_rate` in events per second: `deliver_rate>900/s`.
+//! - `publish_rate` or `deliver_rate` in events per second: `deliver_rate>900/s`;
+//!   `request_rate` in requests per second: `request_rate>1000/s`.
 //!
 //! A histogram with no samples fails every threshold on it: a p99 of nothing
 //! is not under 50 ms.
@@ -118,7 +119,7 @@ impl std::str::FromStr for Threshold {
             }
             .map_err(|_| format!("{text:?}: {right:?} is not a rate (try 1% or 0.01)"))?;
             (Metric::ErrorRate, fraction)
-        } else if let Some(rate) = ["publish_rate", "deliver_rate"]
+        } else if let Some(rate) = ["publish_rate", "deliver_rate", "request_rate"]
             .into_iter()
             .find(|r| *r == left)
         {
@@ -129,7 +130,7 @@ impl std::str::FromStr for Threshold {
             (Metric::Rate(rate), per_second)
         } else {
             return Err(format!(
-                "{text:?}: {left:?} is neither HISTOGRAM.STAT, a counter, error_rate, publish_rate nor deliver_rate"
+                "{text:?}: {left:?} is neither HISTOGRAM.STAT, a counter, error_rate, publish_rate, deliver_rate nor request_rate"
             ));
         };
         if !limit.is_finite() {

@@ -4,6 +4,8 @@ mod catalogue;
 mod cli;
 mod junit;
 mod load;
+mod load_passive;
+mod load_requests;
 mod pds;
 mod pipeline;
 mod producer;

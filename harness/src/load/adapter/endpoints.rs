@@ -1,0 +1,122 @@
+//! The request/response endpoints of each API that `harness load --users` drives, with the run's credentials.
+//!
+//! Reads are the default; an endpoint that writes (`publish`) runs only when
+//! `--endpoint` names it, because its events land in the target's log.
+
+use serde_json::{Value, json};
+
+use super::{Adapter, ApiState, COLLECTION};
+
+/// One request a load user sends over and over.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The name in reports, thresholds and `--endpoint`.
+    pub name: &'static str,
+    pub method: reqwest::Method,
+    /// The path and query, relative to the target.
+    pub path: String,
+    pub bearer: Option<String>,
+    /// A JSON body, for POST.
+    pub body: Option<Value>,
+    /// Whether each request adds to the target's log.
+    pub writes: bool,
+}
+
+impl Endpoint {
+    fn get(name: &'static str, path: String, bearer: Option<&str>) -> Endpoint {
+        Endpoint {
+            name,
+            method: reqwest::Method::GET,
+            path,
+            bearer: bearer.map(str::to_owned),
+            body: None,
+            writes: false,
+        }
+    }
+
+    fn post(name: &'static str, path: &str, bearer: &str, body: Value) -> Endpoint {
+        Endpoint {
+            name,
+            method: reqwest::Method::POST,
+            path: path.to_owned(),
+            bearer: Some(bearer.to_owned()),
+            body: Some(body),
+            writes: false,
+        }
+    }
+
+    fn writing(self) -> Endpoint {
+        Endpoint {
+            writes: true,
+            ..self
+        }
+    }
+}
+
+impl Adapter {
+    /// Every request endpoint of the target's API, reads first.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        let access = &self.access;
+        match &self.api {
+            ApiState::Fibric => vec![Endpoint::get(
+                "list",
+                "/v1/events?event_type=harness.load&limit=100".to_owned(),
+                Some(&access.fibric_key),
+            )],
+            ApiState::Pulse { .. } => vec![Endpoint::get(
+                "streams",
+                "/streams".to_owned(),
+                Some(&access.pulse_key),
+            )],
+            ApiState::Fauna { collection, token } => vec![
+                Endpoint::post(
+                    "query",
+                    "/query/1",
+                    &access.fauna_secret,
+                    json!({"query": {"fql": [format!("{collection}.all().eventSource()")]}}),
+                ),
+                Endpoint::post(
+                    "feed",
+                    "/feed/1",
+                    &access.fauna_secret,
+                    json!({"token": token, "page_size": 16}),
+                ),
+            ],
+            ApiState::Actyx { token } => vec![
+                Endpoint::get("offsets", "/api/v2/events/offsets".to_owned(), Some(token)),
+                Endpoint::post(
+                    "query",
+                    "/api/v2/events/query",
+                    token,
+                    json!({"query": format!("FROM '{}'", self.tag()), "order": "asc"}),
+                ),
+                Endpoint::post(
+                    "publish",
+                    "/api/v2/events/publish",
+                    token,
+                    json!({"data": [{"tags": [format!("{}.requests", self.tag())], "payload": {"load": self.run}}]}),
+                )
+                .writing(),
+            ],
+            ApiState::Atproto { did, jwt } => vec![
+                Endpoint::get(
+                    "getLatestCommit",
+                    format!("/xrpc/com.atproto.sync.getLatestCommit?did={did}"),
+                    None,
+                ),
+                Endpoint::get(
+                    "describeServer",
+                    "/xrpc/com.atproto.server.describeServer".to_owned(),
+                    None,
+                ),
+                Endpoint::post(
+                    "createRecord",
+                    "/xrpc/com.atproto.repo.createRecord",
+                    jwt,
+                    json!({"repo": did, "collection": COLLECTION, "record": {"$type": COLLECTION, "text": "request load", "createdAt": "2026-01-01T00:00:00Z"}}),
+                )
+                .writing(),
+            ],
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! `harness load --users`: request/response load through goose, folded into the run's report.
+
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Parser;
+use harness::Exit;
+use harness::cli::{Cli, Command};
+use harness::load;
+use harness::proxy::framing::Framing;
+use harness::proxy::schedule::Schedule;
+use harness::proxy::{FaultLog, start as start_proxy};
+use harness::record::Recorder;
+use reference_server::config::Config;
+use serde_json::Value;
+
+/// Runs `harness load ARGS --report-dir DIR` in this process; its exit and `load.json`, if written.
+async fn load_run(dir: &Path, args: &[&str]) -> (Exit, Option<Value>) {
+    let mut argv = vec!["harness", "load", "--report-dir", dir.to_str().unwrap()];
+    argv.extend_from_slice(args);
+    let Command::Load(args) = Cli::parse_from(argv).command else {
+        unreachable!()
+    };
+    let exit = load::command(&args).await;
+    let load = std::fs::read_to_string(dir.join("load.json"))
+        .ok()
+        .map(|text| serde_json::from_str(&text).unwrap());
+    (exit, load)
+}
+
+/// The read endpoints `harness load` drives by default, per API.
+const READS: &[(&str, &[&str])] = &[
+    ("fibric", &["list"]),
+    ("pulse", &["streams"]),
+    ("fauna", &["query", "feed"]),
+    ("actyx", &["offsets", "query"]),
+    ("atproto", &["getLatestCommit", "describeServer"]),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_drive_every_read_endpoint_of_every_api_and_each_answer_is_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (api, endpoints) in READS {
+        let out = dir.path().join(api);
+        let (exit, load) =
+            load_run(&out, &["--api", api, "--users", "2", "--duration", "2s"]).await;
+        let load = load.unwrap_or_else(|| panic!("{api}: no load.json"));
+        assert_eq!(exit, Exit::Ok, "{api}: {load}");
+        let section = &load["requests"];
+        assert_eq!(section["engine"], "goose", "{api}: {load}");
+        assert_eq!(section["users"], 2, "{api}: {load}");
+        let mut goose_successes = 0;
+        for endpoint in *endpoints {
+            let e = &section["endpoints"][endpoint];
+            let successes = e["successes"].as_u64().unwrap_or(0);
+            assert!(successes > 0, "{api} {endpoint}: {load}");
+            assert_eq!(e["failures"], 0, "{api} {endpoint}: {load}");
+            assert!(e["p50"].as_u64().unwrap() > 0, "{api} {endpoint}: {load}");
+            goose_successes += successes;
+        }
+        assert_eq!(
+            section["endpoints"].as_object().unwrap().len(),
+            endpoints.len(),
+            "{api}: only the reads run by default: {load}"
+        );
+        // Our histogram and goose's counts see the same answers; a request
+        // cut by the end of the run may fall on one side of the line only.
+        let ours = load["counters"]["requests"].as_u64().unwrap();
+        assert_eq!(
+            load["histograms"]["request"]["count"], ours,
+            "{api}: {load}"
+        );
+        assert!(
+            ours.abs_diff(goose_successes) <= 2,
+            "{api}: harness counted {ours}, goose {goose_successes}"
+        );
+        assert_eq!(load["counters"]["request_errors"], 0, "{api}: {load}");
+        assert!(load["rates"]["request_rate"].as_f64().unwrap() > 0.0);
+        // No streams ran: nothing published, nothing subscribed.
+        assert_eq!(load["counters"]["published"], 0, "{api}: {load}");
+        assert_eq!(load["histograms"]["connect"]["count"], 0, "{api}: {load}");
+        for kept in [
+            "goose.html",
+            "goose.json",
+            "request.hlog",
+            "load.md",
+            "load.html",
+        ] {
+            assert!(out.join(kept).is_file(), "{api}: {kept} missing");
+        }
+        let markdown = std::fs::read_to_string(out.join("load.md")).unwrap();
+        assert!(
+            markdown.contains(&format!(" {}` |", endpoints[0])),
+            "{markdown}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_and_streams_run_together_and_a_write_endpoint_runs_only_when_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--api",
+        "actyx",
+        "--users",
+        "1",
+        "--endpoint",
+        "publish",
+        "--rate",
+        "20",
+        "--subscribers",
+        "2",
+        "--duration",
+        "1s",
+        "--threshold",
+        "request_rate>1/s",
+        "--threshold",
+        "request.p99<10s",
+    ];
+    let (exit, load) = load_run(dir.path(), &args).await;
+    let load = load.unwrap();
+    assert_eq!(exit, Exit::Ok, "{load}");
+    assert_eq!(load["counters"]["delivered"], 40, "{load}");
+    assert_eq!(load["counters"]["lost"], 0, "{load}");
+    let endpoints = load["requests"]["endpoints"].as_object().unwrap();
+    assert_eq!(endpoints.keys().collect::<Vec<_>>(), ["publish"], "{load}");
+    assert!(endpoints["publish"]["successes"].as_u64().unwrap() > 0);
+    // The requests' events carry no marker of the run: never counted as deliveries.
+    assert!(load["counters"]["frames"].as_u64().unwrap() >= 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_endpoint_or_an_empty_run_is_a_usage_error_and_a_broken_threshold_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exit, load) = load_run(
+        &dir.path().join("unknown"),
+        &[
+            "--api",
+            "fibric",
+            "--users",
+            "1",
+            "--duration",
+            "1s",
+            "--endpoint",
+            "nope",
+        ],
+    )
+    .await;
+    assert_eq!(exit, Exit::Usage);
+    assert!(load.is_none());
+    let (exit, _) = load_run(
+        &dir.path().join("empty"),
+        &[
+            "--api",
+            "fibric",
+            "--rate",
+            "0",
+            "--subscribers",
+            "0",
+            "--duration",
+            "1s",
+        ],
+    )
+    .await;
+    assert_eq!(exit, Exit::Usage);
+    let (exit, load) = load_run(
+        &dir.path().join("broken"),
+        &[
+            "--api",
+            "pulse",
+            "--users",
+            "1",
+            "--duration",
+            "1s",
+            "--threshold",
+            "request_rate>100000000/s",
+        ],
+    )
+    .await;
+    let load = load.unwrap();
+    assert_eq!(exit, Exit::Failed, "{load}");
+    assert_eq!(load["thresholds"][0]["held"], false, "{load}");
+    let junit = std::fs::read_to_string(dir.path().join("broken/junit.xml")).unwrap();
+    assert!(
+        junit.contains("request_rate&gt;100000000/s broken"),
+        "{junit}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_added_latency_shows_in_the_request_median() {
+    let server = reference_server::server::start(Config::ephemeral())
+        .await
+        .unwrap();
+    let added = Duration::from_millis(20);
+    let proxy = start_proxy(
+        "127.0.0.1:0".parse().unwrap(),
+        server.local_addr.to_string(),
+        Schedule::parse("all: latency 20ms").unwrap(),
+        Framing::Sse,
+        FaultLog::Recorder(Recorder::new()),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let median = |load: &Value| load["histograms"]["request"]["p50"].as_f64().unwrap();
+    let (target, via) = (server.base_url(), proxy.base_url());
+    let mut loads = Vec::new();
+    for (name, url) in [("direct", &target), ("proxied", &via)] {
+        let args = [
+            "--api",
+            "fibric",
+            "--target",
+            url,
+            "--users",
+            "4",
+            "--duration",
+            "2s",
+        ];
+        let (exit, load) = load_run(&dir.path().join(name), &args).await;
+        let load = load.unwrap();
+        assert_eq!(exit, Exit::Ok, "{load}");
+        assert_eq!(load["counters"]["request_errors"], 0, "{load}");
+        loads.push(load);
+    }
+    let measured = median(&loads[1]) - median(&loads[0]);
+    let tolerance = 1000.0 + 0.05 * added.as_micros() as f64;
+    eprintln!("added {added:?}; the request median moved by {measured} µs");
+    assert!(
+        (measured - added.as_micros() as f64).abs() <= tolerance,
+        "the proxy added {added:?}; the request median moved by {measured} µs ({loads:?})"
+    );
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Request-load benchmark: `harness load --users` (goose) beside oha and wrk on
+# one reference-server endpoint, same connections, same duration, in one run.
+#
+#   reports/bench/requests.sh [CONNECTIONS] [SECONDS] [ROUNDS]    (defaults: 50 10 3)
+#
+# Needs oha (`cargo install oha --locked`) and wrk (Debian `wrk`). The endpoint
+# is Fibric's list, GET /v1/events?event_type=harness.load&limit=100 with the
+# dev API key, on a `reference-server --memory` (release build) whose log stays
+# empty, so every answer is the same. The tools take turns, ROUNDS times, and
+# the medians of their requests per second are printed with each one's ratio
+# to the harness. Tool and server share this machine's cores, as they would in
+# CI. Writes the raw outputs to reports/bench/requests/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+connections=${1:-50}
+seconds=${2:-10}
+rounds=${3:-3}
+out=reports/bench/requests
+for tool in oha wrk; do
+    command -v "$tool" >/dev/null || { echo "requests.sh: $tool is not installed (oha: cargo install oha --locked; wrk: apt-get install wrk)" >&2; exit 2; }
+done
+cargo build --release --quiet -p harness -p reference-server
+rm -rf "$out"
+mkdir -p "$out"
+
+log=$(mktemp)
+target/release/reference-server --listen 127.0.0.1:0 --memory >"$log" 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; rm -f "$log"' EXIT
+url=
+for _ in $(seq 100); do
+    url=$(sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$log" | head -1)
+    [ -n "$url" ] && break
+    sleep 0.1
+done
+[ -n "$url" ] || { echo "the server did not start: $(cat "$log")" >&2; exit 3; }
+endpoint="$url/v1/events?event_type=harness.load&limit=100"
+auth="Authorization: Bearer sk_test_tenant_a"
+# Every tool must get 200s: a refused request would be cheap and fast.
+curl -sf -H "$auth" "$endpoint" >/dev/null
+
+for round in $(seq "$rounds"); do
+    target/release/harness load --api fibric --target "$url" --users "$connections" \
+        --duration "${seconds}s" --endpoint list --report-dir "$out/harness-$round" >/dev/null 2>"$out/harness-$round.stderr"
+    oha --no-tui -z "${seconds}s" -c "$connections" -H "$auth" --output-format json "$endpoint" >"$out/oha-$round.json"
+    wrk -t 2 -c "$connections" -d "${seconds}s" --latency -H "$auth" "$endpoint" >"$out/wrk-$round.txt"
+done
+
+python3 - "$out" "$rounds" "$connections" "$seconds" <<'PY'
+import json, re, statistics, sys
+out, rounds, connections, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def harness(r):
+    load = json.load(open(f"{out}/harness-{r}/load.json"))
+    assert load["counters"]["request_errors"] == 0, load["counters"]
+    e = load["requests"]["endpoints"]["list"]
+    return load["rates"]["request_rate"], load["histograms"]["request"]["p50"] / 1000, load["histograms"]["request"]["p99"] / 1000
+def oha(r):
+    report = json.load(open(f"{out}/oha-{r}.json"))
+    codes = report.get("statusCodeDistribution", {})
+    assert set(codes) <= {"200"}, codes
+    p = report["latencyPercentiles"]
+    return report["summary"]["requestsPerSec"], p["p50"] * 1000, p["p99"] * 1000
+def wrk(r):
+    text = open(f"{out}/wrk-{r}.txt").read()
+    assert "Non-2xx" not in text, text
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    def ms(label):
+        m = re.search(r"^\s+" + label + r"\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+    return rps, ms("50%"), ms("99%")
+rows = []
+for name, read in [("harness load --users (goose)", harness), ("oha", oha), ("wrk", wrk)]:
+    runs = [read(r) for r in range(1, rounds + 1)]
+    rows.append((name, statistics.median(x[0] for x in runs), [round(x[0]) for x in runs],
+                 statistics.median(x[1] for x in runs), statistics.median(x[2] for x in runs)))
+base = rows[0][1]
+print(f"{connections} connections, {seconds} s per run, {rounds} rounds, medians:\n")
+print("| tool | requests/s | ratio to the harness | runs | p50 ms | p99 ms |")
+print("|---|---:|---:|---|---:|---:|")
+for name, rps, runs, p50, p99 in rows:
+    fmt = lambda v: "–" if v != v else f"{v:.2f}"
+    print(f"| {name} | {rps:.0f} | {rps / base:.2f} | {', '.join(map(str, runs))} | {fmt(p50)} | {fmt(p99)} |")
+PY
