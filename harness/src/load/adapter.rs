@@ -3,47 +3,28 @@
 //! The marker is the run id and the event's number `k`: in the payload
 //! (`{"load": RUN, "k": K}`) where the API carries one, in the record key
 //! (`ld-K`, in an account made for the run) on the AT Protocol. Readers decode
-//! with the same size limits as the checks, and read nothing they do not need
-//! to find the marker.
+//! with the same size limits as the checks and read, besides the marker, the
+//! time an event carries and the position to resume from after a drop. A
+//! passive run (nothing published) creates nothing on the target and reads
+//! what `--stream` names.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use futures_util::stream::{BoxStream, StreamExt};
+use futures_util::stream::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use wire::cbor::{DecodeLimits, Value as Cbor};
 use wire::frame::decode_frame;
-use wire::jsonl::LineSplitter;
-use wire::sse::{SseItem, SseLimits, SseParser};
 
 use scenarios::Api;
 
 mod endpoints;
+mod frames;
 pub use endpoints::Endpoint;
+pub use frames::{Event, Frame, Frames, Position, Step};
+use frames::{MAX_FRAME, line_frames, micros_time, sse_frames, ulid_time};
 
-/// One frame (SSE event or comment, line, WebSocket message) a subscriber read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Frame {
-    pub bytes: usize,
-    /// What the frame says, when it is an event (not a keep-alive or a status).
-    pub event: Option<Event>,
-}
-
-/// An event a subscriber read, of this run or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Event {
-    /// `k` when the event is one of this run's.
-    pub marker: Option<u64>,
-    /// The time the event carries, where the API gives one.
-    pub at: Option<SystemTime>,
-}
-
-/// A subscriber's frames, ending with an error or the end of the stream.
-pub type Frames = BoxStream<'static, Result<Frame, String>>;
-
-/// The longest line or message a load subscriber reads.
-const MAX_FRAME: usize = 4 << 20;
 /// How long a publish or a connect may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The collection the AT Protocol load writes to.
@@ -233,8 +214,9 @@ impl Adapter {
         format!("harness.load.{}", self.run)
     }
 
-    /// Opens one live subscription; returns once the stream has answered.
-    pub async fn subscribe(&self) -> Result<Frames, String> {
+    /// Opens one live subscription, resuming after `from` where the API can
+    /// (Pulse's `/subscribe` is live only); returns once the stream has answered.
+    pub async fn subscribe(&self, from: &Position) -> Result<Frames, String> {
         let base = &self.access.subscribe_base;
         let passive = self.access.passive.as_ref();
         let run = self.run.clone();
@@ -244,11 +226,14 @@ impl Adapter {
                     Some(stream) => stream.clone().unwrap_or_default(),
                     None => "event_type=harness.load".to_owned(),
                 };
-                let request = self
+                let mut request = self
                     .http
                     .get(format!("{base}/v1/events/stream?{filters}"))
                     .bearer_auth(&self.access.fibric_key)
                     .header("accept", "text/event-stream");
+                if let Position::Id(id) = from {
+                    request = request.header("last-event-id", id);
+                }
                 // Envelopes carry no time of their own.
                 Ok(sse_frames(open(request).await?, move |data| {
                     let envelope = serde_json::from_str::<Value>(data).ok();
@@ -276,15 +261,23 @@ impl Adapter {
                 }))
             }
             ApiState::Fauna { token, .. } => {
+                let mut body = json!({"token": token});
+                if let Position::Id(cursor) = from {
+                    body["cursor"] = json!(cursor);
+                }
                 let request = self
                     .http
                     .post(format!("{base}/stream/1"))
                     .bearer_auth(&self.access.fauna_secret)
-                    .json(&json!({"token": token}));
+                    .json(&body);
                 Ok(line_frames(open(request).await?, move |line| {
-                    let event: Value = serde_json::from_slice(line).ok()?;
+                    let Ok(event) = serde_json::from_slice::<Value>(line) else {
+                        return (None, None);
+                    };
+                    // Status events carry a cursor too.
+                    let step = event["cursor"].as_str().map(|c| Step::Id(c.to_owned()));
                     if !matches!(event["type"].as_str(), Some("add" | "update" | "remove")) {
-                        return None;
+                        return (None, step);
                     }
                     let data = &event["data"];
                     let doc = data.get("@doc").unwrap_or(data);
@@ -292,10 +285,11 @@ impl Adapter {
                         .as_u64()
                         .or_else(|| doc["k"]["@int"].as_str()?.parse().ok());
                     let ours = event["type"] == "add" && doc["load"] == run.as_str();
-                    Some(Event {
+                    let seen = Event {
                         marker: k.filter(|_| ours),
                         at: event["txn_ts"].as_u64().map(micros_time),
-                    })
+                    };
+                    (Some(seen), step)
                 }))
             }
             ApiState::Actyx { token } => {
@@ -305,27 +299,50 @@ impl Adapter {
                         .unwrap_or_else(|| "FROM allEvents".to_owned()),
                     None => format!("FROM '{}'", self.tag()),
                 };
+                let mut body = json!({"query": query});
+                if let Position::Offsets(seen) = from {
+                    body["lowerBound"] = json!(seen);
+                }
                 let request = self
                     .http
                     .post(format!("{base}/api/v2/events/subscribe"))
                     .bearer_auth(token)
                     .header("accept", "application/x-ndjson")
-                    .json(&json!({"query": query}));
+                    .json(&body);
                 Ok(line_frames(open(request).await?, move |line| {
-                    let line: Value = serde_json::from_slice(line).ok()?;
-                    (line["type"] == "event").then(|| Event {
+                    let Ok(line) = serde_json::from_slice::<Value>(line) else {
+                        return (None, None);
+                    };
+                    if line["type"] != "event" {
+                        return (None, None);
+                    }
+                    let seen = Event {
                         marker: payload_marker(&line["payload"], &run),
                         at: line["timestamp"].as_u64().map(micros_time),
-                    })
+                    };
+                    let step = match (line["stream"].as_str(), line["offset"].as_u64()) {
+                        (Some(stream), Some(offset)) => {
+                            Some(Step::Offset(stream.to_owned(), offset))
+                        }
+                        _ => None,
+                    };
+                    (Some(seen), step)
                 }))
             }
-            ApiState::Atproto { did, .. } => self.firehose(did.clone()).await,
+            ApiState::Atproto { did, .. } => {
+                let cursor = match from {
+                    Position::Seq(seq) => Some(*seq),
+                    _ => None,
+                };
+                self.firehose(did.clone(), cursor).await
+            }
         }
     }
 
-    async fn firehose(&self, did: String) -> Result<Frames, String> {
+    async fn firehose(&self, did: String, cursor: Option<i64>) -> Result<Frames, String> {
+        let query = cursor.map_or_else(String::new, |seq| format!("?cursor={seq}"));
         let url = format!(
-            "{}/xrpc/com.atproto.sync.subscribeRepos",
+            "{}/xrpc/com.atproto.sync.subscribeRepos{query}",
             self.access.subscribe_base
         )
         .replacen("https://", "wss://", 1)
@@ -341,7 +358,7 @@ impl Adapter {
         let prefix = format!("{COLLECTION}/ld-");
         let frames = ws.filter_map(move |message| {
             // Every frame but an error frame (`op` -1) or `#info` is an event.
-            let event = |bytes: &[u8]| -> Option<Event> {
+            let event = |bytes: &[u8]| -> Option<(Event, Option<i64>)> {
                 let frame = decode_frame(bytes, &DecodeLimits::default()).ok()?;
                 if frame.header.t.as_deref().is_none_or(|t| t == "#info") {
                     return None;
@@ -361,13 +378,17 @@ impl Adapter {
                             .filter_map(|op| op.get("path").and_then(Cbor::as_str))
                             .find_map(|path| path.strip_prefix(prefix.as_str())?.parse().ok())
                     });
-                Some(Event { marker, at })
+                Some((Event { marker, at }, body.get("seq").and_then(Cbor::as_i64)))
             };
             let frame = match message {
-                Ok(Message::Binary(bytes)) => Some(Ok(Frame {
-                    bytes: bytes.len(),
-                    event: event(&bytes),
-                })),
+                Ok(Message::Binary(bytes)) => {
+                    let (event, seq) = event(&bytes).unzip();
+                    Some(Ok(Frame {
+                        bytes: bytes.len(),
+                        event,
+                        step: seq.flatten().map(Step::Seq),
+                    }))
+                }
                 Ok(Message::Close(_)) => Some(Err("the server closed the firehose".to_owned())),
                 Ok(_) => None,
                 Err(e) => Some(Err(e.to_string())),
@@ -488,72 +509,4 @@ async fn open(request: reqwest::RequestBuilder) -> Result<reqwest::Response, Str
     } else {
         Err(format!("the stream answered {}", response.status()))
     }
-}
-
-/// The time in a ULID (its first 48 bits, milliseconds since the epoch).
-fn ulid_time(id: &str) -> Option<SystemTime> {
-    let ulid = ulid::Ulid::from_string(id).ok()?;
-    Some(UNIX_EPOCH + Duration::from_millis(ulid.timestamp_ms()))
-}
-
-fn micros_time(micros: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_micros(micros)
-}
-
-/// SSE events and comments of a response; `event` reads each event's data.
-fn sse_frames(
-    response: reqwest::Response,
-    event: impl Fn(&str) -> Event + Send + 'static,
-) -> Frames {
-    let limits = SseLimits {
-        max_line_bytes: MAX_FRAME,
-        max_event_bytes: MAX_FRAME,
-    };
-    let mut parser = SseParser::new(limits);
-    response
-        .bytes_stream()
-        .map(move |chunk| {
-            let chunk = chunk.map_err(|e| e.to_string())?;
-            parser.push(&chunk);
-            let mut frames = Vec::new();
-            let mut share = chunk.len();
-            while let Some(item) = parser.next_item().map_err(|e| e.to_string())? {
-                let event = match &item {
-                    SseItem::Event(data) => Some(event(&data.data)),
-                    _ => None,
-                };
-                frames.push(Ok(Frame {
-                    bytes: std::mem::take(&mut share),
-                    event,
-                }));
-            }
-            Ok::<_, String>(frames)
-        })
-        .flat_map(|result| futures_util::stream::iter(result.unwrap_or_else(|e| vec![Err(e)])))
-        .boxed()
-}
-
-/// Lines of a response; `event` says which are events. Blank lines count as frames.
-fn line_frames(
-    response: reqwest::Response,
-    event: impl Fn(&[u8]) -> Option<Event> + Send + 'static,
-) -> Frames {
-    let mut splitter = LineSplitter::new(MAX_FRAME);
-    response
-        .bytes_stream()
-        .map(move |chunk| {
-            let chunk = chunk.map_err(|e| e.to_string())?;
-            splitter.push(&chunk);
-            let mut frames = Vec::new();
-            while let Some(line) = splitter.next_line().map_err(|e| e.to_string())? {
-                let bytes = line.bytes();
-                frames.push(Ok(Frame {
-                    bytes: bytes.len() + 1,
-                    event: event(bytes),
-                }));
-            }
-            Ok::<_, String>(frames)
-        })
-        .flat_map(|result| futures_util::stream::iter(result.unwrap_or_else(|e| vec![Err(e)])))
-        .boxed()
 }

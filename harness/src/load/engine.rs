@@ -12,6 +12,12 @@
 //! counted, and events it never saw are `lost`. Events of one publisher worker
 //! must arrive in the order that worker sent them (each waited for the
 //! previous acknowledgement); one that arrives after a later one is `out_of_order`.
+//!
+//! A subscriber whose stream drops before the run stops opens it again,
+//! resuming after the last position it read (SSE id, Fauna cursor, Actyx
+//! offsets, AT `seq`; Pulse's `/subscribe` is live only), and the time it
+//! took goes to `reconnect`. Events a resumable stream does not replay are
+//! `lost`, as they would be for any client.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -22,7 +28,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::adapter::Adapter;
+use super::adapter::{Adapter, Position};
 use super::schedule::{Schedule, Shard};
 use super::stats::{Interval, Stats};
 
@@ -135,7 +141,12 @@ pub async fn run(
     let (phase, watching) = watch::channel(Phase::Publishing);
     let mut readers = JoinSet::new();
     for frames in subscribers.drain(..) {
-        readers.spawn(read(frames, Arc::clone(&shared), watching.clone()));
+        readers.spawn(read(
+            Arc::clone(&adapter),
+            frames,
+            Arc::clone(&shared),
+            watching.clone(),
+        ));
     }
     let mut publishers = JoinSet::new();
     for worker in 0..plan.publishers {
@@ -217,7 +228,7 @@ async fn connect_all(
             let adapter = Arc::clone(adapter);
             async move {
                 let began = Instant::now();
-                let frames = adapter.subscribe().await;
+                let frames = adapter.subscribe(&Position::Start).await;
                 (began.elapsed(), frames)
             }
         })
@@ -277,10 +288,12 @@ async fn publish(adapter: Arc<Adapter>, shared: Arc<Shared>, worker: u32) {
 
 /// One subscriber: times every event of this run and returns how many acknowledged ones it missed.
 async fn read(
+    adapter: Arc<Adapter>,
     mut frames: super::adapter::Frames,
     shared: Arc<Shared>,
     mut phase: watch::Receiver<Phase>,
 ) -> u64 {
+    let mut position = Position::Start;
     let plan = &shared.plan;
     let count = u64::from(plan.shard.count);
     let index = u64::from(plan.shard.index);
@@ -306,19 +319,27 @@ async fn read(
         };
         let frame = match frame {
             Some(Ok(frame)) => frame,
-            Some(Err(error)) => {
+            ended => {
                 shared.stats.count("subscriber_errors", 1);
-                tracing::debug!(%error, "a subscriber failed");
-                break;
-            }
-            None => {
-                shared.stats.count("subscriber_errors", 1);
-                tracing::debug!("a subscriber's stream ended");
-                break;
+                let why = match ended {
+                    Some(Err(error)) => error,
+                    _ => "the stream ended".to_owned(),
+                };
+                tracing::debug!(%why, "a subscriber dropped; reconnecting");
+                match reconnect(&adapter, &position, &shared.stats, &mut phase).await {
+                    Some(resumed) => {
+                        frames = resumed;
+                        continue;
+                    }
+                    None => break,
+                }
             }
         };
         shared.stats.count("frames", 1);
         shared.stats.count("bytes", frame.bytes as u64);
+        if let Some(step) = frame.step {
+            position.advance(step);
+        }
         let Some(event) = frame.event else { continue };
         // Every event, the run's or not: what a passive subscriber measures.
         let now = Instant::now();
@@ -372,6 +393,37 @@ async fn read(
     (0..shared.state.len())
         .filter(|&i| shared.state[i].load(Ordering::Acquire) == ACKED && !seen.contains(i as u64))
         .count() as u64
+}
+
+/// Opens a dropped subscriber's stream again after what it has read, every
+/// 100 ms until it answers or the run stops; the time from the drop to the
+/// new stream goes to `reconnect`.
+async fn reconnect(
+    adapter: &Adapter,
+    position: &Position,
+    stats: &Stats,
+    phase: &mut watch::Receiver<Phase>,
+) -> Option<super::adapter::Frames> {
+    let dropped = Instant::now();
+    loop {
+        if *phase.borrow() == Phase::Stop {
+            return None;
+        }
+        match adapter.subscribe(position).await {
+            Ok(frames) => {
+                stats.record("reconnect", dropped.elapsed());
+                return Some(frames);
+            }
+            Err(error) => {
+                stats.count("subscriber_errors", 1);
+                tracing::debug!(%error, "a reconnect failed");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    changed = phase.changed() => if changed.is_err() { return None; },
+                }
+            }
+        }
+    }
 }
 
 /// A bit per event.

@@ -46,7 +46,7 @@ pub const HISTOGRAMS: &[(&str, &str)] = &[
     ),
     (
         "reconnect",
-        "a dropped subscriber's reconnect, from the drop to the new stream",
+        "a dropped subscriber's reconnect, from the drop to the new stream (resumed where the API can)",
     ),
     (
         "request",
@@ -78,7 +78,7 @@ pub const COUNTERS: &[(&str, &str)] = &[
     ("bytes", "bytes read by subscribers"),
     (
         "subscriber_errors",
-        "subscriber connections that failed or ended early",
+        "subscriber connections that failed, dropped or ended early (each drop is reconnected)",
     ),
     (
         "late_publishes",

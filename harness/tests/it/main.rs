@@ -5,6 +5,7 @@ mod cli;
 mod junit;
 mod load;
 mod load_passive;
+mod load_reconnect;
 mod load_requests;
 mod pds;
 mod pipeline;

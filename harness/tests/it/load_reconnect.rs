@@ -1,0 +1,168 @@
+//! `harness load` when the target drops every stream mid-run: subscribers reconnect, resume, and the reconnect time is measured.
+
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Parser;
+use futures_util::StreamExt;
+use harness::Exit;
+use harness::cli::{Cli, Command};
+use harness::load;
+use harness::load::adapter::{Access, Adapter, Position};
+use reference_server::config::Config;
+use scenarios::Api;
+use serde_json::{Value, json};
+
+async fn load_run(dir: &Path, args: &[&str]) -> (Exit, Value) {
+    let mut argv = vec!["harness", "load", "--report-dir", dir.to_str().unwrap()];
+    argv.extend_from_slice(args);
+    let Command::Load(args) = Cli::parse_from(argv).command else {
+        unreachable!()
+    };
+    let exit = load::command(&args).await;
+    let text = std::fs::read_to_string(dir.join("load.json")).unwrap();
+    (exit, serde_json::from_str(&text).unwrap())
+}
+
+/// Ends every open stream of `api` after `after`, as a deploy of the target would.
+async fn cut_streams(base: String, api: &'static str, after: Duration) {
+    tokio::time::sleep(after).await;
+    let answer = reqwest::Client::new()
+        .post(format!("{base}/_control/disconnect"))
+        .bearer_auth("control_test_token")
+        .json(&json!({"api": api}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_subscribers_reconnect_and_resumable_streams_lose_nothing() {
+    let server = reference_server::server::start(Config::ephemeral())
+        .await
+        .unwrap();
+    let base = server.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    // Pulse's /subscribe is live only: what it misses while away is lost, and counted so.
+    for (api, resumes) in [
+        ("fibric", true),
+        ("fauna", true),
+        ("actyx", true),
+        ("atproto", true),
+        ("pulse", false),
+    ] {
+        let cut = tokio::spawn(cut_streams(base.clone(), api, Duration::from_millis(1500)));
+        let args = [
+            "--api",
+            api,
+            "--target",
+            &base,
+            "--subscribers",
+            "3",
+            "--rate",
+            "40",
+            "--duration",
+            "3s",
+        ];
+        let (exit, load) = load_run(&dir.path().join(api), &args).await;
+        cut.await.unwrap();
+        let c = &load["counters"];
+        let reconnects = load["histograms"]["reconnect"]["count"]
+            .as_u64()
+            .unwrap_or(0);
+        assert_eq!(
+            reconnects, 3,
+            "{api}: every subscriber reconnects once: {load}"
+        );
+        assert!(
+            c["subscriber_errors"].as_u64().unwrap() >= 3,
+            "{api}: {load}"
+        );
+        assert!(
+            load["histograms"]["reconnect"]["max"].as_u64().unwrap() < 2_000_000,
+            "{api}: {load}"
+        );
+        let (published, delivered, lost) = (
+            c["published"].as_u64().unwrap(),
+            c["delivered"].as_u64().unwrap(),
+            c["lost"].as_u64().unwrap(),
+        );
+        assert_eq!(published, 120, "{api}: {load}");
+        assert_eq!(delivered + lost, 3 * published, "{api}: {load}");
+        assert_eq!(c["duplicated"], 0, "{api}: resumed strictly after: {load}");
+        if resumes {
+            assert_eq!(lost, 0, "{api}: resumed from its position: {load}");
+            assert_eq!(exit, Exit::Ok, "{api}: {load}");
+        }
+    }
+}
+
+/// Reads `frames` until the run's event `last`; the markers seen, and the position after `keep`.
+async fn read_until(
+    frames: &mut harness::load::adapter::Frames,
+    last: u64,
+    keep: u64,
+) -> (Vec<u64>, Position) {
+    let mut position = Position::Start;
+    let mut kept = None;
+    let mut markers = Vec::new();
+    while markers.last() != Some(&last) {
+        let frame = tokio::time::timeout(Duration::from_secs(10), frames.next())
+            .await
+            .expect("the stream went quiet")
+            .expect("the stream ended")
+            .expect("the stream failed");
+        if let Some(step) = frame.step {
+            position.advance(step);
+        }
+        if let Some(k) = frame.event.and_then(|e| e.marker) {
+            markers.push(k);
+            if k == keep {
+                kept = Some(position.clone());
+            }
+        }
+    }
+    (markers, kept.expect("the kept event never came"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_from_a_read_position_replays_exactly_what_came_after_it() {
+    let server = reference_server::server::start(Config::ephemeral())
+        .await
+        .unwrap();
+    for api in [Api::Fibric, Api::Fauna, Api::Actyx, Api::Atproto] {
+        let access = Access {
+            base: server.base_url(),
+            subscribe_base: server.base_url(),
+            control_token: "control_test_token".to_owned(),
+            fibric_key: "sk_test_tenant_a".to_owned(),
+            fibric_tenant: "tn_a".to_owned(),
+            pulse_key: "pulse_test_key".to_owned(),
+            fauna_secret: "fauna_test_secret".to_owned(),
+            actyx_app_id: "com.example.harness".to_owned(),
+            passive: None,
+        };
+        let run = format!("resume{}", api.name());
+        let adapter = Adapter::prepare(api, access, run).await.unwrap();
+        let mut live = adapter.subscribe(&Position::Start).await.unwrap();
+        for k in 0..10 {
+            adapter.publish(k).await.unwrap();
+        }
+        let (first, after_three) = read_until(&mut live, 9, 3).await;
+        assert_eq!(first, (0..10).collect::<Vec<_>>(), "{api}");
+        assert_ne!(
+            after_three,
+            Position::Start,
+            "{api}: no position in the frames"
+        );
+        // Where a dropped subscriber resumes: strictly after event 3, nothing skipped.
+        let mut resumed = adapter.subscribe(&after_three).await.unwrap();
+        let (replayed, _) = read_until(&mut resumed, 9, 9).await;
+        assert_eq!(
+            replayed,
+            (4..10).collect::<Vec<_>>(),
+            "{api}: {after_three:?}"
+        );
+    }
+}
