@@ -43,6 +43,7 @@ curl -sf -H "$auth" "$endpoint" >/dev/null
 for round in $(seq "$rounds"); do
     target/release/harness load --api fibric --target "$url" --users "$connections" \
         --duration "${seconds}s" --endpoint list --report-dir "$out/harness-$round" >/dev/null 2>"$out/harness-$round.stderr"
+    [ -s "$out/harness-$round.stderr" ] || rm -f "$out/harness-$round.stderr"
     oha --no-tui -z "${seconds}s" -c "$connections" -H "$auth" --output-format json "$endpoint" >"$out/oha-$round.json"
     wrk -t 2 -c "$connections" -d "${seconds}s" --latency -H "$auth" "$endpoint" >"$out/wrk-$round.txt"
 done
