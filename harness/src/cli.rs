@@ -215,7 +215,7 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N")]
     pub users: Option<u32>,
     /// A request endpoint the users drive (repeatable): fibric list; pulse
-    /// streams; fauna query, feed; actyx offsets, query, publish; atproto
+    /// streams, lookup; fauna query, feed; actyx offsets, query, publish; atproto
     /// getLatestCommit, describeServer, createRecord. Default: every one that
     /// only reads.
     #[arg(long = "endpoint", value_name = "NAME")]

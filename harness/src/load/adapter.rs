@@ -59,9 +59,11 @@ pub struct Adapter {
 #[derive(Debug)]
 enum ApiState {
     Fibric,
-    /// The model the rows are written to.
+    /// The model the rows are written to, and one event of it for
+    /// `GET /events/{id}` (none in a passive run).
     Pulse {
         model: String,
+        lookup: Option<String>,
     },
     /// The collection the documents are created in, and its event source.
     Fauna {
@@ -115,7 +117,15 @@ impl Adapter {
                         .json(&declaration),
                 )
                 .await?;
-                ApiState::Pulse { model }
+                // One row written up front, so the request load has an event to look up.
+                let seed = json_call(
+                    http.post(format!("{base}/_control/pulse/models/{model}/rows"))
+                        .bearer_auth(&access.control_token)
+                        .json(&json!({"action": "create", "row": {"id": "lookup", "load": run}})),
+                )
+                .await?;
+                let lookup = seed["id"].as_str().map(str::to_owned);
+                ApiState::Pulse { model, lookup }
             }
             Api::Fauna => {
                 let collection = format!("HarnessLoad{run}");
@@ -174,7 +184,7 @@ impl Adapter {
                     .bearer_auth(&self.access.control_token)
                     .json(&json!({"envelopes": [envelope]}))
             }
-            ApiState::Pulse { model } => self
+            ApiState::Pulse { model, .. } => self
                 .http
                 .post(format!("{base}/_control/pulse/models/{model}/rows"))
                 .bearer_auth(&self.access.control_token)
@@ -243,7 +253,7 @@ impl Adapter {
                     }
                 }))
             }
-            ApiState::Pulse { model } => {
+            ApiState::Pulse { model, .. } => {
                 let request = self
                     .http
                     .post(format!("{base}/subscribe"))
@@ -421,6 +431,7 @@ async fn passive_state(
         Api::Fibric => ApiState::Fibric,
         Api::Pulse => ApiState::Pulse {
             model: stream.ok_or(passive_needs_stream(api).unwrap_or_default())?,
+            lookup: None,
         },
         Api::Fauna => {
             let set = stream.ok_or(passive_needs_stream(api).unwrap_or_default())?;

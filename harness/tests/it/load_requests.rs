@@ -31,7 +31,7 @@ async fn load_run(dir: &Path, args: &[&str]) -> (Exit, Option<Value>) {
 /// The read endpoints `harness load` drives by default, per API.
 const READS: &[(&str, &[&str])] = &[
     ("fibric", &["list"]),
-    ("pulse", &["streams"]),
+    ("pulse", &["streams", "lookup"]),
     ("fauna", &["query", "feed"]),
     ("actyx", &["offsets", "query"]),
     ("atproto", &["getLatestCommit", "describeServer"]),

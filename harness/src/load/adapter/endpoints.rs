@@ -63,11 +63,21 @@ impl Adapter {
                 "/v1/events?event_type=harness.load&limit=100".to_owned(),
                 Some(&access.fibric_key),
             )],
-            ApiState::Pulse { .. } => vec![Endpoint::get(
-                "streams",
-                "/streams".to_owned(),
-                Some(&access.pulse_key),
-            )],
+            ApiState::Pulse { lookup, .. } => {
+                let mut endpoints = vec![Endpoint::get(
+                    "streams",
+                    "/streams".to_owned(),
+                    Some(&access.pulse_key),
+                )];
+                if let Some(id) = lookup {
+                    endpoints.push(Endpoint::get(
+                        "lookup",
+                        format!("/events/{id}"),
+                        Some(&access.pulse_key),
+                    ));
+                }
+                endpoints
+            }
             ApiState::Fauna { collection, token } => vec![
                 Endpoint::post(
                     "query",
