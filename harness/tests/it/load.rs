@@ -1,33 +1,15 @@
 //! `harness load` against real reference servers: added latency measured, stalls not hidden, workers merged exactly, thresholds.
 
-use std::path::Path;
 use std::time::Duration;
 
-use clap::Parser;
 use harness::Exit;
-use harness::cli::{Cli, Command};
+use harness::load::hlog;
 use harness::load::stats::{Interval, Set, Stats};
-use harness::load::{self, hlog};
-use harness::proxy::framing::Framing;
-use harness::proxy::schedule::Schedule;
-use harness::proxy::{FaultLog, start as start_proxy};
-use harness::record::Recorder;
 use reference_server::config::Config;
 use serde_json::Value;
 
+use super::load_support::{load_run, proxy};
 use super::support::binary;
-
-/// Runs `harness load ARGS --report-dir DIR` in this process; its exit and `load.json`.
-async fn load_run(dir: &Path, args: &[&str]) -> (Exit, Value) {
-    let mut argv = vec!["harness", "load", "--report-dir", dir.to_str().unwrap()];
-    argv.extend_from_slice(args);
-    let Command::Load(args) = Cli::parse_from(argv).command else {
-        unreachable!()
-    };
-    let exit = load::command(&args).await;
-    let text = std::fs::read_to_string(dir.join("load.json")).unwrap();
-    (exit, serde_json::from_str(&text).unwrap())
-}
 
 fn micros(load: &Value, histogram: &str, stat: &str) -> f64 {
     load["histograms"][histogram][stat]
@@ -80,15 +62,7 @@ async fn a_fixed_added_latency_shows_in_the_median_within_a_millisecond_and_five
         .await
         .unwrap();
     let added = Duration::from_millis(20);
-    let proxy = start_proxy(
-        "127.0.0.1:0".parse().unwrap(),
-        server.local_addr.to_string(),
-        Schedule::parse("all: latency 20ms").unwrap(),
-        Framing::Sse,
-        FaultLog::Recorder(Recorder::new()),
-    )
-    .await
-    .unwrap();
+    let proxy = proxy(server.local_addr.to_string(), "all: latency 20ms").await;
     let dir = tempfile::tempdir().unwrap();
     let target = server.base_url();
     let common = [

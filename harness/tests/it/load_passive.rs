@@ -1,27 +1,12 @@
 //! `harness load --rate 0`: passive subscribers on a target someone else writes to.
 
-use std::path::Path;
 use std::time::Duration;
 
-use clap::Parser;
 use harness::Exit;
-use harness::cli::{Cli, Command};
-use harness::load;
 use reference_server::config::Config;
 use serde_json::{Value, json};
 
-async fn load_run(dir: &Path, args: &[&str]) -> (Exit, Option<Value>) {
-    let mut argv = vec!["harness", "load", "--report-dir", dir.to_str().unwrap()];
-    argv.extend_from_slice(args);
-    let Command::Load(args) = Cli::parse_from(argv).command else {
-        unreachable!()
-    };
-    let exit = load::command(&args).await;
-    let load = std::fs::read_to_string(dir.join("load.json"))
-        .ok()
-        .map(|text| serde_json::from_str(&text).unwrap());
-    (exit, load)
-}
+use super::load_support::try_load_run;
 
 /// Writes one event every `every` until `stop`, as a producer the harness does not know of.
 async fn foreign_producer(base: String, api: &'static str, every: Duration, stop: Duration) {
@@ -92,7 +77,7 @@ async fn passive_subscribers_measure_connect_first_event_inter_arrival_and_age_o
             "--stream",
             stream,
         ];
-        let (exit, load) = load_run(&dir.path().join(api), &args).await;
+        let (exit, load) = try_load_run(&dir.path().join(api), &args).await;
         producer.await.unwrap();
         let load = load.unwrap();
         assert_eq!(exit, Exit::Ok, "{api}: {load}");
@@ -131,12 +116,12 @@ async fn a_passive_run_that_cannot_know_what_to_watch_is_a_usage_error() {
     for api in ["pulse", "fauna"] {
         let mut args = vec!["--api", api];
         args.extend(passive);
-        let (exit, load) = load_run(&dir.path().join(api), &args).await;
+        let (exit, load) = try_load_run(&dir.path().join(api), &args).await;
         assert_eq!(exit, Exit::Usage, "{api}");
         assert!(load.is_none());
     }
     // --stream only means something to passive subscribers.
-    let (exit, _) = load_run(
+    let (exit, _) = try_load_run(
         &dir.path().join("active"),
         &[
             "--api",

@@ -1,28 +1,15 @@
 //! `harness load` when the target drops every stream mid-run: subscribers reconnect, resume, and the reconnect time is measured.
 
-use std::path::Path;
 use std::time::Duration;
 
-use clap::Parser;
 use futures_util::StreamExt;
 use harness::Exit;
-use harness::cli::{Cli, Command};
-use harness::load;
 use harness::load::adapter::{Access, Adapter, Position};
 use reference_server::config::Config;
 use scenarios::Api;
-use serde_json::{Value, json};
+use serde_json::json;
 
-async fn load_run(dir: &Path, args: &[&str]) -> (Exit, Value) {
-    let mut argv = vec!["harness", "load", "--report-dir", dir.to_str().unwrap()];
-    argv.extend_from_slice(args);
-    let Command::Load(args) = Cli::parse_from(argv).command else {
-        unreachable!()
-    };
-    let exit = load::command(&args).await;
-    let text = std::fs::read_to_string(dir.join("load.json")).unwrap();
-    (exit, serde_json::from_str(&text).unwrap())
-}
+use super::load_support::load_run;
 
 /// Ends every open stream of `api` after `after`, as a deploy of the target would.
 async fn cut_streams(base: String, api: &'static str, after: Duration) {

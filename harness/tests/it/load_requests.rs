@@ -1,32 +1,12 @@
 //! `harness load --users`: request/response load through goose, folded into the run's report.
 
-use std::path::Path;
 use std::time::Duration;
 
-use clap::Parser;
 use harness::Exit;
-use harness::cli::{Cli, Command};
-use harness::load;
-use harness::proxy::framing::Framing;
-use harness::proxy::schedule::Schedule;
-use harness::proxy::{FaultLog, start as start_proxy};
-use harness::record::Recorder;
 use reference_server::config::Config;
 use serde_json::Value;
 
-/// Runs `harness load ARGS --report-dir DIR` in this process; its exit and `load.json`, if written.
-async fn load_run(dir: &Path, args: &[&str]) -> (Exit, Option<Value>) {
-    let mut argv = vec!["harness", "load", "--report-dir", dir.to_str().unwrap()];
-    argv.extend_from_slice(args);
-    let Command::Load(args) = Cli::parse_from(argv).command else {
-        unreachable!()
-    };
-    let exit = load::command(&args).await;
-    let load = std::fs::read_to_string(dir.join("load.json"))
-        .ok()
-        .map(|text| serde_json::from_str(&text).unwrap());
-    (exit, load)
-}
+use super::load_support::{proxy, try_load_run};
 
 /// The read endpoints `harness load` drives by default, per API.
 const READS: &[(&str, &[&str])] = &[
@@ -43,7 +23,7 @@ async fn users_drive_every_read_endpoint_of_every_api_and_each_answer_is_counted
     for (api, endpoints) in READS {
         let out = dir.path().join(api);
         let (exit, load) =
-            load_run(&out, &["--api", api, "--users", "2", "--duration", "2s"]).await;
+            try_load_run(&out, &["--api", api, "--users", "2", "--duration", "2s"]).await;
         let load = load.unwrap_or_else(|| panic!("{api}: no load.json"));
         assert_eq!(exit, Exit::Ok, "{api}: {load}");
         let section = &load["requests"];
@@ -117,7 +97,7 @@ async fn requests_and_streams_run_together_and_a_write_endpoint_runs_only_when_n
         "--threshold",
         "request.p99<10s",
     ];
-    let (exit, load) = load_run(dir.path(), &args).await;
+    let (exit, load) = try_load_run(dir.path(), &args).await;
     let load = load.unwrap();
     assert_eq!(exit, Exit::Ok, "{load}");
     assert_eq!(load["counters"]["delivered"], 40, "{load}");
@@ -132,7 +112,7 @@ async fn requests_and_streams_run_together_and_a_write_endpoint_runs_only_when_n
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_endpoint_or_an_empty_run_is_a_usage_error_and_a_broken_threshold_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let (exit, load) = load_run(
+    let (exit, load) = try_load_run(
         &dir.path().join("unknown"),
         &[
             "--api",
@@ -148,7 +128,7 @@ async fn an_unknown_endpoint_or_an_empty_run_is_a_usage_error_and_a_broken_thres
     .await;
     assert_eq!(exit, Exit::Usage);
     assert!(load.is_none());
-    let (exit, _) = load_run(
+    let (exit, _) = try_load_run(
         &dir.path().join("empty"),
         &[
             "--api",
@@ -163,7 +143,7 @@ async fn an_unknown_endpoint_or_an_empty_run_is_a_usage_error_and_a_broken_thres
     )
     .await;
     assert_eq!(exit, Exit::Usage);
-    let (exit, load) = load_run(
+    let (exit, load) = try_load_run(
         &dir.path().join("broken"),
         &[
             "--api",
@@ -193,15 +173,7 @@ async fn a_fixed_added_latency_shows_in_the_request_median() {
         .await
         .unwrap();
     let added = Duration::from_millis(20);
-    let proxy = start_proxy(
-        "127.0.0.1:0".parse().unwrap(),
-        server.local_addr.to_string(),
-        Schedule::parse("all: latency 20ms").unwrap(),
-        Framing::Sse,
-        FaultLog::Recorder(Recorder::new()),
-    )
-    .await
-    .unwrap();
+    let proxy = proxy(server.local_addr.to_string(), "all: latency 20ms").await;
     let dir = tempfile::tempdir().unwrap();
     let median = |load: &Value| load["histograms"]["request"]["p50"].as_f64().unwrap();
     let (target, via) = (server.base_url(), proxy.base_url());
@@ -217,7 +189,7 @@ async fn a_fixed_added_latency_shows_in_the_request_median() {
             "--duration",
             "2s",
         ];
-        let (exit, load) = load_run(&dir.path().join(name), &args).await;
+        let (exit, load) = try_load_run(&dir.path().join(name), &args).await;
         let load = load.unwrap();
         assert_eq!(exit, Exit::Ok, "{load}");
         assert_eq!(load["counters"]["request_errors"], 0, "{load}");

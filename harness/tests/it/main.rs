@@ -7,6 +7,7 @@ mod load;
 mod load_passive;
 mod load_reconnect;
 mod load_requests;
+mod load_support;
 mod pds;
 mod pipeline;
 mod producer;

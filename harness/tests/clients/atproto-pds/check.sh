@@ -21,13 +21,26 @@ ip link set lo up
 # OutdatedCursor (the default window is a day, and nothing would be outdated).
 export PDS_REPO_BACKFILL_LIMIT_MS="${PDS_REPO_BACKFILL_LIMIT_MS:-10000}"
 
-# The servers read stdin: closing it stops them.
-coproc SERVERS { exec "$here/node_modules/.bin/node" "$here/start.mjs" 2>"$work/pds.log"; }
-servers_pid=$SERVERS_PID
-if ! read -r -t 90 ready <&"${SERVERS[0]}"; then
-    echo "check.sh: the PLC and PDS did not start within 90 s; their log:" >&2
-    cat "$work/pds.log" >&2
+# The servers read stdin: closing it stops them. Node 24 with better-sqlite3
+# has been seen to abort at startup on a loaded machine (an assertion in a
+# Statement destructor, RemoveEnvironmentCleanupHook); a second start is then
+# clean, so a start that dies is tried up to three times, every log kept.
+: >"$work/pds.log"
+ready=
+for attempt in 1 2 3; do
+    coproc SERVERS { exec "$here/node_modules/.bin/node" "$here/start.mjs" 2>>"$work/pds.log"; }
+    servers_pid=$SERVERS_PID
+    if read -r -t 90 ready <&"${SERVERS[0]}"; then
+        break
+    fi
+    ready=
     kill "$servers_pid" 2>/dev/null
+    wait "$servers_pid" 2>/dev/null
+    echo "check.sh: start $attempt of the PLC and PDS failed" >&2
+done
+if [ -z "$ready" ]; then
+    echo "check.sh: the PLC and PDS did not start in three tries of 90 s; their log:" >&2
+    cat "$work/pds.log" >&2
     exit 97
 fi
 field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" <<<"$ready"; }
