@@ -300,6 +300,7 @@ async fn read(
     let mut seen = Seen::new(shared.sent.len());
     let mut received = 0u64;
     let connected = Instant::now();
+    let mut opened = connected;
     let mut last_event = None::<Instant>;
     let mut last_of_worker = vec![None::<u64>; plan.publishers as usize];
     loop {
@@ -326,9 +327,13 @@ async fn read(
                     _ => "the stream ended".to_owned(),
                 };
                 tracing::debug!(%why, "a subscriber dropped; reconnecting");
+                // A target that ends every stream at once gets at most ten
+                // reconnects a second from each subscriber, not a busy loop.
+                tokio::time::sleep_until((opened + MIN_STREAM_LIFE).into()).await;
                 match reconnect(&adapter, &position, &shared.stats, &mut phase).await {
                     Some(resumed) => {
                         frames = resumed;
+                        opened = Instant::now();
                         continue;
                     }
                     None => break,
@@ -394,6 +399,9 @@ async fn read(
         .filter(|&i| shared.state[i].load(Ordering::Acquire) == ACKED && !seen.contains(i as u64))
         .count() as u64
 }
+
+/// How long a stream lives, at the least, before a reconnect opens the next.
+const MIN_STREAM_LIFE: Duration = Duration::from_millis(100);
 
 /// Opens a dropped subscriber's stream again after what it has read, every
 /// 100 ms until it answers or the run stops; the time from the drop to the

@@ -153,3 +153,57 @@ async fn a_subscription_from_a_read_position_replays_exactly_what_came_after_it(
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_ends_every_stream_at_once_gets_paced_reconnects_not_a_busy_loop() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = std::sync::Arc::clone(&accepted);
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                let _ = socket.write_all(head.as_bytes()).await;
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--api",
+        "fibric",
+        "--target",
+        &url,
+        "--rate",
+        "0",
+        "--subscribers",
+        "2",
+        "--duration",
+        "1s",
+    ];
+    let (exit, load) = load_run(dir.path(), &args).await;
+    assert_eq!(exit, Exit::Ok, "{load}");
+    let connections = accepted.load(std::sync::atomic::Ordering::Relaxed);
+    let reconnects = load["histograms"]["reconnect"]["count"]
+        .as_u64()
+        .unwrap_or(0);
+    // Each stream lives at least 100 ms: about ten a second per subscriber.
+    assert!(reconnects >= 10, "{reconnects} reconnects: {load}");
+    assert!(
+        connections <= 2 + 2 * 12,
+        "{connections} connections in about a second"
+    );
+    assert_eq!(connections, reconnects + 2, "{load}");
+    assert_eq!(load["counters"]["subscriber_errors"], reconnects, "{load}");
+}
