@@ -77,7 +77,13 @@ fn transaction(endpoint: Endpoint, stats: Arc<Stats>) -> Transaction {
                 .name(endpoint.name)
                 .set_request_builder(builder)
                 .build();
-            let answer = user.request(request).await?;
+            let answer = match user.request(request).await {
+                Ok(answer) => answer,
+                Err(error) => {
+                    stats.count("request_errors", 1);
+                    return Err(error);
+                }
+            };
             let micros = answer.request.response_time_micros();
             let body = match answer.response {
                 Ok(response) => response.bytes().await.map(|_| ()),

@@ -203,3 +203,34 @@ async fn a_fixed_added_latency_shows_in_the_request_median() {
         "the proxy added {added:?}; the request median moved by {measured} µs ({loads:?})"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_are_errors_in_the_counters_the_error_rate_and_goose_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--api",
+        "pulse",
+        "--users",
+        "2",
+        "--duration",
+        "1s",
+        "--pulse-key",
+        "not_the_key",
+        "--threshold",
+        "error_rate<1%",
+    ];
+    let (exit, load) = try_load_run(dir.path(), &args).await;
+    let load = load.unwrap();
+    assert_eq!(exit, Exit::Failed, "{load}");
+    let errors = load["counters"]["request_errors"].as_u64().unwrap();
+    assert!(errors > 0, "{load}");
+    assert_eq!(load["counters"]["requests"], 0, "{load}");
+    assert_eq!(load["histograms"]["request"]["count"], 0, "{load}");
+    assert_eq!(load["rates"]["error_rate"], 1.0, "{load}");
+    let streams = &load["requests"]["endpoints"]["streams"];
+    assert!(streams["failures"].as_u64().unwrap() > 0, "{load}");
+    assert!(
+        streams["status_codes"]["401"].as_u64().unwrap() > 0,
+        "{load}"
+    );
+}
