@@ -21,6 +21,7 @@
 //! - [`replay`]: `harness replay`: a saved failing case, run again.
 //! - [`record`]: the case transcript, and HTTP/SSE calls that record into it (with limits).
 //! - [`proxy`]: the fault proxy and its schedule language.
+//! - [`snapshot`]: `harness snapshot record|check`: wire-format snapshots, normalised, diffed.
 //! - [`selftest`]: the catalogue against the reference server, clean and with each defect.
 //! - [`pending`]: subcommands whose engine arrives in a later issue.
 
@@ -41,6 +42,7 @@ pub mod report;
 pub mod report_cmd;
 pub mod runner;
 pub mod selftest;
+pub mod snapshot;
 pub mod target;
 
 pub use cli::Cli;
@@ -55,7 +57,7 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Replay(args) => replay::command(&args).await,
         Command::Load(args) => load::command(&args).await,
         Command::Proxy(args) => proxy_cmd(&args).await,
-        Command::Snapshot(_) => pending::SNAPSHOT.refuse(),
+        Command::Snapshot(cmd) => snapshot::command(&cmd).await,
         Command::Report(ReportCommand::Render(args)) => report_cmd::render(&args),
         Command::Report(ReportCommand::Merge(args)) => load::merge(&args),
         Command::Selftest(args) => selftest::command(&args).await,

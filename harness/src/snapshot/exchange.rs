@@ -1,0 +1,375 @@
+//! Exchanges: one request and what came back, as raw as the wire gave it.
+//!
+//! A [`Session`] runs a script's requests against the target and keeps each
+//! snapshotted exchange. Reads are bounded (bytes, items and time), because
+//! the server under test may be broken: a stream that never ends or a body
+//! that never stops is cut and the snapshot says so.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::Method;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// The most bytes one exchange's body may hold.
+pub const MAX_BODY: usize = 4 << 20;
+
+/// How long a script waits for an answer, or for the next item of a stream.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A request as the script sent it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// The path and query, without the target's base URL.
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Value>,
+}
+
+impl Request {
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn get(path: impl Into<String>) -> Self {
+        Self::new(Method::GET, path)
+    }
+
+    pub fn post(path: impl Into<String>, body: Value) -> Self {
+        Self::new(Method::POST, path).json(body)
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    pub fn bearer(self, secret: &str) -> Self {
+        self.header("authorization", format!("Bearer {secret}"))
+    }
+
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self.header("content-type", "application/json")
+    }
+}
+
+/// How a streamed body is cut into items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// The whole body is one document.
+    Whole,
+    /// Server-sent events; read until this many events (not comments) arrived.
+    Sse(usize),
+    /// JSON lines; read until this many non-blank lines arrived.
+    Lines(usize),
+}
+
+/// How a stream's reading ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// The body ended (or the script had what it asked for).
+    Complete,
+    /// The server closed the stream or the connection.
+    Closed(String),
+    /// Nothing more arrived within the wait.
+    Quiet,
+    /// The body passed [`MAX_BODY`].
+    TooLarge,
+}
+
+/// The answer to an exchange.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub framing: Framing,
+    pub body: Vec<u8>,
+    /// WebSocket messages (binary or text), in order.
+    pub messages: Vec<Message>,
+    pub end: End,
+}
+
+impl Response {
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        scenarios::transcript::header(&self.headers, name)
+    }
+}
+
+/// One snapshotted exchange.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// `NN-name`, the snapshot file's stem.
+    pub name: String,
+    /// One sentence: what the step does and why it is in the script.
+    pub about: String,
+    pub request: Request,
+    pub response: Response,
+}
+
+/// A script's connection to the target, and what it has recorded so far.
+#[derive(Debug)]
+pub struct Session {
+    pub http: reqwest::Client,
+    pub base: String,
+    /// A tag unique to this run, for the names a script creates; it becomes `<run>`.
+    pub tag: String,
+    pub exchanges: Vec<Exchange>,
+    /// Literal values to normalise as `<run>` besides the tag.
+    pub literals: Vec<String>,
+}
+
+/// Why a script could not go on.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct ScriptError(pub String);
+
+impl Session {
+    pub fn new(http: reqwest::Client, base: String) -> Self {
+        let tag = format!("snap{}", &ulid::Ulid::generate().to_string()[16..]).to_lowercase();
+        Self {
+            http,
+            base,
+            literals: vec![tag.clone()],
+            tag,
+            exchanges: Vec::new(),
+        }
+    }
+
+    /// Sends a request whose exchange is not snapshotted (setup), and reads the whole answer.
+    pub async fn setup(&self, request: Request) -> Result<Response, ScriptError> {
+        self.send(&request, Framing::Whole).await
+    }
+
+    /// Like [`Session::setup`], but the answer must be a 2xx with a JSON body.
+    pub async fn setup_json(&self, request: Request) -> Result<Value, ScriptError> {
+        let what = format!("{} {}", request.method, request.path);
+        let response = self.setup(request).await?;
+        if !(200..300).contains(&response.status) {
+            return Err(ScriptError(format!(
+                "setup step {what} answered {}: {}",
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            )));
+        }
+        response
+            .json()
+            .ok_or_else(|| ScriptError(format!("setup step {what} answered no JSON")))
+    }
+
+    /// Sends a request, reads the answer as `framing` says, and snapshots the exchange.
+    pub async fn exchange(
+        &mut self,
+        name: &str,
+        about: &str,
+        request: Request,
+        framing: Framing,
+    ) -> Result<Response, ScriptError> {
+        let response = self.send(&request, framing).await?;
+        self.keep(name, about, request, response.clone());
+        Ok(response)
+    }
+
+    /// Keeps an exchange the script made itself (a stream opened before a write).
+    pub fn keep(&mut self, name: &str, about: &str, request: Request, response: Response) {
+        let name = format!("{:02}-{name}", self.exchanges.len() + 1);
+        self.exchanges.push(Exchange {
+            name,
+            about: about.to_owned(),
+            request,
+            response,
+        });
+    }
+
+    fn build(&self, request: &Request) -> reqwest::RequestBuilder {
+        let mut builder = self
+            .http
+            .request(request.method.clone(), format!("{}{}", self.base, request.path));
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = &request.body {
+            builder = builder.body(body.to_string());
+        }
+        builder
+    }
+
+    /// Sends a request and reads its answer.
+    pub async fn send(&self, request: &Request, framing: Framing) -> Result<Response, ScriptError> {
+        let mut open = self.open(request, framing).await?;
+        open.read().await;
+        Ok(open.response)
+    }
+
+    /// Sends a request and returns once the head has arrived; the body is read by [`Open::read`].
+    pub async fn open(&self, request: &Request, framing: Framing) -> Result<Open, ScriptError> {
+        let what = format!("{} {}", request.method, request.path);
+        let http = tokio::time::timeout(WAIT, self.build(request).send())
+            .await
+            .map_err(|_| ScriptError(format!("{what}: no answer within {WAIT:?}")))?
+            .map_err(|e| ScriptError(format!("{what}: {e}")))?;
+        let status = http.status().as_u16();
+        let headers = http
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        // An error answer is a document, whatever the request asked for.
+        let framing = if (200..300).contains(&status) {
+            framing
+        } else {
+            Framing::Whole
+        };
+        Ok(Open {
+            http,
+            response: Response {
+                status,
+                headers,
+                framing,
+                body: Vec::new(),
+                messages: Vec::new(),
+                end: End::Complete,
+            },
+        })
+    }
+
+    /// Opens a WebSocket at `path`, reads up to `frames` messages, and snapshots the exchange.
+    pub async fn websocket(
+        &mut self,
+        name: &str,
+        about: &str,
+        path: &str,
+        frames: usize,
+    ) -> Result<Response, ScriptError> {
+        let url = format!("{}{path}", self.base.replacen("http", "ws", 1));
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_BODY))
+            .max_frame_size(Some(MAX_BODY));
+        let connect = tokio_tungstenite::connect_async_with_config(&url, Some(config), false);
+        let (mut socket, head) = tokio::time::timeout(WAIT, connect)
+            .await
+            .map_err(|_| ScriptError(format!("GET {path}: no upgrade within {WAIT:?}")))?
+            .map_err(|e| ScriptError(format!("GET {path}: {e}")))?;
+        let mut response = Response {
+            status: head.status().as_u16(),
+            headers: head
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            framing: Framing::Whole,
+            body: Vec::new(),
+            messages: Vec::new(),
+            end: End::Complete,
+        };
+        while response.messages.len() < frames {
+            match tokio::time::timeout(WAIT, socket.next()).await {
+                Err(_) => {
+                    response.end = End::Quiet;
+                    break;
+                }
+                Ok(None) => {
+                    response.end = End::Closed("the connection ended without a close frame".into());
+                    break;
+                }
+                Ok(Some(Err(error))) => {
+                    response.end = End::Closed(format!("connection error: {error}"));
+                    break;
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    response.end = End::Closed(match frame {
+                        Some(f) => format!("close frame {} {:?}", u16::from(f.code), f.reason.as_str()),
+                        None => "close frame without a code".into(),
+                    });
+                    break;
+                }
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)))) => {}
+                Ok(Some(Ok(message))) => response.messages.push(message),
+            }
+        }
+        let _ = socket.close(None).await;
+        self.keep(name, about, Request::get(path), response.clone());
+        Ok(response)
+    }
+}
+
+/// A response whose head has arrived.
+#[derive(Debug)]
+pub struct Open {
+    http: reqwest::Response,
+    pub response: Response,
+}
+
+impl Open {
+    /// Reads the body as its framing says: to the end, or until the stream holds enough items.
+    pub async fn read(&mut self) {
+        loop {
+            if self.enough() {
+                self.response.end = End::Complete;
+                return;
+            }
+            match tokio::time::timeout(WAIT, self.http.chunk()).await {
+                Err(_) => {
+                    self.response.end = End::Quiet;
+                    return;
+                }
+                Ok(Ok(Some(chunk))) => {
+                    if self.response.body.len() + chunk.len() > MAX_BODY {
+                        self.response.end = End::TooLarge;
+                        return;
+                    }
+                    self.response.body.extend_from_slice(&chunk);
+                }
+                Ok(Ok(None)) => {
+                    self.response.end = match self.response.framing {
+                        Framing::Whole => End::Complete,
+                        _ => End::Closed("the server ended the body".into()),
+                    };
+                    return;
+                }
+                Ok(Err(error)) => {
+                    self.response.end = End::Closed(format!("connection error: {error}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn enough(&self) -> bool {
+        match self.response.framing {
+            Framing::Whole => false,
+            Framing::Sse(n) => super::render::sse_blocks(&self.response.body)
+                .iter()
+                .filter(|b| b.complete && b.is_event())
+                .count()
+                >= n,
+            Framing::Lines(n) => super::render::lines(&self.response.body)
+                .iter()
+                .filter(|l| l.complete && !l.text.trim().is_empty())
+                .count()
+                >= n,
+        }
+    }
+}
