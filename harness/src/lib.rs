@@ -23,7 +23,6 @@
 //! - [`proxy`]: the fault proxy and its schedule language.
 //! - [`snapshot`]: `harness snapshot record|check`: wire-format snapshots, normalised, diffed.
 //! - [`selftest`]: the catalogue against the reference server, clean and with each defect.
-//! - [`pending`]: subcommands whose engine arrives in a later issue.
 
 pub mod check;
 pub mod checks;
@@ -32,7 +31,6 @@ pub mod embedded;
 pub mod events;
 pub mod exit;
 pub mod load;
-pub mod pending;
 pub mod producer;
 pub mod property;
 pub mod proxy;

@@ -54,6 +54,8 @@ defects! {
         "Fibric: the stream lacks Cache-Control: no-store";
     FrameIdNotEventId => "frame-id-not-event-id",
         "Fibric: the SSE id field carries the cursor instead of the event_id";
+    EnvelopeFieldRenamed => "envelope-field-renamed",
+        "Fibric: envelopes name their type `type` instead of `event_type`";
     GlobSpansSegments => "glob-spans-segments",
         "Fibric: * in event_type matches one or more segments (order.* matches order.refund.issued)";
     FiltersOr => "filters-or",

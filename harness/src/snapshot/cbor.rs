@@ -72,7 +72,10 @@ impl Reader<'_> {
 
     fn node(&mut self, depth: usize) -> Result<Node, String> {
         if depth > MAX_DEPTH {
-            return Err(format!("nesting deeper than {MAX_DEPTH} at byte {}", self.at));
+            return Err(format!(
+                "nesting deeper than {MAX_DEPTH} at byte {}",
+                self.at
+            ));
         }
         self.items += 1;
         if self.items > MAX_ITEMS {
@@ -85,11 +88,23 @@ impl Reader<'_> {
         let arg = match info {
             0..=23 => u64::from(info),
             24 => u64::from(self.take(1)?[0]),
-            25 => u64::from(u16::from_be_bytes(self.take(2)?.try_into().unwrap_or_default())),
-            26 => u64::from(u32::from_be_bytes(self.take(4)?.try_into().unwrap_or_default())),
+            25 => u64::from(u16::from_be_bytes(
+                self.take(2)?.try_into().unwrap_or_default(),
+            )),
+            26 => u64::from(u32::from_be_bytes(
+                self.take(4)?.try_into().unwrap_or_default(),
+            )),
             27 => u64::from_be_bytes(self.take(8)?.try_into().unwrap_or_default()),
-            31 => return Err(format!("an indefinite length at byte {start} (not DAG-CBOR)")),
-            _ => return Err(format!("reserved additional information {info} at byte {start}")),
+            31 => {
+                return Err(format!(
+                    "an indefinite length at byte {start} (not DAG-CBOR)"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "reserved additional information {info} at byte {start}"
+                ));
+            }
         };
         let head = self.bytes[start..self.at].to_vec();
         let len = |arg: u64| usize::try_from(arg).map_err(|_| format!("length {arg} too large"));
@@ -235,7 +250,12 @@ impl Walk<'_> {
             NodeKind::Simple(20) => self.simple(depth, &head, "false", Value::Bool(false)),
             NodeKind::Simple(21) => self.simple(depth, &head, "true", Value::Bool(true)),
             NodeKind::Simple(22) => self.simple(depth, &head, "null", Value::Null),
-            NodeKind::Simple(n) => self.simple(depth, &head, "simple (not DAG-CBOR)", json!({ "$simple": n })),
+            NodeKind::Simple(n) => self.simple(
+                depth,
+                &head,
+                "simple (not DAG-CBOR)",
+                json!({ "$simple": n }),
+            ),
             NodeKind::Float(f) => {
                 self.line(depth, &head, &format!("float {f}"));
                 serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
@@ -272,7 +292,11 @@ impl Walk<'_> {
         if key == Some("blocks")
             && let Ok(car) = wire::car::read_car(bytes, &wire::car::CarLimits::firehose())
         {
-            self.line(depth, "<car>", "bytes: a CAR file, shown decoded in the body");
+            self.line(
+                depth,
+                "<car>",
+                "bytes: a CAR file, shown decoded in the body",
+            );
             return self.car(&car);
         }
         let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes);
@@ -348,7 +372,11 @@ pub fn frame(bytes: &[u8], norm: &mut Normaliser) -> String {
         }
     }
     if reader.at != bytes.len() {
-        let _ = writeln!(out, "after the body: {} more bytes", bytes.len() - reader.at);
+        let _ = writeln!(
+            out,
+            "after the body: {} more bytes",
+            bytes.len() - reader.at
+        );
     }
     out.push_str("hex:\n");
     for line in &walk.hex {
@@ -380,7 +408,13 @@ mod tests {
     #[test]
     fn a_length_claim_beyond_the_bytes_is_an_error_not_an_allocation() {
         let mut norm = Normaliser::new(&[], &[]);
-        let out = frame(&[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], &mut norm);
-        assert!(out.contains("header: unreadable: an array at byte 0 claims"), "{out}");
+        let out = frame(
+            &[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            &mut norm,
+        );
+        assert!(
+            out.contains("header: unreadable: an array at byte 0 claims"),
+            "{out}"
+        );
     }
 }

@@ -194,9 +194,10 @@ impl Session {
     }
 
     fn build(&self, request: &Request) -> reqwest::RequestBuilder {
-        let mut builder = self
-            .http
-            .request(request.method.clone(), format!("{}{}", self.base, request.path));
+        let mut builder = self.http.request(
+            request.method.clone(),
+            format!("{}{}", self.base, request.path),
+        );
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
@@ -300,7 +301,9 @@ impl Session {
                 }
                 Ok(Some(Ok(Message::Close(frame)))) => {
                     response.end = End::Closed(match frame {
-                        Some(f) => format!("close frame {} {:?}", u16::from(f.code), f.reason.as_str()),
+                        Some(f) => {
+                            format!("close frame {} {:?}", u16::from(f.code), f.reason.as_str())
+                        }
                         None => "close frame without a code".into(),
                     });
                     break;
@@ -360,16 +363,20 @@ impl Open {
     fn enough(&self) -> bool {
         match self.response.framing {
             Framing::Whole => false,
-            Framing::Sse(n) => super::render::sse_blocks(&self.response.body)
-                .iter()
-                .filter(|b| b.complete && b.is_event())
-                .count()
-                >= n,
-            Framing::Lines(n) => super::render::lines(&self.response.body)
-                .iter()
-                .filter(|l| l.complete && !l.text.trim().is_empty())
-                .count()
-                >= n,
+            Framing::Sse(n) => {
+                super::render::sse_blocks(&self.response.body)
+                    .iter()
+                    .filter(|b| b.complete && b.is_event())
+                    .count()
+                    >= n
+            }
+            Framing::Lines(n) => {
+                super::render::lines(&self.response.body)
+                    .iter()
+                    .filter(|l| l.complete && !l.text.trim().is_empty())
+                    .count()
+                    >= n
+            }
         }
     }
 }

@@ -237,7 +237,10 @@ pub fn compare(api: Api, old: &BTreeMap<String, String>, new: &[(String, String)
             }
             None => {
                 changed += 1;
-                let _ = writeln!(text, "new: {path} (the script made an exchange no snapshot holds)");
+                let _ = writeln!(
+                    text,
+                    "new: {path} (the script made an exchange no snapshot holds)"
+                );
                 for line in now.lines() {
                     let _ = writeln!(text, "+{line}");
                 }

@@ -13,6 +13,8 @@
 //!   (`<time 9999-99-99T99:99:99.999Z>`), so a change of unit, precision or
 //!   format shows; equal times are not related, because which events share a
 //!   millisecond is timing;
+//! - a value replaced anywhere in the exchange is replaced everywhere in it,
+//!   whatever field it appears in (the renderer makes two passes for this);
 //! - a number that was replaced says so (`<seq +1> (number)`), so a type change shows.
 //!
 //! What varies is found by field name (per API) and by shape (RFC 3339 times,
@@ -50,7 +52,8 @@ const COMMON: Rules = &[
 ];
 
 static RFC3339: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$").expect("regex")
+    Regex::new(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+        .expect("regex")
 });
 static ULID: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$").expect("regex"));
@@ -150,6 +153,11 @@ impl Normaliser {
         }
         if JWT.is_match(value) {
             return self.opaque("jwt", value);
+        }
+        // A value already replaced elsewhere in the exchange keeps its placeholder
+        // wherever it shows up again, under any name (an SSE id that is a cursor).
+        if let Some(((name, _), n)) = self.opaque.iter().find(|((_, v), _)| v == value) {
+            return format!("<{name} {n}>");
         }
         let mut out = value.to_owned();
         for literal in &self.literals {

@@ -138,8 +138,15 @@ pub fn sse_blocks(body: &[u8]) -> Vec<SseBlock> {
     blocks
 }
 
-/// Renders an exchange of `api` with a fresh normaliser.
+/// Renders an exchange of `api`. The first pass only teaches the normaliser
+/// every value it replaces, so that the second can replace a value even where
+/// it appears before the field that identifies it.
 pub fn exchange(api: &str, exchange: &Exchange, norm: &mut Normaliser) -> String {
+    let _ = once(api, exchange, norm);
+    once(api, exchange, norm)
+}
+
+fn once(api: &str, exchange: &Exchange, norm: &mut Normaliser) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {api} {}", exchange.name);
     let _ = writeln!(out, "# {}", exchange.about);
@@ -197,7 +204,8 @@ pub fn exchange(api: &str, exchange: &Exchange, norm: &mut Normaliser) -> String
 /// A request path with each query value and path segment normalised.
 fn path(path: &str, norm: &mut Normaliser) -> String {
     let (route, query) = path.split_once('?').unwrap_or((path, ""));
-    let mut out = norm.text(None, route);
+    let segments: Vec<String> = route.split('/').map(|s| norm.text(None, s)).collect();
+    let mut out = segments.join("/");
     if query.is_empty() {
         return out;
     }

@@ -98,37 +98,6 @@ fn an_unreachable_target_exits_3() {
 }
 
 #[test]
-fn subcommands_whose_engine_has_not_landed_say_so_in_one_line_and_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_str().unwrap();
-    let cases: &[&[&str]] = &[
-        &["snapshot", "record", "--api", "pulse", "--dir", d],
-        &[
-            "snapshot", "check", "--api", "pulse", "--dir", d, "--update",
-        ],
-    ];
-    for args in cases {
-        let output = run(args);
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        let text = stderr(&output);
-        assert_eq!(text.lines().count(), 1, "{args:?}: {text}");
-        assert!(
-            text.contains("not available yet") && text.contains("issue"),
-            "{text}"
-        );
-        assert!(
-            output.stdout.is_empty(),
-            "{args:?} printed as if it had run"
-        );
-        assert_eq!(
-            std::fs::read_dir(d).unwrap().count(),
-            0,
-            "{args:?} wrote files"
-        );
-    }
-}
-
-#[test]
 fn help_documents_the_exit_codes_and_every_check_flag() {
     let output = run(&["--help"]);
     assert!(output.status.success());

@@ -14,5 +14,6 @@ mod producer;
 mod property;
 mod proxy;
 mod schema;
+mod snapshot;
 mod support;
 mod target;

@@ -201,13 +201,39 @@ pub(super) async fn enforce_retention(
 }
 
 /// The data of one envelope frame or list item: the envelope with its cursor.
-fn envelope_json(envelope: &StoredEnvelope, position: Position, binding: &str) -> Option<String> {
+/// `renamed` is the `envelope-field-renamed` defect: `event_type` goes out as `type`.
+fn envelope_json(
+    envelope: &StoredEnvelope,
+    position: Position,
+    binding: &str,
+    renamed: bool,
+) -> Option<String> {
     let cursor = Cursor {
         position,
         binding: binding.to_owned(),
     }
     .encode();
-    serde_json::to_string(&envelope.wire(&cursor)).ok()
+    let wire = envelope.wire(&cursor);
+    if !renamed {
+        return serde_json::to_string(&wire).ok();
+    }
+    let Value::Object(fields) = serde_json::to_value(&wire).ok()? else {
+        return None;
+    };
+    let fields: serde_json::Map<String, Value> = fields
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                if k == "event_type" {
+                    "type".to_owned()
+                } else {
+                    k
+                },
+                v,
+            )
+        })
+        .collect();
+    serde_json::to_string(&fields).ok()
 }
 
 /// `GET /v1/events`: a page of the tenant's log in log order.
@@ -256,11 +282,12 @@ pub async fn list(
             }),
         )
         .await?;
+    let renamed = state.config.defects.contains(Defect::EnvelopeFieldRenamed);
     let mut data = Vec::with_capacity(batch.records.len());
     for record in &batch.records {
         let envelope = StoredEnvelope::decode(&record.payload)
             .ok_or_else(|| ApiError::internal("a stored envelope does not decode"))?;
-        let text = envelope_json(&envelope, record.position, &binding)
+        let text = envelope_json(&envelope, record.position, &binding, renamed)
             .ok_or_else(|| ApiError::internal("an envelope does not encode"))?;
         data.push(
             serde_json::from_str::<Value>(&text).map_err(|e| ApiError::internal(e.to_string()))?,
@@ -323,13 +350,14 @@ pub async fn stream(
     };
     let filters = with_defects(params.filters, &state);
     let id_is_cursor = defects.contains(Defect::FrameIdNotEventId);
+    let renamed = defects.contains(Defect::EnvelopeFieldRenamed);
     let owner = tenant.clone();
     let render: sse::Render = Arc::new(move |record| {
         let envelope = StoredEnvelope::decode(&record.payload)?;
         if envelope.tenant_id != owner || !filters.matches(&envelope) {
             return None;
         }
-        let data = envelope_json(&envelope, record.position, &binding)?;
+        let data = envelope_json(&envelope, record.position, &binding, renamed)?;
         let cursor = id_is_cursor.then(|| {
             Cursor {
                 position: record.position,

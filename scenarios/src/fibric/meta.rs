@@ -50,7 +50,7 @@ check!(
     "Each frame has id = event_id, event: envelope, and data holding the whole envelope with its cursor",
     "seed 004, The stream endpoint (frame example)",
     [Producer],
-    ["frame-id-not-event-id"]
+    ["frame-id-not-event-id", "envelope-field-renamed"]
 );
 check!(
     KEEPALIVE,

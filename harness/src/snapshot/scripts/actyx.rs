@@ -1,12 +1,310 @@
-//! The Actyx snapshot script (to be written).
+//! The Actyx snapshot script (seed 003): node id, auth, publish, offsets, query, the two subscriptions, and their errors.
+//!
+//! Every event the script publishes carries the run's tag, and every query
+//! is `FROM` that tag, so a shared node's other events never show.
+//!
+//! Exchanges, in order:
+//!
+//! 1. `node-id`: `GET /api/v2/node/id`, which needs no token (plain text).
+//! 2. `auth`: `POST /api/v2/auth` with a `com.example.*` manifest: `{token}`.
+//! 3. `publish`: `POST events/publish` with two events in one request.
+//! 4. `offsets`: `GET events/offsets`.
+//! 5. `query`: `POST events/query` `FROM '<run>'`, ascending: two `event` lines, the `offsets` line, the end.
+//! 6. `query-upper-bound-beyond`: an `upperBound` beyond the present: one `diagnostic` line, the end.
+//! 7. `subscribe`: `POST events/subscribe`: the two events, `offsets`, then a third published live.
+//! 8. `subscribe-monotonic`: `POST events/subscribe_monotonic`: the three with `caughtUp: false`,
+//!    `offsets`, a fourth published live (`caughtUp: true`), and on a reference server an event
+//!    of another node that sorts before the fourth: `timeTravel`, and the end.
+//! 9. `offsets-replicated` (reference servers only): `GET events/offsets` with the other
+//!    node's stream present and more of it announced (`toReplicate`).
+//! 10. `error-auth-not-trial`: `POST /api/v2/auth` for an app id outside `com.example.` (400).
+//! 11. `error-no-auth`: `GET events/offsets` without `Authorization` (401).
+//! 12. `error-bad-token`: `GET events/offsets` with a token that is not one (400).
+//! 13. `error-wrong-accept`: `POST events/query` accepting only `text/html` (406).
+//! 14. `error-wrong-content-type`: `POST events/query` with a `text/plain` body (415).
+//! 15. `error-bad-aql`: `POST events/query` with AQL that does not parse (400).
+//! 16. `error-monotonic-no-lower-bound`: `subscribe_monotonic` without `lowerBound` (400).
+//! 17. `error-wrong-method`: `GET events/publish` (405).
+//! 18. `error-unknown-path`: `GET /api/v2/events/unknown` (404).
+//!
+//! The node id becomes `<run>` (it is added to the run's literals), because
+//! stream ids are keys of the offsets maps, and the normaliser leaves keys
+//! alone but for literals; values under those keys are left as they are, so
+//! these snapshots are stable against a fresh node, not a shared one.
+
+use reqwest::Method;
+use serde_json::{Value, json};
 
 use super::Context;
-use crate::snapshot::exchange::{ScriptError, Session};
-use crate::snapshot::normalise::Rules;
+use crate::snapshot::exchange::{Framing, Request, ScriptError, Session};
+use crate::snapshot::normalise::{Kind, Rules};
 
-/// The fields that vary.
-pub const RULES: Rules = &[];
+/// The fields that vary: event keys and times (the token is common to every API).
+pub const RULES: Rules = &[
+    ("lamport", Kind::Counter("lamport")),
+    ("offset", Kind::Counter("offset")),
+    ("timestamp", Kind::Time),
+    ("stream", Kind::Opaque("stream")),
+];
 
-pub async fn run(_session: &mut Session, _ctx: &Context) -> Result<(), ScriptError> {
-    Err(ScriptError("no snapshot script for actyx yet".into()))
+const NDJSON: &str = "application/x-ndjson";
+
+pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError> {
+    let tag = session.tag.clone();
+    let node = session
+        .exchange(
+            "node-id",
+            "GET /api/v2/node/id, without a token: the node id as plain text.",
+            Request::get("/api/v2/node/id"),
+            Framing::Whole,
+        )
+        .await?;
+    let node_id = String::from_utf8_lossy(&node.body).trim().to_owned();
+    if node.status == 200 && !node_id.is_empty() && !node_id.contains(char::is_whitespace) {
+        session.literals.push(node_id.clone());
+    }
+
+    let manifest =
+        |app: &str| json!({"appId": app, "displayName": "harness snapshot", "version": "1.0"});
+    let auth = session
+        .exchange(
+            "auth",
+            "POST /api/v2/auth with a com.example.* app manifest, which needs no signature.",
+            Request::post("/api/v2/auth", manifest(&ctx.credentials.actyx_app_id)),
+            Framing::Whole,
+        )
+        .await?
+        .json()
+        .unwrap_or(Value::Null);
+    let token = auth["token"].as_str().unwrap_or("missing").to_owned();
+    let post = |path: &str, body: Value| {
+        Request::post(format!("/api/v2/events/{path}"), body)
+            .bearer(&token)
+            .header("accept", NDJSON)
+    };
+
+    let published = session
+        .exchange(
+            "publish",
+            "POST events/publish with two events in one request (tags are answered sorted).",
+            Request::post(
+                "/api/v2/events/publish",
+                json!({"data": [
+                    {"tags": [tag, "kind:created"], "payload": {"n": 1, "item": "book"}},
+                    {"tags": [tag], "payload": {"n": 2, "item": "pen"}},
+                ]}),
+            )
+            .bearer(&token),
+            Framing::Whole,
+        )
+        .await?
+        .json()
+        .unwrap_or(Value::Null);
+    let first_lamport = published["data"][0]["lamport"].as_u64().unwrap_or(1);
+    session
+        .exchange(
+            "offsets",
+            "GET events/offsets.",
+            Request::get("/api/v2/events/offsets").bearer(&token),
+            Framing::Whole,
+        )
+        .await?;
+
+    let mine = format!("FROM '{tag}'");
+    // One line more than the server should send, so that the end of the body shows.
+    session
+        .exchange(
+            "query",
+            "POST events/query FROM the run's tag, ascending: the two events, the offsets line, the end.",
+            post("query", json!({"query": mine, "order": "asc"})),
+            Framing::Lines(4),
+        )
+        .await?;
+    session
+        .exchange(
+            "query-upper-bound-beyond",
+            "POST events/query with an upperBound beyond the node's present: a diagnostic line, the end.",
+            post(
+                "query",
+                json!({"query": mine, "order": "asc", "upperBound": {format!("{node_id}-0"): 1_000_000_000}}),
+            ),
+            Framing::Lines(2),
+        )
+        .await?;
+
+    let subscribe = post("subscribe", json!({ "query": mine }));
+    let mut open = session.open(&subscribe, Framing::Lines(3)).await?;
+    open.read().await;
+    publish(session, &token, &tag, 3).await?;
+    more(&mut open.response.framing, 4);
+    open.read().await;
+    session.keep(
+        "subscribe",
+        "POST events/subscribe: the two events, the offsets line, then a third event published live.",
+        subscribe,
+        open.response,
+    );
+
+    let monotonic = post(
+        "subscribe_monotonic",
+        json!({"session": "snapshot", "query": mine, "lowerBound": {}}),
+    );
+    let mut open = session.open(&monotonic, Framing::Lines(4)).await?;
+    open.read().await;
+    publish(session, &token, &tag, 4).await?;
+    more(&mut open.response.framing, 5);
+    open.read().await;
+    if ctx.target.is_reference() {
+        // An event of another node with the first event's lamport sorts
+        // before the fourth (ties go by stream id), so the subscription
+        // must travel back in time and end.
+        replicate(session, ctx, &foreign_stream(&tag), &tag, first_lamport).await?;
+        more(&mut open.response.framing, 7);
+        open.read().await;
+    }
+    session.keep(
+        "subscribe-monotonic",
+        "POST events/subscribe_monotonic: three events not caught up, offsets, a fourth live and caught up; on a reference server an event of another node that sorts before it: timeTravel, and the end.",
+        monotonic,
+        open.response,
+    );
+    if ctx.target.is_reference() {
+        session
+            .exchange(
+                "offsets-replicated",
+                "GET events/offsets with another node's stream present and two more of its events announced.",
+                Request::get("/api/v2/events/offsets").bearer(&token),
+                Framing::Whole,
+            )
+            .await?;
+    }
+
+    let mut plain = Request::new(Method::POST, "/api/v2/events/query")
+        .bearer(&token)
+        .header("content-type", "text/plain");
+    plain.body = Some(json!({"query": mine, "order": "asc"}));
+    let errors = [
+        (
+            "error-auth-not-trial",
+            "POST /api/v2/auth for an app id outside com.example., without a signature.",
+            Request::post("/api/v2/auth", manifest("org.snapshot.app")),
+        ),
+        (
+            "error-no-auth",
+            "GET events/offsets without an Authorization header.",
+            Request::get("/api/v2/events/offsets"),
+        ),
+        (
+            "error-bad-token",
+            "GET events/offsets with a bearer token that is not one.",
+            Request::get("/api/v2/events/offsets").bearer("not-a-token"),
+        ),
+        (
+            "error-wrong-accept",
+            "POST events/query accepting only text/html.",
+            Request::post(
+                "/api/v2/events/query",
+                json!({"query": mine, "order": "asc"}),
+            )
+            .bearer(&token)
+            .header("accept", "text/html"),
+        ),
+        (
+            "error-wrong-content-type",
+            "POST events/query with a JSON body sent as text/plain.",
+            plain,
+        ),
+        (
+            "error-bad-aql",
+            "POST events/query with AQL that does not parse (a dangling &).",
+            post(
+                "query",
+                json!({"query": format!("{mine} &"), "order": "asc"}),
+            ),
+        ),
+        (
+            "error-monotonic-no-lower-bound",
+            "POST events/subscribe_monotonic without lowerBound, which it needs.",
+            post(
+                "subscribe_monotonic",
+                json!({"session": "snapshot", "query": mine}),
+            ),
+        ),
+        (
+            "error-wrong-method",
+            "GET events/publish.",
+            Request::get("/api/v2/events/publish").bearer(&token),
+        ),
+        (
+            "error-unknown-path",
+            "GET a path the Events API does not have.",
+            Request::get("/api/v2/events/unknown").bearer(&token),
+        ),
+    ];
+    // A server that wrongly accepts one of these answers a feed: read it
+    // as one, one line more than it should hold, so its end shows too.
+    for (step, about, request) in errors {
+        session
+            .exchange(step, about, request, Framing::Lines(5))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Lets an open feed read on until it holds `lines` lines (an error answer stays whole).
+fn more(framing: &mut Framing, lines: usize) {
+    if matches!(framing, Framing::Lines(_)) {
+        *framing = Framing::Lines(lines);
+    }
+}
+
+/// Publishes one event `{n}` with the run's tag (setup).
+async fn publish(session: &Session, token: &str, tag: &str, n: u64) -> Result<(), ScriptError> {
+    session
+        .setup_json(
+            Request::post(
+                "/api/v2/events/publish",
+                json!({"data": [{"tags": [tag], "payload": {"n": n, "item": "live"}}]}),
+            )
+            .bearer(token),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// A stream of a node the run makes up: it holds the run's tag, so it becomes
+/// `zzzz<run>…`, and its leading `z`s sort it after the node's own stream, so
+/// the order of offsets maps does not depend on the node's random id. The
+/// 43rd character of a node id carries only 4 bits; `.` is zero.
+fn foreign_stream(tag: &str) -> String {
+    let mut node = format!("zzzz{tag}foreignnode");
+    while node.len() < 42 {
+        node.push('x');
+    }
+    node.truncate(42);
+    format!("{node}.-1")
+}
+
+/// One event of the foreign stream at `lamport`, with two more announced, through the control API.
+async fn replicate(
+    session: &Session,
+    ctx: &Context,
+    stream: &str,
+    tag: &str,
+    lamport: u64,
+) -> Result<(), ScriptError> {
+    session
+        .setup_json(
+            Request::post(
+                "/_control/actyx/replicate",
+                json!({
+                    "stream": stream,
+                    "events": [{"offset": 0, "lamport": lamport, "tags": [tag], "payload": {"n": 0, "item": "foreign"}}],
+                    "announce": 2,
+                }),
+            )
+            .bearer(ctx.target.control_token()),
+        )
+        .await
+        .map(|_| ())
 }

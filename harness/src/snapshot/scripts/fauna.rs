@@ -1,12 +1,246 @@
-//! The Fauna snapshot script (to be written).
+//! The Fauna snapshot script (seed 000): FQL answers, the stream, its resumes, the feed, and their errors.
+//!
+//! The script writes through `POST /query/1` with FQL, as a driver would, so
+//! it needs no control API. Its collection `Orders_<run>` gets one event
+//! source, the set of documents whose `status` is `"in"`, and one document
+//! that enters the set, changes inside it and leaves it: one `add`, one
+//! `update` and one `remove`.
+//!
+//! Exchanges, in order:
+//!
+//! 1. `query-event-source`: `Orders_<run>.where(.status == "in").eventSource()`: an `@stream` token.
+//! 2. `query-create-document`: `Orders_<run>.create({...})`, sent while the stream below is open.
+//! 3. `stream-live`: `POST /stream/1` opened before the writes: the `status` event,
+//!    then `add`, `update` and `remove` as the document enters, changes and leaves.
+//! 4. `stream-resumed`: the stream resumed from the `add` event's cursor: `status`, `update`, `remove`.
+//! 5. `stream-start-ts`: the stream from `start_ts` = the `add` event's `txn_ts`: the same two.
+//! 6. `feed-first-page`: `POST /feed/1` with `page_size: 2`: `add` and `update`, `has_next`.
+//! 7. `feed-last-page`: the next page from the first page's cursor: `remove`, no `has_next`.
+//! 8. `error-query-no-secret`: `POST /query/1` without `Authorization` (401).
+//! 9. `error-stream-no-secret`: `POST /stream/1` without `Authorization` (401).
+//! 10. `error-stream-wrong-secret`: `POST /stream/1` with a secret no database has (401).
+//! 11. `error-invalid-token`: a token that is not one (400).
+//! 12. `error-invalid-cursor`: a cursor that is not one (400).
+//! 13. `error-start-ts-with-cursor`: `start_ts` and `cursor` together (400).
+//! 14. `error-start-ts-before-token`: a `start_ts` before the token was made (400).
+//! 15. `error-feed-page-size`: `POST /feed/1` with `page_size: 0` (400).
+//!
+//! Not here: the `invalid_stream_start_time` error event (a collection with
+//! `history_days: 0` makes it at once), because its message holds the start
+//! time as RFC 3339 text inside a sentence, which the normaliser only
+//! recognises as a whole string.
+
+use serde_json::{Value, json};
 
 use super::Context;
-use crate::snapshot::exchange::{ScriptError, Session};
-use crate::snapshot::normalise::Rules;
+use crate::snapshot::exchange::{Framing, Request, ScriptError, Session};
+use crate::snapshot::normalise::{Kind, Rules};
+use crate::snapshot::render;
 
-/// The fields that vary.
-pub const RULES: Rules = &[];
+/// The fields that vary: times, cursors, tokens and the ids Fauna gives documents.
+pub const RULES: Rules = &[
+    ("txn_ts", Kind::Time),
+    ("start_ts", Kind::Time),
+    ("cursor", Kind::Opaque("cursor")),
+    ("@stream", Kind::Opaque("token")),
+    ("id", Kind::Opaque("doc")),
+];
 
-pub async fn run(_session: &mut Session, _ctx: &Context) -> Result<(), ScriptError> {
-    Err(ScriptError("no snapshot script for fauna yet".into()))
+/// A secret no database has.
+const WRONG_SECRET: &str = "fauna_snapshot_wrong_secret";
+
+pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError> {
+    let secret = ctx.credentials.fauna_secret.clone();
+    let orders = format!("Orders_{}", session.tag);
+    fql(
+        session,
+        &secret,
+        &format!("Collection.create({{ name: {} }})", json!(orders)),
+    )
+    .await?;
+
+    let source = session
+        .exchange(
+            "query-event-source",
+            "POST /query/1 making an event source: the documents of the collection whose status is \"in\".",
+            query(&secret, &format!("{orders}.where(.status == \"in\").eventSource()")),
+            Framing::Whole,
+        )
+        .await?
+        .json()
+        .unwrap_or(Value::Null);
+    let token = text(&source["data"]["@stream"]);
+    let token_ts = source["txn_ts"].as_u64().unwrap_or(0);
+
+    // The stream is open and its status event read before the first write,
+    // so the events below are live ones, not a replay. The writes follow
+    // each other at once: the embedded server sends a status event after
+    // half a second of silence, which would otherwise land between them.
+    let live = Request::post("/stream/1", json!({ "token": token })).bearer(&secret);
+    let mut open = session.open(&live, Framing::Lines(1)).await?;
+    open.read().await;
+    let created = session
+        .exchange(
+            "query-create-document",
+            "POST /query/1 creating a document that enters the set (sent while the stream is open).",
+            query(
+                &secret,
+                &format!("{orders}.create({{ status: \"in\", item: \"book\", quantity: 1 }})"),
+            ),
+            Framing::Whole,
+        )
+        .await?
+        .json()
+        .unwrap_or(Value::Null);
+    let id = json!(text(&created["data"]["@doc"]["id"]));
+    let doc = format!("{orders}.byId({id})!");
+    fql(
+        session,
+        &secret,
+        &format!("{doc}.update({{ quantity: 2 }})"),
+    )
+    .await?;
+    fql(
+        session,
+        &secret,
+        &format!("{doc}.update({{ status: \"out\" }})"),
+    )
+    .await?;
+    if open.response.framing == Framing::Lines(1) {
+        open.response.framing = Framing::Lines(4);
+        open.read().await;
+    }
+    let events = lines(&open.response.body);
+    session.keep(
+        "stream-live",
+        "POST /stream/1 opened before the writes: status, then add, update and remove as the document enters, changes and leaves the set.",
+        live,
+        open.response,
+    );
+    let add = events
+        .iter()
+        .find(|e| e["type"] == "add")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let add_cursor = text(&add["cursor"]);
+    let add_ts = add["txn_ts"].as_u64().unwrap_or(0);
+
+    let stream = |body: Value| Request::post("/stream/1", body).bearer(&secret);
+    session
+        .exchange(
+            "stream-resumed",
+            "The stream resumed from the add event's cursor: status, then the update and the remove after it.",
+            stream(json!({ "token": token, "cursor": add_cursor })),
+            Framing::Lines(3),
+        )
+        .await?;
+    session
+        .exchange(
+            "stream-start-ts",
+            "The stream from start_ts = the add event's txn_ts: status, then the update and the remove after it.",
+            stream(json!({ "token": token, "start_ts": add_ts })),
+            Framing::Lines(3),
+        )
+        .await?;
+
+    let feed = |body: Value| Request::post("/feed/1", body).bearer(&secret);
+    let first = session
+        .exchange(
+            "feed-first-page",
+            "POST /feed/1 with page_size 2: the add and the update, and has_next.",
+            feed(json!({ "token": token, "page_size": 2 })),
+            Framing::Whole,
+        )
+        .await?
+        .json()
+        .unwrap_or(Value::Null);
+    session
+        .exchange(
+            "feed-last-page",
+            "The next page, from the first page's cursor: the remove, and no has_next.",
+            feed(json!({ "token": token, "cursor": text(&first["cursor"]), "page_size": 2 })),
+            Framing::Whole,
+        )
+        .await?;
+
+    let no_secret = |path: &str, body: Value| Request::post(path, body);
+    let errors = [
+        (
+            "error-query-no-secret",
+            "POST /query/1 without an Authorization header.",
+            no_secret("/query/1", json!({"query": {"fql": ["Collection.all()"]}})),
+            Framing::Whole,
+        ),
+        (
+            "error-stream-no-secret",
+            "POST /stream/1 without an Authorization header.",
+            no_secret("/stream/1", json!({ "token": token })),
+            Framing::Lines(1),
+        ),
+        (
+            "error-stream-wrong-secret",
+            "POST /stream/1 with a secret no database has.",
+            Request::post("/stream/1", json!({ "token": token })).bearer(WRONG_SECRET),
+            Framing::Lines(1),
+        ),
+        (
+            "error-invalid-token",
+            "POST /stream/1 with a token that is not one.",
+            stream(json!({ "token": "not-a-token" })),
+            Framing::Lines(1),
+        ),
+        (
+            "error-invalid-cursor",
+            "POST /stream/1 with a cursor that is not one.",
+            stream(json!({ "token": token, "cursor": "not-a-cursor" })),
+            Framing::Lines(1),
+        ),
+        (
+            "error-start-ts-with-cursor",
+            "POST /stream/1 with both start_ts and cursor.",
+            stream(json!({ "token": token, "cursor": add_cursor, "start_ts": add_ts })),
+            Framing::Lines(1),
+        ),
+        (
+            "error-start-ts-before-token",
+            "POST /stream/1 with a start_ts one second before the token was made.",
+            stream(json!({ "token": token, "start_ts": token_ts.saturating_sub(1_000_000) })),
+            Framing::Lines(1),
+        ),
+        (
+            "error-feed-page-size",
+            "POST /feed/1 with page_size 0.",
+            feed(json!({ "token": token, "page_size": 0 })),
+            Framing::Whole,
+        ),
+    ];
+    for (step, about, request, framing) in errors {
+        session.exchange(step, about, request, framing).await?;
+    }
+    Ok(())
+}
+
+/// `POST /query/1` with FQL text, as the drivers send it.
+fn query(secret: &str, fql: &str) -> Request {
+    Request::post("/query/1", json!({"query": {"fql": [fql]}}))
+        .bearer(secret)
+        .header("x-format", "tagged")
+}
+
+/// A setup query that must succeed.
+async fn fql(session: &Session, secret: &str, text: &str) -> Result<Value, ScriptError> {
+    session.setup_json(query(secret, text)).await
+}
+
+/// A string field, or `missing` so that a broken answer shows in the next request.
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or("missing").to_owned()
+}
+
+/// The JSON lines of a stream body.
+fn lines(body: &[u8]) -> Vec<Value> {
+    render::lines(body)
+        .iter()
+        .filter_map(|line| serde_json::from_str(&line.text).ok())
+        .collect()
 }

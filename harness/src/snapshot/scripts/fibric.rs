@@ -71,13 +71,23 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         .await?
         .json()
         .unwrap_or(Value::Null);
-    let next = first["next_cursor"].as_str().unwrap_or("missing").to_owned();
-    let oldest = first["data"][0]["cursor"].as_str().unwrap_or("missing").to_owned();
+    let next = first["next_cursor"]
+        .as_str()
+        .unwrap_or("missing")
+        .to_owned();
+    let oldest = first["data"][0]["cursor"]
+        .as_str()
+        .unwrap_or("missing")
+        .to_owned();
     session
         .exchange(
             "list-last-page",
             "The next page, from the first page's next_cursor: the last envelope.",
-            Request::get(format!("/v1/events?{mine}&limit=2&cursor={}", encode(&next))).bearer(&key),
+            Request::get(format!(
+                "/v1/events?{mine}&limit=2&cursor={}",
+                encode(&next)
+            ))
+            .bearer(&key),
             Framing::Whole,
         )
         .await?;
@@ -85,9 +95,12 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         .exchange(
             "stream-resumed",
             "The stream resumed from the first envelope's cursor: the two envelopes after it.",
-            Request::get(format!("/v1/events/stream?{mine}&cursor={}", encode(&oldest)))
-                .bearer(&key)
-                .header("accept", "text/event-stream"),
+            Request::get(format!(
+                "/v1/events/stream?{mine}&cursor={}",
+                encode(&oldest)
+            ))
+            .bearer(&key)
+            .header("accept", "text/event-stream"),
             Framing::Sse(2),
         )
         .await?;
@@ -173,7 +186,11 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
     Ok(())
 }
 
-async fn append(session: &Session, ctx: &Context, envelopes: Vec<Value>) -> Result<(), ScriptError> {
+async fn append(
+    session: &Session,
+    ctx: &Context,
+    envelopes: Vec<Value>,
+) -> Result<(), ScriptError> {
     session
         .setup_json(
             Request::new(Method::POST, "/_control/fibric/envelopes")
