@@ -303,10 +303,21 @@ impl Walk<'_> {
         let shown = self.norm.text(key, &encoded);
         if shown != encoded {
             self.line(depth, &shown, &format!("bytes({})", bytes.len()));
-        } else if bytes.len() <= HEX_BYTES {
-            self.line(depth, &format!("{head} {}", hex(bytes)), "bytes");
         } else {
-            self.line(depth, head, &format!("bytes({})", bytes.len()));
+            // Byte strings that are text (MST keys) say so, for a reader of the diff.
+            let note = match std::str::from_utf8(bytes) {
+                Ok(text) if !text.chars().any(char::is_control) => format!(" {text:?}"),
+                _ => String::new(),
+            };
+            if bytes.len() <= HEX_BYTES {
+                self.line(
+                    depth,
+                    &format!("{head} {}", hex(bytes)),
+                    &format!("bytes{note}"),
+                );
+            } else {
+                self.line(depth, head, &format!("bytes({}){note}", bytes.len()));
+            }
         }
         json!({ "$bytes": shown })
     }
@@ -344,6 +355,24 @@ fn read(bytes: &[u8]) -> Result<Node, String> {
         return Err(format!("{} bytes after the item", bytes.len() - reader.at));
     }
     Ok(node)
+}
+
+/// The body of an event-stream frame as JSON, nothing normalised: for scripts
+/// that must find values in frames a strict decoder would refuse.
+pub fn frame_body(bytes: &[u8]) -> Option<Value> {
+    let mut reader = Reader {
+        bytes,
+        at: 0,
+        items: 0,
+    };
+    reader.node(0).ok()?;
+    let body = reader.node(0).ok()?;
+    let mut norm = Normaliser::identity();
+    let mut walk = Walk {
+        norm: &mut norm,
+        hex: Vec::new(),
+    };
+    Some(walk.value(&body, None, 0))
 }
 
 /// Renders an event-stream frame (a header item, then a body item).

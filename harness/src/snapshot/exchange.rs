@@ -127,8 +127,8 @@ pub struct Session {
     /// A tag unique to this run, for the names a script creates; it becomes `<run>`.
     pub tag: String,
     pub exchanges: Vec<Exchange>,
-    /// Literal values to normalise as `<run>` besides the tag.
-    pub literals: Vec<String>,
+    /// Literal values to normalise, and their names: the tag is `<run>`.
+    pub literals: Vec<(String, String)>,
 }
 
 /// Why a script could not go on.
@@ -142,7 +142,7 @@ impl Session {
         Self {
             http,
             base,
-            literals: vec![tag.clone()],
+            literals: vec![(tag.clone(), "run".to_owned())],
             tag,
             exchanges: Vec::new(),
         }

@@ -146,7 +146,7 @@ pub async fn take_embedded(api: Api, defects: Defects) -> anyhow::Result<Vec<(St
     let http = reqwest::Client::builder().build()?;
     let taken = take(api, &target, &http).await;
     let _ = running.shutdown().await;
-    Ok(taken.map_err(|e| anyhow::anyhow!("the script stopped: {e}"))?)
+    taken.map_err(|e| anyhow::anyhow!("the script stopped: {e}"))
 }
 
 /// Runs `api`'s script against `target`: each exchange's file stem and normalised text.

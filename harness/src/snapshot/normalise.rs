@@ -19,7 +19,8 @@
 //!
 //! What varies is found by field name (per API) and by shape (RFC 3339 times,
 //! ULIDs, CIDs, DIDs, JWTs, UUIDs, TIDs in paths), and the run's own names
-//! (the unique tag a script puts in what it creates) become `<run>`.
+//! (the unique tag a script puts in what it creates) become `<run>`, and
+//! other literals a script names (an Actyx node id) become `<name>`.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -68,6 +69,7 @@ static EMBEDDED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?P<did>did:plc:[a-z2-7]{24}|did:key:z[1-9A-HJ-NP-Za-km-z]{40,60})",
         r"|(?P<cid>\bbaf[a-z2-7]{56,})",
+        r"|(?P<time>\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))",
         r"|/(?P<tid>[2-7a-j][2-7a-z]{12})\b",
     ))
     .expect("regex")
@@ -77,22 +79,38 @@ static EMBEDDED: LazyLock<Regex> = LazyLock::new(|| {
 #[derive(Debug)]
 pub struct Normaliser {
     rules: Rules,
-    literals: Vec<String>,
+    literals: Vec<(String, String)>,
     opaque: HashMap<(&'static str, String), usize>,
     next: HashMap<&'static str, usize>,
     bases: HashMap<&'static str, i128>,
+    /// Off for [`Normaliser::identity`]: every value is kept as it is.
+    enabled: bool,
 }
 
 impl Normaliser {
-    /// A normaliser with the API's field rules; `literals` (the run's own
+    /// A normaliser with the API's field rules; `literals` (value, name: the
+    /// run's own tag, a node id) become `<name>`
     /// tags) become `<run>` wherever they appear.
-    pub fn new(rules: Rules, literals: &[String]) -> Self {
+    pub fn new(rules: Rules, literals: &[(String, String)]) -> Self {
         Self {
             rules,
-            literals: literals.iter().filter(|l| !l.is_empty()).cloned().collect(),
+            literals: literals
+                .iter()
+                .filter(|(value, _)| !value.is_empty())
+                .cloned()
+                .collect(),
             opaque: HashMap::new(),
             next: HashMap::new(),
             bases: HashMap::new(),
+            enabled: true,
+        }
+    }
+
+    /// A normaliser that replaces nothing, for reading values out of what a server sent.
+    pub fn identity() -> Self {
+        Self {
+            enabled: false,
+            ..Self::new(&[], &[])
         }
     }
 
@@ -107,6 +125,9 @@ impl Normaliser {
 
     /// The placeholder of an opaque value.
     pub fn opaque(&mut self, name: &'static str, value: &str) -> String {
+        if !self.enabled {
+            return value.to_owned();
+        }
         let next = self.next.entry(name).or_insert(0);
         let n = *self
             .opaque
@@ -130,15 +151,19 @@ impl Normaliser {
 
     /// A string value, under the field `key` if it has one.
     pub fn text(&mut self, key: Option<&str>, value: &str) -> String {
+        if !self.enabled {
+            return value.to_owned();
+        }
         match self.rule(key) {
             Some(Kind::Secret) => return "<secret>".to_owned(),
             Some(Kind::Opaque(name)) => return self.opaque(name, value),
             Some(Kind::Time) => return time_shape(value),
+            // A counter field holding something else (a malformed cursor a
+            // script sent on purpose) is shown as it is.
             Some(Kind::Counter(name)) => {
                 if let Ok(n) = value.parse::<i128>() {
                     return self.counter(name, n);
                 }
-                return self.opaque(name, value);
             }
             None => {}
         }
@@ -160,9 +185,9 @@ impl Normaliser {
             return format!("<{name} {n}>");
         }
         let mut out = value.to_owned();
-        for literal in &self.literals {
+        for (literal, name) in &self.literals {
             if out.contains(literal.as_str()) {
-                out = out.replace(literal.as_str(), "<run>");
+                out = out.replace(literal.as_str(), &format!("<{name}>"));
             }
         }
         self.embedded(&out)
@@ -172,7 +197,9 @@ impl Normaliser {
         let found: Vec<(usize, usize, &'static str, String)> = EMBEDDED
             .captures_iter(value)
             .filter_map(|c| {
-                let (name, m) = if let Some(m) = c.name("did") {
+                let (name, m) = if let Some(m) = c.name("time") {
+                    ("time", m)
+                } else if let Some(m) = c.name("did") {
                     ("did", m)
                 } else if let Some(m) = c.name("cid") {
                     ("cid", m)
@@ -189,7 +216,13 @@ impl Normaliser {
         let mut at = 0;
         for (start, end, name, text) in found {
             out.push_str(&value[at..start]);
-            out.push_str(&self.opaque(name, &text));
+            // Times in a sentence keep their shape, like times in a field.
+            let shown = if name == "time" {
+                time_shape(&text)
+            } else {
+                self.opaque(name, &text)
+            };
+            out.push_str(&shown);
             at = end;
         }
         out.push_str(&value[at..]);
@@ -199,6 +232,9 @@ impl Normaliser {
     /// A number under the field `key`: a placeholder string if the field varies.
     pub fn number(&mut self, key: Option<&str>, value: &Number) -> Value {
         let text = value.to_string();
+        if !self.enabled {
+            return Value::Number(value.clone());
+        }
         let placeholder = match self.rule(key) {
             Some(Kind::Counter(name)) => match text.parse::<i128>() {
                 Ok(n) => self.counter(name, n),
@@ -266,7 +302,7 @@ mod tests {
 
     #[test]
     fn equal_values_share_a_placeholder_and_counters_keep_their_distance() {
-        let mut n = Normaliser::new(RULES, &["snap7f".to_owned()]);
+        let mut n = Normaliser::new(RULES, &[("snap7f".to_owned(), "run".to_owned())]);
         let out = n.json(&json!({
             "cursor": "abc", "next": {"cursor": "def"}, "again": {"cursor": "abc"},
             "seq": 41, "seqs": {"seq": 43},
@@ -275,6 +311,7 @@ mod tests {
             "name": "orders-snap7f",
             "id": "01JD2Z3Y4X5W6V7T8S9R0QPNMK",
             "uri": "at://did:plc:abcdefghijklmnopqrstuvwx/app.bsky.feed.post/3kabcdefghijk",
+            "message": "start 2026-11-23T06:40:48Z is too old",
         }));
         assert_eq!(
             out,
@@ -287,6 +324,7 @@ mod tests {
                 "name": "orders-<run>",
                 "id": "<ulid 1>",
                 "uri": "at://<did 1>/app.bsky.feed.post/<tid 1>",
+                "message": "start <time 9999-99-99T99:99:99Z> is too old",
             })
         );
     }

@@ -74,6 +74,46 @@ const WIRE_DEFECTS: &[(Api, &str, &str)] = &[
     (Api::Pulse, "error-shape-wrapped", "+  \"error\": {"),
     (Api::Pulse, "update-without-before", "-  \"before\": {"),
     (Api::Pulse, "lookup-malformed-404", "+< 404 Not Found"),
+    (Api::Fauna, "fauna-lf-lines", "+--- line 1 (lf)"),
+    (
+        Api::Fauna,
+        "fauna-stats-incomplete",
+        "-    \"processing_time_ms\": 0,",
+    ),
+    (Api::Fauna, "fauna-unauthorized-403", "+< 403 Forbidden"),
+    (
+        Api::Actyx,
+        "timestamp-millis",
+        "+      \"timestamp\": \"<time 9999999999999> (number)\"",
+    ),
+    (
+        Api::Actyx,
+        "content-type-ignored",
+        "-< 415 Unsupported Media Type",
+    ),
+    (Api::Actyx, "accept-ignored", "-< 406 Not Acceptable"),
+    (Api::Actyx, "caught-up-never-true", "+  \"caughtUp\": false"),
+    (
+        Api::Atproto,
+        "cbor-keys-unsorted",
+        "+    66  # key \"tooBig\"",
+    ),
+    (
+        Api::Atproto,
+        "error-frame-with-type",
+        "+  \"t\": \"#error\",",
+    ),
+    (Api::Atproto, "frames-without-time", "-  \"time\": \"<time"),
+    (
+        Api::Atproto,
+        "future-cursor-ignored",
+        "+--- nothing more arrived",
+    ),
+    (
+        Api::Atproto,
+        "replay-includes-cursor",
+        "+  \"seq\": \"<seq +0> (number)\",",
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread")]

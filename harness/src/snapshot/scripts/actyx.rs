@@ -27,10 +27,13 @@
 //! 17. `error-wrong-method`: `GET events/publish` (405).
 //! 18. `error-unknown-path`: `GET /api/v2/events/unknown` (404).
 //!
-//! The node id becomes `<run>` (it is added to the run's literals), because
-//! stream ids are keys of the offsets maps, and the normaliser leaves keys
-//! alone but for literals; values under those keys are left as they are, so
-//! these snapshots are stable against a fresh node, not a shared one.
+//! Offsets maps are keyed by stream id. Where an exchange shows the stream
+//! in an event too, the key is that event's `<stream N>`; elsewhere the
+//! node id in it reads `<node>`, because the script names the node id as a
+//! literal (the only normalisation map keys get besides that). The
+//! offsets under those keys are kept as they are, so these snapshots are
+//! stable against a fresh node, not a shared one, where other runs' streams
+//! and events show too.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -61,7 +64,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         .await?;
     let node_id = String::from_utf8_lossy(&node.body).trim().to_owned();
     if node.status == 200 && !node_id.is_empty() && !node_id.contains(char::is_whitespace) {
-        session.literals.push(node_id.clone());
+        session.literals.push((node_id.clone(), "node".to_owned()));
     }
 
     let manifest =

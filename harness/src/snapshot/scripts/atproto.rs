@@ -337,18 +337,18 @@ async fn ours(watch: &mut Socket, did: &str, rev: &str) -> Result<Seen, ScriptEr
         let Message::Binary(bytes) = message else {
             continue;
         };
-        let fields = body_fields(&bytes);
-        let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v);
-        let text = |name: &str| match field(name) {
-            Some(Field::Text(text)) => Some(text.as_str()),
-            _ => None,
+        // Read leniently: a server under test may send what strict DAG-CBOR
+        // refuses (keys out of order), and the script must still find its frames.
+        let Some(body) = crate::snapshot::cbor::frame_body(&bytes) else {
+            continue;
         };
-        let Some(Field::Uint(seq)) = field("seq") else {
+        let text = |name: &str| body.get(name).and_then(Value::as_str);
+        let Some(seq) = body.get("seq").and_then(Value::as_u64) else {
             continue;
         };
         let mine = text("repo").or(text("did")) == Some(did);
         if mine || !span.is_empty() {
-            span.push((*seq, mine));
+            span.push((seq, mine));
         }
         if mine && text("rev") == Some(rev) {
             break;
@@ -363,86 +363,4 @@ async fn ours(watch: &mut Socket, did: &str, rev: &str) -> Result<Seen, ScriptEr
         last: span[end].0,
         count: end + 1,
     })
-}
-
-/// A body field, as far as the script needs to know it.
-enum Field {
-    Uint(u64),
-    Text(String),
-    Other,
-}
-
-/// The top-level fields of a frame's body, read leniently: a server under
-/// test may send what strict DAG-CBOR refuses (keys out of order), and the
-/// script must still find its frames so that the snapshot can show them.
-fn body_fields(bytes: &[u8]) -> Vec<(String, Field)> {
-    let mut reader = Lenient { bytes, at: 0 };
-    let mut fields = Vec::new();
-    if reader.item(0).is_none() {
-        return fields;
-    }
-    let Some((5, entries)) = reader.head() else {
-        return fields;
-    };
-    for _ in 0..entries {
-        let (Some(Field::Text(key)), Some(value)) = (reader.item(0), reader.item(0)) else {
-            break;
-        };
-        fields.push((key, value));
-    }
-    fields
-}
-
-struct Lenient<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Lenient<'_> {
-    fn take(&mut self, n: u64) -> Option<&[u8]> {
-        let end = self.at.checked_add(usize::try_from(n).ok()?)?;
-        let out = self.bytes.get(self.at..end)?;
-        self.at = end;
-        Some(out)
-    }
-
-    fn head(&mut self) -> Option<(u8, u64)> {
-        let first = self.take(1)?[0];
-        let arg = match first & 0x1f {
-            n @ 0..=23 => u64::from(n),
-            n @ 24..=27 => self
-                .take(1 << (n - 24))?
-                .iter()
-                .fold(0, |acc, b| acc << 8 | u64::from(*b)),
-            _ => return None,
-        };
-        Some((first >> 5, arg))
-    }
-
-    /// One item; each one read takes a byte at least, so a lying length ends at the input's end.
-    fn item(&mut self, depth: usize) -> Option<Field> {
-        if depth > 64 {
-            return None;
-        }
-        let (major, arg) = self.head()?;
-        let nested = match major {
-            4 => arg,
-            5 => arg.saturating_mul(2),
-            6 => 1,
-            _ => 0,
-        };
-        for _ in 0..nested {
-            self.item(depth + 1)?;
-        }
-        let content = if matches!(major, 2 | 3) {
-            self.take(arg)?
-        } else {
-            &[]
-        };
-        Some(match major {
-            0 => Field::Uint(arg),
-            3 => Field::Text(String::from_utf8_lossy(content).into_owned()),
-            _ => Field::Other,
-        })
-    }
 }
