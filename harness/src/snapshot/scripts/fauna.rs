@@ -24,11 +24,8 @@
 //! 13. `error-start-ts-with-cursor`: `start_ts` and `cursor` together (400).
 //! 14. `error-start-ts-before-token`: a `start_ts` before the token was made (400).
 //! 15. `error-feed-page-size`: `POST /feed/1` with `page_size: 0` (400).
-//!
-//! Not here: the `invalid_stream_start_time` error event (a collection with
-//! `history_days: 0` makes it at once), because its message holds the start
-//! time as RFC 3339 text inside a sentence, which the normaliser only
-//! recognises as a whole string.
+//! 16. `error-event-start-too-old`: a stream from before the history window of a
+//!     collection with `history_days: 0`: the `invalid_stream_start_time` error event.
 
 use serde_json::{Value, json};
 
@@ -217,6 +214,34 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
     for (step, about, request, framing) in errors {
         session.exchange(step, about, request, framing).await?;
     }
+
+    // A collection that keeps no history: a stream from its token's time is
+    // too old once a write has moved time on, and gets an error event.
+    let brief = format!("Brief_{}", session.tag);
+    fql(
+        session,
+        &secret,
+        &format!(
+            "Collection.create({{ name: {}, history_days: 0 }})",
+            json!(brief)
+        ),
+    )
+    .await?;
+    let brief_source = fql(session, &secret, &format!("{brief}.all().eventSource()")).await?;
+    fql(session, &secret, &format!("{brief}.create({{ n: 1 }})")).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    session
+        .exchange(
+            "error-event-start-too-old",
+            "POST /stream/1 on a collection with history_days 0, from its token's time: \
+             the invalid_stream_start_time error event, then the end of the stream.",
+            stream(json!({
+                "token": text(&brief_source["data"]["@stream"]),
+                "start_ts": brief_source["txn_ts"],
+            })),
+            Framing::Lines(3),
+        )
+        .await?;
     Ok(())
 }
 
