@@ -107,7 +107,8 @@ impl HttpResponse {
     }
 }
 
-fn headers_of(map: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+/// A response's headers as (name, value) pairs, values read lossily.
+pub(crate) fn headers_of(map: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
     map.iter()
         .map(|(k, v)| {
             (

@@ -13,6 +13,8 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use crate::record::headers_of;
+
 /// The most bytes one exchange's body may hold.
 pub const MAX_BODY: usize = 4 << 20;
 
@@ -222,16 +224,7 @@ impl Session {
             .map_err(|_| ScriptError(format!("{what}: no answer within {WAIT:?}")))?
             .map_err(|e| ScriptError(format!("{what}: {e}")))?;
         let status = http.status().as_u16();
-        let headers = http
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = headers_of(http.headers());
         // An error answer is a document, whatever the request asked for.
         let framing = if (200..300).contains(&status) {
             framing
@@ -270,16 +263,7 @@ impl Session {
             .map_err(|e| ScriptError(format!("GET {path}: {e}")))?;
         let mut response = Response {
             status: head.status().as_u16(),
-            headers: head
-                .headers()
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_owned(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
+            headers: headers_of(head.headers()),
             framing: Framing::Whole,
             body: Vec::new(),
             messages: Vec::new(),

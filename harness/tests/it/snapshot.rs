@@ -74,6 +74,7 @@ const WIRE_DEFECTS: &[(Api, &str, &str)] = &[
     (Api::Pulse, "error-shape-wrapped", "+  \"error\": {"),
     (Api::Pulse, "update-without-before", "-  \"before\": {"),
     (Api::Pulse, "lookup-malformed-404", "+< 404 Not Found"),
+    (Api::Pulse, "health-needs-auth", "+< 401 Unauthorized"),
     (Api::Fauna, "fauna-lf-lines", "+--- line 1 (lf)"),
     (
         Api::Fauna,
@@ -108,6 +109,12 @@ const WIRE_DEFECTS: &[(Api, &str, &str)] = &[
         Api::Atproto,
         "future-cursor-ignored",
         "+--- nothing more arrived",
+    ),
+    // The MST leaf of beta and delta ("com.example.harness.record/beta") leaves the CAR.
+    (
+        Api::Atproto,
+        "commit-without-proof",
+        "-                  \"$bytes\": \"Y29tLmV4YW1wbGUuaGFybmVzcy5yZWNvcmQvYmV0YQ\"",
     ),
     (
         Api::Atproto,
