@@ -4,7 +4,7 @@
 //! each error case, in a fixed order, so that two runs make the same
 //! exchanges. What a script creates carries the run's tag (`<run>` in the
 //! snapshots), so a shared target's other data never shows. The scripts are
-//! documented in each module; the README lists the exchanges.
+//! documented at the top of each module; the README describes the snapshot format.
 
 mod actyx;
 mod atproto;
