@@ -3,8 +3,10 @@
 //! Each script makes one of each event and message type its API has, and
 //! each error case, in a fixed order, so that two runs make the same
 //! exchanges. What a script creates carries the run's tag (`<run>` in the
-//! snapshots), so a shared target's other data never shows. The scripts are
-//! documented at the top of each module; the README describes the snapshot format.
+//! snapshots), so a shared target's other data stays out, except where an
+//! answer lists the whole target (Pulse's streams, Actyx offsets, an AT
+//! replay): those snapshots need a dedicated target. The scripts are
+//! documented at the top of each module; the README describes the format.
 
 mod actyx;
 mod atproto;
