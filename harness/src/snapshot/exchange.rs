@@ -21,6 +21,10 @@ pub const MAX_BODY: usize = 4 << 20;
 /// How long a script waits for an answer, or for the next item of a stream.
 pub const WAIT: Duration = Duration::from_secs(5);
 
+/// The longest one read of a body or a WebSocket may last, however steadily
+/// the server sends: a trickle of keep-alives or bytes must not hold a script.
+pub const READ_LIMIT: Duration = Duration::from_secs(30);
+
 /// A request as the script sent it.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -86,6 +90,8 @@ pub enum End {
     Quiet,
     /// The body passed [`MAX_BODY`].
     TooLarge,
+    /// The read lasted longer than the session's read limit.
+    TooLong(Duration),
 }
 
 /// The answer to an exchange.
@@ -131,6 +137,8 @@ pub struct Session {
     pub exchanges: Vec<Exchange>,
     /// Literal values to normalise, and their names: the tag is `<run>`.
     pub literals: Vec<(String, String)>,
+    /// The longest one read may last ([`READ_LIMIT`] unless a test says otherwise).
+    pub read_limit: Duration,
 }
 
 /// Why a script could not go on.
@@ -147,6 +155,7 @@ impl Session {
             literals: vec![(tag.clone(), "run".to_owned())],
             tag,
             exchanges: Vec::new(),
+            read_limit: READ_LIMIT,
         }
     }
 
@@ -233,6 +242,8 @@ impl Session {
         };
         Ok(Open {
             http,
+            read_limit: self.read_limit,
+            counted: Counted::default(),
             response: Response {
                 status,
                 headers,
@@ -269,8 +280,14 @@ impl Session {
             messages: Vec::new(),
             end: End::Complete,
         };
+        let deadline = tokio::time::Instant::now() + self.read_limit;
         while response.messages.len() < frames {
-            match tokio::time::timeout(WAIT, socket.next()).await {
+            let wait = (tokio::time::Instant::now() + WAIT).min(deadline);
+            match tokio::time::timeout_at(wait, socket.next()).await {
+                Err(_) if wait == deadline => {
+                    response.end = End::TooLong(self.read_limit);
+                    break;
+                }
                 Err(_) => {
                     response.end = End::Quiet;
                     break;
@@ -306,18 +323,40 @@ impl Session {
 #[derive(Debug)]
 pub struct Open {
     http: reqwest::Response,
+    read_limit: Duration,
+    counted: Counted,
     pub response: Response,
+}
+
+/// How far the body has been counted: each byte is looked at about once, so
+/// a server that sends its stream a byte at a time costs no more than one
+/// that sends it whole.
+#[derive(Debug, Default)]
+struct Counted {
+    /// The end of the last complete line counted.
+    scanned: usize,
+    /// Complete items (non-blank lines, or SSE events) so far.
+    items: usize,
+    /// Whether the SSE block being read has a field (not only comments).
+    has_field: bool,
 }
 
 impl Open {
     /// Reads the body as its framing says: to the end, or until the stream holds enough items.
     pub async fn read(&mut self) {
+        let deadline = tokio::time::Instant::now() + self.read_limit;
+        self.count();
         loop {
             if self.enough() {
                 self.response.end = End::Complete;
                 return;
             }
-            match tokio::time::timeout(WAIT, self.http.chunk()).await {
+            let wait = (tokio::time::Instant::now() + WAIT).min(deadline);
+            match tokio::time::timeout_at(wait, self.http.chunk()).await {
+                Err(_) if wait == deadline => {
+                    self.response.end = End::TooLong(self.read_limit);
+                    return;
+                }
                 Err(_) => {
                     self.response.end = End::Quiet;
                     return;
@@ -328,6 +367,9 @@ impl Open {
                         return;
                     }
                     self.response.body.extend_from_slice(&chunk);
+                    if chunk.iter().any(|b| matches!(b, b'\n' | b'\r')) {
+                        self.count();
+                    }
                 }
                 Ok(Ok(None)) => {
                     self.response.end = match self.response.framing {
@@ -347,20 +389,40 @@ impl Open {
     fn enough(&self) -> bool {
         match self.response.framing {
             Framing::Whole => false,
-            Framing::Sse(n) => {
-                super::render::sse_blocks(&self.response.body)
-                    .iter()
-                    .filter(|b| b.complete && b.is_event())
-                    .count()
-                    >= n
-            }
-            Framing::Lines(n) => {
-                super::render::lines(&self.response.body)
-                    .iter()
-                    .filter(|l| l.complete && !l.text.trim().is_empty())
-                    .count()
-                    >= n
-            }
+            Framing::Sse(n) | Framing::Lines(n) => self.counted.items >= n,
         }
+    }
+
+    /// Counts the complete lines after the last counted one.
+    fn count(&mut self) {
+        let sse = matches!(self.response.framing, Framing::Sse(_));
+        let rest = &self.response.body[self.counted.scanned..];
+        let (mut start, mut i) = (0, 0);
+        while i < rest.len() {
+            let width = match rest[i] {
+                b'\n' => 1,
+                b'\r' if rest.get(i + 1) == Some(&b'\n') => 2,
+                // A CR at the very end may be the first half of a CRLF still to come.
+                b'\r' if i + 1 == rest.len() => break,
+                b'\r' => 1,
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            let line = &rest[start..i];
+            let counted = &mut self.counted;
+            if !sse {
+                counted.items += usize::from(!line.iter().all(u8::is_ascii_whitespace));
+            } else if line.is_empty() {
+                counted.items += usize::from(counted.has_field);
+                counted.has_field = false;
+            } else if line[0] != b':' {
+                counted.has_field = true;
+            }
+            i += width;
+            start = i;
+        }
+        self.counted.scanned += start;
     }
 }

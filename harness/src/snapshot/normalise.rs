@@ -80,7 +80,8 @@ static EMBEDDED: LazyLock<Regex> = LazyLock::new(|| {
 pub struct Normaliser {
     rules: Rules,
     literals: Vec<(String, String)>,
-    opaque: HashMap<(&'static str, String), usize>,
+    /// Each replaced value's placeholder: the first one it got, whatever its field.
+    opaque: HashMap<String, String>,
     next: HashMap<&'static str, usize>,
     bases: HashMap<&'static str, i128>,
     /// Off for [`Normaliser::identity`]: every value is kept as it is.
@@ -128,15 +129,14 @@ impl Normaliser {
         if !self.enabled {
             return value.to_owned();
         }
+        if let Some(placeholder) = self.opaque.get(value) {
+            return placeholder.clone();
+        }
         let next = self.next.entry(name).or_insert(0);
-        let n = *self
-            .opaque
-            .entry((name, value.to_owned()))
-            .or_insert_with(|| {
-                *next += 1;
-                *next
-            });
-        format!("<{name} {n}>")
+        *next += 1;
+        let placeholder = format!("<{name} {next}>");
+        self.opaque.insert(value.to_owned(), placeholder.clone());
+        placeholder
     }
 
     fn counter(&mut self, name: &'static str, value: i128) -> String {
@@ -181,8 +181,8 @@ impl Normaliser {
         }
         // A value already replaced elsewhere in the exchange keeps its placeholder
         // wherever it shows up again, under any name (an SSE id that is a cursor).
-        if let Some(((name, _), n)) = self.opaque.iter().find(|((_, v), _)| v == value) {
-            return format!("<{name} {n}>");
+        if let Some(placeholder) = self.opaque.get(value) {
+            return placeholder.clone();
         }
         let mut out = value.to_owned();
         for (literal, name) in &self.literals {

@@ -197,6 +197,9 @@ fn once(api: &str, exchange: &Exchange, norm: &mut Normaliser) -> String {
         End::TooLarge => {
             let _ = writeln!(out, "--- cut: the body passed {MAX_BODY} bytes");
         }
+        End::TooLong(limit) => {
+            let _ = writeln!(out, "--- cut: the read lasted longer than {limit:?}");
+        }
     }
     out
 }

@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::process::Output;
+use std::time::Duration;
 
 use harness::snapshot::{compare, take_embedded};
 use reference_server::defects::Defects;
 use scenarios::check::Api;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::binary;
 
@@ -238,4 +240,58 @@ fn misuse_exits_2_and_an_unreachable_target_exits_3_without_writing() {
             "{args:?} wrote files"
         );
     }
+}
+
+/// A server that answers `head` and then sends `piece` every `every` until the client leaves.
+async fn hostile(head: &'static str, piece: &'static [u8], every: Duration) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                while socket.write_all(piece).await.is_ok() {
+                    tokio::time::sleep(every).await;
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// A snapshot read of a hostile stream ends by itself, with what it saw and why it stopped.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_streams_are_cut_by_size_and_by_time() {
+    use harness::snapshot::exchange::{End, Framing, MAX_BODY, Request, Session};
+    const SSE: &str = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n";
+    // Keep-alives only, forever: never an event, never quiet for long.
+    let base = hostile(SSE, b": keep-alive\n\n", Duration::from_millis(50)).await;
+    let mut session = Session::new(reqwest::Client::new(), base);
+    session.read_limit = Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    let response = session
+        .send(&Request::get("/"), Framing::Sse(1))
+        .await
+        .unwrap();
+    assert_eq!(response.end, End::TooLong(Duration::from_secs(1)));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // One endless line with no line end, as fast as it goes.
+    let base = hostile(SSE, &[b'x'; 65536], Duration::ZERO).await;
+    let mut session = Session::new(reqwest::Client::new(), base);
+    session.read_limit = Duration::from_secs(20);
+    let response = session
+        .send(&Request::get("/"), Framing::Sse(1))
+        .await
+        .unwrap();
+    assert_eq!(response.end, End::TooLarge);
+    assert!(response.body.len() <= MAX_BODY);
 }
