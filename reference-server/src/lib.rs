@@ -20,6 +20,7 @@
 //! - [`actyx`]: the Actyx Events API v2 (seed 003).
 //! - [`atproto`]: AT Protocol repositories (the firehose arrives with issue 6).
 //! - [`fauna`]: Fauna event streaming and the FQL subset that feeds it (seed 000).
+//! - `fuzzing` (hidden): the checks the fuzz targets and `fixtures/fuzz/` regression tests share.
 //! - [`random`]: random bytes for identities and secrets.
 //! - [`app`]: the router and its shared state.
 //! - [`server`]: listener, HTTP/1.1 + h2c, graceful shutdown.
@@ -36,6 +37,8 @@ pub mod defects;
 pub mod error;
 pub mod fauna;
 pub mod fibric;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hmac;
 pub mod log;
 pub mod pulse;

@@ -15,12 +15,15 @@
 //! - [`cbor`]: a strict DAG-CBOR decoder, a canonical encoder, and the atproto JSON mapping.
 //! - [`frame`]: the atproto event-stream frame (exactly two DAG-CBOR objects).
 //! - [`car`]: CAR v1 read and write.
+//! - `fuzzing` (hidden): the checks the fuzz targets and `fixtures/fuzz/` regression tests share.
 //! - [`mst`]: the atproto Merkle Search Tree: undo a commit's ops on the partial tree its CAR slice holds.
 
 pub mod car;
 pub mod cbor;
 pub mod cid;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jsonl;
 pub mod mst;
 pub mod multibase;

@@ -4,6 +4,7 @@ mod car;
 mod cbor;
 mod cid;
 mod frame;
+mod fuzz_inputs;
 mod jsonl;
 mod mst;
 mod sse;

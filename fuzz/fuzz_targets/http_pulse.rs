@@ -1,0 +1,4 @@
+//! Fuzzes Pulse request bodies and query strings through the in-process router: no panic, no 5xx, no hang (`reference_server::fuzzing::pulse`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| reference_server::fuzzing::pulse(data));
