@@ -22,6 +22,8 @@ pub const DEFAULT_CONTROL_TOKEN: &str = "control_test_token";
 /// enough that a hostile body cannot take the server's memory.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// hyper's own default; long enough for any real client on a slow link.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the log lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,6 +201,12 @@ pub struct Config {
     pub storage: Storage,
     pub control_token: String,
     pub max_body_bytes: usize,
+    /// A connection that has not sent a whole request head this long after it
+    /// opened, or after its last response ended (an idle keep-alive
+    /// connection), is closed, so that connections that never send a request
+    /// cannot pile up. HTTP/2 connections are bound by it until their preface
+    /// has arrived.
+    pub header_read_timeout: Duration,
     /// How long open streams get to finish after SIGTERM before the server exits anyway.
     pub shutdown_grace: Duration,
     pub subscribers: SubscriberConfig,
@@ -219,6 +227,7 @@ impl Config {
             storage: Storage::Memory,
             control_token: DEFAULT_CONTROL_TOKEN.to_owned(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             subscribers: SubscriberConfig::default(),
             fibric: FibricConfig::default(),

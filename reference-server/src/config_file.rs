@@ -8,9 +8,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::{
-    ActyxConfig, AtprotoConfig, Config, DEFAULT_CONTROL_TOKEN, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_GRACE, FaunaConfig, FibricConfig, ModelDecl,
-    PulseConfig, Storage, SubscriberConfig,
+    ActyxConfig, AtprotoConfig, Config, DEFAULT_CONTROL_TOKEN, DEFAULT_DATA_DIR,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_GRACE,
+    FaunaConfig, FibricConfig, ModelDecl, PulseConfig, Storage, SubscriberConfig,
 };
 use crate::defects::Defects;
 
@@ -23,6 +23,7 @@ pub struct FileConfig {
     pub memory: Option<bool>,
     pub control_token: Option<String>,
     pub max_body_bytes: Option<usize>,
+    pub header_read_timeout: Option<String>,
     /// Durations are humantime strings such as `"5s"` or `"500ms"`.
     pub shutdown_grace: Option<String>,
     #[serde(default)]
@@ -200,6 +201,14 @@ pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Config, ConfigError
         file.shutdown_grace,
         DEFAULT_SHUTDOWN_GRACE,
     )?;
+    let header_read_timeout = nonzero_duration(
+        "header_read_timeout",
+        duration(
+            "header_read_timeout",
+            file.header_read_timeout,
+            DEFAULT_HEADER_READ_TIMEOUT,
+        )?,
+    )?;
 
     let defaults = SubscriberConfig::default();
     let subscribers = SubscriberConfig {
@@ -358,6 +367,7 @@ pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Config, ConfigError
         storage,
         control_token,
         max_body_bytes,
+        header_read_timeout,
         shutdown_grace,
         subscribers,
         fibric,
@@ -461,6 +471,7 @@ mod tests {
         assert_eq!(from_file.control_token, defaults.control_token);
         assert_eq!(from_file.max_body_bytes, defaults.max_body_bytes);
         assert_eq!(from_file.shutdown_grace, defaults.shutdown_grace);
+        assert_eq!(from_file.header_read_timeout, defaults.header_read_timeout);
         assert_eq!(from_file.subscribers, defaults.subscribers);
         assert_eq!(from_file.fibric, defaults.fibric);
         assert_eq!(from_file.pulse, defaults.pulse);

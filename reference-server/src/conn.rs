@@ -1,4 +1,4 @@
-//! Accepted connections, wrapped so that a peer that stops reading is cut off.
+//! Accepted connections, wrapped so that a peer that stops reading, or never sends a request, is cut off.
 //!
 //! A stream consumer that stops reading fills its socket buffers; the
 //! server's writes then stay pending. [`StallGuard`] turns a write that has
@@ -6,6 +6,15 @@
 //! connection. Memory per subscriber stays bounded by the socket buffers and
 //! one read batch, and the consumer's stream is ended rather than kept alive
 //! forever.
+//!
+//! A peer that connects and sends nothing never gets as far as hyper's
+//! header-read timeout: hyper first reads up to 24 bytes (the HTTP/2
+//! preface's length) to tell HTTP/1.1 from h2c, and that read has no
+//! deadline. [`StallGuard`] gives it one: until 24 bytes have arrived or the
+//! server has written something, a read pending past the header-read timeout
+//! fails, and the connection is closed. Past that point hyper's own
+//! header-read timeout (set in [`crate::server`]) covers HTTP/1.1 requests
+//! that stop halfway and idle keep-alive connections.
 
 use std::io;
 use std::pin::Pin;
@@ -24,6 +33,8 @@ use crate::subscribers::Hub;
 pub struct GuardedListener {
     pub inner: TcpListener,
     pub stall_timeout: Duration,
+    /// How long a new connection may take to send the first bytes of its request.
+    pub header_read_timeout: Duration,
     pub hub: Arc<Hub>,
 }
 
@@ -37,7 +48,8 @@ impl axum::serve::Listener for GuardedListener {
                 Ok((stream, addr)) => {
                     // Frames are small and latency matters more than packet count.
                     let _ = stream.set_nodelay(true);
-                    let guard = StallGuard::new(stream, self.stall_timeout, Arc::clone(&self.hub));
+                    let guard = StallGuard::new(stream, self.stall_timeout, Arc::clone(&self.hub))
+                        .with_first_bytes_deadline(self.header_read_timeout);
                     return (guard, addr);
                 }
                 Err(error) => {
@@ -62,7 +74,14 @@ pub struct StallGuard<IO> {
     /// Set while a write is pending; cleared by any write that makes progress.
     deadline: Option<Pin<Box<Sleep>>>,
     hub: Arc<Hub>,
+    /// Until the protocol is known (see the module docs): when reads stop being allowed to wait.
+    first_bytes: Option<Pin<Box<Sleep>>>,
+    /// Bytes read so far, counted up to [`PROTOCOL_PREFIX`].
+    read_so_far: usize,
 }
+
+/// How many bytes hyper reads before it knows the protocol: the HTTP/2 preface's length.
+const PROTOCOL_PREFIX: usize = 24;
 
 impl<IO> StallGuard<IO> {
     pub fn new(inner: IO, timeout: Duration, hub: Arc<Hub>) -> Self {
@@ -71,7 +90,16 @@ impl<IO> StallGuard<IO> {
             timeout,
             deadline: None,
             hub,
+            first_bytes: None,
+            read_so_far: 0,
         }
+    }
+
+    /// Reads pending once `limit` has passed fail, until the first
+    /// [`PROTOCOL_PREFIX`] bytes have arrived or anything has been written.
+    pub fn with_first_bytes_deadline(mut self, limit: Duration) -> Self {
+        self.first_bytes = Some(Box::pin(tokio::time::sleep(limit)));
+        self
     }
 
     /// Called when the inner write is pending: arms the deadline, and fails once it passes.
@@ -95,6 +123,8 @@ impl<IO> StallGuard<IO> {
 
     fn progressed<T>(&mut self, result: io::Result<T>) -> Poll<io::Result<T>> {
         self.deadline = None;
+        // The server answered something, so a request arrived: hyper's own timeouts apply now.
+        self.first_bytes = None;
         Poll::Ready(result)
     }
 }
@@ -105,7 +135,31 @@ impl<IO: AsyncRead + Unpin> AsyncRead for StallGuard<IO> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let Some(first_bytes) = self.first_bytes.as_mut() else {
+            return result;
+        };
+        match result {
+            Poll::Ready(Ok(())) => {
+                self.read_so_far += buf.filled().len() - before;
+                if self.read_so_far >= PROTOCOL_PREFIX {
+                    self.first_bytes = None;
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending => match first_bytes.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    self.first_bytes = None;
+                    Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the peer sent no request within the header-read timeout",
+                    )))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
     }
 }
 

@@ -3,9 +3,15 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::Listener;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -61,20 +67,78 @@ pub async fn serve(
     } else {
         state.config.subscribers.stall_timeout
     };
+    let header_read_timeout = state.config.header_read_timeout;
     let listener = GuardedListener {
         inner: listener,
         stall_timeout,
+        header_read_timeout,
         hub: Arc::clone(&state.hub),
     };
-    let server =
-        axum::serve(listener, app(state)).with_graceful_shutdown(token.clone().cancelled_owned());
+    let server = serve_connections(listener, app(state), header_read_timeout, token.clone());
     tokio::select! {
-        result = server => result,
+        () = server => Ok(()),
         () = async { token.cancelled().await; tokio::time::sleep(grace).await } => {
             tracing::warn!(?grace, "connections still open after the shutdown grace period; exiting anyway");
             Ok(())
         }
     }
+}
+
+/// What hyper may buffer per HTTP/1 connection, each way. Its default
+/// (~400 KiB) is what a subscriber that stops reading pins until the stall
+/// timeout cuts it: a thousand of them held ~650 MB. Request heads larger
+/// than this get `431`.
+const HTTP1_MAX_BUF: usize = 64 * 1024;
+
+/// Accepts connections until `stop` fires, serves each in a task of its own,
+/// then waits for them all to end (each is told to finish gracefully).
+///
+/// This is `axum::serve` with hyper's builder in reach: axum's own has no
+/// timer, so hyper's HTTP/1 header-read timeout would never fire.
+async fn serve_connections(
+    mut listener: GuardedListener,
+    router: axum::Router,
+    header_read_timeout: Duration,
+    stop: CancellationToken,
+) {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .max_buf_size(HTTP1_MAX_BUF);
+    // WebSockets over HTTP/2 need the extended CONNECT protocol.
+    builder.http2().enable_connect_protocol();
+    let builder = Arc::new(builder);
+    // Every connection task holds a receiver; the sender's `closed()` is "all ended".
+    let (all_closed, connection) = watch::channel(());
+    loop {
+        let io = tokio::select! {
+            (io, _) = Listener::accept(&mut listener) => io,
+            () = stop.cancelled() => break,
+        };
+        let builder = Arc::clone(&builder);
+        let service = TowerToHyperService::new(router.clone());
+        let stop = stop.clone();
+        let connection = connection.clone();
+        tokio::spawn(async move {
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+            let mut conn = std::pin::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                () = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(error) = result {
+                tracing::trace!(%error, "connection ended with an error");
+            }
+            drop(connection);
+        });
+    }
+    drop(connection);
+    all_closed.closed().await;
 }
 
 /// A server running on the current tokio runtime.

@@ -22,7 +22,7 @@ use super::repo::{Applied, Write};
 use super::server_api::caller;
 use super::tid::tid;
 use super::writer::State as Atproto;
-use super::xrpc::{XrpcError, input};
+use super::xrpc::{Input, XrpcError, input};
 use crate::app::{AppState, now_micros};
 
 /// A TID for a new record key, later than every one handed out before.
@@ -128,7 +128,7 @@ pub struct RecordInput {
 pub async fn create_record(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    Input(body): Input,
 ) -> Result<Json<JsonValue>, XrpcError> {
     write_record(&state, &headers, &body, false).await
 }
@@ -136,7 +136,7 @@ pub async fn create_record(
 pub async fn put_record(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    Input(body): Input,
 ) -> Result<Json<JsonValue>, XrpcError> {
     write_record(&state, &headers, &body, true).await
 }
@@ -184,7 +184,7 @@ async fn write_record(
 pub async fn delete_record(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    Input(body): Input,
 ) -> Result<Json<JsonValue>, XrpcError> {
     let request: RecordInput = input(&headers, &body)?;
     refuse_swap_record(request.swap_record.as_ref())?;
@@ -224,7 +224,7 @@ pub struct ApplyWrites {
 pub async fn apply_writes(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    Input(body): Input,
 ) -> Result<Json<JsonValue>, XrpcError> {
     let request: ApplyWrites = input(&headers, &body)?;
     let did = own_repo(&state, &headers, &request.repo).await?;

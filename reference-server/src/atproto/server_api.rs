@@ -1,7 +1,6 @@
 //! `com.atproto.server.*`: accounts and sessions.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::HOST;
@@ -9,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
 
 use super::account::{Account, is_handle};
-use super::xrpc::{Scope, XrpcError, authenticate, input, issue};
+use super::xrpc::{Input, Scope, XrpcError, authenticate, input, issue};
 use crate::app::{AppState, now_micros};
 
 /// This server's base URL as the client reached it: the PDS endpoint in DID documents.
@@ -66,7 +65,7 @@ pub struct CreateAccount {
 pub async fn create_account(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    Input(body): Input,
 ) -> Result<Json<JsonValue>, XrpcError> {
     let request: CreateAccount = input(&headers, &body)?;
     let handle = request.handle.to_ascii_lowercase();
@@ -102,7 +101,7 @@ pub struct CreateSession {
 pub async fn create_session(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    Input(body): Input,
 ) -> Result<Json<JsonValue>, XrpcError> {
     let request: CreateSession = input(&headers, &body)?;
     let repos = state.atproto.repos.lock().await;

@@ -7,6 +7,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -59,6 +60,29 @@ impl From<StoreError> for XrpcError {
             "InternalServerError",
             "Internal Server Error",
         )
+    }
+}
+
+/// A procedure's raw input. A body over the server's limit is `413
+/// PayloadTooLarge` in the XRPC shape (the PDS's answer), not axum's plain text.
+#[derive(Debug, Clone)]
+pub struct Input(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Input {
+    type Rejection = XrpcError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, XrpcError> {
+        match Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(Input(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(XrpcError::new(
+                    rejection.status(),
+                    "PayloadTooLarge",
+                    "request entity too large",
+                ))
+            }
+            Err(rejection) => Err(XrpcError::invalid(rejection.body_text())),
+        }
     }
 }
 

@@ -1,0 +1,153 @@
+//! The server under abuse: bodies over the limit, hostile nesting, idle connections, subscribers that never read.
+//!
+//! What each case promises: no panic, memory bounded, other clients served
+//! promptly, and a clear 4xx in the API's own error shape. Memory is read
+//! from `/proc/<pid>/status` of a server started as a child process, so the
+//! figures are the server's alone.
+
+mod bodies;
+mod idle;
+mod stalled;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use reference_server::app::AppState;
+use reference_server::config::Config;
+use reference_server::log::Log;
+use reference_server::store::memory::MemoryStore;
+use reference_server::store::{
+    Committed, LogStore, Position, ReadBatch, ReadLimit, Record, RecordFilter, Retention,
+    StoreError, StreamBounds, Trimmed, WriteBatch,
+};
+
+/// A memory store that counts commits, so a test can tell that refused
+/// requests changed nothing at all: no record, no cursor, no key.
+#[derive(Debug)]
+pub struct CountingStore {
+    inner: MemoryStore,
+    commits: Arc<AtomicU64>,
+}
+
+impl LogStore for CountingStore {
+    fn commit(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        self.inner.commit(batch)
+    }
+
+    fn read_after(
+        &self,
+        stream: &str,
+        after: Position,
+        limit: ReadLimit,
+        filter: RecordFilter<'_>,
+    ) -> Result<ReadBatch, StoreError> {
+        self.inner.read_after(stream, after, limit, filter)
+    }
+
+    fn get(&self, stream: &str, position: Position) -> Result<Option<Record>, StoreError> {
+        self.inner.get(stream, position)
+    }
+
+    fn bounds(&self, stream: &str) -> Result<StreamBounds, StoreError> {
+        self.inner.bounds(stream)
+    }
+
+    fn trim(
+        &self,
+        stream: &str,
+        retention: &Retention,
+        now_micros: u64,
+    ) -> Result<Trimmed, StoreError> {
+        self.inner.trim(stream, retention, now_micros)
+    }
+
+    fn cursor(&self, name: &str) -> Result<Option<Position>, StoreError> {
+        self.inner.cursor(name)
+    }
+
+    fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.kv_get(namespace, key)
+    }
+
+    fn kv_scan(&self, namespace: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.inner.kv_scan(namespace)
+    }
+}
+
+/// An in-process server over a [`CountingStore`].
+pub struct Counted {
+    pub base: String,
+    pub state: AppState,
+    commits: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Counted {
+    pub async fn start(config: Config) -> Self {
+        let commits = Arc::new(AtomicU64::new(0));
+        let store = CountingStore {
+            inner: MemoryStore::new(),
+            commits: Arc::clone(&commits),
+        };
+        let log = Log::new(Arc::new(store), false);
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let state = AppState::new(config, log, Default::default()).expect("state");
+        let task = tokio::spawn(reference_server::server::serve(
+            listener,
+            state.clone(),
+            std::future::pending(),
+        ));
+        Self {
+            base,
+            state,
+            commits,
+            task,
+        }
+    }
+
+    /// Commits so far, setup included.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::SeqCst)
+    }
+
+    pub async fn shutdown(self) {
+        self.state.shutdown.cancel();
+        self.task
+            .await
+            .expect("the server task did not panic")
+            .expect("the server ended cleanly");
+    }
+}
+
+/// A child process's resident memory now and at its peak, in KiB, from `/proc/<pid>/status`.
+pub fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in /proc/{pid}/status"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Raises this process's soft limit on open files to `wanted` (children
+/// inherit it), or says why it cannot: the hard limit is lower.
+pub fn raise_open_files(wanted: u64) -> Result<(), String> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| e.to_string())?;
+    if soft >= wanted {
+        return Ok(());
+    }
+    if hard < wanted {
+        return Err(format!(
+            "the hard limit on open files is {hard}, below the {wanted} this test needs"
+        ));
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, wanted, hard).map_err(|e| e.to_string())
+}
