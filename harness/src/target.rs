@@ -114,6 +114,9 @@ pub fn parse_url(url: &str) -> Result<String, TargetError> {
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 
+/// How long the probe waits for an answer (a head) before calling the target unreachable.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Connects to `url` and finds out whether it is a reference server (it
 /// answers `GET /_control/info` with the control token) or another server.
 /// Any HTTP answer means the target is reachable.
@@ -126,12 +129,19 @@ pub async fn probe(
     let response = client
         .get(format!("{base_url}/_control/info"))
         .bearer_auth(control_token)
-        .timeout(Duration::from_secs(10))
+        .timeout(PROBE_TIMEOUT)
         .send()
         .await
         .map_err(|error| TargetError::Unreachable {
             url: base_url.clone(),
-            reason: describe(&error),
+            reason: if error.is_timeout() {
+                format!(
+                    "no response to GET /_control/info within {}",
+                    humantime::format_duration(PROBE_TIMEOUT)
+                )
+            } else {
+                describe(&error)
+            },
         })?;
     let is_reference = response.status().is_success()
         && response

@@ -170,7 +170,11 @@ impl CaughtUp {
             )),
             None => findings.push(Finding::new(
                 "lost",
-                "the live event published after the offsets line never arrived",
+                format!(
+                    "the live event published after the offsets line never arrived within {} ({})",
+                    humantime::format_duration(PROMPT),
+                    feed.closed.as_deref().unwrap_or("the feed is still open")
+                ),
             )),
         }
         Ok(findings)

@@ -368,10 +368,12 @@ async fn dial(url: &str, recv_buffer: Option<u32>) -> std::io::Result<tokio::net
 }
 
 impl Subscription {
-    /// The next message within `wait`; pings and pongs are skipped.
+    /// The next message within `wait`; pings and pongs are skipped, and do
+    /// not extend `wait`: a server that only pings is silent.
     pub async fn next(&mut self, wait: Duration) -> Received {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let message = match tokio::time::timeout(wait, self.ws.next()).await {
+            let message = match tokio::time::timeout_at(deadline, self.ws.next()).await {
                 Err(_) => return Received::Silent,
                 Ok(None) => return self.closed("the server closed the connection".to_owned()),
                 Ok(Some(Err(e))) => return self.closed(format!("the connection failed: {e}")),

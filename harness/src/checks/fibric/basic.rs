@@ -91,7 +91,7 @@ impl ContentType {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let fibric = Fibric::new(&ctx);
         let mut findings = Vec::new();
-        match fibric.open_ok(0, "", None).await? {
+        match fibric.open_ok(0, "", None).await {
             Ok(stream) => {
                 let content_type = stream
                     .header("content-type")
@@ -126,7 +126,7 @@ impl NoStore {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let fibric = Fibric::new(&ctx);
         let mut findings = Vec::new();
-        match fibric.open_ok(0, "", None).await? {
+        match fibric.open_ok(0, "", None).await {
             Ok(stream) => {
                 let cache_control = stream
                     .header("cache-control")
@@ -163,7 +163,7 @@ impl KeepAlive {
         let patience = ctx.patience;
         match fibric
             .open_ok(0, "event_type=harness.keepalive.silence", None)
-            .await?
+            .await
         {
             Ok(mut stream) => {
                 let deadline = tokio::time::Instant::now() + patience;
@@ -231,7 +231,7 @@ impl FrameShape {
             workspace_id: Some("ws_shape".into()),
             entities: vec![],
         };
-        let mut stream = match fibric.open_ok(0, "event_type=harness.shape", None).await? {
+        let mut stream = match fibric.open_ok(0, "event_type=harness.shape", None).await {
             Ok(stream) => stream,
             Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
         };
@@ -242,7 +242,15 @@ impl FrameShape {
                 fibric,
                 vec![Finding::new(
                     "unseen",
-                    "the published envelope never arrived",
+                    format!(
+                        "the published envelope never arrived within {}{}",
+                        humantime::format_duration(PROMPT),
+                        stream
+                            .closed
+                            .as_deref()
+                            .map(|r| format!(" (it ended: {r})"))
+                            .unwrap_or_default()
+                    ),
                 )],
             );
         };
@@ -319,7 +327,7 @@ async fn filtered_stream_case(
     reader: usize,
 ) -> Result<CaseOutcome, String> {
     let fibric = Fibric::new(&ctx);
-    let mut stream = match fibric.open_ok(reader, &plan.filters.query(), None).await? {
+    let mut stream = match fibric.open_ok(reader, &plan.filters.query(), None).await {
         Ok(stream) => stream,
         Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
     };

@@ -41,7 +41,7 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
     let query = "event_type=harness.cuts";
     // A marker gives the first connection a position to resume from.
     let marker = spec("harness.cuts", "harness");
-    let mut direct = match fibric.open_ok(0, query, None).await? {
+    let mut direct = match fibric.open_ok(0, query, None).await {
         Ok(stream) => stream,
         Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
     };
@@ -214,7 +214,7 @@ impl SlowConsumer {
         fibric
             .recorder
             .note("a raw connection asked for the stream and stops reading");
-        let mut healthy = match fibric.open_ok(0, "event_type=harness.slow", None).await? {
+        let mut healthy = match fibric.open_ok(0, "event_type=harness.slow", None).await {
             Ok(stream) => stream,
             Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
         };

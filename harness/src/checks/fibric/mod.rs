@@ -223,19 +223,26 @@ impl Fibric {
         .map_err(|e| e.0)
     }
 
-    /// Opens the stream on the target, expecting 200; anything else is an `Err` describing it.
+    /// Opens the stream on the target, expecting 200; anything else is an `Err`
+    /// describing it, for a finding: another status, or no answer in time (a
+    /// silent or trickling server is the target's failure, not the harness's).
     pub async fn open_ok(
         &self,
         key: usize,
         query: &str,
         last_event_id: Option<&str>,
-    ) -> Result<Result<SseConn, String>, String> {
-        Ok(self
+    ) -> Result<SseConn, String> {
+        match self
             .open(self.base(), Some(self.key(key)), query, last_event_id)
-            .await?
-            .map_err(|response| {
-                format!("the stream answered {} {}", response.status, response.body)
-            }))
+            .await
+        {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(response)) => Err(format!(
+                "the stream answered {} {}",
+                response.status, response.body
+            )),
+            Err(error) => Err(format!("the stream did not open: {error}")),
+        }
     }
 
     /// `GET /v1/events?query` as the given key (or none).

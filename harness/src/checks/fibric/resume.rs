@@ -36,7 +36,7 @@ impl StartsAtNow {
         fibric
             .publish(&[(0, 0, &before[0]), (0, 1, &before[1])])
             .await?;
-        let mut stream = match fibric.open_ok(0, "event_type=harness.now.*", None).await? {
+        let mut stream = match fibric.open_ok(0, "event_type=harness.now.*", None).await {
             Ok(stream) => stream,
             Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
         };
@@ -69,7 +69,7 @@ generated_property!(Order, meta::ORDER, Vec<u8>,
 
 async fn order_case(ctx: CheckContext, batches: Vec<u8>) -> Result<CaseOutcome, String> {
     let fibric = Fibric::new(&ctx);
-    let mut stream = match fibric.open_ok(0, "event_type=harness.order", None).await? {
+    let mut stream = match fibric.open_ok(0, "event_type=harness.order", None).await {
         Ok(stream) => stream,
         Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
     };
@@ -134,7 +134,7 @@ async fn resume_case(
     let fibric = Fibric::new(&ctx);
     let envelope = spec("harness.resume", "harness");
     let query = "event_type=harness.resume";
-    let mut first = match fibric.open_ok(0, query, None).await? {
+    let mut first = match fibric.open_ok(0, query, None).await {
         Ok(stream) => stream,
         Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
     };
@@ -167,12 +167,12 @@ async fn resume_case(
             };
             fibric
                 .open_ok(0, &format!("{query}&cursor={cursor}"), None)
-                .await?
+                .await
         }
         ResumeBy::LastEventId => {
             fibric
                 .open_ok(0, query, Some(&resume_from.last_event_id))
-                .await?
+                .await
         }
     };
     let mut second = match opened {
@@ -267,10 +267,7 @@ impl CursorBound {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let fibric = Fibric::new(&ctx);
         let envelope = spec("harness.bound.x", "harness");
-        let mut stream = match fibric
-            .open_ok(0, "event_type=harness.bound.*", None)
-            .await?
-        {
+        let mut stream = match fibric.open_ok(0, "event_type=harness.bound.*", None).await {
             Ok(stream) => stream,
             Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
         };
@@ -341,7 +338,7 @@ impl CursorExpired {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let fibric = Fibric::new(&ctx);
         let envelope = spec("harness.expire", "harness");
-        let mut stream = match fibric.open_ok(0, "event_type=harness.expire", None).await? {
+        let mut stream = match fibric.open_ok(0, "event_type=harness.expire", None).await {
             Ok(stream) => stream,
             Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
         };
