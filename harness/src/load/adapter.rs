@@ -56,7 +56,7 @@ pub struct Adapter {
     api: ApiState,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum ApiState {
     Fibric,
     /// The model the rows are written to, and one event of it for
@@ -90,11 +90,7 @@ impl Adapter {
     /// Logs in or makes an account where the API needs one; a passive run
     /// makes nothing and only finds what to read.
     pub async fn prepare(api: Api, access: Access, run: String) -> Result<Adapter, String> {
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .pool_max_idle_per_host(64)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let http = http_client()?;
         let base = access.base.clone();
         if let Some(stream) = access.passive.clone() {
             let state = passive_state(&http, api, &access, stream).await?;
@@ -166,8 +162,45 @@ impl Adapter {
         })
     }
 
+    /// The same adapter (account, collection, event source) for the target
+    /// restarted at `base`. It has a client of its own, so no pooled
+    /// connection to the old process is reused, and logs in to Actyx again:
+    /// a node's tokens expire when it restarts.
+    pub async fn rebased(&self, base: &str) -> Result<Adapter, String> {
+        let http = http_client()?;
+        let mut access = self.access.clone();
+        access.base = base.to_owned();
+        access.subscribe_base = base.to_owned();
+        let mut api = self.api.clone();
+        if let ApiState::Actyx { token } = &mut api {
+            *token = actyx_token(&http, &access).await?;
+        }
+        Ok(Adapter {
+            http,
+            access,
+            run: self.run.clone(),
+            api,
+        })
+    }
+
     /// Publishes event `k` and waits for the target's acknowledgement.
     pub async fn publish(&self, k: u64) -> Result<(), String> {
+        self.send_publish(k).await.map(drop)
+    }
+
+    /// Publishes event `k` and returns the target's acknowledgement: the
+    /// JSON answer with the position the API gave the event (Actyx `offset`
+    /// and `lamport`, the AT Protocol's `commit.rev`, Fauna's `txn_ts`).
+    pub async fn publish_answer(&self, k: u64) -> Result<Value, String> {
+        let response = self.send_publish(k).await?;
+        response
+            .json()
+            .await
+            .map_err(|e| format!("the acknowledgement is not JSON: {e}"))
+    }
+
+    /// Sends event `k` and insists on a 2xx answer, whose body is left unread.
+    async fn send_publish(&self, k: u64) -> Result<reqwest::Response, String> {
         let base = &self.access.base;
         let marker = json!({"load": self.run, "k": k});
         let request = match &self.api {
@@ -210,7 +243,7 @@ impl Adapter {
         let response = request.send().await.map_err(|e| e.to_string())?;
         let status = response.status();
         if status.is_success() {
-            Ok(())
+            Ok(response)
         } else {
             let body = response.text().await.unwrap_or_default();
             Err(format!(
@@ -449,6 +482,15 @@ async fn passive_state(
             jwt: String::new(),
         },
     })
+}
+
+/// The HTTP client of an adapter.
+fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .pool_max_idle_per_host(64)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// Runs one FQL query with the run's secret.

@@ -2,6 +2,8 @@
 
 mod catalogue;
 mod cli;
+mod crash_load;
+mod hostile;
 mod junit;
 mod load;
 mod load_passive;
