@@ -75,6 +75,10 @@ fn subscribe(
     let head = state.log.head(stream).unwrap_or(0);
     upgrade
         .max_message_size(64 * 1024)
+        // A subscriber only sends pings and a close: tungstenite's default
+        // 128 KiB read buffer, zeroed per connection, was most of what an idle
+        // subscriber cost (~120 KiB each); it grows when a message needs it.
+        .read_buffer_size(4 * 1024)
         .on_upgrade(move |socket| async move {
             if let Err(error) = serve(&state, stream, cursor, head, socket).await {
                 tracing::debug!(%error, stream, "subscriber ended");

@@ -8,6 +8,7 @@
 mod bodies;
 mod idle;
 mod stalled;
+mod stalled_ws;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

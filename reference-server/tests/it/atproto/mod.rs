@@ -1,6 +1,6 @@
 //! The AT Protocol pieces of the reference server, checked against the official interop vectors in `../shared/vectors`.
 
-mod client;
+pub mod client;
 mod clients;
 mod commit;
 mod crypto;
