@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{memory_kib, raise_open_files};
-use crate::support::spawn;
+use super::{memory_kib, raise_open_files, spawn_with_config};
 
 /// Connections that send nothing at all.
 const SILENT: usize = 2_000;
@@ -68,14 +67,9 @@ async fn idle_and_half_sent_connections_cost_little_and_are_closed() {
         println!("skipped: {why}");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("server.toml");
-    std::fs::write(
-        &config,
-        format!("header_read_timeout = \"{HEADER_READ_TIMEOUT}\"\n"),
-    )
-    .unwrap();
-    let server = spawn(&["--memory", "--config", config.to_str().unwrap()]);
+    let (_dir, server) = spawn_with_config(&format!(
+        "header_read_timeout = \"{HEADER_READ_TIMEOUT}\"\n"
+    ));
     let pid = server.child.id();
     let address = server.base_url.trim_start_matches("http://").to_owned();
     crate::fauna::Fauna::new(&server.base_url)

@@ -152,3 +152,45 @@ pub fn raise_open_files(wanted: u64) -> Result<(), String> {
     }
     setrlimit(Resource::RLIMIT_NOFILE, wanted, hard).map_err(|e| e.to_string())
 }
+
+/// The reference server as a child process, `--memory`, with `config` as its
+/// TOML file (in a temporary folder that lives as long as the returned guard).
+pub fn spawn_with_config(config: &str) -> (tempfile::TempDir, crate::support::ServerProcess) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.toml");
+    std::fs::write(&path, config).unwrap();
+    let server = crate::support::spawn(&["--memory", "--config", path.to_str().unwrap()]);
+    (dir, server)
+}
+
+/// A connection that sends `request` and then never reads, on a socket with a
+/// 4 KiB receive buffer so that the server's writes stall soon.
+pub async fn never_reading(address: std::net::SocketAddr, request: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let socket = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )
+    .unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&address.into()).expect("connect");
+    socket.set_nonblocking(true).unwrap();
+    let mut stream = tokio::net::TcpStream::from_std(socket.into()).unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream
+}
+
+/// The server's subscriber counters (`open_streams`, `stall_disconnects`, …).
+pub async fn subscriber_stats(http: &reqwest::Client, base: &str) -> serde_json::Value {
+    let body: serde_json::Value = http
+        .get(format!("{base}/_control/stats"))
+        .bearer_auth(crate::support::CONTROL_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["subscribers"].clone()
+}

@@ -3,44 +3,15 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
-use super::{memory_kib, raise_open_files};
-use crate::support::{CONTROL_TOKEN, spawn};
+use super::{memory_kib, never_reading, raise_open_files, spawn_with_config, subscriber_stats};
+use crate::support::CONTROL_TOKEN;
 
 const STALLED: usize = 1_000;
 /// Events per phase, in batches; each carries about 1 KiB of payload.
 const PHASE: usize = 3_000;
 const BATCH: usize = 100;
 const STALL_TIMEOUT: &str = "10s";
-
-/// A subscriber that asks for the Fibric stream and never reads a byte, on a
-/// socket with a 4 KiB receive buffer so that the server's writes stall soon.
-async fn stalled_subscriber(address: std::net::SocketAddr) -> TcpStream {
-    let socket = socket2::Socket::new(
-        socket2::Domain::IPV4,
-        socket2::Type::STREAM,
-        Some(socket2::Protocol::TCP),
-    )
-    .unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&address.into()).expect("connect");
-    socket.set_nonblocking(true).unwrap();
-    let mut stream = TcpStream::from_std(socket.into()).unwrap();
-    stream
-        .write_all(
-            format!(
-                "GET /v1/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
-                 Accept: text/event-stream\r\n\r\n",
-                crate::fibric::KEY_A
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
-    stream
-}
 
 /// Appends `PHASE` envelopes of about 1 KiB each through the control API.
 async fn produce(http: &reqwest::Client, base: &str, phase: usize) {
@@ -60,41 +31,28 @@ async fn produce(http: &reqwest::Client, base: &str, phase: usize) {
     }
 }
 
-async fn stats(http: &reqwest::Client, base: &str) -> Value {
-    let body: Value = http
-        .get(format!("{base}/_control/stats"))
-        .bearer_auth(CONTROL_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["subscribers"].clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_that_never_read_cost_bounded_memory_and_are_cut() {
     if let Err(why) = raise_open_files(2 * STALLED as u64 + 512) {
         println!("skipped: {why}");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("server.toml");
-    std::fs::write(
-        &config,
-        format!("[subscribers]\nstall_timeout = \"{STALL_TIMEOUT}\"\n"),
-    )
-    .unwrap();
-    let server = spawn(&["--memory", "--config", config.to_str().unwrap()]);
+    let (_dir, server) = spawn_with_config(&format!(
+        "[subscribers]\nstall_timeout = \"{STALL_TIMEOUT}\"\n"
+    ));
     let pid = server.child.id();
     let base = server.base_url.clone();
     let address: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
     let http = reqwest::Client::new();
 
+    let fibric_request = format!(
+        "GET /v1/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Accept: text/event-stream\r\n\r\n",
+        crate::fibric::KEY_A
+    );
     let mut stalled = Vec::with_capacity(STALLED);
     for _ in 0..STALLED {
-        stalled.push(stalled_subscriber(address).await);
+        stalled.push(never_reading(address, &fibric_request).await);
     }
     // A subscriber that reads everything, counted in a task of its own.
     let mut reader = crate::fibric::open(&base, crate::fibric::KEY_A, "", None).await;
@@ -104,7 +62,7 @@ async fn subscribers_that_never_read_cost_bounded_memory_and_are_cut() {
         (events.len(), started.elapsed())
     });
     let deadline = Instant::now() + Duration::from_secs(10);
-    while stats(&http, &base).await["open_streams"].as_u64() < Some(STALLED as u64 + 1) {
+    while subscriber_stats(&http, &base).await["open_streams"].as_u64() < Some(STALLED as u64 + 1) {
         assert!(
             Instant::now() < deadline,
             "every subscriber's stream opened"
@@ -120,7 +78,7 @@ async fn subscribers_that_never_read_cost_bounded_memory_and_are_cut() {
     let (after_two, peak) = memory_kib(pid);
     let producing = started.elapsed();
     let (received, reading_took) = reading.await.expect("the reader did not panic");
-    let cut_by_then = stats(&http, &base).await["stall_disconnects"].clone();
+    let cut_by_then = subscriber_stats(&http, &base).await["stall_disconnects"].clone();
     println!(
         "{STALLED} stalled subscribers: RSS {before} KiB before, {after_one} KiB after {PHASE} events \
          (~{} MiB), {after_two} KiB after {} (peak {peak} KiB); produced in {producing:?}; \
@@ -152,7 +110,7 @@ async fn subscribers_that_never_read_cost_bounded_memory_and_are_cut() {
     // Every stalled subscriber is cut once its writes have been pending for the stall timeout.
     let deadline = Instant::now() + Duration::from_secs(25);
     loop {
-        let now = stats(&http, &base).await;
+        let now = subscriber_stats(&http, &base).await;
         if now["stall_disconnects"].as_u64() >= Some(STALLED as u64) {
             assert_eq!(now["open_streams"], 0, "{now}");
             break;

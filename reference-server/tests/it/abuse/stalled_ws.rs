@@ -7,12 +7,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
-use super::{memory_kib, raise_open_files};
-use crate::atproto::client::{Firehose, Pds, REPOS, Session};
-use crate::support::{CONTROL_TOKEN, spawn};
+use super::{memory_kib, never_reading, raise_open_files, spawn_with_config, subscriber_stats};
+use crate::atproto::client::{Firehose, Pds, REPOS, Received, Session, kind};
 
 const STALLED: usize = 1_000;
 /// Commits per phase; each record carries about 1 KiB of text.
@@ -20,33 +17,6 @@ const PHASE: usize = 2_000;
 /// Accounts written to at once, so no one repository grows large.
 const WRITERS: usize = 8;
 const STALL_TIMEOUT: &str = "10s";
-
-/// A subscriber that upgrades to `subscribeRepos` and never reads a byte, on
-/// a socket with a 4 KiB receive buffer so that the server's writes stall soon.
-async fn stalled_subscriber(address: std::net::SocketAddr) -> TcpStream {
-    let socket = socket2::Socket::new(
-        socket2::Domain::IPV4,
-        socket2::Type::STREAM,
-        Some(socket2::Protocol::TCP),
-    )
-    .unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&address.into()).expect("connect");
-    socket.set_nonblocking(true).unwrap();
-    let mut stream = TcpStream::from_std(socket.into()).unwrap();
-    stream
-        .write_all(
-            format!(
-                "GET /xrpc/{REPOS} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
-                 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-                 Sec-WebSocket-Version: 13\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
-    stream
-}
 
 /// `PHASE` commits of about 1 KiB each, from `WRITERS` accounts at once.
 async fn produce(pds: &Pds, accounts: &[Session], phase: usize) {
@@ -73,33 +43,15 @@ async fn produce(pds: &Pds, accounts: &[Session], phase: usize) {
     }
 }
 
-async fn stats(http: &reqwest::Client, base: &str) -> serde_json::Value {
-    let body: serde_json::Value = http
-        .get(format!("{base}/_control/stats"))
-        .bearer_auth(CONTROL_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["subscribers"].clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firehose_subscribers_that_never_read_cost_bounded_memory_and_are_cut() {
     if let Err(why) = raise_open_files(2 * STALLED as u64 + 512) {
         println!("skipped: {why}");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("server.toml");
-    std::fs::write(
-        &config,
-        format!("[subscribers]\nstall_timeout = \"{STALL_TIMEOUT}\"\n"),
-    )
-    .unwrap();
-    let server = spawn(&["--memory", "--config", config.to_str().unwrap()]);
+    let (_dir, server) = spawn_with_config(&format!(
+        "[subscribers]\nstall_timeout = \"{STALL_TIMEOUT}\"\n"
+    ));
     let pid = server.child.id();
     let base = server.base_url.clone();
     let address: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
@@ -111,9 +63,14 @@ async fn firehose_subscribers_that_never_read_cost_bounded_memory_and_are_cut() 
     }
 
     let (alone, _) = memory_kib(pid);
+    let upgrade = format!(
+        "GET /xrpc/{REPOS} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
     let mut stalled = Vec::with_capacity(STALLED);
     for _ in 0..STALLED {
-        stalled.push(stalled_subscriber(address).await);
+        stalled.push(never_reading(address, &upgrade).await);
     }
     // A subscriber that reads every commit, counted in a task of its own.
     let mut reader = Firehose::connect(&base, REPOS, None).await;
@@ -125,19 +82,19 @@ async fn firehose_subscribers_that_never_read_cost_bounded_memory_and_are_cut() 
                 break;
             };
             match received {
-                crate::atproto::client::Received::Frame(frame) => {
-                    if crate::atproto::client::kind(&frame) == "#commit" {
+                Received::Frame(frame) => {
+                    if kind(&frame) == "#commit" {
                         commits += 1;
                     }
                 }
-                crate::atproto::client::Received::Ping => {}
-                crate::atproto::client::Received::Closed => break,
+                Received::Ping => {}
+                Received::Closed => break,
             }
         }
         (commits, started.elapsed())
     });
     let deadline = Instant::now() + Duration::from_secs(10);
-    while stats(&http, &base).await["open_streams"].as_u64() < Some(STALLED as u64 + 1) {
+    while subscriber_stats(&http, &base).await["open_streams"].as_u64() < Some(STALLED as u64 + 1) {
         assert!(
             Instant::now() < deadline,
             "every subscriber's stream opened"
@@ -153,7 +110,7 @@ async fn firehose_subscribers_that_never_read_cost_bounded_memory_and_are_cut() 
     let (after_two, peak) = memory_kib(pid);
     let producing = started.elapsed();
     let (received, reading_took) = reading.await.expect("the reader did not panic");
-    let now = stats(&http, &base).await;
+    let now = subscriber_stats(&http, &base).await;
     println!(
         "{STALLED} stalled firehose subscribers: RSS {alone} KiB without them, {before} KiB \
          with them before any commit, {after_one} KiB after \
@@ -196,7 +153,7 @@ async fn firehose_subscribers_that_never_read_cost_bounded_memory_and_are_cut() 
     // been pending for the stall timeout, or by `ConsumerTooSlow`.
     let deadline = Instant::now() + Duration::from_secs(25);
     loop {
-        let now = stats(&http, &base).await;
+        let now = subscriber_stats(&http, &base).await;
         if now["open_streams"].as_u64() == Some(0) {
             println!("all cut after {:?}: {now}", started.elapsed());
             break;
