@@ -150,8 +150,9 @@ pub struct LoadArgs {
     /// Concurrent stream subscribers.
     #[arg(long, value_name = "N")]
     pub subscribers: Option<u32>,
-    /// Events published per second.
-    #[arg(long, value_name = "R")]
+    /// Events published per second, or `max`: a closed loop, each publisher
+    /// sending its next request as soon as the last is acknowledged.
+    #[arg(long, value_name = "R", value_parser = crate::load::schedule::parse_rate)]
     pub rate: Option<f64>,
     /// How long the run publishes, ramp included.
     #[arg(long, value_name = "D", value_parser = parse_duration)]
@@ -161,9 +162,12 @@ pub struct LoadArgs {
     pub thresholds: Vec<String>,
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
-    /// Publisher workers; each sends its share of the events one at a time [default: 1].
+    /// Publisher workers; each sends its share of the events one request at a time [default: 1].
     #[arg(long, value_name = "N")]
     pub publishers: Option<u32>,
+    /// Events per publish request (Actyx and Fibric take several) [default: 1].
+    #[arg(long, value_name = "N")]
+    pub batch: Option<u32>,
     /// How long the rate takes to climb from zero (part of --duration) [default: 0s].
     #[arg(long, value_name = "D", value_parser = parse_duration)]
     pub ramp: Option<Duration>,

@@ -8,6 +8,15 @@
 //! the target stalls, the events that should have gone out meanwhile are
 //! sent late; the first view charges them the stall, the second does not.
 //!
+//! A closed loop (`--rate max`) has no intended times: each worker sends its
+//! next request as soon as the last is acknowledged, until the duration is
+//! over, and `deliver` is measured from the actual send. Every acknowledged
+//! event also times `ack_deliver`, from the acknowledgement to the delivery:
+//! what a writer that waits for its write to be confirmed sees.
+//!
+//! With `--batch B`, a request carries B consecutive events of its worker,
+//! all meant to go out at the time of the first.
+//!
 //! Every subscriber keeps a bit per event of this worker, so duplicates are
 //! counted, and events it never saw are `lost`. Events of one publisher worker
 //! must arrive in the order that worker sent them (each waited for the
@@ -44,6 +53,8 @@ pub struct Plan {
     pub shard: Shard,
     pub subscribers: u32,
     pub publishers: u32,
+    /// Events per publish request.
+    pub batch: u32,
     /// The wall-clock start of the schedule; `None`: as soon as every subscriber is connected.
     pub start_at: Option<SystemTime>,
     /// How long subscribers may still receive after the last publish.
@@ -68,6 +79,18 @@ impl Plan {
     fn global(&self, i: u64) -> u64 {
         i * u64::from(self.shard.count) + u64::from(self.shard.index)
     }
+
+    /// When the request carrying local event `i` is meant to go out: the
+    /// intended time of its batch's first event.
+    fn intended(&self, i: u64) -> Duration {
+        let first = i - i % u64::from(self.batch);
+        self.schedule.intended(self.global(first))
+    }
+
+    /// The publisher worker that sends local event `i`.
+    fn worker(&self, i: u64) -> usize {
+        (i / u64::from(self.batch) % u64::from(self.publishers)) as usize
+    }
 }
 
 /// The state of one event of this worker.
@@ -84,6 +107,11 @@ struct Shared {
     start: Instant,
     /// Per local event: when it was actually sent, in microseconds after `start`, plus one (0: not yet).
     sent: Vec<AtomicU64>,
+    /// Per local event: when its acknowledgement came, the same way.
+    acked_at: Vec<AtomicU64>,
+    /// Local events handed to a publisher so far: an upper bound of the
+    /// indices in use (a closed loop uses few of its `sent` slots).
+    issued: AtomicU64,
     state: Vec<AtomicU8>,
     /// Events acknowledged so far.
     acked: AtomicU64,
@@ -133,6 +161,8 @@ pub async fn run(
     let shared = Arc::new(Shared {
         start: Instant::now() + until_start,
         sent: (0..events).map(|_| AtomicU64::new(0)).collect(),
+        acked_at: (0..events).map(|_| AtomicU64::new(0)).collect(),
+        issued: AtomicU64::new(0),
         state: (0..events).map(|_| AtomicU8::new(PENDING)).collect(),
         acked: AtomicU64::new(0),
         plan: plan.clone(),
@@ -255,34 +285,62 @@ async fn connect_all(
     Ok(connected)
 }
 
-/// One publisher worker: local events `i ≡ worker (mod publishers)`, each sent at its time.
+/// One publisher worker: the requests `u ≡ worker (mod publishers)`, each
+/// carrying local events `u·batch ..`, sent at its time (at once in a closed
+/// loop, until the duration is over).
 async fn publish(adapter: Arc<Adapter>, shared: Arc<Shared>, worker: u32) {
     let plan = &shared.plan;
-    let mut i = u64::from(worker);
-    while i < shared.sent.len() as u64 {
-        let k = plan.global(i);
-        let intended = shared.start + plan.schedule.intended(k);
+    let (batch, events) = (u64::from(plan.batch), shared.sent.len() as u64);
+    let closed = plan.schedule.is_closed();
+    let end = shared.start + plan.schedule.duration;
+    let mut first = u64::from(worker) * batch;
+    while first < events {
+        let local: Vec<u64> = (first..events.min(first + batch)).collect();
+        let intended = shared.start + plan.intended(first);
         tokio::time::sleep_until(intended.into()).await;
         let now = Instant::now();
+        if closed && now >= end {
+            break;
+        }
+        let intended = if closed { now } else { intended };
         if now.duration_since(intended) > LATE {
             shared.stats.count("late_publishes", 1);
         }
+        shared
+            .issued
+            .fetch_max(first + local.len() as u64, Ordering::AcqRel);
         let offset = now.duration_since(shared.start).as_micros() as u64;
-        shared.sent[i as usize].store(offset + 1, Ordering::Release);
-        match adapter.publish(k).await {
+        for &i in &local {
+            shared.sent[i as usize].store(offset + 1, Ordering::Release);
+        }
+        let ks: Vec<u64> = local.iter().map(|&i| plan.global(i)).collect();
+        let answer = adapter.publish_batch(&ks).await;
+        let acked = shared.start.elapsed().as_micros() as u64 + 1;
+        let n = local.len() as u64;
+        match answer {
             Ok(()) => {
-                shared.state[i as usize].store(ACKED, Ordering::Release);
-                shared.acked.fetch_add(1, Ordering::AcqRel);
-                shared.stats.count("published", 1);
+                for &i in &local {
+                    shared.acked_at[i as usize].store(acked, Ordering::Release);
+                    shared.state[i as usize].store(ACKED, Ordering::Release);
+                }
+                shared.acked.fetch_add(n, Ordering::AcqRel);
+                shared.stats.count("published", n);
                 shared.stats.record("publish_ack", intended.elapsed());
             }
             Err(error) => {
-                shared.state[i as usize].store(FAILED, Ordering::Release);
-                shared.stats.count("publish_errors", 1);
-                tracing::debug!(k, %error, "publish failed");
+                for &i in &local {
+                    shared.state[i as usize].store(FAILED, Ordering::Release);
+                }
+                shared.stats.count("publish_errors", n);
+                tracing::debug!(first = ks[0], %error, "publish failed");
             }
         }
-        i += u64::from(plan.publishers);
+        first += u64::from(plan.publishers) * batch;
+    }
+    if closed && first >= events {
+        tracing::warn!(
+            "the closed loop published its {events} events before the duration was over"
+        );
     }
 }
 
@@ -378,24 +436,42 @@ async fn read(
         }
         received += 1;
         shared.stats.count("delivered", 1);
-        let intended = shared.start + plan.schedule.intended(k);
-        shared
-            .stats
-            .record("deliver", now.saturating_duration_since(intended));
+        let at = |micros_plus_one: u64| shared.start + Duration::from_micros(micros_plus_one - 1);
         if sent > 0 {
-            let sent_at = shared.start + Duration::from_micros(sent - 1);
+            let sent_at = at(sent);
             shared.stats.record(
                 "deliver_uncorrected",
                 now.saturating_duration_since(sent_at),
             );
         }
-        let worker = (i % u64::from(plan.publishers)) as usize;
+        // A closed loop has no intended times: its events are timed from the send.
+        let intended = match (plan.schedule.is_closed(), sent) {
+            (true, 0) => None,
+            (true, sent) => Some(at(sent)),
+            (false, _) => Some(shared.start + plan.intended(i)),
+        };
+        if let Some(intended) = intended {
+            shared
+                .stats
+                .record("deliver", now.saturating_duration_since(intended));
+        }
+        match shared.acked_at[i as usize].load(Ordering::Acquire) {
+            0 => {
+                shared.stats.count("delivered_before_ack", 1);
+                shared.stats.record("ack_deliver", Duration::ZERO);
+            }
+            acked => shared
+                .stats
+                .record("ack_deliver", now.saturating_duration_since(at(acked))),
+        }
+        let worker = plan.worker(i);
         if last_of_worker[worker].is_some_and(|last| last > i) {
             shared.stats.count("out_of_order", 1);
         }
         last_of_worker[worker] = Some(last_of_worker[worker].map_or(i, |last| last.max(i)));
     }
-    (0..shared.state.len())
+    let issued = shared.issued.load(Ordering::Acquire) as usize;
+    (0..issued.min(shared.state.len()))
         .filter(|&i| shared.state[i].load(Ordering::Acquire) == ACKED && !seen.contains(i as u64))
         .count() as u64
 }

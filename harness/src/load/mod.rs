@@ -81,6 +81,16 @@ pub async fn command(args: &LoadArgs) -> Exit {
     if profile.publishers == 0 {
         return usage("--publishers must be at least 1".to_owned());
     }
+    if profile.batch == 0 {
+        return usage("--batch must be at least 1".to_owned());
+    }
+    if profile.batch > 1 && !adapter::takes_batches(args.api) {
+        return usage(format!(
+            "--batch {}: a {} publish carries one event; batches are for actyx and fibric",
+            profile.batch,
+            args.api.name()
+        ));
+    }
     if profile.interval < Duration::from_millis(100) {
         return usage("--interval must be at least 100ms".to_owned());
     }
@@ -160,6 +170,7 @@ pub async fn command(args: &LoadArgs) -> Exit {
         shard: args.shard,
         subscribers: profile.subscribers,
         publishers: profile.publishers,
+        batch: profile.batch,
         start_at: args.start_at,
         grace: profile.grace,
         interval: profile.interval,
@@ -225,13 +236,14 @@ pub async fn command(args: &LoadArgs) -> Exit {
         "runs": [run],
         "start": humantime::format_rfc3339_millis(outcome.start).to_string(),
         "profile": {
-            "rate": profile.rate,
+            "rate": if schedule.is_closed() { json!("max") } else { json!(profile.rate) },
+            "batch": profile.batch,
             "duration_ms": profile.duration.as_millis() as u64,
             "ramp_ms": profile.ramp.as_millis() as u64,
             "subscribers": profile.subscribers,
             "publishers": profile.publishers,
             "shard": args.shard.to_string(),
-            "events": schedule.total(),
+            "events": if schedule.is_closed() { stats.counter("published") + stats.counter("publish_errors") } else { schedule.total() },
             "users": profile.users,
         },
     });

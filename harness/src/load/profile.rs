@@ -2,11 +2,12 @@
 //!
 //! ```toml
 //! # fixtures/load/smoke.toml
-//! rate = 50            # events per second over all workers
+//! rate = 50            # events per second over all workers, or "max" (closed loop)
 //! duration = "5s"      # ramp included
 //! ramp = "1s"
 //! subscribers = 10
 //! publishers = 1
+//! batch = 1            # events per publish request (Actyx, Fibric)
 //! grace = "5s"
 //! interval = "1s"
 //! thresholds = ["deliver.p99<250ms", "lost==0"]
@@ -28,11 +29,12 @@ use crate::cli::LoadArgs;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
-    rate: Option<f64>,
+    rate: Option<FileRate>,
     duration: Option<String>,
     ramp: Option<String>,
     subscribers: Option<u32>,
     publishers: Option<u32>,
+    batch: Option<u32>,
     grace: Option<String>,
     interval: Option<String>,
     #[serde(default)]
@@ -40,6 +42,25 @@ struct File {
     users: Option<u32>,
     #[serde(default)]
     endpoints: Vec<String>,
+}
+
+/// A `rate` in a profile file: events per second, or `"max"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum FileRate {
+    PerSecond(f64),
+    Word(String),
+}
+
+impl FileRate {
+    fn resolve(&self) -> Result<f64, String> {
+        match self {
+            FileRate::PerSecond(rate) => Ok(*rate),
+            FileRate::Word(word) => {
+                super::schedule::parse_rate(word).map_err(|e| format!("rate = {e}"))
+            }
+        }
+    }
 }
 
 /// A run's shape, flags and file resolved.
@@ -50,6 +71,8 @@ pub struct Profile {
     pub ramp: Duration,
     pub subscribers: u32,
     pub publishers: u32,
+    /// Events per publish request.
+    pub batch: u32,
     pub grace: Duration,
     pub interval: Duration,
     pub thresholds: Vec<String>,
@@ -87,7 +110,7 @@ impl Profile {
         Ok(Profile {
             rate: args
                 .rate
-                .or(file.rate)
+                .or(file.rate.as_ref().map(FileRate::resolve).transpose()?)
                 .or(streams_default.map(f64::from))
                 .ok_or_else(|| missing("rate"))?,
             duration: args
@@ -104,6 +127,7 @@ impl Profile {
                 .or(streams_default)
                 .ok_or_else(|| missing("subscribers"))?,
             publishers: args.publishers.or(file.publishers).unwrap_or(1),
+            batch: args.batch.or(file.batch).unwrap_or(1),
             grace: args
                 .grace
                 .or(from_file("grace", &file.grace)?)
@@ -179,6 +203,27 @@ mod tests {
         std::fs::write(&path, "rate = 5\nsubscribers = 1\nduration = \"soon\"\n").unwrap();
         let error = Profile::resolve(&args(&["--profile", path.to_str().unwrap()])).unwrap_err();
         assert!(error.contains("not a duration"), "{error}");
+    }
+
+    #[test]
+    fn a_file_may_ask_for_the_closed_loop_and_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "rate = \"max\"\nbatch = 10\nduration = \"5s\"\nsubscribers = 1\n",
+        )
+        .unwrap();
+        let profile = Profile::resolve(&args(&["--profile", path.to_str().unwrap()])).unwrap();
+        assert!(profile.rate.is_infinite());
+        assert_eq!(profile.batch, 10);
+        std::fs::write(
+            &path,
+            "rate = \"quick\"\nduration = \"5s\"\nsubscribers = 1\n",
+        )
+        .unwrap();
+        let error = Profile::resolve(&args(&["--profile", path.to_str().unwrap()])).unwrap_err();
+        assert!(error.contains("not a rate"), "{error}");
     }
 
     #[test]

@@ -6,6 +6,12 @@
 //! stalls cannot make the publisher send less and hide it (coordinated
 //! omission). `--shard i/N` gives worker `i` the events `k ≡ i (mod N)`: N
 //! workers with one start time split one load exactly.
+//!
+//! A rate of `max` (infinite) is the closed loop: no event has an intended
+//! time, each publisher worker sends its next request as soon as the last
+//! one is acknowledged, until the duration is over. That finds the rate a
+//! target accepts, at the price of the coordinated omission the open loop
+//! avoids, so its `deliver` latency is measured from the actual send.
 
 use std::fmt;
 use std::str::FromStr;
@@ -48,6 +54,21 @@ impl fmt::Display for Shard {
     }
 }
 
+/// The most events a closed-loop run publishes (each costs a few bytes per subscriber).
+pub const CLOSED_LOOP_EVENTS: u64 = 4_000_000;
+
+/// Parses a `--rate`: events per second, or `max` for the closed loop.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    if text.trim().eq_ignore_ascii_case("max") {
+        return Ok(f64::INFINITY);
+    }
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|rate| rate.is_finite())
+        .ok_or_else(|| format!("{text:?} is not a rate: give events per second (50, 2.5) or max"))
+}
+
 /// A fixed-rate schedule with a linear ramp.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Schedule {
@@ -63,7 +84,7 @@ impl Schedule {
     /// A schedule, or why the numbers make none.
     pub fn new(rate: f64, duration: Duration, ramp: Duration) -> Result<Self, String> {
         // Zero publishes nothing: subscribers alone (a target without a producer) or requests alone.
-        if !rate.is_finite() || rate < 0.0 {
+        if rate.is_nan() || rate < 0.0 {
             return Err(format!(
                 "the rate must be zero or a positive number of events per second, not {rate}"
             ));
@@ -77,6 +98,9 @@ impl Schedule {
                 humantime::format_duration(ramp),
                 humantime::format_duration(duration)
             ));
+        }
+        if rate.is_infinite() && !ramp.is_zero() {
+            return Err("a closed loop (--rate max) has no ramp".to_owned());
         }
         let schedule = Schedule {
             rate,
@@ -97,14 +121,25 @@ impl Schedule {
         self.rate * self.ramp.as_secs_f64() / 2.0
     }
 
-    /// Every event of the run, over all workers.
+    /// Whether this is the closed loop (`--rate max`).
+    pub fn is_closed(&self) -> bool {
+        self.rate.is_infinite()
+    }
+
+    /// Every event of the run, over all workers; in a closed loop, the most it may publish.
     pub fn total(&self) -> u64 {
+        if self.is_closed() {
+            return CLOSED_LOOP_EVENTS;
+        }
         let steady = self.rate * (self.duration - self.ramp).as_secs_f64();
         (self.ramp_events() + steady).floor() as u64
     }
 
-    /// When event `k` is meant to be sent, from the start of the run.
+    /// When event `k` is meant to be sent, from the start of the run (at once in a closed loop).
     pub fn intended(&self, k: u64) -> Duration {
+        if self.is_closed() {
+            return Duration::ZERO;
+        }
         let k = k as f64;
         let ramp = self.ramp.as_secs_f64();
         let seconds = if k < self.ramp_events() {
@@ -139,6 +174,30 @@ mod tests {
         // A quarter of the ramp's events by half its time.
         assert!((s.intended(25).as_secs_f64() - 1.0).abs() < 1e-9);
         assert!((0..200).all(|k| s.intended(k) <= s.intended(k + 1)));
+    }
+
+    #[test]
+    fn a_closed_loop_sends_at_once_and_is_bounded() {
+        let s = Schedule::new(
+            parse_rate("max").unwrap(),
+            Duration::from_secs(2),
+            Duration::ZERO,
+        )
+        .unwrap();
+        assert!(s.is_closed());
+        assert_eq!(s.total(), CLOSED_LOOP_EVENTS);
+        assert_eq!(s.intended(12_345), Duration::ZERO);
+        assert!(
+            Schedule::new(
+                f64::INFINITY,
+                Duration::from_secs(2),
+                Duration::from_secs(1)
+            )
+            .is_err()
+        );
+        assert_eq!(parse_rate(" 2.5 "), Ok(2.5));
+        assert!(parse_rate("fast").unwrap_err().contains("max"));
+        assert!(parse_rate("inf").is_err());
     }
 
     #[test]

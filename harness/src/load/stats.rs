@@ -25,6 +25,10 @@ pub const HISTOGRAMS: &[(&str, &str)] = &[
         "publish-to-delivery, from the moment the publish was actually sent",
     ),
     (
+        "ack_deliver",
+        "a publish's acknowledgement to the event's delivery (the 1 µs floor when it arrived first)",
+    ),
+    (
         "publish_ack",
         "publish request to its acknowledgement, from the intended send time",
     ),
@@ -67,6 +71,10 @@ pub const COUNTERS: &[(&str, &str)] = &[
         "events acknowledged but not received by a subscriber by the end of the grace period, summed over subscribers",
     ),
     ("duplicated", "events a subscriber received more than once"),
+    (
+        "delivered_before_ack",
+        "events a subscriber received before their publisher had the acknowledgement",
+    ),
     (
         "out_of_order",
         "events received before one a publisher had sent earlier",

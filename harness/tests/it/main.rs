@@ -6,6 +6,7 @@ mod crash_load;
 mod hostile;
 mod junit;
 mod load;
+mod load_closed;
 mod load_passive;
 mod load_reconnect;
 mod load_requests;
