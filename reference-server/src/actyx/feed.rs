@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
@@ -40,11 +41,11 @@ pub enum Mode {
 pub enum Source {
     Merge(Merge),
     /// `desc`: the whole range, read ascending, reversed.
-    Reversed(std::vec::IntoIter<Event>),
+    Reversed(std::vec::IntoIter<Arc<Event>>),
 }
 
 impl Source {
-    async fn next(&mut self) -> Result<Option<Event>, StoreError> {
+    async fn next(&mut self) -> Result<Option<Arc<Event>>, StoreError> {
         match self {
             Source::Merge(merge) => merge.next().await,
             Source::Reversed(events) => Ok(events.next()),
@@ -339,6 +340,7 @@ impl Feed {
     fn live_merge(&self, wanted: &BTreeMap<StreamId, Range>) -> Merge {
         Merge::new(
             self.state.log.clone(),
+            Arc::clone(&self.state.actyx.recent),
             self.state.actyx.node.id,
             self.pipeline.query().source.clone(),
             wanted,
@@ -423,6 +425,7 @@ pub async fn source(
 ) -> Result<Source, StoreError> {
     let mut merge = Merge::new(
         state.log.clone(),
+        Arc::clone(&state.actyx.recent),
         state.actyx.node.id,
         source.clone(),
         wanted,

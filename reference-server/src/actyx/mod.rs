@@ -52,6 +52,7 @@
 //! - [`error`]: the node's error answers.
 //! - [`offsets`]: offset maps as requests write them.
 //! - [`read`]: reading events across streams in key order.
+//! - [`recent`]: the newest events of each stream, decoded once for every feed.
 //! - [`feed`]: the NDJSON body: catch-up, `offsets`, live, keep-alive.
 //! - [`api`]: node id, offsets, publish, query.
 //! - [`subscribe`]: the two live endpoints.
@@ -67,6 +68,7 @@ pub mod model;
 pub mod node;
 pub mod offsets;
 mod read;
+mod recent;
 mod subscribe;
 
 use axum::Router;
@@ -80,6 +82,8 @@ use crate::log::Log;
 #[derive(Debug)]
 pub struct State {
     pub node: node::Node,
+    /// The newest events of each stream, decoded once for every feed.
+    pub recent: std::sync::Arc<recent::Recent>,
     /// Changes at every start; tokens from another start are expired.
     pub cycle: u64,
     pub config: ActyxConfig,
@@ -92,6 +96,7 @@ impl State {
             u64::from_le_bytes(crate::random::bytes32()[..8].try_into().unwrap_or_default());
         Ok(Self {
             node,
+            recent: std::sync::Arc::default(),
             cycle,
             config: config.clone(),
         })

@@ -2,12 +2,15 @@
 //!
 //! A [`Merge`] holds one cursor per stream and hands out the event with the
 //! smallest key among the streams' next events, so memory is one read batch
-//! per stream whatever the size of the range.
+//! per stream whatever the size of the range. Events come from the shared
+//! [`Recent`] windows when they hold them, from the store otherwise.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use super::aql::{EventMeta, TagExpr};
 use super::model::{Event, NodeId, StreamId, log_stream};
+use super::recent::Recent;
 use crate::log::Log;
 use crate::store::{ReadLimit, StoreError};
 
@@ -38,12 +41,13 @@ struct Cursor {
     /// The next offset to read.
     next: u64,
     upto: u64,
-    buffer: VecDeque<Event>,
+    buffer: VecDeque<Arc<Event>>,
 }
 
 /// Events of several streams in key order.
 pub struct Merge {
     log: Log,
+    recent: Arc<Recent>,
     local: NodeId,
     source: TagExpr,
     read_batch: usize,
@@ -63,6 +67,7 @@ impl std::fmt::Debug for Merge {
 impl Merge {
     pub fn new(
         log: Log,
+        recent: Arc<Recent>,
         local: NodeId,
         source: TagExpr,
         ranges: &BTreeMap<StreamId, Range>,
@@ -79,6 +84,7 @@ impl Merge {
             .collect();
         Self {
             log,
+            recent,
             local,
             source,
             read_batch: read_batch.max(1),
@@ -88,7 +94,7 @@ impl Merge {
     }
 
     /// The next event `FROM` selects, in key order, or `None` when every range is read.
-    pub async fn next(&mut self) -> Result<Option<Event>, StoreError> {
+    pub async fn next(&mut self) -> Result<Option<Arc<Event>>, StoreError> {
         for i in 0..self.cursors.len() {
             self.fill(i).await?;
         }
@@ -132,19 +138,31 @@ impl Merge {
                 max_records: max,
                 max_scanned: max,
             };
-            // Position = offset + 1, so "after position `next`" starts at offset `next`.
-            let batch = self
-                .log
-                .read_after(&log_stream(&stream), cursor.next, limit, Box::new(|_| true))
-                .await?;
+            let cached = self.recent.get(stream, cursor.next, max);
+            let events = if cached.is_empty() {
+                // Position = offset + 1, so "after position `next`" starts at offset `next`.
+                let batch = self
+                    .log
+                    .read_after(&log_stream(&stream), cursor.next, limit, Box::new(|_| true))
+                    .await?;
+                let events = batch
+                    .records
+                    .iter()
+                    .map(|record| Event::from_record(stream, record).map(Arc::new))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(StoreError::Engine)?;
+                self.recent.put(stream, &events);
+                events
+            } else {
+                cached
+            };
             let cursor = &mut self.cursors[i];
-            if batch.records.is_empty() {
+            if events.is_empty() {
                 // The range names offsets this stream does not hold (yet).
                 cursor.next = cursor.upto + 1;
                 return Ok(());
             }
-            for record in &batch.records {
-                let event = Event::from_record(stream, record).map_err(StoreError::Engine)?;
+            for event in events {
                 cursor.next = event.key.offset + 1;
                 if event.key.offset > cursor.upto {
                     cursor.next = cursor.upto + 1;

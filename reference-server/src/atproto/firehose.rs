@@ -92,6 +92,11 @@ async fn send_frame(tx: &mut Sink, frame: Vec<u8>) -> Result<(), axum::Error> {
     tx.send(Message::Binary(Bytes::from(frame))).await
 }
 
+/// Queues a frame without flushing: the frames of one read go out together.
+async fn feed_frame(tx: &mut Sink, frame: Vec<u8>) -> Result<(), axum::Error> {
+    tx.feed(Message::Binary(Bytes::from(frame))).await
+}
+
 /// An error frame, then a close.
 async fn fail(
     state: &AppState,
@@ -189,11 +194,13 @@ async fn serve(
                 .await;
             }
             if record.position % 4 == 0 && defects.contains(Defect::RepeatFrames) {
-                send_frame(&mut tx, record.payload.clone()).await?;
+                feed_frame(&mut tx, record.payload.clone()).await?;
             }
-            send_frame(&mut tx, record.payload).await?;
+            feed_frame(&mut tx, record.payload).await?;
             position = record.position;
         }
+        // One flush (one socket write, as far as the socket takes it) per batch read.
+        tx.flush().await?;
         position = position.max(read.scanned_to);
         if !read.reached_end {
             continue;
