@@ -9,7 +9,7 @@
 //! - [`config`]: the validated configuration and the dev credentials; [`config_file`]: the TOML file and merging.
 //! - [`defects`]: the deliberate defects (`--defect NAME`) that prove checks can fail.
 //! - [`store`]: the log store trait and its memory and durable engines.
-//! - [`log`]: the async face of the store: blocking commits off the runtime, new-data notifications.
+//! - [`log`]: the async face of the store: commits grouped off the runtime, new-data notifications.
 //! - [`error`]: JSON error bodies and the JSON body extractor.
 //! - [`control`]: the `/_control/` API (bearer token): info, defects, stats, disconnect, scratch log.
 //! - [`subscribers`]: open streams, their counters, and the tokens that end them.

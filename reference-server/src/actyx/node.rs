@@ -7,6 +7,11 @@
 //! token secret (`actyx.node`), the Lamport clock (`actyx.node/lamport`), and
 //! the known streams with the offset the swarm has announced for each
 //! (`actyx.streams`).
+//!
+//! A write holds the writer lock only while it builds and enqueues its commit
+//! and moves the clock; it waits for the disk after letting go, so concurrent
+//! publishers share fsyncs. What readers see (`present`, the change counter)
+//! moves only once the commit is durable.
 
 use std::collections::BTreeMap;
 use std::sync::RwLock;
@@ -79,13 +84,26 @@ pub enum WriteError {
     Store(#[from] crate::store::StoreError),
 }
 
+/// What writers decide from: it runs ahead of what is durable by the commits
+/// enqueued and not yet fsync'd.
+#[derive(Debug)]
+struct Writer {
+    /// The Lamport clock.
+    lamport: u64,
+    /// Other nodes' streams as they will be once every enqueued commit is
+    /// durable; replication continues from here.
+    foreign: BTreeMap<StreamId, StreamInfo>,
+}
+
 #[derive(Debug)]
 pub struct Node {
     pub id: NodeId,
     /// Signs auth tokens; kept so that tokens survive a restart.
     pub secret: [u8; 32],
-    /// Serialises writes: the Lamport clock and the stream table change together.
-    clock: tokio::sync::Mutex<u64>,
+    /// Serialises writes: held while a commit is built and enqueued, not
+    /// while it waits for the disk.
+    writer: tokio::sync::Mutex<Writer>,
+    /// The streams as far as they are durable: what readers and subscribers see.
     streams: RwLock<BTreeMap<StreamId, StreamInfo>>,
     /// Counts commits; subscribers wait on it for news of any stream.
     changed: watch::Sender<u64>,
@@ -123,10 +141,15 @@ impl Node {
             }
             streams.insert(stream, info);
         }
+        let foreign = streams
+            .iter()
+            .filter(|(stream, _)| stream.node != id)
+            .map(|(stream, info)| (*stream, *info))
+            .collect();
         Ok(Self {
             id,
             secret,
-            clock: tokio::sync::Mutex::new(lamport),
+            writer: tokio::sync::Mutex::new(Writer { lamport, foreign }),
             streams: RwLock::new(streams),
             changed: watch::channel(0).0,
         })
@@ -169,8 +192,8 @@ impl Node {
     ) -> Result<Vec<Event>, WriteError> {
         let stream = self.local_stream();
         let name = log_stream(&stream);
-        let mut clock = self.clock.lock().await;
-        let mut lamport = *clock;
+        let mut writer = self.writer.lock().await;
+        let mut lamport = writer.lamport;
         let mut batch = WriteBatch::new();
         let mut stored = Vec::with_capacity(events.len());
         for (tags, payload) in events {
@@ -189,13 +212,18 @@ impl Node {
         }
         batch.put(NODE_NS, "lamport", lamport.to_string().into_bytes());
         batch.put(STREAMS_NS, &stream.to_string(), b"{}".to_vec());
-        let committed = log.commit(batch).await?;
-        *clock = lamport;
-        let last = committed.positions.last().copied().map(|p| p - 1);
-        self.update_stream(stream, |info| {
-            info.present = last;
-            info.last_lamport = Some(lamport);
-        });
+        let enqueued = log.enqueue(batch)?;
+        writer.lamport = lamport;
+        drop(writer);
+        let committed = enqueued.durable().await?;
+        self.advance_stream(
+            stream,
+            StreamInfo {
+                present: committed.positions.last().map(|p| p - 1),
+                last_lamport: Some(lamport),
+                announced: None,
+            },
+        );
         self.changed.send_modify(|n| *n += 1);
         Ok(stored
             .into_iter()
@@ -231,12 +259,12 @@ impl Node {
                 "{stream} belongs to this node; foreign events need another node id"
             )));
         }
-        let mut clock = self.clock.lock().await;
-        let mut info = self.streams().get(&stream).copied().unwrap_or_default();
+        let mut writer = self.writer.lock().await;
+        let mut info = writer.foreign.get(&stream).copied().unwrap_or_default();
         let first = info.present.map_or(0, |p| p + 1);
         let name = log_stream(&stream);
         let mut batch = WriteBatch::new();
-        let mut lamport = *clock;
+        let mut lamport = writer.lamport;
         let mut previous = info.last_lamport;
         for (expected, event) in (first..).zip(&events) {
             if previous.is_some_and(|p| event.lamport <= p) {
@@ -275,26 +303,40 @@ impl Node {
         let value = serde_json::to_vec(&info).map_err(|e| WriteError::Invalid(e.to_string()))?;
         batch.put(STREAMS_NS, &stream.to_string(), value);
         batch.put(NODE_NS, "lamport", lamport.to_string().into_bytes());
-        let committed = log.commit(batch).await?;
-        *clock = lamport;
-        let present = committed.positions.last().map(|p| p - 1).or(info.present);
-        self.update_stream(stream, |stored| {
-            stored.present = present;
-            stored.announced = info.announced;
-            stored.last_lamport = previous;
-        });
+        let enqueued = log.enqueue(batch)?;
+        writer.lamport = lamport;
+        let count = events.len() as u64;
+        if count > 0 {
+            info.present = Some(first + count - 1);
+        }
+        info.last_lamport = previous;
+        writer.foreign.insert(stream, info);
+        drop(writer);
+        let committed = enqueued.durable().await?;
+        self.advance_stream(
+            stream,
+            StreamInfo {
+                present: committed.positions.last().map(|p| p - 1),
+                ..info
+            },
+        );
         self.changed.send_modify(|n| *n += 1);
         Ok(())
     }
 
     /// The current value of the Lamport clock.
     pub async fn lamport(&self) -> u64 {
-        *self.clock.lock().await
+        self.writer.lock().await.lamport
     }
 
-    fn update_stream(&self, stream: StreamId, change: impl FnOnce(&mut StreamInfo)) {
+    /// Records that `durable` is on disk. Commits finish in order but their
+    /// writers may wake in any order, so every field only moves forward.
+    fn advance_stream(&self, stream: StreamId, durable: StreamInfo) {
         let mut streams = self.streams.write().unwrap_or_else(|p| p.into_inner());
-        change(streams.entry(stream).or_default());
+        let info = streams.entry(stream).or_default();
+        info.present = info.present.max(durable.present);
+        info.last_lamport = info.last_lamport.max(durable.last_lamport);
+        info.announced = info.announced.max(durable.announced);
     }
 }
 

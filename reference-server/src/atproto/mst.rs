@@ -9,17 +9,35 @@
 //! Node blocks are DAG-CBOR `{e: [{k, p, t, v}], l}` with each key written
 //! as the bytes it does not share with the previous key of the node.
 //!
-//! [`Tree::proof`] is the set of nodes a relay needs to invert a commit's
-//! operations starting from the new tree: the path to each changed key, the
-//! edges of the subtrees on both sides of a removed key down to the bottom
-//! (where they merge, or where the top is trimmed), and the spines a
+//! The tree is persistent: nodes are shared (`Arc`) and never change, so a
+//! [`Tree`] is cheap to clone and doubles as the repository's key → record
+//! map. [`Tree::build`] makes a tree from scratch; [`Tree::edit`] (in
+//! `edit`) makes the tree of a changed key set from an existing one, and
+//! encodes only the nodes whose key range holds a change or whose range
+//! moved (the split and merge paths around inserted and deleted keys): every
+//! other subtree is the same function of the same keys, so it is reused with
+//! its CID and block. A key's height is hashed once, when it is inserted;
+//! afterwards it is the layer of the node holding the key.
+//!
+//! [`Tree::proof`] (in `proof`) is the set of nodes a relay needs to invert a
+//! commit's operations starting from the new tree: the path to each changed
+//! key, the edges of the subtrees on both sides of a removed key down to the
+//! bottom (where they merge, or where the top is trimmed), and the spines a
 //! re-inserted key would split. The commit-proof interop vectors pin it down.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod edit;
+mod proof;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use wire::cbor::{Value, encode};
 use wire::cid::Cid;
+
+pub use edit::Edited;
 
 /// The height of `key`: leading zero bits of its SHA-256, halved.
 pub fn height(key: &str) -> u32 {
@@ -41,217 +59,200 @@ pub fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
-/// One node of a built tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A subtree, or `None` where a range holds no keys.
+type Link = Option<Arc<Node>>;
+
+/// One node: its keys (all of height `layer`), the subtrees around them, and its block.
+#[derive(Debug)]
 struct Node {
     layer: u32,
-    left: Option<usize>,
-    /// (key, value, right subtree).
-    entries: Vec<(String, Cid, Option<usize>)>,
+    /// The subtree of the keys before the first entry.
+    left: Link,
+    entries: Vec<Entry>,
     cid: Cid,
     block: Vec<u8>,
 }
 
-/// A tree built from a key set; nodes are held in an arena, the root last.
+/// A key, its record, and the subtree of the keys up to the next entry.
+#[derive(Debug, Clone)]
+struct Entry {
+    key: String,
+    value: Cid,
+    right: Link,
+}
+
+impl Node {
+    /// Encodes the node `{e, l}` for `entries` at `layer`.
+    fn new(layer: u32, left: Link, entries: Vec<Entry>) -> Arc<Node> {
+        let link = |l: &Link| l.as_ref().map_or(Value::Null, |n| Value::Link(n.cid));
+        let mut previous: &[u8] = &[];
+        let mut encoded = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            let key = entry.key.as_bytes();
+            let prefix = common_prefix(previous, key);
+            encoded.push(Value::map([
+                ("k", Value::Bytes(key[prefix..].to_vec())),
+                (
+                    "p",
+                    Value::Integer(i64::try_from(prefix).unwrap_or(i64::MAX)),
+                ),
+                ("t", link(&entry.right)),
+                ("v", Value::Link(entry.value)),
+            ]));
+            previous = key;
+        }
+        let block = encode(&Value::map([
+            ("e", Value::Array(encoded)),
+            ("l", link(&left)),
+        ]));
+        Arc::new(Node {
+            layer,
+            left,
+            entries,
+            cid: Cid::for_dag_cbor(&block),
+            block,
+        })
+    }
+
+    /// The subtree before entry `i`: `l` for the first, the last subtree for `entries.len()`.
+    fn child_before(&self, i: usize) -> &Link {
+        if i == 0 {
+            &self.left
+        } else {
+            &self.entries[i - 1].right
+        }
+    }
+
+    /// Where `key` is: `Ok(i)` for entry `i`, `Err(i)` for the subtree before entry `i`
+    /// (the last subtree for `i == entries.len()`).
+    fn search(&self, key: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|e| e.key.as_str().cmp(key))
+    }
+}
+
+/// A repository's tree. Clones share every node.
 #[derive(Debug, Clone)]
 pub struct Tree {
-    nodes: Vec<Node>,
-    root: usize,
+    root: Arc<Node>,
+    /// How many keys there are of each height (no zero counts): the greatest
+    /// height is the root's layer, without looking at every key.
+    heights: BTreeMap<u32, usize>,
 }
 
 impl Tree {
-    /// The canonical tree of `entries` (key → record CID).
+    /// The canonical tree of `entries` (key → record CID), built from scratch.
     pub fn build(entries: &BTreeMap<String, Cid>) -> Tree {
-        let keyed: Vec<(&str, &Cid, u32)> = entries
+        let keyed: Vec<(&str, Cid, u32)> = entries
             .iter()
-            .map(|(k, v)| (k.as_str(), v, height(k)))
+            .map(|(k, v)| (k.as_str(), *v, height(k)))
             .collect();
-        let top = keyed.iter().map(|(_, _, h)| *h).max().unwrap_or(0);
-        let mut nodes = Vec::new();
-        let root = build(&keyed, top, &mut nodes).unwrap_or_else(|| {
-            nodes.push(node(0, None, Vec::new(), &[]));
-            nodes.len() - 1
-        });
-        Tree { nodes, root }
+        let mut heights = BTreeMap::new();
+        for (_, _, h) in &keyed {
+            *heights.entry(*h).or_insert(0) += 1;
+        }
+        let top = heights.keys().next_back().copied().unwrap_or(0);
+        let root = build(&keyed, top).unwrap_or_else(empty);
+        Tree { root, heights }
     }
 
     pub fn root(&self) -> Cid {
-        self.nodes[self.root].cid
+        self.root.cid
+    }
+
+    /// How many keys the tree holds.
+    pub fn len(&self) -> usize {
+        self.heights.values().sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heights.is_empty()
+    }
+
+    /// The record CID of `key`.
+    pub fn get(&self, key: &str) -> Option<Cid> {
+        self.find(key).map(|(value, _)| value)
+    }
+
+    /// The record CID of `key` and its height (the layer of its node).
+    fn find(&self, key: &str) -> Option<(Cid, u32)> {
+        let mut at = Some(&self.root);
+        while let Some(node) = at {
+            match node.search(key) {
+                Ok(i) => return Some((node.entries[i].value, node.layer)),
+                Err(i) => at = node.child_before(i).as_ref(),
+            }
+        }
+        None
+    }
+
+    /// Every key and its record CID, in key order.
+    pub fn entries(&self) -> Vec<(&str, Cid)> {
+        fn walk<'a>(node: &'a Node, out: &mut Vec<(&'a str, Cid)>) {
+            if let Some(left) = &node.left {
+                walk(left, out);
+            }
+            for entry in &node.entries {
+                out.push((entry.key.as_str(), entry.value));
+                if let Some(right) = &entry.right {
+                    walk(right, out);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(self.len());
+        walk(&self.root, &mut out);
+        out
     }
 
     /// Every node block, by CID.
     pub fn blocks(&self) -> BTreeMap<Cid, Vec<u8>> {
-        self.nodes
-            .iter()
-            .map(|n| (n.cid, n.block.clone()))
-            .collect()
-    }
-
-    /// The nodes needed to invert, from this tree, the given changes:
-    /// `present` keys are in this tree (their inverse removes them),
-    /// `absent` keys are not (their inverse puts them back).
-    pub fn proof(&self, present: &[&str], absent: &[&str]) -> BTreeSet<Cid> {
-        let mut touched = BTreeSet::new();
-        for key in present {
-            self.invert_add(key, &mut touched);
-        }
-        for key in absent {
-            self.invert_delete(key, &mut touched);
-        }
-        touched.into_iter().map(|i| self.nodes[i].cid).collect()
-    }
-
-    /// Which child of `node` holds keys around `key`, and whether `key` is an entry there.
-    fn locate(&self, node: usize, key: &str) -> (Option<usize>, Option<usize>) {
-        let n = &self.nodes[node];
-        let mut child = n.left;
-        for (i, (k, _, right)) in n.entries.iter().enumerate() {
-            match key.cmp(k.as_str()) {
-                std::cmp::Ordering::Equal => return (None, Some(i)),
-                std::cmp::Ordering::Less => return (child, None),
-                std::cmp::Ordering::Greater => child = *right,
+        fn walk(node: &Node, out: &mut BTreeMap<Cid, Vec<u8>>) {
+            out.insert(node.cid, node.block.clone());
+            let children = std::iter::once(&node.left).chain(node.entries.iter().map(|e| &e.right));
+            for child in children.flatten() {
+                walk(child, out);
             }
         }
-        (child, None)
-    }
-
-    /// Removing `key`: the path to it, then the spines its neighbours merge along.
-    fn invert_add(&self, key: &str, touched: &mut BTreeSet<usize>) {
-        let mut at = Some(self.root);
-        while let Some(node) = at {
-            touched.insert(node);
-            match self.locate(node, key) {
-                (_, Some(i)) => {
-                    let n = &self.nodes[node];
-                    let before = if i == 0 { n.left } else { n.entries[i - 1].2 };
-                    let after = n.entries[i].2;
-                    self.merge_spines(before, after, touched);
-                    return;
-                }
-                (child, None) => at = child,
-            }
-        }
-    }
-
-    /// The spines a removed key's neighbours meet along: the right edge of
-    /// the subtree before it and the left edge of the subtree after it, to
-    /// the bottom (a relay reads them to merge, or to learn a side is alone).
-    fn merge_spines(
-        &self,
-        before: Option<usize>,
-        after: Option<usize>,
-        touched: &mut BTreeSet<usize>,
-    ) {
-        let mut a = before;
-        while let Some(x) = a {
-            touched.insert(x);
-            a = self.nodes[x]
-                .entries
-                .last()
-                .map_or(self.nodes[x].left, |e| e.2);
-        }
-        let mut b = after;
-        while let Some(y) = b {
-            touched.insert(y);
-            b = self.nodes[y].left;
-        }
-    }
-
-    /// Putting `key` back: the path down to its layer, then the subtree it splits.
-    fn invert_delete(&self, key: &str, touched: &mut BTreeSet<usize>) {
-        let layer = height(key);
-        let mut at = Some(self.root);
-        if self.nodes[self.root].layer < layer {
-            // The key goes above the root: the whole tree splits around it.
-            self.split(at, key, touched);
-            return;
-        }
-        while let Some(node) = at {
-            touched.insert(node);
-            let (child, _) = self.locate(node, key);
-            if self.nodes[node].layer == layer {
-                self.split(child, key, touched);
-                return;
-            }
-            at = child;
-        }
-    }
-
-    fn split(&self, mut at: Option<usize>, key: &str, touched: &mut BTreeSet<usize>) {
-        while let Some(node) = at {
-            touched.insert(node);
-            at = self.locate(node, key).0;
-        }
+        let mut out = BTreeMap::new();
+        walk(&self.root, &mut out);
+        out
     }
 }
 
+/// The root of the empty tree: `{e: [], l: null}`.
+fn empty() -> Arc<Node> {
+    Node::new(0, None, Vec::new())
+}
+
 /// Builds the node for `entries` (all of height <= `layer`) at `layer`; `None` when empty.
-fn build(entries: &[(&str, &Cid, u32)], layer: u32, nodes: &mut Vec<Node>) -> Option<usize> {
+fn build(entries: &[(&str, Cid, u32)], layer: u32) -> Link {
     if entries.is_empty() {
         return None;
     }
     let mut left = None;
-    let mut row: Vec<(String, Cid, Option<usize>)> = Vec::new();
-    let mut below: Vec<(&str, &Cid, u32)> = Vec::new();
-    let flush = |below: &mut Vec<(&str, &Cid, u32)>,
-                 row: &mut Vec<(String, Cid, Option<usize>)>,
-                 left: &mut Option<usize>,
-                 nodes: &mut Vec<Node>| {
+    let mut row: Vec<Entry> = Vec::new();
+    let mut start = 0;
+    // The keys below this layer between two of its keys form one subtree.
+    let mut flush = |below: &[(&str, Cid, u32)], row: &mut Vec<Entry>| {
         if below.is_empty() {
             return;
         }
-        let sub = build(below, layer - 1, nodes);
-        below.clear();
+        let sub = build(below, layer - 1);
         match row.last_mut() {
-            Some(last) => last.2 = sub,
-            None => *left = sub,
+            Some(last) => last.right = sub,
+            None => left = sub,
         }
     };
-    for entry in entries {
-        if entry.2 == layer {
-            flush(&mut below, &mut row, &mut left, nodes);
-            row.push((entry.0.to_owned(), *entry.1, None));
-        } else {
-            below.push(*entry);
+    for (i, &(key, value, h)) in entries.iter().enumerate() {
+        if h == layer {
+            flush(&entries[start..i], &mut row);
+            row.push(Entry {
+                key: key.to_owned(),
+                value,
+                right: None,
+            });
+            start = i + 1;
         }
     }
-    flush(&mut below, &mut row, &mut left, nodes);
-    let built = node(layer, left, row, nodes);
-    nodes.push(built);
-    Some(nodes.len() - 1)
-}
-
-fn node(
-    layer: u32,
-    left: Option<usize>,
-    entries: Vec<(String, Cid, Option<usize>)>,
-    nodes: &[Node],
-) -> Node {
-    let link = |i: Option<usize>| i.map_or(Value::Null, |i| Value::Link(nodes[i].cid));
-    let mut previous: &[u8] = &[];
-    let mut encoded = Vec::with_capacity(entries.len());
-    for (key, value, right) in &entries {
-        let prefix = common_prefix(previous, key.as_bytes());
-        encoded.push(Value::map([
-            ("k", Value::Bytes(key.as_bytes()[prefix..].to_vec())),
-            (
-                "p",
-                Value::Integer(i64::try_from(prefix).unwrap_or(i64::MAX)),
-            ),
-            ("t", link(*right)),
-            ("v", Value::Link(*value)),
-        ]));
-        previous = key.as_bytes();
-    }
-    let block = encode(&Value::map([
-        ("e", Value::Array(encoded)),
-        ("l", link(left)),
-    ]));
-    Node {
-        layer,
-        left,
-        entries,
-        cid: Cid::for_dag_cbor(&block),
-        block,
-    }
+    flush(&entries[start..], &mut row);
+    Some(Node::new(layer, left, row))
 }

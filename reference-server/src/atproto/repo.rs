@@ -5,16 +5,49 @@
 //! the commit first, then every MST node the new tree added or a relay needs
 //! to invert the operations ([`crate::atproto::mst::Tree::proof`]), then the
 //! new records.
+//!
+//! A commit edits the tree ([`crate::atproto::mst::Tree::edit`]) rather than
+//! building it again, so it costs O(writes × depth), not O(records).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use wire::car::write_car;
 use wire::cbor::{Value, encode};
 use wire::cid::Cid;
 
 use super::keys::Keypair;
-use super::mst::Tree;
+use super::mst::{Edited, Tree};
 use super::tid::tid;
+
+/// A repository's records, read through its tree.
+#[derive(Debug, Clone, Copy)]
+pub struct Records<'a> {
+    tree: &'a Tree,
+}
+
+impl<'a> Records<'a> {
+    /// The paths, in key order.
+    pub fn keys(self) -> impl Iterator<Item = &'a str> {
+        self.tree.entries().into_iter().map(|(path, _)| path)
+    }
+
+    /// Path and record CID, in key order.
+    pub fn iter(self) -> impl Iterator<Item = (&'a str, Cid)> {
+        self.tree.entries().into_iter()
+    }
+
+    pub fn get(self, path: &str) -> Option<Cid> {
+        self.tree.get(path)
+    }
+
+    pub fn len(self) -> usize {
+        self.tree.len()
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.tree.is_empty()
+    }
+}
 
 /// One change a commit makes.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,11 +128,11 @@ pub enum RepoError {
     Repeated(String),
 }
 
-/// A repository in memory.
+/// A repository in memory. Its tree is also its path → record map, and
+/// shares its nodes with its clones, so a clone costs next to nothing.
 #[derive(Debug, Clone)]
 pub struct Repo {
     pub did: String,
-    records: BTreeMap<String, Cid>,
     tree: Tree,
     rev: Option<String>,
     /// The latest commit and its block.
@@ -125,7 +158,6 @@ impl Repo {
     pub fn new(did: &str) -> Self {
         Self {
             did: did.to_owned(),
-            records: BTreeMap::new(),
             tree: Tree::build(&BTreeMap::new()),
             rev: None,
             commit: None,
@@ -133,17 +165,16 @@ impl Repo {
     }
 
     /// A repository as it was stored: its records and its latest commit.
+    /// The tree is built from scratch, once; commits then edit it.
     pub fn restore(
         did: &str,
         records: BTreeMap<String, Cid>,
         rev: String,
         commit: (Cid, Vec<u8>),
     ) -> Self {
-        let tree = Tree::build(&records);
         Self {
             did: did.to_owned(),
-            records,
-            tree,
+            tree: Tree::build(&records),
             rev: Some(rev),
             commit: Some(commit),
         }
@@ -161,8 +192,8 @@ impl Repo {
     }
 
     /// Path → record CID, in key order.
-    pub fn records(&self) -> &BTreeMap<String, Cid> {
-        &self.records
+    pub fn records(&self) -> Records<'_> {
+        Records { tree: &self.tree }
     }
 
     /// Every MST node block of the current tree.
@@ -175,7 +206,7 @@ impl Repo {
     }
 
     pub fn record(&self, path: &str) -> Option<Cid> {
-        self.records.get(path).copied()
+        self.tree.get(path)
     }
 
     /// Applies `writes` as one commit signed by `key`, with a rev made from
@@ -198,20 +229,20 @@ impl Repo {
         micros: u64,
         proofs: bool,
     ) -> Result<Applied, RepoError> {
-        let mut records = self.records.clone();
+        let mut changes: BTreeMap<String, Option<Cid>> = BTreeMap::new();
         let mut new_blocks: Vec<(Cid, Vec<u8>)> = Vec::new();
         let mut ops = Vec::new();
-        let mut seen = BTreeSet::new();
         for write in writes {
             let path = write.path().to_owned();
-            if !seen.insert(path.clone()) {
+            if changes.contains_key(&path) {
                 return Err(RepoError::Repeated(path));
             }
-            let prev = records.get(&path).copied();
+            // No path is written twice, so the tree before the commit answers for each.
+            let prev = self.tree.get(&path);
             match (write, prev) {
-                (Write::Create { .. }, Some(_)) => return Err(RepoError::Exists(path.clone())),
+                (Write::Create { .. }, Some(_)) => return Err(RepoError::Exists(path)),
                 (Write::Update { .. } | Write::Delete { .. }, None) => {
-                    return Err(RepoError::Missing(path.clone()));
+                    return Err(RepoError::Missing(path));
                 }
                 (
                     Write::Create { record, .. }
@@ -221,47 +252,42 @@ impl Repo {
                 ) => {
                     let block = encode(record);
                     let cid = Cid::for_dag_cbor(&block);
-                    records.insert(path.clone(), cid);
+                    changes.insert(path.clone(), Some(cid));
                     new_blocks.push((cid, block));
                     let action = if prev.is_some() { "update" } else { "create" };
                     ops.push(Op {
                         action,
-                        path: path.clone(),
+                        path,
                         cid: Some(cid),
                         prev,
                     });
                 }
                 (Write::Delete { .. }, Some(_)) => {
-                    records.remove(&path);
+                    changes.insert(path.clone(), None);
                     ops.push(Op {
                         action: "delete",
-                        path: path.clone(),
+                        path,
                         cid: None,
                         prev,
                     });
                 }
             }
         }
-        let tree = Tree::build(&records);
-        let before = self.tree.blocks();
-        let after = tree.blocks();
-        let present: Vec<&str> = ops
-            .iter()
-            .filter(|o| o.cid.is_some())
-            .map(|o| o.path.as_str())
-            .collect();
-        let absent: Vec<&str> = ops
-            .iter()
-            .filter(|o| o.cid.is_none())
-            .map(|o| o.path.as_str())
-            .collect();
-        let mut nodes: BTreeSet<Cid> = after
-            .keys()
-            .filter(|c| !before.contains_key(c))
-            .copied()
-            .collect();
+        let Edited {
+            tree, mut added, ..
+        } = self.tree.edit(&changes);
         if proofs {
-            nodes.extend(tree.proof(&present, &absent));
+            let present: Vec<&str> = ops
+                .iter()
+                .filter(|o| o.cid.is_some())
+                .map(|o| o.path.as_str())
+                .collect();
+            let absent: Vec<&str> = ops
+                .iter()
+                .filter(|o| o.cid.is_none())
+                .map(|o| o.path.as_str())
+                .collect();
+            added.extend(tree.proof_blocks(&present, &absent));
         }
         let mut rev_micros = micros;
         let mut rev = tid(rev_micros, 0);
@@ -270,8 +296,9 @@ impl Repo {
             rev = tid(rev_micros, 0);
         }
         let (commit, commit_block) = sign_commit(&self.did, tree.root(), &rev, key);
+        // The new nodes and the proof, in CID order, as one set.
         let mut blocks = vec![(commit, commit_block.clone())];
-        blocks.extend(nodes.iter().map(|c| (*c, after[c].clone())));
+        blocks.extend(added);
         blocks.extend(new_blocks);
         let car = write_car(&[commit], &blocks);
         let applied = Applied {
@@ -283,10 +310,12 @@ impl Repo {
             ops,
             car,
         };
-        self.records = records;
         self.tree = tree;
         self.rev = Some(rev);
         self.commit = Some((commit, commit_block));
         Ok(applied)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,4 +1,4 @@
-//! The AT Protocol state and its one write path: every change and the frame announcing it are one store commit, with `seq` decided under the writer lock.
+//! The AT Protocol state and its one write path: every change and the frame announcing it are one store commit, with `seq` decided and the commit enqueued under the writer lock.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +13,7 @@ use super::xrpc::XrpcError;
 use super::{LABELS_STREAM, REPOS_STREAM};
 use crate::config::AtprotoConfig;
 use crate::defects::{Defect, Defects};
-use crate::log::Log;
+use crate::log::{Enqueued, Log};
 use crate::store::{NewRecord, Retention, StoreError, WriteBatch};
 
 const META_NS: &str = "atproto.meta";
@@ -33,8 +33,8 @@ pub struct State {
     pub jwt_secret: [u8; 32],
     /// The identity whose label key signs labels by default.
     pub labeler: Identity,
-    /// Accounts and repositories; held across each commit, so that `seq`
-    /// order is commit order.
+    /// Accounts and repositories; held while a commit is built and enqueued,
+    /// so that `seq` order is commit order (not while it waits for the disk).
     pub repos: tokio::sync::Mutex<Repos>,
     labels: tokio::sync::Mutex<()>,
     retention: Retention,
@@ -148,18 +148,18 @@ impl State {
 /// A frame, made once its seq is known.
 type Frame<'a> = Box<dyn FnOnce(u64) -> Vec<u8> + Send + 'a>;
 
-/// Appends `frames` (built from their seqs) to `stream` in `batch`, commits,
-/// and trims the stream to the replay window. The caller holds the lock that
-/// serialises appends to `stream`.
-async fn commit_frames(
+/// Appends `frames` (built from their seqs) to `stream` in `batch` and
+/// enqueues the commit. The caller holds the lock that serialises appends to
+/// `stream`, so the seqs are the positions the store will give; it may let
+/// the lock go before [`settle`] waits for the disk.
+fn enqueue_frames(
     log: &Log,
-    retention: Retention,
     stream: &str,
     mut batch: WriteBatch,
     frames: Vec<Frame<'_>>,
     now: u64,
-) -> Result<Vec<u64>, XrpcError> {
-    let first = log.head(stream)? + 1;
+) -> Result<Pending, XrpcError> {
+    let first = log.next_position(stream)?;
     let seqs: Vec<u64> = (first..).take(frames.len()).collect();
     for (frame, seq) in frames.into_iter().zip(&seqs) {
         batch.append(
@@ -170,7 +170,29 @@ async fn commit_frames(
             },
         );
     }
-    let committed = log.commit(batch).await?;
+    Ok(Pending {
+        seqs,
+        enqueued: log.enqueue(batch)?,
+    })
+}
+
+/// A commit of frames on its way to the disk.
+struct Pending {
+    seqs: Vec<u64>,
+    enqueued: Enqueued,
+}
+
+/// Waits until `pending` is durable, checks that the store gave the seqs
+/// promised, and trims the stream to the replay window.
+async fn settle(
+    log: &Log,
+    retention: Retention,
+    stream: &str,
+    pending: Pending,
+    now: u64,
+) -> Result<Vec<u64>, XrpcError> {
+    let Pending { seqs, enqueued } = pending;
+    let committed = enqueued.durable().await?;
     if committed.positions != seqs {
         tracing::error!(?seqs, positions = ?committed.positions, "seq and store position differ");
         return Err(StoreError::Engine("seq and store position differ".into()).into());
@@ -243,10 +265,12 @@ impl State {
             Box::new(|seq| events::account(seq, &did, true, None, &time)),
             Box::new(|seq| events::sync(seq, &did, &applied, &sync_time)),
         ];
-        commit_frames(log, self.retention, REPOS_STREAM, batch, frames, now).await?;
+        let pending = enqueue_frames(log, REPOS_STREAM, batch, frames, now)?;
         repos.handles.insert(handle.to_owned(), did.clone());
         repos.accounts.insert(did.clone(), account.clone());
         repos.repos.insert(did, repo);
+        drop(repos);
+        settle(log, self.retention, REPOS_STREAM, pending, now).await?;
         Ok(account)
     }
 
@@ -322,8 +346,10 @@ impl State {
                 frame
             }
         })];
-        commit_frames(log, self.retention, REPOS_STREAM, batch, frames, now).await?;
+        let pending = enqueue_frames(log, REPOS_STREAM, batch, frames, now)?;
         repos.repos.insert(did.to_owned(), repo);
+        drop(repos);
+        settle(log, self.retention, REPOS_STREAM, pending, now).await?;
         Ok(applied)
     }
 
@@ -351,8 +377,10 @@ impl State {
         let frames: Vec<Frame<'_>> = vec![Box::new(|seq| {
             events::account(seq, did, active, status.as_deref(), &time)
         })];
-        let seqs = commit_frames(log, self.retention, REPOS_STREAM, batch, frames, now).await?;
+        let pending = enqueue_frames(log, REPOS_STREAM, batch, frames, now)?;
         repos.accounts.insert(did.to_owned(), account);
+        drop(repos);
+        let seqs = settle(log, self.retention, REPOS_STREAM, pending, now).await?;
         Ok(seqs[0])
     }
 
@@ -367,18 +395,13 @@ impl State {
         let sig = key.sign(&encode(&Value::Map(label.clone())));
         label.insert("sig".to_owned(), Value::Bytes(sig.to_vec()));
         let label = Value::Map(label);
-        let _writer = self.labels.lock().await;
         let frame_label = label.clone();
         let frames: Vec<Frame<'_>> = vec![Box::new(move |seq| events::labels(seq, frame_label))];
-        let seqs = commit_frames(
-            log,
-            self.retention,
-            LABELS_STREAM,
-            WriteBatch::new(),
-            frames,
-            now,
-        )
-        .await?;
+        let pending = {
+            let _writer = self.labels.lock().await;
+            enqueue_frames(log, LABELS_STREAM, WriteBatch::new(), frames, now)?
+        };
+        let seqs = settle(log, self.retention, LABELS_STREAM, pending, now).await?;
         Ok((seqs[0], label))
     }
 

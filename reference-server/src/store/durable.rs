@@ -1,4 +1,4 @@
-//! The durable engine: redb in a data directory, one fsync'd transaction per commit.
+//! The durable engine: redb in a data directory, one fsync'd transaction per commit or group of commits.
 //!
 //! Tables:
 //! - `log`: (stream, position) → 8-byte little-endian timestamp, then the payload;
@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
@@ -42,6 +43,8 @@ pub struct DurableStore {
     path: PathBuf,
     /// Set only under the `reuse-seq-after-restart` defect.
     volatile_next: Option<Mutex<HashMap<String, Position>>>,
+    /// Write transactions committed since open (each one fsync).
+    write_transactions: AtomicU64,
 }
 
 fn engine<E: Into<redb::Error>>(error: E) -> StoreError {
@@ -78,6 +81,7 @@ impl DurableStore {
             db,
             path,
             volatile_next,
+            write_transactions: AtomicU64::new(0),
         })
     }
 
@@ -148,28 +152,40 @@ fn stream_range(stream: &str, after: Position) -> std::ops::RangeInclusive<(&str
     (stream, after.saturating_add(1))..=(stream, u64::MAX)
 }
 
-impl LogStore for DurableStore {
-    fn commit(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
-        validate_batch(&batch)?;
-        let txn = self.db.begin_write().map_err(engine)?;
+impl DurableStore {
+    /// How many write transactions (each one fsync) commits and trims have made since open.
+    pub fn write_transactions(&self) -> u64 {
+        self.write_transactions.load(Ordering::Relaxed)
+    }
+
+    /// Applies one batch inside `txn`; `next_of` carries each stream's next
+    /// position from batch to batch of the same transaction.
+    fn apply(
+        &self,
+        txn: &WriteTransaction,
+        batch: &WriteBatch,
+        next_of: &mut HashMap<String, Position>,
+    ) -> Result<Committed, StoreError> {
         let mut positions = Vec::with_capacity(batch.appends.len());
-        let mut next_of: HashMap<&str, Position> = HashMap::new();
         {
             let mut log = txn.open_table(LOG).map_err(engine)?;
             for (stream, record) in &batch.appends {
-                let position = match next_of.get(stream.as_str()) {
-                    Some(position) => *position,
-                    None => self.next_position(&txn, stream)?,
+                let position = match next_of.get_mut(stream.as_str()) {
+                    Some(next) => {
+                        *next += 1;
+                        *next - 1
+                    }
+                    None => {
+                        let position = self.next_position(txn, stream)?;
+                        next_of.insert(stream.clone(), position + 1);
+                        position
+                    }
                 };
                 let value = encode_value(record.timestamp_micros, &record.payload);
                 log.insert((stream.as_str(), position), value.as_slice())
                     .map_err(engine)?;
-                next_of.insert(stream, position + 1);
                 positions.push(position);
             }
-        }
-        for (stream, next) in &next_of {
-            self.store_next(&txn, stream, *next)?;
         }
         {
             let mut kv = txn.open_table(KV).map_err(engine)?;
@@ -203,9 +219,36 @@ impl LogStore for DurableStore {
                 }
             }
         }
+        Ok(Committed { positions })
+    }
+}
+
+impl LogStore for DurableStore {
+    fn commit(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
+        let mut committed = self.commit_many(vec![batch])?;
+        committed
+            .pop()
+            .ok_or_else(|| StoreError::Engine("a commit of one batch reported none".into()))
+    }
+
+    /// One write transaction, so one fsync, for the whole group.
+    fn commit_many(&self, batches: Vec<WriteBatch>) -> Result<Vec<Committed>, StoreError> {
+        for batch in &batches {
+            validate_batch(batch)?;
+        }
+        let txn = self.db.begin_write().map_err(engine)?;
+        let mut next_of: HashMap<String, Position> = HashMap::new();
+        let mut committed = Vec::with_capacity(batches.len());
+        for batch in &batches {
+            committed.push(self.apply(&txn, batch, &mut next_of)?);
+        }
+        for (stream, next) in &next_of {
+            self.store_next(&txn, stream, *next)?;
+        }
         // The default durability is `Immediate`: commit returns after fsync.
         txn.commit().map_err(engine)?;
-        Ok(Committed { positions })
+        self.write_transactions.fetch_add(1, Ordering::Relaxed);
+        Ok(committed)
     }
 
     fn read_after(
@@ -324,6 +367,7 @@ impl LogStore for DurableStore {
             }
         }
         txn.commit().map_err(engine)?;
+        self.write_transactions.fetch_add(1, Ordering::Relaxed);
         Ok(Trimmed {
             removed,
             bounds: self.bounds(stream)?,

@@ -235,6 +235,12 @@ pub enum StoreError {
         name: String,
         reason: &'static str,
     },
+    /// A group commit failed after its writers had moved their in-memory
+    /// state on, so the log refuses every later write (see [`crate::log::Log`]).
+    #[error(
+        "the log store failed and accepts no more writes; restart the server (the failure: {0})"
+    )]
+    Failed(String),
 }
 
 /// A filter over records; `&|_| true` reads everything.
@@ -243,12 +249,26 @@ pub type RecordFilter<'a> = &'a dyn Fn(&Record) -> bool;
 /// The one storage abstraction both engines implement.
 ///
 /// Methods are synchronous: the memory engine never blocks for long, and the
-/// durable engine's commits wait for the disk, so async callers run them on a
-/// blocking thread (see [`crate::log::Log`]).
+/// durable engine's commits wait for the disk, so async callers hand them to
+/// the log's committer thread, which groups them (see [`crate::log::Log`]).
 pub trait LogStore: Send + Sync + 'static {
     /// Applies the batch atomically. When this returns `Ok`, the batch is
     /// durable (for the durable engine) and visible to readers.
     fn commit(&self, batch: WriteBatch) -> Result<Committed, StoreError>;
+
+    /// Applies several batches in order, as if committed one after the other,
+    /// and reports each one's positions. The durable engine applies them in
+    /// one transaction, so the group costs one fsync; an `Err` then means that
+    /// none was applied. Every batch is validated before any is applied.
+    fn commit_many(&self, batches: Vec<WriteBatch>) -> Result<Vec<Committed>, StoreError> {
+        for batch in &batches {
+            validate_batch(batch)?;
+        }
+        batches
+            .into_iter()
+            .map(|batch| self.commit(batch))
+            .collect()
+    }
 
     /// Reads records of `stream` strictly after `after` that pass `filter`.
     fn read_after(
