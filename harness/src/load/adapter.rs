@@ -284,6 +284,28 @@ impl Adapter {
         format!("harness.load.{}", self.run)
     }
 
+    /// Where a run's subscriber starts. An Actyx subscription without a
+    /// lower bound first searches the stream's whole history for the run's
+    /// tag, so a publishing run starts at the node's present offsets; every
+    /// other stream starts live by itself.
+    pub async fn start_position(&self) -> Result<Position, String> {
+        let ApiState::Actyx { token } = &self.api else {
+            return Ok(Position::Start);
+        };
+        if self.access.passive.is_some() {
+            return Ok(Position::Start);
+        }
+        let offsets = json_call(
+            self.http
+                .get(format!("{}/api/v2/events/offsets", self.access.base))
+                .bearer_auth(token),
+        )
+        .await?;
+        let present = serde_json::from_value(offsets["present"].clone())
+            .map_err(|e| format!("GET /api/v2/events/offsets answered {offsets}: {e}"))?;
+        Ok(Position::Offsets(present))
+    }
+
     /// Opens one live subscription, resuming after `from` where the API can
     /// (Pulse's `/subscribe` is live only); returns once the stream has answered.
     pub async fn subscribe(&self, from: &Position) -> Result<Frames, String> {

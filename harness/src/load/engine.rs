@@ -170,9 +170,10 @@ pub async fn run(
     });
     let (phase, watching) = watch::channel(Phase::Publishing);
     let mut readers = JoinSet::new();
-    for frames in subscribers.drain(..) {
+    for (from, frames) in subscribers.drain(..) {
         readers.spawn(read(
             Arc::clone(&adapter),
+            from,
             frames,
             Arc::clone(&shared),
             watching.clone(),
@@ -251,14 +252,18 @@ async fn connect_all(
     adapter: &Arc<Adapter>,
     plan: &Plan,
     stats: &Arc<Stats>,
-) -> Result<Vec<super::adapter::Frames>, String> {
+) -> Result<Vec<(Position, super::adapter::Frames)>, String> {
     let mut connected = Vec::with_capacity(plan.subscribers as usize);
     let mut pending = futures_util::stream::iter(0..plan.subscribers)
         .map(|_| {
             let adapter = Arc::clone(adapter);
             async move {
+                let from = match adapter.start_position().await {
+                    Ok(from) => from,
+                    Err(error) => return (Duration::ZERO, Err(error)),
+                };
                 let began = Instant::now();
-                let frames = adapter.subscribe(&Position::Start).await;
+                let frames = adapter.subscribe(&from).await.map(|f| (from, f));
                 (began.elapsed(), frames)
             }
         })
@@ -347,11 +352,11 @@ async fn publish(adapter: Arc<Adapter>, shared: Arc<Shared>, worker: u32) {
 /// One subscriber: times every event of this run and returns how many acknowledged ones it missed.
 async fn read(
     adapter: Arc<Adapter>,
+    mut position: Position,
     mut frames: super::adapter::Frames,
     shared: Arc<Shared>,
     mut phase: watch::Receiver<Phase>,
 ) -> u64 {
-    let mut position = Position::Start;
     let plan = &shared.plan;
     let count = u64::from(plan.shard.count);
     let index = u64::from(plan.shard.index);
