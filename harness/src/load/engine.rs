@@ -360,7 +360,7 @@ async fn read(
     let plan = &shared.plan;
     let count = u64::from(plan.shard.count);
     let index = u64::from(plan.shard.index);
-    let mut seen = Seen::new(shared.sent.len());
+    let mut seen = Seen::default();
     let mut received = 0u64;
     let connected = Instant::now();
     let mut opened = connected;
@@ -515,24 +515,26 @@ async fn reconnect(
     }
 }
 
-/// A bit per event.
-#[derive(Debug)]
+/// A bit per event, grown as events arrive (a closed loop has room for
+/// millions of events and uses a fraction of them).
+#[derive(Debug, Default)]
 struct Seen(Vec<u64>);
 
 impl Seen {
-    fn new(events: usize) -> Self {
-        Seen(vec![0; events.div_ceil(64)])
-    }
-
     /// Marks `i`; false if it was marked already.
     fn insert(&mut self, i: u64) -> bool {
         let (word, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+        if word >= self.0.len() {
+            self.0.resize(word + 1, 0);
+        }
         let fresh = self.0[word] & bit == 0;
         self.0[word] |= bit;
         fresh
     }
 
     fn contains(&self, i: u64) -> bool {
-        self.0[(i / 64) as usize] & (1u64 << (i % 64)) != 0
+        self.0
+            .get((i / 64) as usize)
+            .is_some_and(|word| word & (1u64 << (i % 64)) != 0)
     }
 }
