@@ -58,6 +58,10 @@ pub enum Start {
     Beginning,
     /// Strictly after the expected item with this id.
     After(String),
+    /// At the expected item with this id or strictly after it: a cursor the
+    /// API may read inclusively (the AT Protocol spec's `seq >= cursor`) or
+    /// exclusively. Repeating that one item is then a duplicate, not a gap.
+    AtOrAfter(String),
     /// Live: no claim about the first item.
     Live,
 }
@@ -126,28 +130,20 @@ pub fn check(observation: &Observation) -> Vec<Finding> {
             furthest = furthest.max(Some(position));
             if first {
                 first = false;
-                let wanted = match &connection.start {
-                    Start::Beginning => Some(0),
-                    Start::After(after) => index.get(after.as_str()).map(|p| p + 1),
-                    Start::Live => None,
+                let (wanted, also) = match &connection.start {
+                    Start::Beginning => (Some(0), None),
+                    Start::After(after) => (index.get(after.as_str()).map(|p| p + 1), None),
+                    Start::AtOrAfter(at) => {
+                        let at = index.get(at.as_str()).copied();
+                        (at.map(|p| p + 1), at)
+                    }
+                    Start::Live => (None, None),
                 };
                 if let Some(wanted) = wanted
                     && wanted != position
+                    && also != Some(position)
                 {
-                    let wanted_id = observation
-                        .expected
-                        .get(wanted)
-                        .map_or("nothing", |e| e.id.as_str());
-                    findings.push(
-                        Finding::new(
-                            "resume-gap",
-                            format!(
-                                "connection {} started with {id}, but the successor of its start position is {wanted_id}",
-                                connection.conn
-                            ),
-                        )
-                        .with_evidence(json!({"conn": connection.conn, "start": connection.start, "first": id, "wanted": wanted_id})),
-                    );
+                    findings.push(resume_gap(observation, connection, id, position, wanted));
                 }
             } else if promise.ordered
                 && let Some(previous) = previous
@@ -243,6 +239,44 @@ pub fn check(observation: &Observation) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// The first item of a resumed connection is not where it should start:
+/// ahead of it (a gap) or at or before its resume position (a replay).
+fn resume_gap(
+    observation: &Observation,
+    connection: &Connection,
+    id: &str,
+    position: usize,
+    wanted: usize,
+) -> Finding {
+    let wanted_id = observation
+        .expected
+        .get(wanted)
+        .map_or("nothing", |e| e.id.as_str());
+    let message = if position < wanted {
+        let from = match &connection.start {
+            Start::After(after) => format!("after {after}"),
+            Start::AtOrAfter(at) => format!("at or after {at}"),
+            Start::Beginning | Start::Live => "at the beginning".to_owned(),
+        };
+        format!(
+            "connection {} resumed {from} but began with {id}: a replay of what came before its resume position",
+            connection.conn
+        )
+    } else {
+        format!(
+            "connection {} started with {id}, but the successor of its start position is {wanted_id}",
+            connection.conn
+        )
+    };
+    Finding::new("resume-gap", message).with_evidence(json!({
+        "conn": connection.conn,
+        "start": connection.start,
+        "first": id,
+        "wanted": wanted_id,
+        "replay": position < wanted,
+    }))
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("atproto/cursor/outdated-cursor", "pass"),
     ("atproto/seq/increasing", "pass"),
     // Cursors of the client's last seq after close frames and TCP resets.
+    // Sometimes a fail: see `pds_replay_race`.
     ("atproto/delivery/resume-after-cuts", "pass"),
     // A real ConsumerTooSlow: the PDS's outbox holds 500 events by default,
     // and its sends wait for the socket, so a consumer that reads too little
@@ -47,6 +48,27 @@ const EXPECTED: &[(&str, &str)] = &[
     // a PDS is not a labeler and the protocol has no method to make one.
     ("atproto/labels/signed", "skip"),
 ];
+
+/// The PDS's outbox sometimes replays commits from before the cursor: when a
+/// resumed connection's backfill is empty, its `lastSeen` stays -1, so every
+/// event its sequencer announces afterwards is sent, including those the
+/// previous connection already got from its own backfill before the
+/// sequencer's poll (which backs off to a second when idle) announced them
+/// (`@atproto/pds` `dist/sequencer/outbox.js`, `events`). The check is right
+/// to fail it; the race decides whether a run meets it, so a fail made only
+/// of such replays is accepted too.
+fn pds_replay_race(id: &str, check: &Value) -> bool {
+    let failing: Vec<&Value> = check["findings"]
+        .as_array()
+        .map(|f| f.iter().filter(|f| f["informational"] != true).collect())
+        .unwrap_or_default();
+    id == "atproto/delivery/resume-after-cuts"
+        && check["verdict"] == "fail"
+        && !failing.is_empty()
+        && failing
+            .iter()
+            .all(|f| f["kind"] == "resume-gap" && f["evidence"]["replay"] == true)
+}
 
 /// The installed client folder, or `None` (with a note) when it is not installed and not required.
 fn installed() -> Option<PathBuf> {
@@ -166,7 +188,10 @@ fn the_atproto_catalogue_against_the_official_pds_gives_the_expected_verdicts() 
     );
     let wrong: Vec<String> = EXPECTED
         .iter()
-        .filter(|(id, verdict)| got.get(id).map(|c| &c["verdict"]) != Some(&Value::from(*verdict)))
+        .filter(|(id, verdict)| {
+            got.get(id)
+                .is_none_or(|c| c["verdict"] != Value::from(*verdict) && !pds_replay_race(id, c))
+        })
         .map(|(id, verdict)| match got.get(id) {
             Some(check) => format!(
                 "{id}: expected {verdict}, got {} {} {}",
@@ -181,8 +206,10 @@ fn the_atproto_catalogue_against_the_official_pds_gives_the_expected_verdicts() 
         wrong.join("\n"),
         logs()
     );
+    // A run the race failed exits 1 (checks failed), like any failing run.
+    let raced = got.iter().any(|(id, check)| pds_replay_race(id, check));
     assert!(
-        status.success(),
+        status.success() || (raced && status.code() == Some(1)),
         "the harness exited {status} though every verdict was as expected\n{}",
         logs()
     );

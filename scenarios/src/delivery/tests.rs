@@ -112,6 +112,51 @@ fn replaying_the_resume_position_itself_is_a_resume_gap() {
 }
 
 #[test]
+fn a_replay_says_so_and_an_inclusive_cursor_may_repeat_only_its_own_item() {
+    let replayed = check(&observe(
+        ALO,
+        vec![
+            conn(1, Start::Beginning, &["a", "b", "c"]),
+            conn(2, Start::After("c".into()), &["b", "c", "d", "e"]),
+        ],
+    ));
+    assert_eq!(replayed[0].kind, "resume-gap");
+    assert!(replayed[0].message.contains("a replay"), "{replayed:?}");
+    assert_eq!(replayed[0].evidence.as_ref().unwrap()["replay"], true);
+    // At-or-after: repeating c itself is a duplicate (informational), not a gap.
+    let inclusive = check(&observe(
+        ALO,
+        vec![
+            conn(1, Start::Beginning, &["a", "b", "c"]),
+            conn(2, Start::AtOrAfter("c".into()), &["c", "d", "e"]),
+        ],
+    ));
+    assert_eq!(kinds(&inclusive), [("duplicated", true)]);
+    let exclusive = check(&observe(
+        ALO,
+        vec![
+            conn(1, Start::Beginning, &["a", "b", "c"]),
+            conn(2, Start::AtOrAfter("c".into()), &["d", "e"]),
+        ],
+    ));
+    assert!(exclusive.is_empty(), "{exclusive:?}");
+    // ...but going back further, or jumping ahead, still is.
+    for delivered in [&["b", "c", "d", "e"][..], &["e"][..]] {
+        let findings = check(&observe(
+            ALO,
+            vec![
+                conn(1, Start::Beginning, &["a", "b", "c"]),
+                conn(2, Start::AtOrAfter("c".into()), delivered),
+            ],
+        ));
+        assert!(
+            kinds(&findings).contains(&("resume-gap", false)),
+            "{delivered:?}: {findings:?}"
+        );
+    }
+}
+
+#[test]
 fn gaps_and_reorders_within_a_connection_are_skip_and_nonmonotonic() {
     let findings = check(&observe(
         ALO,

@@ -4,7 +4,8 @@
 //! client makes the cuts itself: a close frame, or a TCP reset that throws
 //! away what the kernel had buffered. To the server both look like a consumer
 //! that went away; what matters is that the next connection, opened with
-//! `cursor` = the last seq received, delivers every commit after it.
+//! `cursor` = the last seq received, delivers every commit after it (and
+//! perhaps that last one again, under the spec's inclusive reading).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -98,7 +99,9 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
     for k in 0..=plan.cuts.len() {
         let cut = plan.cuts.get(k);
         let mut sub = atproto.subscribe(Some(cursor)).await?;
-        let start = last_item.clone().map_or(Start::Beginning, Start::After);
+        // The spec reads `cursor` as seq >= cursor, implementations as > cursor
+        // (`replay-either-reading`): either may open with the last commit seen.
+        let start = last_item.clone().map_or(Start::Beginning, Start::AtOrAfter);
         if !wrote {
             write_all(&atproto, &session, plan.writes).await?;
             wrote = true;
