@@ -5,8 +5,10 @@
 //! frame gets `#info OutdatedCursor` first, one beyond the newest `seq` an
 //! error frame `FutureCursor` and a close. A subscriber that has caught up
 //! and then falls more than `consumer_buffer` frames behind gets an error
-//! frame `ConsumerTooSlow` and a close. Frames are read from the store, so a
-//! slow subscriber costs no memory on the server. After `ping_interval`
+//! frame `ConsumerTooSlow` and a close. Frames are pulled from the log (from
+//! its in-memory tail, shared by every subscriber and sent without a copy, or
+//! from the store for a subscriber behind it), so a slow subscriber holds at
+//! most one read batch. After `ping_interval`
 //! without a frame the server sends a WebSocket ping; pings from the client
 //! are answered.
 
@@ -93,8 +95,9 @@ async fn send_frame(tx: &mut Sink, frame: Vec<u8>) -> Result<(), axum::Error> {
 }
 
 /// Queues a frame without flushing: the frames of one read go out together.
-async fn feed_frame(tx: &mut Sink, frame: Vec<u8>) -> Result<(), axum::Error> {
-    tx.feed(Message::Binary(Bytes::from(frame))).await
+/// The frame is the stored payload itself, shared with every other subscriber.
+async fn feed_frame(tx: &mut Sink, frame: Bytes) -> Result<(), axum::Error> {
+    tx.feed(Message::Binary(frame)).await
 }
 
 /// An error frame, then a close.
@@ -167,6 +170,7 @@ async fn serve(
     };
     let mut live = cursor.is_none();
     let cut_laggards = !defects.contains(Defect::NoSlowConsumerCut);
+    let repeat_frames = defects.contains(Defect::RepeatFrames);
     let batch = state.config.subscribers.read_batch;
     loop {
         let read = state
@@ -193,7 +197,7 @@ async fn serve(
                 )
                 .await;
             }
-            if record.position % 4 == 0 && defects.contains(Defect::RepeatFrames) {
+            if repeat_frames && record.position % 4 == 0 {
                 feed_frame(&mut tx, record.payload.clone()).await?;
             }
             feed_frame(&mut tx, record.payload).await?;

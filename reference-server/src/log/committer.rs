@@ -3,18 +3,21 @@
 //! Writers enqueue from async code and never block on the disk: [`Committer::enqueue`]
 //! takes a short mutex, reserves the batch's positions and sends it down a
 //! channel. The thread takes whatever is queued, commits it with
-//! [`LogStore::commit_many`], and answers each writer; batches that arrive
-//! while a group is being fsync'd form the next group.
+//! [`LogStore::commit_many`], adds the group's records to the log's tail,
+//! answers each writer and wakes the watchers; batches that arrive while a
+//! group is being fsync'd form the next group.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::thread::JoinHandle;
 
+use axum::body::Bytes;
 use tokio::sync::oneshot;
 
+use super::tail::Tail;
 use super::{Watchers, notify_newest};
-use crate::store::{Committed, LogStore, Position, StoreError, WriteBatch, validate_batch};
+use crate::store::{Committed, LogStore, Position, Record, StoreError, WriteBatch, validate_batch};
 
 type Reply = oneshot::Sender<Result<Committed, StoreError>>;
 
@@ -35,7 +38,17 @@ pub(super) struct Committer {
 struct Shared {
     store: Arc<dyn LogStore>,
     watchers: Watchers,
+    tail: Option<Arc<Tail>>,
     queue: Mutex<Queue>,
+}
+
+/// An append kept for the tail until its group is durable and its position known.
+struct ForTail {
+    batch: usize,
+    append: usize,
+    stream: String,
+    timestamp_micros: u64,
+    payload: Bytes,
 }
 
 #[derive(Default)]
@@ -43,12 +56,12 @@ struct Queue {
     /// Streams with appends enqueued but not yet committed. Once a stream's
     /// last queued append is committed its entry goes, and the store is again
     /// the truth about its next position.
-    tails: HashMap<String, Tail>,
+    pending: HashMap<String, Pending>,
     /// Why the log failed, once it has.
     failed: Option<String>,
 }
 
-struct Tail {
+struct Pending {
     /// The position the next enqueued append gets.
     next: Position,
     /// Appends enqueued and not yet committed.
@@ -56,10 +69,15 @@ struct Tail {
 }
 
 impl Committer {
-    pub(super) fn start(store: Arc<dyn LogStore>, watchers: Watchers) -> Self {
+    pub(super) fn start(
+        store: Arc<dyn LogStore>,
+        watchers: Watchers,
+        tail: Option<Arc<Tail>>,
+    ) -> Self {
         let shared = Arc::new(Shared {
             store,
             watchers,
+            tail,
             queue: Mutex::default(),
         });
         let (sender, receiver) = mpsc::channel();
@@ -94,22 +112,22 @@ impl Committer {
         }
         let mut queue = self.shared.lock();
         queue.check_not_failed()?;
-        // Read every missing tail before changing any, so that a store error
-        // leaves the reservations as they were.
+        // Read the next position of every stream not yet pending before
+        // changing any, so that a store error leaves the reservations as they were.
         let mut starts = Vec::with_capacity(counts.len());
         for (stream, _) in &counts {
-            starts.push(match queue.tails.get(*stream) {
+            starts.push(match queue.pending.get(*stream) {
                 Some(_) => None,
                 None => Some(self.shared.store.bounds(stream)?.next),
             });
         }
         for ((stream, n), start) in counts.into_iter().zip(starts) {
-            let tail = queue.tails.entry(stream.to_owned()).or_insert(Tail {
+            let pending = queue.pending.entry(stream.to_owned()).or_insert(Pending {
                 next: start.unwrap_or(1),
                 uncommitted: 0,
             });
-            tail.next += n;
-            tail.uncommitted += n;
+            pending.next += n;
+            pending.uncommitted += n;
         }
         let (reply, answer) = oneshot::channel();
         // Sending under the queue lock keeps the channel in reservation order.
@@ -127,8 +145,8 @@ impl Committer {
 
     pub(super) fn next_position(&self, stream: &str) -> Result<Position, StoreError> {
         let queue = self.shared.lock();
-        match queue.tails.get(stream) {
-            Some(tail) => Ok(tail.next),
+        match queue.pending.get(stream) {
+            Some(pending) => Ok(pending.next),
             // Nothing is queued for `stream`, so the store knows.
             None => Ok(self.shared.store.bounds(stream)?.next),
         }
@@ -191,6 +209,7 @@ impl Shared {
             batches.push(job.batch);
             replies.push(job.reply);
         }
+        let for_tail = self.for_tail(&batches);
         let store = &*self.store;
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| store.commit_many(batches)))
             .unwrap_or_else(|_| Err(StoreError::Engine("the storage engine panicked".into())));
@@ -208,15 +227,24 @@ impl Shared {
                 return;
             }
         };
+        // Durable now: readers may see the records, and must before the
+        // writers hear of them or the watchers are woken.
+        if let Some(tail) = &self.tail {
+            let store_last = |stream: &str| self.store.bounds(stream).ok().and_then(|b| b.last);
+            tail.extend(with_positions(for_tail, &committed), store_last);
+        }
         {
             let mut queue = self.lock();
             for stream in streams.iter().flatten() {
-                let done = queue.tails.get_mut(stream.as_str()).is_some_and(|tail| {
-                    tail.uncommitted = tail.uncommitted.saturating_sub(1);
-                    tail.uncommitted == 0
-                });
+                let done = queue
+                    .pending
+                    .get_mut(stream.as_str())
+                    .is_some_and(|pending| {
+                        pending.uncommitted = pending.uncommitted.saturating_sub(1);
+                        pending.uncommitted == 0
+                    });
                 if done {
-                    queue.tails.remove(stream.as_str());
+                    queue.pending.remove(stream.as_str());
                 }
             }
         }
@@ -231,6 +259,31 @@ impl Shared {
         notify_newest(&self.watchers, &all_streams, &all_positions);
     }
 
+    /// Copies of the appends to watched streams, for the tail. The store takes
+    /// the batches, so each such payload is copied once here, instead of once
+    /// per reader.
+    fn for_tail(&self, batches: &[WriteBatch]) -> Vec<ForTail> {
+        if self.tail.is_none() {
+            return Vec::new();
+        }
+        let watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut kept = Vec::new();
+        for (batch_index, batch) in batches.iter().enumerate() {
+            for (append, (stream, record)) in batch.appends.iter().enumerate() {
+                if watchers.contains_key(stream) {
+                    kept.push(ForTail {
+                        batch: batch_index,
+                        append,
+                        stream: stream.clone(),
+                        timestamp_micros: record.timestamp_micros,
+                        payload: Bytes::copy_from_slice(&record.payload),
+                    });
+                }
+            }
+        }
+        kept
+    }
+
     /// Fails the group's writers and every later write.
     fn fail(&self, cause: String, replies: Vec<Reply>) {
         tracing::error!(%cause, "a group commit failed: the log refuses all further writes");
@@ -239,4 +292,20 @@ impl Shared {
             let _ = reply.send(Err(StoreError::Failed(cause.clone())));
         }
     }
+}
+
+/// The records `for_tail` kept, at the positions the group's commits gave them.
+fn with_positions(for_tail: Vec<ForTail>, committed: &[Committed]) -> Vec<(String, Record)> {
+    for_tail
+        .into_iter()
+        .filter_map(|kept| {
+            let position = *committed.get(kept.batch)?.positions.get(kept.append)?;
+            let record = Record {
+                position,
+                timestamp_micros: kept.timestamp_micros,
+                payload: kept.payload,
+            };
+            Some((kept.stream, record))
+        })
+        .collect()
 }

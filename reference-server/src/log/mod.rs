@@ -13,6 +13,12 @@
 //! to a stream learns the positions they will get from [`Log::next_position`]
 //! before they are durable, and need not hold its lock while the disk works.
 //!
+//! Live readers of a durable log are served from its [`tail`]: the newest
+//! durable records of each watched stream, in memory, their payloads shared
+//! by every reader instead of read from the store and copied for each one.
+//! The committer fills it after a group is durable and before it answers or
+//! wakes anyone; a reader behind it reads the store.
+//!
 //! If a group fails in the engine, the writers of that group may already have
 //! moved their in-memory state on (a Lamport clock, a repository head), so the
 //! log fails for good: every later write gets [`StoreError::Failed`], and the
@@ -21,8 +27,10 @@
 //! # Layout
 //!
 //! - [`committer`]: the queue and the thread that commits it in groups.
+//! - [`tail`]: the newest records of each watched stream, in memory.
 
 mod committer;
+mod tail;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +40,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{oneshot, watch};
 
 use self::committer::Committer;
+use self::tail::Tail;
+pub use self::tail::TailLimits;
 use crate::store::{
     Committed, LogStore, Position, ReadBatch, ReadLimit, Record, Retention, StoreError,
     StreamBounds, Trimmed, WriteBatch,
@@ -49,6 +59,9 @@ pub struct Log {
     /// Present for a durable store, whose commits wait for fsync; memory
     /// commits are quick enough to run in place.
     committer: Option<Arc<Committer>>,
+    /// Present with the committer (unless its limits are zero): memory
+    /// stores share their payloads already and need no second copy.
+    tail: Option<Arc<Tail>>,
     watchers: Watchers,
 }
 
@@ -87,14 +100,28 @@ impl Enqueued {
 
 impl Log {
     /// A log over `store`. `durable` stores get a committer thread that groups
-    /// commits and runs reads on the blocking pool; others commit in place.
+    /// commits and runs reads on the blocking pool, and a tail with the
+    /// default limits; others commit in place.
     pub fn new(store: Arc<dyn LogStore>, durable: bool) -> Self {
+        Self::with_tail(store, durable, TailLimits::default())
+    }
+
+    /// [`Log::new`] with the tail of a durable log bounded by `limits`
+    /// ([`TailLimits::NONE`]: no tail, every read goes to the store).
+    pub fn with_tail(store: Arc<dyn LogStore>, durable: bool, limits: TailLimits) -> Self {
         let watchers = Watchers::default();
-        let committer =
-            durable.then(|| Arc::new(Committer::start(Arc::clone(&store), Arc::clone(&watchers))));
+        let tail = (durable && limits.max_records > 0).then(|| Arc::new(Tail::new(limits)));
+        let committer = durable.then(|| {
+            Arc::new(Committer::start(
+                Arc::clone(&store),
+                Arc::clone(&watchers),
+                tail.clone(),
+            ))
+        });
         Self {
             store,
             committer,
+            tail,
             watchers,
         }
     }
@@ -138,6 +165,8 @@ impl Log {
         }
     }
 
+    /// Reads records of `stream` after `after` (see [`LogStore::read_after`]):
+    /// from the tail when `after` lies inside it, without waiting, else from the store.
     pub async fn read_after(
         &self,
         stream: &str,
@@ -145,12 +174,20 @@ impl Log {
         limit: ReadLimit,
         filter: OwnedFilter,
     ) -> Result<ReadBatch, StoreError> {
+        if let Some(read) = self
+            .tail
+            .as_ref()
+            .and_then(|tail| tail.read_after(stream, after, limit, &*filter))
+        {
+            return Ok(read);
+        }
         let stream = stream.to_owned();
         self.run(move |store| store.read_after(&stream, after, limit, &*filter))
             .await
     }
 
     /// Applies `retention` to `stream` (see [`LogStore::trim`]); refused once the log has failed.
+    /// What the store removed has left the tail too when this returns.
     pub async fn trim(
         &self,
         stream: &str,
@@ -160,9 +197,23 @@ impl Log {
         if let Some(committer) = &self.committer {
             committer.check_not_failed()?;
         }
-        let stream = stream.to_owned();
-        self.run(move |store| store.trim(&stream, &retention, now_micros))
-            .await
+        let name = stream.to_owned();
+        let result = self
+            .run(move |store| store.trim(&name, &retention, now_micros))
+            .await;
+        if let Some(tail) = &self.tail {
+            match &result {
+                // The store holds nothing before its first record, or before
+                // `next` when retention emptied it.
+                Ok(trimmed) => {
+                    let bounds = trimmed.bounds;
+                    tail.trim(stream, bounds.first.unwrap_or(bounds.next));
+                }
+                // The trim may have removed records before it failed.
+                Err(_) => tail.forget(stream),
+            }
+        }
+        result
     }
 
     /// The stream's bounds in the store: durable records only.

@@ -94,7 +94,7 @@ async fn concurrent_durable_commits_share_fsyncs_and_get_positions_in_enqueue_or
     let stored: Vec<(Position, Vec<u8>)> = read
         .records
         .into_iter()
-        .map(|r| (r.position, r.payload))
+        .map(|r| (r.position, r.payload.to_vec()))
         .collect();
     assert_eq!(stored.len(), 128);
     for ((position, payload), i) in stored[..64].iter().zip(0u8..) {

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::body::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::{
@@ -144,7 +145,7 @@ fn decode_value(stream: &str, position: Position, value: &[u8]) -> Result<Record
     Ok(Record {
         position,
         timestamp_micros: u64::from_le_bytes(*timestamp),
-        payload: payload.to_vec(),
+        payload: Bytes::copy_from_slice(payload),
     })
 }
 

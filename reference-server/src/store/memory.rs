@@ -73,7 +73,7 @@ impl LogStore for MemoryStore {
             stream.records.push_back(Record {
                 position,
                 timestamp_micros: record.timestamp_micros,
-                payload: record.payload,
+                payload: record.payload.into(),
             });
             positions.push(position);
         }

@@ -23,6 +23,8 @@ pub mod memory;
 
 use std::fmt;
 
+use axum::body::Bytes;
+
 /// A position in a stream: 1 for the first record ever appended, 0 for "before everything".
 pub type Position = u64;
 
@@ -33,12 +35,13 @@ pub struct NewRecord {
     pub payload: Vec<u8>,
 }
 
-/// A stored record.
+/// A stored record. Its payload is reference-counted: clones share it, so the
+/// memory engine and the log's tail hand every reader the same bytes.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Record {
     pub position: Position,
     pub timestamp_micros: u64,
-    pub payload: Vec<u8>,
+    pub payload: Bytes,
 }
 
 impl fmt::Debug for NewRecord {

@@ -133,7 +133,7 @@ fn read_after_is_exclusive_filtered_and_bounded() {
         assert_eq!(past.scanned_to, 10);
         assert!(past.records.is_empty() && past.reached_end);
         assert_eq!(
-            store.get("s", 4).unwrap().map(|r| r.payload),
+            store.get("s", 4).unwrap().map(|r| r.payload.to_vec()),
             Some(b"r4".to_vec())
         );
         assert_eq!(store.get("s", 11).unwrap(), None);
