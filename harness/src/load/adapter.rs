@@ -19,6 +19,7 @@ use wire::frame::decode_frame;
 
 use scenarios::Api;
 
+mod actyx_line;
 mod endpoints;
 mod frames;
 pub use endpoints::Endpoint;
@@ -402,23 +403,7 @@ impl Adapter {
                     .header("accept", "application/x-ndjson")
                     .json(&body);
                 Ok(line_frames(open(request).await?, move |line| {
-                    let Ok(line) = serde_json::from_slice::<Value>(line) else {
-                        return (None, None);
-                    };
-                    if line["type"] != "event" {
-                        return (None, None);
-                    }
-                    let seen = Event {
-                        marker: payload_marker(&line["payload"], &run),
-                        at: line["timestamp"].as_u64().map(micros_time),
-                    };
-                    let step = match (line["stream"].as_str(), line["offset"].as_u64()) {
-                        (Some(stream), Some(offset)) => {
-                            Some(Step::Offset(stream.to_owned(), offset))
-                        }
-                        _ => None,
-                    };
-                    (Some(seen), step)
+                    actyx_line::read(line, &run)
                 }))
             }
             ApiState::Atproto { did, .. } => {

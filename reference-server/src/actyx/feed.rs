@@ -12,17 +12,17 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::aql::eval::{Output, Pipeline};
+use super::aql::eval::Pipeline;
 use super::aql::{EventMeta, TagExpr};
-use super::model::{Event, EventKey, NodeId, StreamId};
+use super::line::{diagnostic_line, event_line, offsets_line, time_travel_line};
+use super::model::{Event, EventKey, StreamId};
 use super::read::{Merge, Range, ranges};
 use crate::app::AppState;
 use crate::defects::Defect;
-use crate::store::{ReadLimit, StoreError};
+use crate::store::StoreError;
 use crate::subscribers::StreamGuard;
 
 /// What kind of feed, and what it needs to know.
@@ -68,7 +68,13 @@ pub struct Feed {
     read_to: BTreeMap<StreamId, u64>,
     watch: watch::Receiver<u64>,
     stop: CancellationToken,
-    out: String,
+    /// The body chunk being built: every line of one read batch.
+    out: Vec<u8>,
+    /// The read batch being delivered; kept to reuse its memory.
+    batch: Vec<Arc<Event>>,
+    /// The query sends events as they are ([`Pipeline::passes_unchanged`]):
+    /// their shared lines go out without rendering.
+    unchanged: bool,
     /// Whether a live event was sent yet (the `subscribe-live-gap` defect drops the first).
     live_sent: bool,
     _guard: StreamGuard,
@@ -80,52 +86,6 @@ impl std::fmt::Debug for Feed {
             .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
-}
-
-/// The stream id of values that come from no event (43 dots: node id zero).
-fn synthetic_stream() -> StreamId {
-    StreamId {
-        node: NodeId([0; 32]),
-        nr: 0,
-    }
-}
-
-/// One `event` line for one output of the pipeline.
-fn event_line(event: &Event, output: &Output, caught_up: Option<bool>) -> String {
-    let line = if output.synthetic {
-        let empty = Event {
-            key: EventKey {
-                lamport: 0,
-                stream: synthetic_stream(),
-                offset: 0,
-            },
-            timestamp: 0,
-            tags: Vec::new(),
-            app_id: "none".to_owned(),
-            payload: Value::Null,
-        };
-        empty.line(&output.value, caught_up)
-    } else {
-        event.line(&output.value, caught_up)
-    };
-    let mut text = Value::Object(line).to_string();
-    text.push('\n');
-    text
-}
-
-fn offsets_line(offsets: &BTreeMap<StreamId, u64>) -> String {
-    let map: serde_json::Map<String, Value> = offsets
-        .iter()
-        .map(|(s, o)| (s.to_string(), json!(o)))
-        .collect();
-    format!("{}\n", json!({"type": "offsets", "offsets": map}))
-}
-
-pub fn diagnostic_line(severity: &str, message: &str) -> String {
-    format!(
-        "{}\n",
-        json!({"type": "diagnostic", "severity": severity, "message": message})
-    )
 }
 
 impl Feed {
@@ -141,11 +101,13 @@ impl Feed {
             stop: state.hub.token("actyx"),
             _guard: state.hub.open_stream(),
             state: state.clone(),
+            unchanged: pipeline.passes_unchanged(),
             pipeline,
             mode,
             phase: Phase::CatchUp(source),
             read_to,
-            out: String::new(),
+            out: Vec::new(),
+            batch: Vec::new(),
             live_sent: false,
         }
     }
@@ -160,12 +122,8 @@ impl Feed {
         let defects = &self.state.config.defects;
         if let Mode::Monotonic { latest } = &mut self.mode {
             if latest.is_some_and(|l| event.key <= l) && !defects.contains(Defect::NoTimeTravel) {
-                let line = json!({"type": "timeTravel", "newStart": {
-                    "lamport": event.key.lamport,
-                    "stream": event.key.stream,
-                    "offset": event.key.offset,
-                }});
-                self.out.push_str(&format!("{line}\n"));
+                self.out
+                    .extend_from_slice(time_travel_line(event.key).as_bytes());
                 return defects.contains(Defect::TimeTravelStaysOpen);
             }
             *latest = Some((*latest).max(Some(event.key)).unwrap_or(event.key));
@@ -175,20 +133,38 @@ impl Feed {
             app_id: &event.app_id,
             local: event.key.stream.node == self.state.actyx.node.id,
         };
+        if self.unchanged {
+            if self.pipeline.admit(&meta) {
+                event.write_shared_line(caught_up, &mut self.out);
+            }
+            return true;
+        }
         let outcome = self.pipeline.feed(&meta, &event.payload);
         for message in &outcome.diagnostics {
-            self.out.push_str(&diagnostic_line("warning", message));
+            self.out
+                .extend_from_slice(diagnostic_line("warning", message).as_bytes());
         }
         let last = outcome.outputs.len().saturating_sub(1);
         for (i, output) in outcome.outputs.iter().enumerate() {
             let flag = caught_up.map(|c| c && i == last);
-            self.out.push_str(&event_line(event, output, flag));
+            event_line(event, output, flag, &mut self.out);
         }
         true
     }
 
+    /// Makes room in `out` for the shared lines of `events` at once, so that
+    /// a batch is copied into its chunk without growing it step by step.
+    /// Not under a `LIMIT`, which may send a few of them only.
+    fn reserve_for(&mut self, events: &[Arc<Event>]) {
+        if self.unchanged && self.pipeline.query().ops.is_empty() {
+            // `caughtUp` adds at most 19 bytes to a line.
+            let size: usize = events.iter().map(|e| e.shared_line().len() + 19).sum();
+            self.out.reserve(size);
+        }
+    }
+
     /// The next chunk of body, or `None` at the end.
-    async fn next_chunk(&mut self) -> Option<String> {
+    async fn next_chunk(&mut self) -> Option<Vec<u8>> {
         loop {
             if !self.out.is_empty() {
                 return Some(std::mem::take(&mut self.out));
@@ -209,7 +185,7 @@ impl Feed {
             return;
         };
         let mut finished = false;
-        let mut events = Vec::new();
+        let mut events = std::mem::take(&mut self.batch);
         for _ in 0..self.state.config.subscribers.read_batch.max(1) {
             match source.next().await {
                 Ok(Some(event)) => events.push(event),
@@ -219,37 +195,47 @@ impl Feed {
                 }
                 Err(error) => {
                     tracing::error!(%error, "actyx: reading events for a feed failed");
-                    self.out
-                        .push_str(&diagnostic_line("error", "Internal server error."));
+                    self.out.extend_from_slice(
+                        diagnostic_line("error", "Internal server error.").as_bytes(),
+                    );
                     self.phase = Phase::Done;
                     return;
                 }
             }
         }
         let monotonic = matches!(self.mode, Mode::Monotonic { .. });
+        self.reserve_for(&events);
+        let mut time_travel = false;
         for event in &events {
             if !self.deliver(event, monotonic.then_some(false)) {
-                self.phase = Phase::Done;
-                return;
+                time_travel = true;
+                break;
             }
             if self.pipeline.exhausted() {
                 finished = true;
                 break;
             }
         }
+        events.clear();
+        self.batch = events;
+        if time_travel {
+            self.phase = Phase::Done;
+            return;
+        }
         if !finished {
             return;
         }
         match &self.mode {
             Mode::Query { upper } => {
-                self.out.push_str(&offsets_line(upper));
+                self.out.extend_from_slice(offsets_line(upper).as_bytes());
                 self.phase = Phase::Done;
             }
             Mode::Subscribe | Mode::Monotonic { .. } => {
                 // The end of catch-up: what it read up to (the present when the
                 // subscription opened, and the lower bound beyond it), never
                 // streams or events that appeared since, which come live.
-                self.out.push_str(&offsets_line(&self.read_to));
+                self.out
+                    .extend_from_slice(offsets_line(&self.read_to).as_bytes());
                 self.phase = if self.pipeline.exhausted() {
                     Phase::Done
                 } else {
@@ -288,7 +274,7 @@ impl Feed {
                 }
                 () = tokio::time::sleep(keepalive) => {
                     if !self.state.config.defects.contains(Defect::ActyxNoKeepalive) {
-                        self.out.push('\n');
+                        self.out.push(b'\n');
                     }
                 }
                 () = stop.cancelled() => self.phase = Phase::Done,
@@ -296,7 +282,7 @@ impl Feed {
             return;
         }
         let Some(reader) = merge.as_mut() else { return };
-        let mut events = Vec::new();
+        let mut events = std::mem::take(&mut self.batch);
         let mut drained = false;
         for _ in 0..read_batch {
             match reader.next().await {
@@ -321,6 +307,8 @@ impl Feed {
         let gap =
             matches!(self.mode, Mode::Subscribe) && defects.contains(Defect::SubscribeLiveGap);
         let count = events.len();
+        self.reserve_for(&events);
+        let mut ended = false;
         for (i, event) in events.iter().enumerate() {
             let first_live = !std::mem::replace(&mut self.live_sent, true);
             if gap && first_live {
@@ -328,11 +316,15 @@ impl Feed {
             }
             let caught_up = monotonic.then_some(drained && i + 1 == count && !never_caught_up);
             if !self.deliver(event, caught_up) || self.pipeline.exhausted() {
-                self.phase = Phase::Done;
-                return;
+                ended = true;
+                break;
             }
         }
-        if drained {
+        events.clear();
+        self.batch = events;
+        if ended {
+            self.phase = Phase::Done;
+        } else if drained {
             self.phase = Phase::Live(None);
         }
     }
@@ -371,49 +363,6 @@ pub fn lines_response(lines: String) -> Response {
         HeaderValue::from_static("application/x-ndjson"),
     );
     response
-}
-
-/// The key of the newest event `FROM` selects at or below `lower` in any
-/// stream: the point a monotonic subscription must not travel back behind.
-/// Streams are read backwards in windows, since lamports grow with offsets.
-pub async fn newest_within(
-    state: &AppState,
-    source: &TagExpr,
-    lower: &BTreeMap<StreamId, u64>,
-) -> Result<Option<EventKey>, StoreError> {
-    let window = state.config.subscribers.read_batch.max(1) as u64;
-    let mut newest: Option<EventKey> = None;
-    for (stream, upto) in lower {
-        let name = super::model::log_stream(stream);
-        // Positions are offset + 1; read (start, end] windows going back.
-        let mut end = upto.saturating_add(1);
-        while end > 0 {
-            let start = end.saturating_sub(window);
-            let limit = ReadLimit {
-                max_records: usize::try_from(end - start).unwrap_or(usize::MAX),
-                max_scanned: usize::try_from(end - start).unwrap_or(usize::MAX),
-            };
-            let batch = state
-                .log
-                .read_after(&name, start, limit, Box::new(|_| true))
-                .await?;
-            let found = batch.records.iter().rev().find_map(|record| {
-                let event = Event::from_record(*stream, record).ok()?;
-                let meta = EventMeta {
-                    tags: &event.tags,
-                    app_id: &event.app_id,
-                    local: stream.node == state.actyx.node.id,
-                };
-                (event.key.offset <= *upto && source.matches(&meta)).then_some(event.key)
-            });
-            if let Some(key) = found {
-                newest = newest.max(Some(key));
-                break;
-            }
-            end = start;
-        }
-    }
-    Ok(newest)
 }
 
 /// Shared by the handlers: the events of `ranges` as a catch-up source.

@@ -47,6 +47,7 @@
 //!
 //! - [`aql`]: the query language.
 //! - [`model`]: node ids, stream ids, event keys, event lines.
+//! - [`line`]: an event's line, rendered once for every feed that sends it unchanged.
 //! - [`node`]: identity, Lamport clock, streams, publish and replicate.
 //! - [`auth`]: tokens and the request checks every route shares.
 //! - [`error`]: the node's error answers.
@@ -64,6 +65,7 @@ pub mod auth;
 mod control;
 pub mod error;
 mod feed;
+pub mod line;
 pub mod model;
 pub mod node;
 pub mod offsets;

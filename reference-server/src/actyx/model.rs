@@ -14,6 +14,7 @@ use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::line::LineCache;
 use crate::store::Record;
 
 const NODE_ID_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -134,6 +135,9 @@ pub struct Event {
     pub tags: Vec<String>,
     pub app_id: String,
     pub payload: Value,
+    /// The event's own line, once a feed has rendered it ([`Event::shared_line`]).
+    /// Events are shared unchanged once rendered; a clone starts empty.
+    pub line_cache: LineCache,
 }
 
 /// The log stream that holds an Actyx stream; position = offset + 1.
@@ -159,6 +163,7 @@ impl Event {
             tags: stored.tags,
             app_id: stored.app_id,
             payload: stored.payload,
+            line_cache: LineCache::default(),
         })
     }
 

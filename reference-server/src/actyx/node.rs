@@ -20,6 +20,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use super::line::LineCache;
 use super::model::{Event, EventKey, NodeId, Stored, StreamId, log_stream};
 use crate::log::Log;
 use crate::store::{LogStore, NewRecord, WriteBatch};
@@ -238,6 +239,7 @@ impl Node {
                 tags: s.tags,
                 app_id: s.app_id,
                 payload: s.payload,
+                line_cache: LineCache::default(),
             })
             .collect())
     }

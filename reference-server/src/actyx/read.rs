@@ -138,12 +138,22 @@ impl Merge {
                 max_records: max,
                 max_scanned: max,
             };
-            let cached = self.recent.get(stream, cursor.next, max);
+            let from = cursor.next;
+            let mut cached = self.recent.get(stream, from, max);
+            // Held until the events read are in the window.
+            let turn = if cached.is_empty() {
+                self.recent.extend_turn(stream, from).await
+            } else {
+                None
+            };
+            if turn.is_some() {
+                cached = self.recent.get(stream, from, max);
+            }
             let events = if cached.is_empty() {
                 // Position = offset + 1, so "after position `next`" starts at offset `next`.
                 let batch = self
                     .log
-                    .read_after(&log_stream(&stream), cursor.next, limit, Box::new(|_| true))
+                    .read_after(&log_stream(&stream), from, limit, Box::new(|_| true))
                     .await?;
                 let events = batch
                     .records
@@ -156,6 +166,7 @@ impl Merge {
             } else {
                 cached
             };
+            drop(turn);
             let cursor = &mut self.cursors[i];
             if events.is_empty() {
                 // The range names offsets this stream does not hold (yet).

@@ -7,9 +7,16 @@
 //! (so committed, durable ones) enter, and an offset's event never changes,
 //! so a hit is always what the store would have returned. Each stream keeps
 //! a window of its newest [`KEEP`] events, contiguous by offset.
+//!
+//! When a commit wakes every live feed at once, they all miss the window
+//! together; so a read that would extend a stream's window takes that
+//! stream's turn ([`Recent::extend_turn`]) and the feeds behind it find the
+//! events it put there instead of each reading and decoding them again.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::OwnedMutexGuard;
 
 use super::model::{Event, StreamId};
 
@@ -33,6 +40,8 @@ impl Window {
 #[derive(Debug, Default)]
 pub struct Recent {
     streams: Mutex<HashMap<StreamId, Window>>,
+    /// Per stream, held while reading events that extend its window.
+    turns: Mutex<HashMap<StreamId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Recent {
@@ -47,6 +56,26 @@ impl Recent {
         }
         let skip = (from - window.first) as usize;
         window.events.iter().skip(skip).take(max).cloned().collect()
+    }
+
+    /// Waits for the turn to read `stream` from offset `from` on from the
+    /// store, when that read would extend the window (or start it); `None`
+    /// for reads behind the window, which no other feed shares. Whoever holds
+    /// the turn looks in the window again first: the feed before may have put
+    /// the events there.
+    pub async fn extend_turn(&self, stream: StreamId, from: u64) -> Option<OwnedMutexGuard<()>> {
+        let ahead = {
+            let streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+            streams.get(&stream).is_none_or(|w| from >= w.end())
+        };
+        if !ahead {
+            return None;
+        }
+        let turn = {
+            let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(turns.entry(stream).or_default())
+        };
+        Some(turn.lock_owned().await)
     }
 
     /// Remembers `events`, consecutive offsets of `stream` just read from the store.
@@ -84,6 +113,7 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actyx::line::LineCache;
     use crate::actyx::model::{EventKey, NodeId};
 
     fn stream() -> StreamId {
@@ -106,6 +136,7 @@ mod tests {
                     tags: vec!["t".to_owned()],
                     app_id: "a".to_owned(),
                     payload: serde_json::json!(offset),
+                    line_cache: LineCache::default(),
                 })
             })
             .collect()
@@ -148,5 +179,24 @@ mod tests {
         assert!(recent.get(stream(), 99, 1).is_empty());
         assert_eq!(offsets(&recent.get(stream(), 100, 2)), [100, 101]);
         assert_eq!(offsets(&recent.get(stream(), many - 1, 5)), [many - 1]);
+    }
+
+    #[tokio::test]
+    async fn reads_that_extend_a_window_take_turns_and_older_reads_do_not_wait() {
+        let recent = Recent::default();
+        let first = recent.extend_turn(stream(), 0).await;
+        assert!(first.is_some(), "a stream without a window starts one");
+        // A second feed after the same events waits for the first to put them.
+        let mut second = Box::pin(recent.extend_turn(stream(), 0));
+        assert!(futures_util::poll!(&mut second).is_pending());
+        recent.put(stream(), &events(0..5));
+        drop(first);
+        let second = second.await;
+        assert!(second.is_some());
+        assert_eq!(offsets(&recent.get(stream(), 0, 10)), [0, 1, 2, 3, 4]);
+        drop(second);
+        // Behind the window is no one else's read; past its end is the next turn.
+        assert!(recent.extend_turn(stream(), 2).await.is_none());
+        assert!(recent.extend_turn(stream(), 5).await.is_some());
     }
 }

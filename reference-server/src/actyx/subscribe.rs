@@ -10,16 +10,17 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::api::{NDJSON, OUT_OF_RANGE, parse_query};
-use super::aql::Endpoint;
 use super::aql::eval::Pipeline;
+use super::aql::{Endpoint, EventMeta, TagExpr};
 use super::auth::{self, Caller};
 use super::error::ActyxError;
 use super::feed::{self, Feed, Mode};
-use super::model::StreamId;
+use super::model::{Event, EventKey, StreamId, log_stream};
 use super::offsets::{self, OffsetMap};
 use super::read::ranges;
 use crate::app::AppState;
 use crate::defects::Defect;
+use crate::store::{ReadLimit, StoreError};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,7 +92,7 @@ pub async fn subscribe_monotonic(
     if beyond {
         return Err(ActyxError::bad_request(OUT_OF_RANGE));
     }
-    let latest = feed::newest_within(&state, &query.source, &lower).await?;
+    let latest = newest_within(&state, &query.source, &lower).await?;
     let skip = u64::from(state.config.defects.contains(Defect::MonotonicResumeSkips));
     let skipped: BTreeMap<StreamId, u64> = lower.iter().map(|(s, o)| (*s, o + skip)).collect();
     let wanted = ranges(&skipped, &known);
@@ -105,4 +106,47 @@ pub async fn subscribe_monotonic(
         read_to,
     );
     Ok(feed.response())
+}
+
+/// The key of the newest event `FROM` selects at or below `lower` in any
+/// stream: the point a monotonic subscription must not travel back behind.
+/// Streams are read backwards in windows, since lamports grow with offsets.
+pub async fn newest_within(
+    state: &AppState,
+    source: &TagExpr,
+    lower: &BTreeMap<StreamId, u64>,
+) -> Result<Option<EventKey>, StoreError> {
+    let window = state.config.subscribers.read_batch.max(1) as u64;
+    let mut newest: Option<EventKey> = None;
+    for (stream, upto) in lower {
+        let name = log_stream(stream);
+        // Positions are offset + 1; read (start, end] windows going back.
+        let mut end = upto.saturating_add(1);
+        while end > 0 {
+            let start = end.saturating_sub(window);
+            let limit = ReadLimit {
+                max_records: usize::try_from(end - start).unwrap_or(usize::MAX),
+                max_scanned: usize::try_from(end - start).unwrap_or(usize::MAX),
+            };
+            let batch = state
+                .log
+                .read_after(&name, start, limit, Box::new(|_| true))
+                .await?;
+            let found = batch.records.iter().rev().find_map(|record| {
+                let event = Event::from_record(*stream, record).ok()?;
+                let meta = EventMeta {
+                    tags: &event.tags,
+                    app_id: &event.app_id,
+                    local: stream.node == state.actyx.node.id,
+                };
+                (event.key.offset <= *upto && source.matches(&meta)).then_some(event.key)
+            });
+            if let Some(key) = found {
+                newest = newest.max(Some(key));
+                break;
+            }
+            end = start;
+        }
+    }
+    Ok(newest)
 }

@@ -79,6 +79,26 @@ impl Pipeline {
             .any(|(op, passed)| matches!(op, Op::Limit(n) if passed >= n))
     }
 
+    /// Whether every op is a `LIMIT`: an event that passes goes out with its
+    /// own payload and metadata, so its shared line can be sent as it is.
+    pub fn passes_unchanged(&self) -> bool {
+        self.query.ops.iter().all(|op| matches!(op, Op::Limit(_)))
+    }
+
+    /// [`feed`](Self::feed) for a pipeline that [`passes_unchanged`](Self::passes_unchanged):
+    /// whether the event passes, counted as `feed` counts it, without copying
+    /// its payload. While no `LIMIT` is exhausted each has room for the one value.
+    pub fn admit(&mut self, meta: &EventMeta<'_>) -> bool {
+        debug_assert!(self.passes_unchanged());
+        if !self.query.source.matches(meta) || self.exhausted() {
+            return false;
+        }
+        for passed in &mut self.passed {
+            *passed += 1;
+        }
+        true
+    }
+
     /// Feeds one event. Events that `FROM` does not select produce nothing.
     pub fn feed(&mut self, meta: &EventMeta<'_>, payload: &Value) -> Outcome {
         let mut outcome = Outcome::default();

@@ -265,3 +265,45 @@ fn a_constant_select_has_no_event_behind_it() {
     let mut pipeline = Pipeline::new(Query::parse("FROM allEvents SELECT _").unwrap());
     assert!(!pipeline.feed(&meta, &json!({})).outputs[0].synthetic);
 }
+
+#[test]
+fn admitting_an_event_counts_as_feeding_it_when_only_limits_follow() {
+    for text in [
+        "FROM 'a'",
+        "FROM 'a' LIMIT 2",
+        "FROM 'a' | 'b' LIMIT 3 LIMIT 1",
+    ] {
+        let query = Query::parse(text).unwrap();
+        let mut fed = Pipeline::new(query.clone());
+        let mut admitted = Pipeline::new(query);
+        assert!(admitted.passes_unchanged(), "{text}");
+        for tag in ["a", "c", "b", "a", "a", "a"] {
+            let tags = vec![tag.to_owned()];
+            let meta = EventMeta {
+                tags: &tags,
+                app_id: "com.example.x",
+                local: true,
+            };
+            let payload = json!({"tag": tag});
+            let outcome = fed.feed(&meta, &payload);
+            let passed = admitted.admit(&meta);
+            assert_eq!(passed, !outcome.outputs.is_empty(), "{text} {tag}");
+            if passed {
+                assert_eq!(outcome.outputs.len(), 1, "{text}");
+                assert_eq!(outcome.outputs[0].value, payload);
+                assert!(!outcome.outputs[0].synthetic);
+            }
+            assert_eq!(admitted.exhausted(), fed.exhausted(), "{text} {tag}");
+        }
+    }
+    for text in [
+        "FROM 'a' FILTER _.n > 1",
+        "FROM 'a' SELECT _",
+        "FROM 'a' LIMIT 1 SELECT _",
+    ] {
+        assert!(
+            !Pipeline::new(Query::parse(text).unwrap()).passes_unchanged(),
+            "{text}"
+        );
+    }
+}
