@@ -30,6 +30,8 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
+# The log exists before the server starts, so the first read of it cannot fail.
+: >"$work/server.log"
 "$server" --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/server.log" 2>&1 &
 pid=$!
 url=
