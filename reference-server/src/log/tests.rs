@@ -4,9 +4,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::*;
+use crate::store::NewRecord;
 use crate::store::durable::{DurableOptions, DurableStore};
+use crate::store::hooked::{Hooked, Hooks};
 use crate::store::memory::MemoryStore;
-use crate::store::{NewRecord, RecordFilter};
 
 fn one(stream: &str, payload: &[u8]) -> WriteBatch {
     let mut batch = WriteBatch::new();
@@ -111,9 +112,10 @@ async fn concurrent_durable_commits_share_fsyncs_and_get_positions_in_enqueue_or
 }
 
 /// A memory store whose group commits wait for a gate and can be made to fail.
+type GatedStore = Hooked<Gate>;
+
 #[derive(Default)]
-struct GatedStore {
-    inner: MemoryStore,
+struct Gate {
     /// While set, each group waits for a message (or the sender's drop).
     gate: Mutex<Option<mpsc::Receiver<()>>>,
     /// Told when a group has entered `commit_many`.
@@ -122,27 +124,27 @@ struct GatedStore {
     groups: AtomicU64,
 }
 
-impl GatedStore {
-    /// The store, the gate's key and the "a group is committing" signal.
-    fn new() -> (Arc<Self>, mpsc::Sender<()>, mpsc::Receiver<()>) {
-        let (open, gate) = mpsc::channel();
-        let (entered_tx, entered) = mpsc::channel();
-        let store = Self {
+/// The store, the gate's key and the "a group is committing" signal.
+fn gated_store() -> (Arc<GatedStore>, mpsc::Sender<()>, mpsc::Receiver<()>) {
+    let (open, gate) = mpsc::channel();
+    let (entered_tx, entered) = mpsc::channel();
+    let store = Hooked {
+        inner: Box::new(MemoryStore::default()),
+        hooks: Gate {
             gate: Mutex::new(Some(gate)),
             entered: Mutex::new(Some(entered_tx)),
-            ..Self::default()
-        };
-        (Arc::new(store), open, entered)
-    }
+            ..Gate::default()
+        },
+    };
+    (Arc::new(store), open, entered)
 }
 
-impl LogStore for GatedStore {
-    fn commit(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
-        let mut committed = self.commit_many(vec![batch])?;
-        Ok(committed.remove(0))
-    }
-
-    fn commit_many(&self, batches: Vec<WriteBatch>) -> Result<Vec<Committed>, StoreError> {
+impl Hooks for Gate {
+    fn commit_many(
+        &self,
+        inner: &dyn LogStore,
+        batches: Vec<WriteBatch>,
+    ) -> Result<Vec<Committed>, StoreError> {
         self.groups.fetch_add(1, Ordering::SeqCst);
         if let Some(entered) = &*self.entered.lock().unwrap() {
             let _ = entered.send(());
@@ -153,52 +155,13 @@ impl LogStore for GatedStore {
         if self.fail.load(Ordering::SeqCst) {
             return Err(StoreError::Engine("the disk is on fire".into()));
         }
-        self.inner.commit_many(batches)
-    }
-
-    fn read_after(
-        &self,
-        stream: &str,
-        after: Position,
-        limit: ReadLimit,
-        filter: RecordFilter<'_>,
-    ) -> Result<ReadBatch, StoreError> {
-        self.inner.read_after(stream, after, limit, filter)
-    }
-
-    fn get(&self, stream: &str, position: Position) -> Result<Option<Record>, StoreError> {
-        self.inner.get(stream, position)
-    }
-
-    fn bounds(&self, stream: &str) -> Result<StreamBounds, StoreError> {
-        self.inner.bounds(stream)
-    }
-
-    fn trim(
-        &self,
-        stream: &str,
-        retention: &Retention,
-        now_micros: u64,
-    ) -> Result<Trimmed, StoreError> {
-        self.inner.trim(stream, retention, now_micros)
-    }
-
-    fn cursor(&self, name: &str) -> Result<Option<Position>, StoreError> {
-        self.inner.cursor(name)
-    }
-
-    fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.kv_get(namespace, key)
-    }
-
-    fn kv_scan(&self, namespace: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        self.inner.kv_scan(namespace)
+        inner.commit_many(batches)
     }
 }
 
 #[tokio::test]
 async fn nothing_queued_is_readable_or_announced_before_its_group_commits() {
-    let (store, open, entered) = GatedStore::new();
+    let (store, open, entered) = gated_store();
     let log = Log::new(Arc::clone(&store) as Arc<dyn LogStore>, true);
     let mut watcher = log.watch("s");
 
@@ -234,18 +197,18 @@ async fn nothing_queued_is_readable_or_announced_before_its_group_commits() {
     assert_eq!(second.durable().await.unwrap().positions, vec![2]);
     watcher.changed().await.unwrap();
     assert_eq!(*watcher.borrow(), 2);
-    assert_eq!(store.groups.load(Ordering::SeqCst), 2);
+    assert_eq!(store.hooks.groups.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
 async fn a_failed_group_fails_its_writers_and_every_later_write() {
-    let (store, open, entered) = GatedStore::new();
+    let (store, open, entered) = gated_store();
     let log = Log::new(Arc::clone(&store) as Arc<dyn LogStore>, true);
     open.send(()).unwrap();
     assert_eq!(log.commit(one("s", b"kept")).await.unwrap().positions, [1]);
     entered.recv().unwrap();
 
-    store.fail.store(true, Ordering::SeqCst);
+    store.hooks.fail.store(true, Ordering::SeqCst);
     let failing = log.enqueue(one("s", b"lost")).unwrap();
     entered.recv().unwrap();
     let behind = log.enqueue(one("s", b"behind")).unwrap();
@@ -257,8 +220,8 @@ async fn a_failed_group_fails_its_writers_and_every_later_write() {
         assert!(error.to_string().contains("the disk is on fire"), "{error}");
     }
     // Later writes fail at once, saying what to do, and never reach the store.
-    store.fail.store(false, Ordering::SeqCst);
-    let groups = store.groups.load(Ordering::SeqCst);
+    store.hooks.fail.store(false, Ordering::SeqCst);
+    let groups = store.hooks.groups.load(Ordering::SeqCst);
     let error = log.commit(one("s", b"later")).await.unwrap_err();
     assert!(error.to_string().contains("restart the server"), "{error}");
     assert!(matches!(
@@ -269,7 +232,7 @@ async fn a_failed_group_fails_its_writers_and_every_later_write() {
         log.trim("s", Retention::default(), 0).await,
         Err(StoreError::Failed(_))
     ));
-    assert_eq!(store.groups.load(Ordering::SeqCst), groups);
+    assert_eq!(store.hooks.groups.load(Ordering::SeqCst), groups);
     assert_eq!(log.head("s").unwrap(), 1, "only the first commit is stored");
 }
 

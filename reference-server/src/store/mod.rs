@@ -19,6 +19,8 @@
 //!   acknowledged commit survives `kill -9`.
 
 pub mod durable;
+#[cfg(test)]
+pub mod hooked;
 pub mod memory;
 
 use std::fmt;

@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use crate::log::{Log, OwnedFilter, TailLimits};
 use crate::store::durable::{DurableOptions, DurableStore};
+use crate::store::hooked::{Hooked, Hooks};
 use crate::store::{
-    Committed, LogStore, NewRecord, Position, ReadBatch, ReadLimit, Record, RecordFilter,
-    Retention, StoreError, StreamBounds, Trimmed, WriteBatch,
+    Committed, LogStore, NewRecord, Position, ReadLimit, Record, Retention, StoreError, WriteBatch,
 };
 
 /// Where a held group waits: before the store has it, or after it is durable
@@ -19,8 +19,9 @@ enum Hold {
 }
 
 /// A durable store that counts reads of records and can hold group commits.
-struct Probe {
-    inner: DurableStore,
+type Probe = Hooked<ProbeHooks>;
+
+struct ProbeHooks {
     reads: AtomicU64,
     /// While set, each group waits for a message (or the sender's drop).
     hold: Mutex<Option<(Hold, mpsc::Receiver<()>)>>,
@@ -32,11 +33,13 @@ struct Probe {
 fn probe() -> (Arc<Probe>, tempfile::TempDir, mpsc::Receiver<()>) {
     let dir = tempfile::tempdir().unwrap();
     let (held, held_rx) = mpsc::channel();
-    let store = Probe {
-        inner: DurableStore::open(dir.path(), DurableOptions::default()).unwrap(),
-        reads: AtomicU64::new(0),
-        hold: Mutex::new(None),
-        held,
+    let store = Hooked {
+        inner: Box::new(DurableStore::open(dir.path(), DurableOptions::default()).unwrap()),
+        hooks: ProbeHooks {
+            reads: AtomicU64::new(0),
+            hold: Mutex::new(None),
+            held,
+        },
     };
     (Arc::new(store), dir, held_rx)
 }
@@ -45,10 +48,16 @@ impl Probe {
     /// Holds every later group at `hold` until the returned sender sends or is dropped.
     fn hold(&self, hold: Hold) -> mpsc::Sender<()> {
         let (open, gate) = mpsc::channel();
-        *self.hold.lock().unwrap() = Some((hold, gate));
+        *self.hooks.hold.lock().unwrap() = Some((hold, gate));
         open
     }
 
+    fn reads(&self) -> u64 {
+        self.hooks.reads.load(Ordering::SeqCst)
+    }
+}
+
+impl ProbeHooks {
     fn wait_at(&self, here: Hold) {
         if let Some((hold, gate)) = &*self.hold.lock().unwrap()
             && *hold == here
@@ -57,63 +66,22 @@ impl Probe {
             let _ = gate.recv();
         }
     }
-
-    fn reads(&self) -> u64 {
-        self.reads.load(Ordering::SeqCst)
-    }
 }
 
-impl LogStore for Probe {
-    fn commit(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
-        let mut committed = self.commit_many(vec![batch])?;
-        Ok(committed.remove(0))
-    }
-
-    fn commit_many(&self, batches: Vec<WriteBatch>) -> Result<Vec<Committed>, StoreError> {
+impl Hooks for ProbeHooks {
+    fn commit_many(
+        &self,
+        inner: &dyn LogStore,
+        batches: Vec<WriteBatch>,
+    ) -> Result<Vec<Committed>, StoreError> {
         self.wait_at(Hold::Before);
-        let committed = self.inner.commit_many(batches);
+        let committed = inner.commit_many(batches);
         self.wait_at(Hold::After);
         committed
     }
 
-    fn read_after(
-        &self,
-        stream: &str,
-        after: Position,
-        limit: ReadLimit,
-        filter: RecordFilter<'_>,
-    ) -> Result<ReadBatch, StoreError> {
+    fn on_read(&self) {
         self.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.read_after(stream, after, limit, filter)
-    }
-
-    fn get(&self, stream: &str, position: Position) -> Result<Option<Record>, StoreError> {
-        self.inner.get(stream, position)
-    }
-
-    fn bounds(&self, stream: &str) -> Result<StreamBounds, StoreError> {
-        self.inner.bounds(stream)
-    }
-
-    fn trim(
-        &self,
-        stream: &str,
-        retention: &Retention,
-        now_micros: u64,
-    ) -> Result<Trimmed, StoreError> {
-        self.inner.trim(stream, retention, now_micros)
-    }
-
-    fn cursor(&self, name: &str) -> Result<Option<Position>, StoreError> {
-        self.inner.cursor(name)
-    }
-
-    fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.kv_get(namespace, key)
-    }
-
-    fn kv_scan(&self, namespace: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        self.inner.kv_scan(namespace)
     }
 }
 
@@ -350,7 +318,7 @@ async fn nothing_is_in_the_tail_before_its_group_is_durable() {
         assert!(!watch.has_changed().unwrap(), "announced before durable");
 
         drop(open);
-        *store.hold.lock().unwrap() = None;
+        *store.hooks.hold.lock().unwrap() = None;
         let position = pending.durable().await.unwrap().positions[0];
         assert_eq!(position, newest + 1, "the held group was already visible");
         // Once the writer has its answer, the record is in the tail.
