@@ -11,6 +11,8 @@
 # per step, gitignored raw data aside) and prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=lib.sh
+source reports/bench/lib.sh
 subscribers=${1:-1000}
 duration=${2:-10s}
 out=reports/bench/fanout
@@ -27,15 +29,7 @@ echo "| rate (events/s) | deliveries/s | deliver p50 ms | deliver p99 ms | deliv
 echo "|---:|---:|---:|---:|---:|---:|---:|"
 for rate in 10 25 50 100 200 400 800 1600; do
     log=$(mktemp)
-    target/release/reference-server --listen 127.0.0.1:0 --memory >"$log" 2>&1 &
-    server_pid=$!
-    url=
-    for _ in $(seq 100); do
-        url=$(sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$log" | head -1)
-        [ -n "$url" ] && break
-        sleep 0.1
-    done
-    [ -n "$url" ] || { echo "the server did not start: $(cat "$log")" >&2; exit 3; }
+    start_server "$log" target/release/reference-server --memory
     step="$out/steps/rate-$rate"
     target/release/harness load --api fibric --target "$url" --subscribers "$subscribers" \
         --rate "$rate" --duration "$duration" --publishers 4 --grace 5s --report-dir "$step" >/dev/null 2>"$step.stderr" || true

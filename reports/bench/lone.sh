@@ -8,6 +8,8 @@
 # HARNESS=path and SERVER=path run other builds.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=lib.sh
+source "$repo/reports/bench/lib.sh"
 if [ -z "${HARNESS:-}" ] || [ -z "${SERVER:-}" ]; then
     (cd "$repo" && cargo build --release --quiet -p harness -p reference-server)
 fi
@@ -19,26 +21,17 @@ for api in actyx atproto; do
     for store in durable memory; do
         for rep in 1 2 3; do
             rm -rf "$work/data" "$work/report"
-            : >"$work/server.log"
             if [ "$store" = durable ]; then
-                "$server" --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/server.log" 2>&1 &
+                start_server "$work/server.log" "$server" --data-dir "$work/data"
             else
-                "$server" --listen 127.0.0.1:0 --memory >"$work/server.log" 2>&1 &
+                start_server "$work/server.log" "$server" --memory
             fi
-            pid=$!
-            url=
-            for _ in $(seq 100); do
-                url=$(sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$work/server.log" | head -1)
-                [ -n "$url" ] && break
-                sleep 0.1
-            done
-            [ -n "$url" ] || { echo "the reference server did not start: $(cat "$work/server.log")" >&2; exit 3; }
             "$harness" load --api "$api" --target "$url" --rate max --duration 5s --grace 10s \
                 --publishers 1 --subscribers 1 --report-dir "$work/report" >/dev/null 2>&1 || true
             rate=$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['rates']['publish_rate']))" "$work/report/load.json")
             echo "$api $store r$rep published/s=$rate"
-            kill "$pid"
-            wait "$pid" 2>/dev/null || true
+            kill "$server_pid"
+            wait "$server_pid" 2>/dev/null || true
         done
     done
 done

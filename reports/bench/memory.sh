@@ -10,6 +10,8 @@
 # per connection is (peak with CONNECTIONS - peak with 10) / (CONNECTIONS - 10).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=lib.sh
+source reports/bench/lib.sh
 connections=${1:-10000}
 out=reports/bench/memory
 cargo build --release --quiet -p harness -p reference-server
@@ -22,13 +24,8 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; 
 run() {
     local subscribers=$1 log server harness url server_peak=0 harness_peak=0
     log=$(mktemp)
-    target/release/reference-server --listen 127.0.0.1:0 --memory >"$log" 2>&1 &
-    server=$!
-    for _ in $(seq 100); do
-        url=$(sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$log" | head -1)
-        [ -n "$url" ] && break
-        sleep 0.1
-    done
+    start_server "$log" target/release/reference-server --memory
+    server=$server_pid
     target/release/harness load --api fibric --target "$url" --subscribers "$subscribers" \
         --rate 1 --duration 20s --grace 5s --report-dir "$out/run-$subscribers" >/dev/null 2>&1 &
     harness=$!

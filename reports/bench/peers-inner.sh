@@ -5,6 +5,8 @@ set -euo pipefail
 api=$1 repeats=$2 duration=$3 repo=$4 peer_bin=$5 work=$6 out=$7
 harness="$HARNESS"
 server="$SERVER"
+# shellcheck source=lib.sh
+source "$repo/reports/bench/lib.sh"
 ip link set lo up
 
 # The cells: the flags of one `harness load` run, named by them.
@@ -68,16 +70,8 @@ start_peer() {
 
 start_reference() {
     local data=$1 log="$work/reference.log"
-    : >"$log"
-    "$server" --listen 127.0.0.1:0 --data-dir "$data" >"$log" 2>&1 &
-    pid=$!
-    url=
-    for _ in $(seq 100); do
-        url=$(sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$log" | head -1)
-        [ -n "$url" ] && break
-        sleep 0.1
-    done
-    [ -n "$url" ] || { echo "the reference server did not start: $(cat "$log")" >&2; exit 3; }
+    start_server "$log" "$server" --data-dir "$data"
+    pid=$server_pid
 }
 
 peer_version=

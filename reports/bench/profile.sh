@@ -14,6 +14,8 @@ api=${1:?usage: profile.sh atproto|actyx [LOAD FLAGS...]}
 shift
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 if [ -z "${HARNESS:-}" ] || [ -z "${SERVER:-}" ]; then
     (cd "$repo" && cargo build --release --quiet -p harness -p reference-server)
 fi
@@ -30,17 +32,8 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-# The log exists before the server starts, so the first read of it cannot fail.
-: >"$work/server.log"
-"$server" --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/server.log" 2>&1 &
-pid=$!
-url=
-for _ in $(seq 100); do
-    url=$(sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$work/server.log" | head -1)
-    [ -n "$url" ] && break
-    sleep 0.1
-done
-[ -n "$url" ] || { echo "the reference server did not start" >&2; exit 3; }
+start_server "$work/server.log" "$server" --data-dir "$work/data"
+pid=$server_pid
 perf record -F 499 -g -p "$pid" -o "$work/perf.data" >/dev/null 2>&1 &
 perf_pid=$!
 sleep 0.5

@@ -13,6 +13,8 @@
 # CI. Writes the raw outputs to reports/bench/requests/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=lib.sh
+source reports/bench/lib.sh
 connections=${1:-50}
 seconds=${2:-10}
 rounds=${3:-3}
@@ -25,16 +27,9 @@ rm -rf "$out"
 mkdir -p "$out"
 
 log=$(mktemp)
-target/release/reference-server --listen 127.0.0.1:0 --memory >"$log" 2>&1 &
-server_pid=$!
+server_pid=
 trap 'kill $server_pid 2>/dev/null; rm -f "$log"' EXIT
-url=
-for _ in $(seq 100); do
-    url=$(sed -n 's/^listening on \(http[^ ]*\).*/\1/p' "$log" | head -1)
-    [ -n "$url" ] && break
-    sleep 0.1
-done
-[ -n "$url" ] || { echo "the server did not start: $(cat "$log")" >&2; exit 3; }
+start_server "$log" target/release/reference-server --memory
 endpoint="$url/v1/events?event_type=harness.load&limit=100"
 auth="Authorization: Bearer sk_test_tenant_a"
 # Every tool must get 200s: a refused request would be cheap and fast.
