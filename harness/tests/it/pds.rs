@@ -5,14 +5,14 @@
 //! `harness/tests/clients/atproto-pds/check.sh`), so the PDS's PLC client and
 //! crawler notifications cannot reach outside. The packages are pinned in
 //! `harness/tests/clients/atproto-pds/package-lock.json` (installed by
-//! `.ci/run` with `npm ci`); under `STREAMCHECK_REAL_CLIENTS` a missing install
-//! is a failure, otherwise the test says so and passes. Every AT Protocol
+//! `./test.sh` with `npm ci`); without them, or where `unshare --net` does not
+//! work, the test fails, and `./test.sh` leaves it out and says so. Every AT Protocol
 //! check's verdict is compared with the table below, where each verdict that
 //! is not a pass says why; `README.md` in that folder has the evidence.
 
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -70,39 +70,6 @@ fn pds_replay_race(id: &str, check: &Value) -> bool {
             .all(|f| f["kind"] == "resume-gap" && f["evidence"]["replay"] == true)
 }
 
-/// The installed client folder, or `None` (with a note) when it is not installed and not required.
-fn installed() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/atproto-pds");
-    let required = std::env::var_os("STREAMCHECK_REAL_CLIENTS").is_some();
-    if !dir.join("node_modules/.bin/node").exists() {
-        assert!(
-            !required,
-            "STREAMCHECK_REAL_CLIENTS is set but {} has no node_modules: run `npm ci` there (.ci/run does)",
-            dir.display()
-        );
-        eprintln!(
-            "note: the PDS is not installed; run `npm ci` in {} to run this test",
-            dir.display()
-        );
-        return None;
-    }
-    let unshare = Command::new("unshare")
-        .args(["--net", "true"])
-        .stderr(Stdio::null())
-        .status();
-    if !unshare.is_ok_and(|s| s.success()) {
-        assert!(
-            !required,
-            "STREAMCHECK_REAL_CLIENTS is set but `unshare --net` does not work here (it needs root or CAP_SYS_ADMIN)"
-        );
-        eprintln!(
-            "note: `unshare --net` does not work here; the PDS runs only in a private network namespace"
-        );
-        return None;
-    }
-    Some(dir)
-}
-
 /// Kills the run's whole process group (unshare, bash, node, the harness) when dropped.
 struct Group(Child);
 
@@ -122,9 +89,8 @@ fn read(path: &Path) -> String {
 
 #[test]
 fn the_atproto_catalogue_against_the_official_pds_gives_the_expected_verdicts() {
-    let Some(dir) = installed() else {
-        return;
-    };
+    let dir = testenv::client("atproto-pds");
+    testenv::net_namespace();
     let work = tempfile::tempdir().unwrap();
     let log = |name: &str| std::fs::File::create(work.path().join(name)).unwrap();
     let child = Command::new("unshare")

@@ -25,6 +25,7 @@ for line in sys.stdin:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checks_publish_through_a_producer_command_and_skip_without_one() {
+    let python = testenv::program("python3");
     let server = harness::embedded::start(
         "control_test_token",
         reference_server::defects::Defects::none(),
@@ -35,7 +36,7 @@ async fn checks_publish_through_a_producer_command_and_skip_without_one() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("producer.py");
     std::fs::write(&script, PRODUCER).unwrap();
-    let producer = format!("python3 {} {url}", script.display());
+    let producer = format!("{} {} {url}", python.display(), script.display());
     // A wrong control token makes the reference server look like any other server.
     let common = [
         "--target",

@@ -1,13 +1,12 @@
 //! Real third-party clients against the reference server: npm `eventsource`, npm `fauna`, PyPI `fauna` (the atproto ones are in `atproto/clients.rs`).
 //!
 //! Their packages are pinned in `tests/clients/*/package-lock.json` (installed
-//! by `.ci/run` with `npm ci`) and `tests/clients/*/requirements.txt`
-//! (installed into `.venv` there); `.ci/run` also sets
-//! `STREAMCHECK_REAL_CLIENTS=1`. A test runs whenever its client is
-//! installed; under that variable a missing client is a failure, never a
-//! silent skip. (`ax_sdk`, a Rust crate, is a dev-dependency: see `actyx/sdk.rs`.)
+//! by `./test.sh` with `npm ci`) and `tests/clients/*/requirements.txt`
+//! (installed into `.venv` there). A test finds its client through
+//! `testenv::client`, and fails when it is not installed, never passing
+//! without running; `./test.sh` leaves such a test out and says so. (`ax_sdk`,
+//! a Rust crate, is a dev-dependency: see `actyx/sdk.rs`.)
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -16,31 +15,6 @@ use reference_server::server::start;
 use serde_json::Value;
 
 use crate::support::CONTROL_TOKEN;
-
-/// The folder of an installed client, or `None` (with a note) when it is not installed and not required.
-/// `installed` is what installing leaves there (`node_modules`, `.venv/bin/python`).
-pub(crate) fn client_dir(name: &str, installed: &str, how: &str) -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/clients")
-        .join(name);
-    if dir.join(installed).exists() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("STREAMCHECK_REAL_CLIENTS").is_none(),
-        "STREAMCHECK_REAL_CLIENTS is set but {} has no {installed}: {how} there (.ci/run does)",
-        dir.display()
-    );
-    eprintln!(
-        "note: {name} is not installed; {how} in {} to run this test",
-        dir.display()
-    );
-    None
-}
-
-pub(crate) fn npm_client(name: &str) -> Option<PathBuf> {
-    client_dir(name, "node_modules", "run `npm ci`")
-}
 
 /// Runs a client program in `dir` and returns its one-line JSON report.
 pub(crate) async fn run_client(dir: &std::path::Path, program: &str, args: &[&str]) -> Value {
@@ -112,9 +86,7 @@ fn fauna_expectations(report: &Value, first_key: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn npm_fauna_over_h2c_streams_resumes_from_a_cursor_and_reads_feeds() {
-    let Some(dir) = npm_client("fauna-js") else {
-        return;
-    };
+    let dir = testenv::client("fauna-js");
     let server = start(Config::ephemeral()).await.unwrap();
     let report = run_client(
         &dir,
@@ -130,13 +102,7 @@ async fn npm_fauna_over_h2c_streams_resumes_from_a_cursor_and_reads_feeds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pypi_fauna_streams_live_resumes_from_a_cursor_and_a_start_time_and_reads_feeds() {
-    let Some(dir) = client_dir(
-        "fauna-py",
-        ".venv/bin/python",
-        "create .venv and pip install -r requirements.txt",
-    ) else {
-        return;
-    };
+    let dir = testenv::client("fauna-py");
     let server = start(Config::ephemeral()).await.unwrap();
     let python = dir.join(".venv/bin/python");
     let report = run_client(
@@ -158,9 +124,7 @@ async fn pypi_fauna_streams_live_resumes_from_a_cursor_and_a_start_time_and_read
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn npm_eventsource_reconnects_with_last_event_id_and_gets_every_envelope_once_in_order() {
-    let Some(dir) = npm_client("eventsource") else {
-        return;
-    };
+    let dir = testenv::client("eventsource");
     let server = start(Config::ephemeral()).await.unwrap();
     let report = run_client(
         &dir,

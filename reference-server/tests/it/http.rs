@@ -65,12 +65,13 @@ async fn http2_with_prior_knowledge_and_http1_share_one_listener() {
     server.shutdown().await.unwrap();
 }
 
-/// `curl --http2-prior-knowledge` is how people check h2c by hand; `.ci/run` installs curl.
+/// `curl --http2-prior-knowledge` is how people check h2c by hand; `./test.sh` installs curl.
 #[tokio::test]
 async fn curl_with_http2_prior_knowledge_works() {
+    let curl = testenv::program("curl");
     let server = server().await;
     let url = format!("{}/_control/info", server.base_url());
-    let output = tokio::process::Command::new("curl")
+    let output = tokio::process::Command::new(curl)
         .args(["--silent", "--show-error", "--http2-prior-knowledge"])
         .args([
             "--header",
@@ -79,7 +80,7 @@ async fn curl_with_http2_prior_knowledge_works() {
         .args(["--write-out", "\n%{http_version} %{http_code}", &url])
         .output()
         .await
-        .expect("curl is installed (.ci/run installs it)");
+        .expect("curl runs");
     assert!(
         output.status.success(),
         "{}",

@@ -13,29 +13,19 @@ use proptest::test_runner::{Config, TestRunner};
 use wire::cid::Cid;
 use wire::mst::{MstError, Undo, build_root, height, invert};
 
-use crate::support;
-
-/// A file of the interop vectors, or `None` (with a note) when the shared folder is absent.
-fn vector(path: &str) -> Option<PathBuf> {
-    let dir = support::shared_dir()
-        .join("vectors")
-        .join("atproto-interop-tests");
-    if dir.is_dir() {
-        Some(dir.join(path))
-    } else {
-        println!("note: {} not found; MST vectors skipped", dir.display());
-        None
-    }
+/// A file of the interop vectors (a test that calls this fails when they are absent).
+fn vector(path: &str) -> PathBuf {
+    testenv::vectors().join(path)
 }
 
-fn read_json(path: &str) -> Option<serde_json::Value> {
-    let file = vector(path)?;
+fn read_json(path: &str) -> serde_json::Value {
+    let file = vector(path);
     let text = fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display())))
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }
 
-fn example_keys() -> Option<Vec<String>> {
-    let file = vector("mst/example_keys.txt")?;
+fn example_keys() -> Vec<String> {
+    let file = vector("mst/example_keys.txt");
     let text = fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let keys: Vec<String> = text
         .lines()
@@ -43,7 +33,7 @@ fn example_keys() -> Option<Vec<String>> {
         .map(str::to_owned)
         .collect();
     assert!(!keys.is_empty(), "{} holds no keys", file.display());
-    Some(keys)
+    keys
 }
 
 pub(crate) fn run(
@@ -65,9 +55,7 @@ fn root_of(entries: &BTreeMap<String, Cid>) -> (Cid, BTreeMap<Cid, Vec<u8>>) {
 
 #[test]
 fn key_heights_match_the_vectors() {
-    let Some(cases) = read_json("mst/key_heights.json") else {
-        return;
-    };
+    let cases = read_json("mst/key_heights.json");
     let cases = cases.as_array().expect("an array");
     assert!(!cases.is_empty());
     for case in cases {
@@ -96,9 +84,7 @@ fn the_empty_tree_is_the_well_known_empty_node() {
 
 #[test]
 fn example_keys_give_one_tree_in_any_insertion_order() {
-    let Some(keys) = example_keys() else {
-        return;
-    };
+    let keys = example_keys();
     // The keys spread over several layers, so the tree has depth to get wrong.
     let layers: BTreeSet<u32> = keys.iter().map(|k| height(k.as_bytes())).collect();
     assert!(layers.len() >= 2, "{layers:?}");
@@ -117,9 +103,7 @@ fn example_keys_give_one_tree_in_any_insertion_order() {
 
 #[test]
 fn every_block_of_a_full_tree_reads_and_writes_back_unchanged() {
-    let Some(keys) = example_keys() else {
-        return;
-    };
+    let keys = example_keys();
     let (root, blocks) = build_root(keys.iter().map(|k| (k.as_str(), value(1))));
     // A no-op update of every key loads each node on its path and writes it back.
     let ops: Vec<Undo<'_>> = keys
@@ -162,9 +146,7 @@ fn cid(value: &serde_json::Value) -> Cid {
 
 #[test]
 fn commit_proof_fixtures_invert_from_their_proof_blocks() {
-    let Some(cases) = read_json("firehose/commit-proof-fixtures.json") else {
-        return;
-    };
+    let cases = read_json("firehose/commit-proof-fixtures.json");
     let cases = cases.as_array().expect("an array");
     assert!(!cases.is_empty());
     for case in cases {

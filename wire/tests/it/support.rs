@@ -1,4 +1,4 @@
-//! Paths shared by the wire tests: the project's hand-written fixtures and the `../shared` vectors.
+//! Paths shared by the wire tests: the project's hand-written fixtures (the official vectors come from `testenv::vectors()`).
 
 use std::path::PathBuf;
 
@@ -13,13 +13,4 @@ pub fn project_root() -> PathBuf {
 /// `fixtures/wire/<sub>`: hand-written golden samples, never produced by our encoders.
 pub fn wire_fixtures(sub: &str) -> PathBuf {
     project_root().join("fixtures").join("wire").join(sub)
-}
-
-/// The shared folder beside the project (`../shared`), which holds the official vectors.
-/// `STREAMCHECK_SHARED` overrides it for checkouts that live elsewhere.
-pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("STREAMCHECK_SHARED") {
-        Some(dir) => PathBuf::from(dir),
-        None => project_root().join("..").join("shared"),
-    }
 }

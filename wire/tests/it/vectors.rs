@@ -1,8 +1,9 @@
 //! The official atproto interop vectors (CC0) in `../shared/vectors/atproto-interop-tests/`, read in place.
 //!
-//! A checkout without the shared folder prints a note and passes; a folder
-//! that exists but yields no cases fails, so a moved or emptied file cannot
-//! pass silently.
+//! `testenv::vectors()` finds them (`STREAMCHECK_SHARED` or `../shared`); a
+//! checkout without them fails these tests, and `./test.sh` leaves them out
+//! and says why. A file that exists but yields no cases fails, so a moved or
+//! emptied file cannot pass silently.
 
 use std::fs;
 use std::path::PathBuf;
@@ -14,19 +15,8 @@ use wire::cbor::{
 };
 use wire::cid::{Cid, CidError};
 
-use crate::support;
-
-fn vectors_dir(sub: &str) -> Option<PathBuf> {
-    let dir = support::shared_dir()
-        .join("vectors")
-        .join("atproto-interop-tests")
-        .join(sub);
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("note: {} not found; interop vectors skipped", dir.display());
-        None
-    }
+fn vectors_dir(sub: &str) -> PathBuf {
+    testenv::vectors().join(sub)
 }
 
 fn load_json(dir: &std::path::Path, name: &str) -> Vec<serde_json::Value> {
@@ -40,9 +30,7 @@ fn load_json(dir: &std::path::Path, name: &str) -> Vec<serde_json::Value> {
 
 #[test]
 fn data_model_fixtures() {
-    let Some(dir) = vectors_dir("data-model") else {
-        return;
-    };
+    let dir = vectors_dir("data-model");
     let limits = DecodeLimits::default();
     let cases = load_json(&dir, "data-model-fixtures.json");
     for (i, case) in cases.iter().enumerate() {
@@ -73,9 +61,7 @@ fn data_model_fixtures() {
 
 #[test]
 fn data_model_valid() {
-    let Some(dir) = vectors_dir("data-model") else {
-        return;
-    };
+    let dir = vectors_dir("data-model");
     for case in load_json(&dir, "data-model-valid.json") {
         let note = case["note"].as_str().unwrap_or("?");
         let value = record_from_atproto_json(&case["json"])
@@ -92,9 +78,7 @@ fn data_model_valid() {
 
 #[test]
 fn data_model_invalid() {
-    let Some(dir) = vectors_dir("data-model") else {
-        return;
-    };
+    let dir = vectors_dir("data-model");
     for case in load_json(&dir, "data-model-invalid.json") {
         let note = case["note"].as_str().unwrap_or("?");
         let result = record_from_atproto_json(&case["json"]);
@@ -121,9 +105,7 @@ fn lines(dir: &std::path::Path, name: &str) -> Vec<String> {
 
 #[test]
 fn cid_syntax() {
-    let Some(dir) = vectors_dir("syntax") else {
-        return;
-    };
+    let dir = vectors_dir("syntax");
     // Only base32 CIDv1 strings are atproto's form; the file also lists base58,
     // base16, base64 and base8 spellings, which the strict parser refuses by design.
     let valid = lines(&dir, "cid_syntax_valid.txt");

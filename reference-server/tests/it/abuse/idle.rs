@@ -63,10 +63,7 @@ async fn closed_by_server(stream: &mut TcpStream, within: Duration) -> bool {
 async fn idle_and_half_sent_connections_cost_little_and_are_closed() {
     // The test holds each connection once and the server once more, plus some spare.
     let total = SILENT + HALF_LINE + HALF_HEADERS;
-    if let Err(why) = raise_open_files(2 * total as u64 + 512) {
-        println!("skipped: {why}");
-        return;
-    }
+    raise_open_files(2 * total as u64 + 512);
     let (_dir, server) = spawn_with_config(&format!(
         "header_read_timeout = \"{HEADER_READ_TIMEOUT}\"\n"
     ));

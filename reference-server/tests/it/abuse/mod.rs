@@ -138,19 +138,17 @@ pub fn memory_kib(pid: u32) -> (u64, u64) {
 }
 
 /// Raises this process's soft limit on open files to `wanted` (children
-/// inherit it), or says why it cannot: the hard limit is lower.
-pub fn raise_open_files(wanted: u64) -> Result<(), String> {
+/// inherit it). The hard limit must allow it: that is the test's
+/// `testenv::open_files` need, and the test fails, saying so, when it does not.
+#[track_caller]
+pub fn raise_open_files(wanted: u64) {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| e.to_string())?;
-    if soft >= wanted {
-        return Ok(());
+    testenv::open_files(wanted);
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    if soft < wanted {
+        setrlimit(Resource::RLIMIT_NOFILE, wanted, hard)
+            .unwrap_or_else(|e| panic!("raising the open-file limit to {wanted}: {e}"));
     }
-    if hard < wanted {
-        return Err(format!(
-            "the hard limit on open files is {hard}, below the {wanted} this test needs"
-        ));
-    }
-    setrlimit(Resource::RLIMIT_NOFILE, wanted, hard).map_err(|e| e.to_string())
 }
 
 /// The reference server as a child process, `--memory`, with `config` as its

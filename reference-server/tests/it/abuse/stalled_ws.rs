@@ -45,10 +45,7 @@ async fn produce(pds: &Pds, accounts: &[Session], phase: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firehose_subscribers_that_never_read_cost_bounded_memory_and_are_cut() {
-    if let Err(why) = raise_open_files(2 * STALLED as u64 + 512) {
-        println!("skipped: {why}");
-        return;
-    }
+    raise_open_files(2 * STALLED as u64 + 512);
     let (_dir, server) = spawn_with_config(&format!(
         "[subscribers]\nstall_timeout = \"{STALL_TIMEOUT}\"\n"
     ));

@@ -8,7 +8,7 @@ use wire::cbor::Value;
 use super::client::{Firehose, Pds, REPOS, Received, kind, seq};
 use super::firehose::server;
 use super::relay::workload;
-use crate::clients::{client_dir, npm_client, run_client};
+use crate::clients::run_client;
 
 /// What the firehose holds after a mixed workload: `(seq, type, did, op paths)` per frame.
 async fn history(pds: &Pds) -> Vec<(u64, String, String, Vec<String>)> {
@@ -72,9 +72,7 @@ fn assert_received(report: &Json, history: &[(u64, String, String, Vec<String>)]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn npm_atproto_sync_firehose_validates_and_receives_every_frame_from_a_cursor() {
-    let Some(dir) = npm_client("atproto-js") else {
-        return;
-    };
+    let dir = testenv::client("atproto-js");
     let (server, pds) = populated().await;
     let history = history(&pds).await;
     let cursor = 2;
@@ -91,13 +89,7 @@ async fn npm_atproto_sync_firehose_validates_and_receives_every_frame_from_a_cur
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pypi_atproto_firehose_client_receives_every_frame_from_a_cursor() {
-    let Some(dir) = client_dir(
-        "atproto-py",
-        ".venv/bin/python",
-        "create .venv and pip install -r requirements.txt",
-    ) else {
-        return;
-    };
+    let dir = testenv::client("atproto-py");
     let (server, pds) = populated().await;
     let history = history(&pds).await;
     let cursor = 5;

@@ -1,4 +1,4 @@
-//! The AT Protocol pieces of the reference server, checked against the official interop vectors in `../shared/vectors`.
+//! The AT Protocol pieces of the reference server, checked against the official interop vectors (`testenv::vectors()`).
 
 pub mod client;
 mod clients;
@@ -13,13 +13,9 @@ mod xrpc;
 
 use std::path::PathBuf;
 
-/// A file of the atproto interop vectors (`STREAMCHECK_SHARED` overrides `../shared`).
+/// A file of the atproto interop vectors (a test that calls this fails when they are absent).
 pub fn vector(path: &str) -> PathBuf {
-    let shared = match std::env::var_os("STREAMCHECK_SHARED") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-    };
-    shared.join("vectors/atproto-interop-tests").join(path)
+    testenv::vectors().join(path)
 }
 
 pub fn read_json(path: &str) -> serde_json::Value {
