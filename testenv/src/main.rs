@@ -12,7 +12,7 @@
 use std::process::{Command, ExitCode};
 
 use testenv::needs::NEEDS;
-use testenv::plan::{Plan, Strictness, describe, filterset};
+use testenv::plan::{Plan, Strictness, filterset};
 use testenv::probe::Env;
 use testenv::summary::{Listed, dead_selections, parse_junit, parse_list, render};
 
@@ -42,7 +42,13 @@ fn print_plan(plan: &Plan, strictness: Strictness) -> ExitCode {
             Some(var) => format!("an error, since {var} is set"),
             None => "the tests that need it will not run".to_owned(),
         };
-        eprintln!("test.sh: {} ({verdict})", describe(entry, missing, "    "));
+        eprintln!(
+            "test.sh: {}: {}; {verdict}. To get it:",
+            entry.what, missing.reason
+        );
+        for line in &missing.remedy {
+            eprintln!("    {line}");
+        }
     }
     if !errors.is_empty() {
         return ExitCode::FAILURE;

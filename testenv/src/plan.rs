@@ -92,18 +92,6 @@ pub fn filterset<'a>(tests: impl IntoIterator<Item = &'a Tests>) -> Option<Strin
     (!parts.is_empty()).then(|| parts.join(" | "))
 }
 
-/// What a person reads about one missing need: what and why on the first
-/// line, then how to get it, each line starting with `indent`.
-pub fn describe(entry: &Entry, missing: &Missing, indent: &str) -> String {
-    let mut text = format!("{}: {}.", entry.what, missing.reason);
-    for line in &missing.remedy {
-        text.push('\n');
-        text.push_str(indent);
-        text.push_str(line);
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,7 +113,8 @@ mod tests {
         let plan = Plan::probe_entries(vectors, &env_without_vectors(empty.path()));
         assert_eq!(plan.missing.len(), 1);
         let (entry, missing) = &plan.missing[0];
-        let text = describe(entry, missing, "  ");
+        assert_eq!(entry.need, Need::Vectors);
+        let text = format!("{}\n{}", missing.reason, missing.remedy.join("\n"));
         assert!(text.contains(&empty.path().display().to_string()), "{text}");
         assert!(text.contains("(from STREAMCHECK_SHARED)"), "{text}");
         assert!(text.contains("atproto-interop-tests"), "{text}");

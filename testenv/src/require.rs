@@ -51,7 +51,7 @@ fn require(need: Need) -> PathBuf {
             "{need:?} has no entry in testenv/src/needs.rs: add one, with the tests that use it"
         );
     };
-    check_listed(need, entry.what);
+    check_listed(need);
     match probe::probe(entry, &Env::from_process()) {
         Ok(path) => path,
         Err(missing) => fail(need, &missing),
@@ -61,28 +61,54 @@ fn require(need: Need) -> PathBuf {
 /// Under nextest, the running test must be listed under its need, or the test
 /// command could not leave it out when the need is missing.
 #[track_caller]
-fn check_listed(need: Need, what: &str) {
-    let (Ok(binary), Ok(test)) = (
+fn check_listed(need: Need) {
+    if let (Ok(binary), Ok(test)) = (
         std::env::var("NEXTEST_BINARY_ID"),
         std::env::var("NEXTEST_TEST_NAME"),
-    ) else {
-        return;
-    };
-    let entry = entry(need).expect("checked by the caller");
-    assert!(
-        entry.tests.iter().any(|t| t.covers(&binary, &test)),
-        "`{binary} {test}` uses {what}, but testenv/src/needs.rs does not list it among the tests of {need:?}, \
-         so ./test.sh could not leave it out when {what} is missing: add it there"
-    );
+    ) && let Err(message) = listed(need, &binary, &test)
+    {
+        panic!("{message}");
+    }
+}
+
+/// Whether the test `name` of `binary` is listed under `need`, and if not, what to do.
+fn listed(need: Need, binary: &str, name: &str) -> Result<(), String> {
+    let entry =
+        entry(need).ok_or_else(|| format!("{need:?} has no entry in testenv/src/needs.rs"))?;
+    if entry.tests.iter().any(|t| t.covers(binary, name)) {
+        return Ok(());
+    }
+    let what = entry.what;
+    Err(format!(
+        "`{binary} {name}` uses {what}, but testenv/src/needs.rs does not list it among the tests of \
+         {need:?}, so ./test.sh could not leave it out when that need is missing: add it there"
+    ))
 }
 
 #[track_caller]
 fn fail(need: Need, missing: &probe::Missing) -> ! {
     let what = entry(need).map_or("?", |e| e.what);
     panic!(
-        "this test needs {what}, which is missing: {}.\n  {}\n\
+        "this test needs {what}: {}. To get it:\n  {}\n\
          ./test.sh sets up what it can, and leaves out (and names) the tests whose needs are still missing.",
         missing.reason,
         missing.remedy.join("\n  ")
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_that_uses_a_need_without_being_listed_under_it_is_told_to_add_itself() {
+        assert_eq!(
+            listed(Need::Vectors, "wire::it", "vectors::cid_syntax"),
+            Ok(())
+        );
+        let message = listed(Need::Vectors, "wire::it", "cbor::golden_fixtures").unwrap_err();
+        assert!(message.starts_with("`wire::it cbor::golden_fixtures` uses the AT Protocol interop vectors, but testenv/src/needs.rs does not list it"), "{message}");
+        assert!(listed(Need::Client("eventsource"), "harness::it", "pds::x").is_err());
+        assert!(listed(Need::Client("no-such-client"), "harness::it", "pds::x").is_err());
+    }
 }
