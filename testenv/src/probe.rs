@@ -45,7 +45,7 @@ impl Env {
     pub fn shared_dir(&self) -> PathBuf {
         match &self.shared {
             Some(dir) => dir.clone(),
-            None => self.root.join("..").join("shared"),
+            None => self.root.parent().unwrap_or(&self.root).join("shared"),
         }
     }
 
