@@ -39,7 +39,8 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 2
 fi
 profile=default
-if [ -n "${CI:-}" ] && [ "$CI" != false ] && [ "$CI" != 0 ]; then
+ci="${CI:-}"
+if [ -n "$ci" ] && [ "${ci,,}" != false ] && [ "$ci" != 0 ]; then
     # CI builds from clean: incremental compilation would only cost time and disk.
     profile=ci
     export CARGO_INCREMENTAL=0
@@ -124,7 +125,8 @@ install_npm() {
 }
 
 install_venv() {
-    local client=$1 key stamp="$client/.venv/.streamcheck-key"
+    local client=$1
+    local key stamp="$client/.venv/.streamcheck-key"
     command -v python3 >/dev/null 2>&1 || return 0
     key="$( (cat "$client/requirements.txt"; python3 --version) | sha256sum | cut -c1-32)"
     [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$key" ] && return 0
