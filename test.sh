@@ -38,18 +38,18 @@ if ! command -v cargo >/dev/null 2>&1; then
     say "cargo is missing: install the Rust toolchain (https://rustup.rs), then run ./test.sh again"
     exit 2
 fi
-profile=default
-ci="${CI:-}"
-if [ -n "$ci" ] && [ "${ci,,}" != false ] && [ "$ci" != 0 ]; then
-    # CI builds from clean: incremental compilation would only cost time and disk.
-    profile=ci
-    export CARGO_INCREMENTAL=0
-fi
 target="${CARGO_TARGET_DIR:-target}"
 
 # The helper that knows the needs; it has no dependencies, so it builds in seconds.
 cargo build --quiet --locked -p testenv
 testenv() { "$target/debug/testenv" "$@"; }
+
+profile=default
+if testenv ci; then
+    # CI builds from clean: incremental compilation would only cost time and disk.
+    profile=ci
+    export CARGO_INCREMENTAL=0
+fi
 
 # The interop vectors: a clean clone made elsewhere (say in /tmp) finds them
 # beside the repository it was cloned from.

@@ -17,7 +17,7 @@
 //! - [`require`]: the functions tests call ([`vectors`], [`client`], [`program`], …).
 //! - [`plan`]: the missing needs, which of them are errors (`CI`, `STREAMCHECK_REAL_CLIENTS`), the tests to leave out.
 //! - [`summary`]: the closing summary, from nextest's JUnit report and test list.
-//! - `main.rs`: `testenv debian|plan|summary`, called by `./test.sh`.
+//! - `main.rs`: `testenv ci|debian|plan|summary`, called by `./test.sh`.
 
 pub mod needs;
 pub mod plan;

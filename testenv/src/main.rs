@@ -1,5 +1,7 @@
 //! `testenv`: the test command's helper. `debian` lists packages to install, `plan` the tests to leave out, `summary` what ran.
 //!
+//! - `testenv ci`: exits 0 when `CI` is set (not empty, `0` or `false`), else 1:
+//!   the one reading of `CI`, for the script's choice of nextest profile too.
 //! - `testenv debian`: the Debian packages that provide missing needs, one a line.
 //! - `testenv plan`: says on stderr which needs are missing; prints on stdout
 //!   the nextest filterset of the tests that need them (nothing when none
@@ -26,10 +28,12 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        ["ci"] if Strictness::from_process().ci => ExitCode::SUCCESS,
+        ["ci"] => ExitCode::FAILURE,
         ["plan"] => print_plan(&plan, Strictness::from_process()),
         ["summary", junit] => summary(&plan, junit),
         _ => {
-            eprintln!("usage: testenv debian | plan | summary JUNIT");
+            eprintln!("usage: testenv ci | debian | plan | summary JUNIT");
             ExitCode::from(2)
         }
     }

@@ -1,4 +1,4 @@
-//! The `testenv` binary as `./test.sh` calls it: the plan without the interop vectors, and under CI.
+//! The `testenv` binary as `./test.sh` calls it: the plan without the interop vectors, under CI, and its reading of `CI`.
 
 use std::process::Command;
 
@@ -73,4 +73,30 @@ fn with_the_vectors_in_place_they_are_not_named_missing() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(!stdout.contains("vectors::"), "{stdout}");
     assert!(!stderr.contains("interop vectors"), "{stderr}");
+}
+
+#[test]
+fn ci_is_set_by_any_value_but_empty_zero_or_false() {
+    for (value, ci) in [
+        ("true", true),
+        ("1", true),
+        ("TRUE", true),
+        ("", false),
+        ("0", false),
+        ("false", false),
+        ("False", false),
+    ] {
+        let status = Command::new(env!("CARGO_BIN_EXE_testenv"))
+            .arg("ci")
+            .env("CI", value)
+            .status()
+            .expect("testenv runs");
+        assert_eq!(status.success(), ci, "CI={value:?}");
+    }
+    let unset = Command::new(env!("CARGO_BIN_EXE_testenv"))
+        .arg("ci")
+        .env_remove("CI")
+        .status()
+        .expect("testenv runs");
+    assert!(!unset.success());
 }
