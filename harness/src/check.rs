@@ -64,42 +64,8 @@ impl CheckConfig {
         if let Some(url) = &args.target {
             target::parse_url(url).map_err(|e| UsageError(e.to_string()))?;
         }
-        let mut credentials = Credentials::default();
-        match args.fibric_keys.as_slice() {
-            [] => {}
-            [a, b] => {
-                let split = |pair: &String| {
-                    pair.split_once('=')
-                        .filter(|(k, t)| !k.is_empty() && !t.is_empty())
-                        .map(|(k, t)| (k.to_owned(), t.to_owned()))
-                        .ok_or_else(|| {
-                            UsageError(format!("--fibric-key {pair:?} is not KEY=TENANT"))
-                        })
-                };
-                let (a, b) = (split(a)?, split(b)?);
-                if a.1 == b.1 {
-                    return Err(UsageError(
-                        "the two --fibric-key values must name different tenants".into(),
-                    ));
-                }
-                credentials.fibric_keys = [a.0, b.0];
-                credentials.fibric_tenants = [a.1, b.1];
-            }
-            _ => {
-                return Err(UsageError(
-                    "give --fibric-key twice, for two different tenants".into(),
-                ));
-            }
-        }
-        if let Some(key) = &args.pulse_key {
-            credentials.pulse_key = key.clone();
-        }
-        if let Some(secret) = &args.fauna_secret {
-            credentials.fauna_secret = secret.clone();
-        }
-        if let Some(app_id) = &args.actyx_app_id {
-            credentials.actyx_app_id = app_id.clone();
-        }
+        let mut credentials =
+            Credentials::from_args(&args.credentials, false).map_err(UsageError)?;
         if let Some(url) = &args.plc_url {
             target::parse_url(url).map_err(|e| UsageError(format!("--plc-url: {e}")))?;
             credentials.plc_url = Some(url.clone());
@@ -117,7 +83,7 @@ impl CheckConfig {
             strict: args.strict,
             report_dir: args.report_dir.clone(),
             formats,
-            control_token: args.control_token.clone(),
+            control_token: args.credentials.control_token.clone(),
             check_timeout: args.check_timeout,
             credentials,
             producer: args.producer.clone(),

@@ -50,6 +50,35 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{text:?} is not a duration (try 30s or 500ms): {e}"))
 }
 
+/// How the harness authenticates to a target: the same flags for `check` and `load`.
+///
+/// Every default is the reference server's development credential.
+#[derive(Debug, Clone, Args)]
+pub struct CredentialArgs {
+    /// Control-API token of a reference-server target (Fibric and foreign events are published through it).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "HARNESS_CONTROL_TOKEN",
+        default_value = "control_test_token"
+    )]
+    pub control_token: String,
+    /// A Fibric API key and its tenant, as KEY=TENANT (repeatable). The checks
+    /// need two, of different tenants; load uses the first. Default:
+    /// sk_test_tenant_a=tn_a and sk_test_tenant_b=tn_b.
+    #[arg(long = "fibric-key", value_name = "KEY=TENANT")]
+    pub fibric_keys: Vec<String>,
+    /// The Prisma Pulse API key (default: pulse_test_key).
+    #[arg(long, value_name = "KEY")]
+    pub pulse_key: Option<String>,
+    /// The Fauna secret queries and streams use (default: fauna_test_secret).
+    #[arg(long, value_name = "SECRET", env = "HARNESS_FAUNA_SECRET")]
+    pub fauna_secret: Option<String>,
+    /// The Actyx app id the harness authenticates as (default: com.example.harness).
+    #[arg(long, value_name = "APP_ID")]
+    pub actyx_app_id: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Only this API (repeatable): fibric, pulse, fauna, actyx, atproto. Default: all.
@@ -79,14 +108,8 @@ pub struct CheckArgs {
     /// Print every selected check (id, level, title) and exit without running anything.
     #[arg(long)]
     pub list: bool,
-    /// Control-API token of a reference-server target.
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "HARNESS_CONTROL_TOKEN",
-        default_value = "control_test_token"
-    )]
-    pub control_token: String,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
     /// A check still running after this long is stopped and reported as a harness error.
     #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
     pub check_timeout: Duration,
@@ -94,18 +117,6 @@ pub struct CheckArgs {
     /// (JSON requests on stdin, one JSON answer per line on stdout; see the README).
     #[arg(long, value_name = "CMD")]
     pub producer: Option<String>,
-    /// A Fibric API key and its tenant, as KEY=TENANT; give two, of different tenants.
-    #[arg(long = "fibric-key", value_name = "KEY=TENANT")]
-    pub fibric_keys: Vec<String>,
-    /// The Prisma Pulse API key.
-    #[arg(long, value_name = "KEY")]
-    pub pulse_key: Option<String>,
-    /// The Fauna secret the Fauna checks use (default: the reference server's dev secret).
-    #[arg(long, value_name = "SECRET", env = "HARNESS_FAUNA_SECRET")]
-    pub fauna_secret: Option<String>,
-    /// The Actyx app id the Actyx checks authenticate as (default: com.example.harness).
-    #[arg(long, value_name = "APP_ID")]
-    pub actyx_app_id: Option<String>,
     /// The PLC directory that resolves the AT Protocol target's DIDs (default: the target's /_plc).
     #[arg(long, value_name = "URL")]
     pub plc_url: Option<String>,
@@ -184,35 +195,8 @@ pub struct LoadArgs {
     /// The length of an interval in the HDR interval logs [default: 1s].
     #[arg(long, value_name = "D", value_parser = parse_duration)]
     pub interval: Option<Duration>,
-    /// Control-API token of a reference-server target (Fibric publishes through it).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "HARNESS_CONTROL_TOKEN",
-        default_value = "control_test_token"
-    )]
-    pub control_token: String,
-    /// The Fibric API key subscribers use, and its tenant, as KEY=TENANT.
-    #[arg(
-        long,
-        value_name = "KEY=TENANT",
-        default_value = "sk_test_tenant_a=tn_a"
-    )]
-    pub fibric_key: String,
-    /// The Prisma Pulse API key subscribers use.
-    #[arg(long, value_name = "KEY", default_value = "pulse_test_key")]
-    pub pulse_key: String,
-    /// The Fauna secret the load writes and streams with.
-    #[arg(
-        long,
-        value_name = "SECRET",
-        env = "HARNESS_FAUNA_SECRET",
-        default_value = "fauna_test_secret"
-    )]
-    pub fauna_secret: String,
-    /// The Actyx app id the load authenticates as.
-    #[arg(long, value_name = "APP_ID", default_value = "com.example.harness")]
-    pub actyx_app_id: String,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
     /// Request/response load: goose users sending the API's requests back to
     /// back for --duration, beside the streams [default: 0]. With users,
     /// --rate and --subscribers default to 0.

@@ -10,14 +10,14 @@
 //! - [`check`]: `harness check`: validated settings, check selection, the run.
 //! - [`checks`]: the executable checks, one per catalogue entry.
 //! - [`embedded`]: the in-process reference server and its test-friendly timings.
-//! - [`load`]: `harness load` and `harness report merge`: stream load, latency histograms, thresholds.
+//! - [`load`]: `harness load`: stream load, latency histograms, thresholds.
 //! - [`runner`]: executes checks, turns outcomes into verdicts, emits run events.
 //! - [`property`]: checks as properties over generated plans, shrunk to a minimal failing case.
 //! - [`events`]: the run event stream and the [`events::Reporter`] trait.
 //! - [`target`]: the server under test: embedded, or a probed URL; its credentials.
 //! - [`producer`]: `--producer`, how checks publish to targets other than the reference server.
 //! - [`report`]: report.json (versioned), JUnit, Markdown, HTML and the terminal.
-//! - [`report_cmd`]: `harness report render`.
+//! - [`report_cmd`]: `harness report render` and `harness report merge`.
 //! - [`replay`]: `harness replay`: a saved failing case, run again.
 //! - [`record`]: the case transcript, and HTTP/SSE calls that record into it (with limits).
 //! - [`proxy`]: the fault proxy and its schedule language.
@@ -57,7 +57,7 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Proxy(args) => proxy_cmd(&args).await,
         Command::Snapshot(cmd) => snapshot::command(&cmd).await,
         Command::Report(ReportCommand::Render(args)) => report_cmd::render(&args),
-        Command::Report(ReportCommand::Merge(args)) => load::merge(&args),
+        Command::Report(ReportCommand::Merge(args)) => report_cmd::merge(&args),
         Command::Selftest(args) => selftest::command(&args).await,
     }
 }

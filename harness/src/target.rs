@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use crate::cli::CredentialArgs;
 use crate::report::model::{TargetInfo, TargetKind};
 
 /// A reachable server under test.
@@ -95,6 +96,48 @@ impl Default for Credentials {
     }
 }
 
+impl Credentials {
+    /// The credentials the flags give, the reference server's where they give none.
+    ///
+    /// `--fibric-key` may be given twice, for two different tenants, or, when
+    /// `one_key_will_do` (load uses only the first), once.
+    pub fn from_args(args: &CredentialArgs, one_key_will_do: bool) -> Result<Credentials, String> {
+        let mut credentials = Credentials::default();
+        let split = |pair: &String| {
+            pair.split_once('=')
+                .filter(|(k, t)| !k.is_empty() && !t.is_empty())
+                .map(|(k, t)| (k.to_owned(), t.to_owned()))
+                .ok_or_else(|| format!("--fibric-key {pair:?} is not KEY=TENANT"))
+        };
+        match args.fibric_keys.as_slice() {
+            [] => {}
+            [a] if one_key_will_do => {
+                let (key, tenant) = split(a)?;
+                credentials.fibric_keys[0] = key;
+                credentials.fibric_tenants[0] = tenant;
+            }
+            [a, b] => {
+                let (a, b) = (split(a)?, split(b)?);
+                if a.1 == b.1 {
+                    return Err("the two --fibric-key values must name different tenants".into());
+                }
+                credentials.fibric_keys = [a.0, b.0];
+                credentials.fibric_tenants = [a.1, b.1];
+            }
+            _ => return Err("give --fibric-key twice, for two different tenants".into()),
+        }
+        let or_default = |given: &Option<String>, default: &mut String| {
+            if let Some(given) = given {
+                default.clone_from(given);
+            }
+        };
+        or_default(&args.pulse_key, &mut credentials.pulse_key);
+        or_default(&args.fauna_secret, &mut credentials.fauna_secret);
+        or_default(&args.actyx_app_id, &mut credentials.actyx_app_id);
+        Ok(credentials)
+    }
+}
+
 /// Checks that the URL is usable, without touching the network.
 pub fn parse_url(url: &str) -> Result<String, TargetError> {
     let bad = |reason: &str| TargetError::BadUrl {
@@ -174,6 +217,44 @@ fn describe(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn credentials(keys: &[&str], one_key_will_do: bool) -> Result<Credentials, String> {
+        let args = CredentialArgs {
+            control_token: "t".to_owned(),
+            fibric_keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+            pulse_key: Some("pk".to_owned()),
+            fauna_secret: None,
+            actyx_app_id: None,
+        };
+        Credentials::from_args(&args, one_key_will_do)
+    }
+
+    #[test]
+    fn credential_flags_override_the_reference_servers_defaults() {
+        let defaults = credentials(&[], false).unwrap();
+        assert_eq!(
+            defaults.fibric_keys,
+            ["sk_test_tenant_a", "sk_test_tenant_b"]
+        );
+        assert_eq!(defaults.pulse_key, "pk");
+        assert_eq!(defaults.fauna_secret, "fauna_test_secret");
+        let two = credentials(&["ka=ta", "kb=tb"], false).unwrap();
+        assert_eq!(
+            (two.fibric_keys, two.fibric_tenants),
+            (["ka".into(), "kb".into()], ["ta".into(), "tb".into()])
+        );
+        // Load drives one tenant; the checks need two.
+        assert_eq!(credentials(&["ka=ta"], true).unwrap().fibric_keys[0], "ka");
+        for (keys, one, says) in [
+            (&["ka=ta"][..], false, "twice"),
+            (&["ka=ta", "kb=ta"][..], false, "different tenants"),
+            (&["ka"][..], true, "not KEY=TENANT"),
+            (&["a=b", "c=d", "e=f"][..], true, "twice"),
+        ] {
+            let error = credentials(keys, one).unwrap_err();
+            assert!(error.contains(says), "{keys:?}: {error}");
+        }
+    }
 
     #[test]
     fn urls_are_normalised_and_bad_ones_refused() {

@@ -20,6 +20,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use scenarios::Api;
 
+use crate::target::Credentials;
+
 mod actyx_line;
 mod endpoints;
 mod firehose_frame;
@@ -40,11 +42,8 @@ pub struct Access {
     /// Where subscribers connect: `base`, or a proxy in front of it.
     pub subscribe_base: String,
     pub control_token: String,
-    pub fibric_key: String,
-    pub fibric_tenant: String,
-    pub pulse_key: String,
-    pub fauna_secret: String,
-    pub actyx_app_id: String,
+    /// The same credentials `check` uses; load's Fibric subscribers use the first key.
+    pub credentials: Credentials,
     /// `Some` for a passive run (nothing published): what subscribers read
     /// (`--stream`), or `None` inside for the API's default.
     pub passive: Option<Option<String>>,
@@ -228,7 +227,7 @@ impl Adapter {
                     .iter()
                     .map(|k| {
                         json!({
-                            "tenant_id": self.access.fibric_tenant,
+                            "tenant_id": self.access.credentials.fibric_tenants[0],
                             "event_id": format!("ld_{}_{k}", self.run),
                             "event_type": "harness.load",
                             "source": "harness",
@@ -249,7 +248,7 @@ impl Adapter {
             ApiState::Fauna { collection, .. } => self
                 .http
                 .post(format!("{base}/query/1"))
-                .bearer_auth(&self.access.fauna_secret)
+                .bearer_auth(&self.access.credentials.fauna_secret)
                 .json(&json!({"query": {"fql": [format!("{collection}.create({{ load: {}, k: {k} }})", json!(self.run))]}})),
             ApiState::Actyx { token } => {
                 let tag = self.tag();
@@ -324,7 +323,7 @@ impl Adapter {
                 let mut request = self
                     .http
                     .get(format!("{base}/v1/events/stream?{filters}"))
-                    .bearer_auth(&self.access.fibric_key)
+                    .bearer_auth(&self.access.credentials.fibric_keys[0])
                     .header("accept", "text/event-stream");
                 if let Position::Id(id) = from {
                     request = request.header("last-event-id", id);
@@ -342,7 +341,7 @@ impl Adapter {
                 let request = self
                     .http
                     .post(format!("{base}/subscribe"))
-                    .bearer_auth(&self.access.pulse_key)
+                    .bearer_auth(&self.access.credentials.pulse_key)
                     .header("accept", "text/event-stream")
                     .json(&json!({"model": model}));
                 Ok(sse_frames(open(request).await?, move |data| {
@@ -363,7 +362,7 @@ impl Adapter {
                 let request = self
                     .http
                     .post(format!("{base}/stream/1"))
-                    .bearer_auth(&self.access.fauna_secret)
+                    .bearer_auth(&self.access.credentials.fauna_secret)
                     .json(&body);
                 Ok(line_frames(open(request).await?, move |line| {
                     let Ok(event) = serde_json::from_slice::<Value>(line) else {
@@ -517,7 +516,7 @@ fn http_client() -> Result<reqwest::Client, String> {
 async fn fql(http: &reqwest::Client, access: &Access, text: String) -> Result<Value, String> {
     json_call(
         http.post(format!("{}/query/1", access.base))
-            .bearer_auth(&access.fauna_secret)
+            .bearer_auth(&access.credentials.fauna_secret)
             .header("x-format", "tagged")
             .json(&json!({"query": {"fql": [text]}})),
     )
@@ -539,8 +538,7 @@ async fn event_source(
 
 /// An Actyx bearer token for the run's app id.
 async fn actyx_token(http: &reqwest::Client, access: &Access) -> Result<String, String> {
-    let manifest =
-        json!({"appId": access.actyx_app_id, "displayName": "streamcheck load", "version": "1.0"});
+    let manifest = json!({"appId": access.credentials.actyx_app_id, "displayName": "streamcheck load", "version": "1.0"});
     let answer = json_call(
         http.post(format!("{}/api/v2/auth", access.base))
             .json(&manifest),

@@ -40,6 +40,7 @@ use tokio::task::JoinSet;
 use super::adapter::{Adapter, Position};
 use super::schedule::{Schedule, Shard};
 use super::stats::{Interval, Stats};
+use super::timing;
 
 /// A publish later than this after its intended time counts as late.
 const LATE: Duration = Duration::from_millis(100);
@@ -85,6 +86,12 @@ impl Plan {
     fn intended(&self, i: u64) -> Duration {
         let first = i - i % u64::from(self.batch);
         self.schedule.intended(self.global(first))
+    }
+
+    /// The local number of global event `k`, if it is this worker's.
+    fn local(&self, k: u64) -> Option<u64> {
+        let (index, count) = (u64::from(self.shard.index), u64::from(self.shard.count));
+        (k % count == index).then(|| (k - index) / count)
     }
 
     /// The publisher worker that sends local event `i`.
@@ -137,7 +144,7 @@ pub struct Outcome {
 }
 
 /// Called once per interval with the interval just closed, for the progress display.
-pub type Progress = Box<dyn Fn(&Interval, &Stats) + Send + Sync>;
+pub type Progress<'a> = Box<dyn FnMut(&Interval, &Stats) + Send + 'a>;
 
 /// Runs `plan` against the target behind `adapter`.
 ///
@@ -147,73 +154,25 @@ pub async fn run(
     adapter: Arc<Adapter>,
     plan: Plan,
     stats: Arc<Stats>,
-    progress: Progress,
+    progress: Progress<'_>,
     alongside: Option<BoxFuture<'static, ()>>,
 ) -> Result<Outcome, String> {
-    let events = plan.events();
-    let mut subscribers = connect_all(&adapter, &plan, &stats).await?;
+    let subscribers = connect_all(&adapter, &plan, &stats).await?;
     let wall_start = plan
         .start_at
         .unwrap_or_else(|| SystemTime::now() + Duration::from_millis(50));
-    let until_start = wall_start
-        .duration_since(SystemTime::now())
-        .unwrap_or_default();
-    let shared = Arc::new(Shared {
-        start: Instant::now() + until_start,
-        sent: (0..events).map(|_| AtomicU64::new(0)).collect(),
-        acked_at: (0..events).map(|_| AtomicU64::new(0)).collect(),
-        issued: AtomicU64::new(0),
-        state: (0..events).map(|_| AtomicU8::new(PENDING)).collect(),
-        acked: AtomicU64::new(0),
-        plan: plan.clone(),
-        stats: Arc::clone(&stats),
-    });
+    let shared = Arc::new(Shared::new(&plan, &stats, wall_start));
     let (phase, watching) = watch::channel(Phase::Publishing);
     let mut readers = JoinSet::new();
-    for (from, frames) in subscribers.drain(..) {
-        readers.spawn(read(
-            Arc::clone(&adapter),
-            from,
-            frames,
-            Arc::clone(&shared),
-            watching.clone(),
-        ));
+    for (from, frames) in subscribers {
+        let (adapter, shared) = (Arc::clone(&adapter), Arc::clone(&shared));
+        readers.spawn(read(adapter, from, frames, shared, watching.clone()));
     }
-    let mut publishers = JoinSet::new();
-    for worker in 0..plan.publishers {
-        publishers.spawn(publish(Arc::clone(&adapter), Arc::clone(&shared), worker));
-    }
-    // A run that publishes little or nothing (passive subscribers, requests
-    // alone) still lasts its duration.
-    let start = shared.start;
-    publishers.spawn(tokio::time::sleep_until(
-        (start + plan.schedule.duration).into(),
-    ));
-    if let Some(alongside) = alongside {
-        publishers.spawn(async move {
-            tokio::time::sleep_until(start.into()).await;
-            alongside.await;
-        });
-    }
-    // Intervals, while the publishers run and through the grace period.
-    let mut intervals = Vec::new();
-    let mut tick = tokio::time::interval_at(shared.start.into(), plan.interval);
-    tick.tick().await;
-    let mut boundary = Duration::ZERO;
-    let mut close_interval = |intervals: &mut Vec<Interval>| {
-        let now = shared.start.elapsed();
-        let interval = Interval {
-            start: boundary,
-            length: now.saturating_sub(boundary),
-            set: stats.take_interval(),
-        };
-        boundary = now;
-        progress(&interval, &stats);
-        intervals.push(interval);
-    };
+    let mut publishers = spawn_publishers(&adapter, &shared, alongside);
+    let mut clock = Clock::new(&shared, progress).await;
     loop {
         tokio::select! {
-            _ = tick.tick() => close_interval(&mut intervals),
+            _ = clock.tick.tick() => clock.close(),
             joined = publishers.join_next() => match joined {
                 Some(Ok(())) => {}
                 Some(Err(e)) => return Err(format!("a publisher failed: {e}")),
@@ -227,7 +186,7 @@ pub async fn run(
     let mut stopped = false;
     loop {
         tokio::select! {
-            _ = tick.tick() => close_interval(&mut intervals),
+            _ = clock.tick.tick() => clock.close(),
             joined = readers.join_next() => match joined {
                 Some(joined) => lost += joined.map_err(|e| format!("a subscriber failed: {e}"))?,
                 None => break,
@@ -239,12 +198,106 @@ pub async fn run(
         }
     }
     stats.count("lost", lost);
-    close_interval(&mut intervals);
+    clock.close();
     Ok(Outcome {
         start: wall_start,
-        intervals,
+        intervals: clock.intervals,
         elapsed: shared.start.elapsed(),
     })
+}
+
+impl Shared {
+    /// The shared state of a schedule that starts at `wall_start`.
+    fn new(plan: &Plan, stats: &Arc<Stats>, wall_start: SystemTime) -> Shared {
+        let events = plan.events();
+        let until_start = wall_start
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        Shared {
+            start: Instant::now() + until_start,
+            sent: (0..events).map(|_| AtomicU64::new(0)).collect(),
+            acked_at: (0..events).map(|_| AtomicU64::new(0)).collect(),
+            issued: AtomicU64::new(0),
+            state: (0..events).map(|_| AtomicU8::new(PENDING)).collect(),
+            acked: AtomicU64::new(0),
+            plan: plan.clone(),
+            stats: Arc::clone(stats),
+        }
+    }
+}
+
+/// The publisher workers, the schedule's duration and the request load: the
+/// publishing phase lasts until every one of them is done.
+fn spawn_publishers(
+    adapter: &Arc<Adapter>,
+    shared: &Arc<Shared>,
+    alongside: Option<BoxFuture<'static, ()>>,
+) -> JoinSet<()> {
+    let mut publishers = JoinSet::new();
+    for worker in 0..shared.plan.publishers {
+        publishers.spawn(publish(Arc::clone(adapter), Arc::clone(shared), worker));
+    }
+    // A run that publishes little or nothing (passive subscribers, requests
+    // alone) still lasts its duration.
+    let start = shared.start;
+    publishers.spawn(tokio::time::sleep_until(
+        (start + shared.plan.schedule.duration).into(),
+    ));
+    if let Some(alongside) = alongside {
+        publishers.spawn(async move {
+            tokio::time::sleep_until(start.into()).await;
+            alongside.await;
+        });
+    }
+    publishers
+}
+
+/// Cuts the run into intervals, while the publishers run and through the grace period.
+struct Clock<'a> {
+    tick: tokio::time::Interval,
+    shared: Arc<Shared>,
+    progress: Progress<'a>,
+    /// Where the open interval began, from the start.
+    boundary: Duration,
+    intervals: Vec<Interval>,
+}
+
+impl<'a> Clock<'a> {
+    /// A clock whose first interval opens at the schedule's start.
+    async fn new(shared: &Arc<Shared>, progress: Progress<'a>) -> Clock<'a> {
+        let mut tick = tokio::time::interval_at(shared.start.into(), shared.plan.interval);
+        tick.tick().await;
+        Clock {
+            tick,
+            shared: Arc::clone(shared),
+            progress,
+            boundary: Duration::ZERO,
+            intervals: Vec::new(),
+        }
+    }
+
+    /// Closes the open interval and reports it.
+    fn close(&mut self) {
+        let now = self.shared.start.elapsed();
+        let stats = &self.shared.stats;
+        let interval = Interval {
+            start: self.boundary,
+            length: now.saturating_sub(self.boundary),
+            set: stats.take_interval(),
+        };
+        self.boundary = now;
+        (self.progress)(&interval, stats);
+        self.intervals.push(interval);
+    }
+}
+
+impl std::fmt::Debug for Clock<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clock")
+            .field("boundary", &self.boundary)
+            .field("intervals", &self.intervals.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Connects every subscriber, a bounded number at a time, timing each.
@@ -307,30 +360,34 @@ async fn publish(adapter: Arc<Adapter>, shared: Arc<Shared>, worker: u32) {
         if closed && now >= end {
             break;
         }
-        let intended = if closed { now } else { intended };
-        if now.duration_since(intended) > LATE {
+        let sent = now.saturating_duration_since(shared.start);
+        let origin =
+            timing::latency_origin(closed, plan.intended(first), Some(sent)).unwrap_or(sent);
+        if timing::since(origin, sent) > LATE {
             shared.stats.count("late_publishes", 1);
         }
         shared
             .issued
             .fetch_max(first + local.len() as u64, Ordering::AcqRel);
-        let offset = now.duration_since(shared.start).as_micros() as u64;
         for &i in &local {
-            shared.sent[i as usize].store(offset + 1, Ordering::Release);
+            shared.sent[i as usize].store(sent.as_micros() as u64 + 1, Ordering::Release);
         }
         let ks: Vec<u64> = local.iter().map(|&i| plan.global(i)).collect();
         let answer = adapter.publish_batch(&ks).await;
-        let acked = shared.start.elapsed().as_micros() as u64 + 1;
+        let acked = shared.start.elapsed();
         let n = local.len() as u64;
         match answer {
             Ok(()) => {
                 for &i in &local {
-                    shared.acked_at[i as usize].store(acked, Ordering::Release);
+                    let stored = acked.as_micros() as u64 + 1;
+                    shared.acked_at[i as usize].store(stored, Ordering::Release);
                     shared.state[i as usize].store(ACKED, Ordering::Release);
                 }
                 shared.acked.fetch_add(n, Ordering::AcqRel);
                 shared.stats.count("published", n);
-                shared.stats.record("publish_ack", intended.elapsed());
+                shared
+                    .stats
+                    .record("publish_ack", timing::since(origin, acked));
             }
             Err(error) => {
                 for &i in &local {
@@ -357,18 +414,11 @@ async fn read(
     shared: Arc<Shared>,
     mut phase: watch::Receiver<Phase>,
 ) -> u64 {
-    let plan = &shared.plan;
-    let count = u64::from(plan.shard.count);
-    let index = u64::from(plan.shard.index);
-    let mut seen = Seen::default();
-    let mut received = 0u64;
-    let connected = Instant::now();
-    let mut opened = connected;
-    let mut last_event = None::<Instant>;
-    let mut last_of_worker = vec![None::<u64>; plan.publishers as usize];
+    let mut tally = Tally::new(&shared.plan);
+    let mut opened = tally.connected;
     loop {
         let now_phase = *phase.borrow_and_update();
-        let complete = received >= shared.acked.load(Ordering::Acquire);
+        let complete = tally.received >= shared.acked.load(Ordering::Acquire);
         if now_phase == Phase::Stop || (now_phase == Phase::Draining && complete) {
             break;
         }
@@ -408,77 +458,100 @@ async fn read(
         if let Some(step) = frame.step {
             position.advance(step);
         }
-        let Some(event) = frame.event else { continue };
+        if let Some(event) = frame.event {
+            tally.event(&shared, &event, Instant::now());
+        }
+    }
+    tally.missed(&shared)
+}
+
+/// What one subscriber has received.
+#[derive(Debug)]
+struct Tally {
+    seen: Seen,
+    /// Events of this run, each counted once.
+    received: u64,
+    connected: Instant,
+    last_event: Option<Instant>,
+    /// Per publisher worker, the highest event received from it.
+    last_of_worker: Vec<Option<u64>>,
+}
+
+impl Tally {
+    fn new(plan: &Plan) -> Tally {
+        Tally {
+            seen: Seen::default(),
+            received: 0,
+            connected: Instant::now(),
+            last_event: None,
+            last_of_worker: vec![None; plan.publishers as usize],
+        }
+    }
+
+    /// Times and accounts one event that arrived at `now`.
+    fn event(&mut self, shared: &Shared, event: &super::adapter::Event, now: Instant) {
+        let stats = &shared.stats;
         // Every event, the run's or not: what a passive subscriber measures.
-        let now = Instant::now();
-        match last_event.replace(now) {
-            None => shared
-                .stats
-                .record("first_event", now.duration_since(connected)),
-            Some(previous) => shared
-                .stats
-                .record("inter_arrival", now.duration_since(previous)),
+        match self.last_event.replace(now) {
+            None => stats.record("first_event", now.duration_since(self.connected)),
+            Some(previous) => stats.record("inter_arrival", now.duration_since(previous)),
         }
         if let Some(at) = event.at {
             let age = SystemTime::now().duration_since(at).unwrap_or_default();
-            shared.stats.record("event_age", age);
+            stats.record("event_age", age);
         }
-        let Some(k) = event.marker else { continue };
-        if k % count != index {
-            continue;
-        }
-        let i = (k - index) / count;
-        let Some(sent) = shared
-            .sent
-            .get(i as usize)
-            .map(|s| s.load(Ordering::Acquire))
-        else {
-            continue;
+        let Some(i) = event.marker.and_then(|k| shared.plan.local(k)) else {
+            return;
         };
-        if !seen.insert(i) {
-            shared.stats.count("duplicated", 1);
-            continue;
-        }
-        received += 1;
-        shared.stats.count("delivered", 1);
-        let at = |micros_plus_one: u64| shared.start + Duration::from_micros(micros_plus_one - 1);
-        if sent > 0 {
-            let sent_at = at(sent);
-            shared.stats.record(
-                "deliver_uncorrected",
-                now.saturating_duration_since(sent_at),
-            );
-        }
-        // A closed loop has no intended times: its events are timed from the send.
-        let intended = match (plan.schedule.is_closed(), sent) {
-            (true, 0) => None,
-            (true, sent) => Some(at(sent)),
-            (false, _) => Some(shared.start + plan.intended(i)),
+        let Some(sent) = shared.sent.get(i as usize).map(offset) else {
+            return;
         };
-        if let Some(intended) = intended {
-            shared
-                .stats
-                .record("deliver", now.saturating_duration_since(intended));
+        if !self.seen.insert(i) {
+            stats.count("duplicated", 1);
+            return;
         }
-        match shared.acked_at[i as usize].load(Ordering::Acquire) {
-            0 => {
-                shared.stats.count("delivered_before_ack", 1);
-                shared.stats.record("ack_deliver", Duration::ZERO);
+        self.received += 1;
+        stats.count("delivered", 1);
+        let now = now.saturating_duration_since(shared.start);
+        if let Some(sent) = sent {
+            stats.record("deliver_uncorrected", timing::since(sent, now));
+        }
+        let closed = shared.plan.schedule.is_closed();
+        if let Some(origin) = timing::latency_origin(closed, shared.plan.intended(i), sent) {
+            stats.record("deliver", timing::since(origin, now));
+        }
+        match offset(&shared.acked_at[i as usize]) {
+            None => {
+                stats.count("delivered_before_ack", 1);
+                stats.record("ack_deliver", Duration::ZERO);
             }
-            acked => shared
-                .stats
-                .record("ack_deliver", now.saturating_duration_since(at(acked))),
+            Some(acked) => stats.record("ack_deliver", timing::since(acked, now)),
         }
-        let worker = plan.worker(i);
-        if last_of_worker[worker].is_some_and(|last| last > i) {
-            shared.stats.count("out_of_order", 1);
+        let worker = shared.plan.worker(i);
+        let last = &mut self.last_of_worker[worker];
+        if last.is_some_and(|last| last > i) {
+            stats.count("out_of_order", 1);
         }
-        last_of_worker[worker] = Some(last_of_worker[worker].map_or(i, |last| last.max(i)));
+        *last = Some(last.map_or(i, |last| last.max(i)));
     }
-    let issued = shared.issued.load(Ordering::Acquire) as usize;
-    (0..issued.min(shared.state.len()))
-        .filter(|&i| shared.state[i].load(Ordering::Acquire) == ACKED && !seen.contains(i as u64))
-        .count() as u64
+
+    /// The acknowledged events this subscriber never received.
+    fn missed(&self, shared: &Shared) -> u64 {
+        let issued = shared.issued.load(Ordering::Acquire) as usize;
+        (0..issued.min(shared.state.len()))
+            .filter(|&i| {
+                shared.state[i].load(Ordering::Acquire) == ACKED && !self.seen.contains(i as u64)
+            })
+            .count() as u64
+    }
+}
+
+/// A time stored as microseconds after the start plus one (0: not yet), as an offset.
+fn offset(stored: &AtomicU64) -> Option<Duration> {
+    match stored.load(Ordering::Acquire) {
+        0 => None,
+        micros_plus_one => Some(Duration::from_micros(micros_plus_one - 1)),
+    }
 }
 
 /// How long a stream lives, at the least, before a reconnect opens the next.

@@ -7,9 +7,10 @@
 use std::fmt::Write;
 
 use hdrhistogram::Histogram;
-use serde_json::Value;
 
-use super::stats::{Interval, Set};
+use super::report::LoadReport;
+use super::stats::{COUNTERS, HISTOGRAMS, Interval, Set};
+use super::summary::{ms, number};
 use crate::report::html::escape;
 
 const WIDTH: f64 = 760.0;
@@ -134,114 +135,233 @@ fn distribution(h: &Histogram<u64>) -> Vec<(f64, f64)> {
 }
 
 /// The page.
-pub fn page(load: &Value, markdown_tables: &str, intervals: &[Interval]) -> String {
+pub fn page(load: &LoadReport, intervals: &[Interval]) -> String {
+    let about = &load.about;
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>harness load: {api}</title>\
+         <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}}table{{border-collapse:collapse;margin:1em 0}}\
+         td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}th{{white-space:nowrap}}td:first-child,th:first-child{{text-align:left}}\
+         code{{overflow-wrap:anywhere}}</style>\
+         </head><body><h1>harness load: {api}</h1><p>Target {target}, start {start}.</p>{plots}\
+         <h2>Summary</h2>{tables}</body></html>\n",
+        api = escape(&about.api),
+        target = escape(&about.target),
+        start = escape(&about.start),
+        plots = plots(intervals),
+        tables = tables(load),
+    )
+}
+
+/// The three plots.
+fn plots(intervals: &[Interval]) -> String {
     let mut total = Set::default();
     for interval in intervals {
         total.add(&interval.set);
     }
+    distribution_plot(&total) + &over_time_plot(intervals) + &throughput_plot(intervals, &total)
+}
+
+/// The latencies by percentile, on a scale of nines.
+fn distribution_plot(total: &Set) -> String {
     let nines: Vec<(f64, String)> = ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"]
         .iter()
         .enumerate()
         .map(|(i, label)| (i as f64, (*label).to_owned()))
         .collect();
-    let distribution_plot = plot(
+    let series = |name, histogram| Series {
+        name,
+        points: distribution(&total.0[histogram]),
+    };
+    plot(
         "Latency by percentile",
         "ms",
         &[
-            Series {
-                name: "deliver (corrected)",
-                points: distribution(&total.0["deliver"]),
-            },
-            Series {
-                name: "deliver (uncorrected)",
-                points: distribution(&total.0["deliver_uncorrected"]),
-            },
-            Series {
-                name: "publish ack",
-                points: distribution(&total.0["publish_ack"]),
-            },
-            Series {
-                name: "request",
-                points: distribution(&total.0["request"]),
-            },
+            series("deliver (corrected)", "deliver"),
+            series("deliver (uncorrected)", "deliver_uncorrected"),
+            series("publish ack", "publish_ack"),
+            series("request", "request"),
         ],
         &nines,
-    );
-    let end = |i: &Interval| (i.start + i.length).as_secs_f64();
-    let per_interval = |f: &dyn Fn(&Interval) -> Option<f64>| -> Vec<(f64, f64)> {
-        intervals
-            .iter()
-            .filter_map(|i| f(i).map(|v| (end(i), v)))
-            .collect()
-    };
-    let quantile = |q: f64| {
-        move |i: &Interval| {
-            let h = &i.set.0["deliver"];
-            (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1000.0)
-        }
-    };
+    )
+}
+
+/// The end of an interval, in seconds from the start.
+fn end(i: &Interval) -> f64 {
+    (i.start + i.length).as_secs_f64()
+}
+
+/// One point per interval that `f` has a value for, at the interval's end.
+fn per_interval(intervals: &[Interval], f: impl Fn(&Interval) -> Option<f64>) -> Vec<(f64, f64)> {
+    intervals
+        .iter()
+        .filter_map(|i| f(i).map(|v| (end(i), v)))
+        .collect()
+}
+
+/// About ten ticks of whole seconds over the run.
+fn time_ticks(intervals: &[Interval]) -> Vec<(f64, String)> {
     let seconds = intervals.last().map_or(1.0, end).ceil().max(1.0);
     let step = (seconds / 10.0).ceil().max(1.0);
-    let time_ticks: Vec<(f64, String)> = (0..=((seconds / step) as u32))
+    (0..=((seconds / step) as u32))
         .map(|n| (f64::from(n) * step, format!("{}s", f64::from(n) * step)))
-        .collect();
-    let over_time = plot(
+        .collect()
+}
+
+/// The corrected delivery latency per interval: p50, p99, max.
+fn over_time_plot(intervals: &[Interval]) -> String {
+    let quantile = |name, q: f64| Series {
+        name,
+        points: per_interval(intervals, |i| {
+            let h = &i.set.0["deliver"];
+            (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1000.0)
+        }),
+    };
+    plot(
         "Delivery latency over time (corrected)",
         "ms",
         &[
-            Series {
-                name: "p50",
-                points: per_interval(&quantile(0.5)),
-            },
-            Series {
-                name: "p99",
-                points: per_interval(&quantile(0.99)),
-            },
-            Series {
-                name: "max",
-                points: per_interval(&quantile(1.0)),
-            },
+            quantile("p50", 0.5),
+            quantile("p99", 0.99),
+            quantile("max", 1.0),
         ],
-        &time_ticks,
-    );
-    // Per-second counts per interval; none for a histogram the run never recorded into.
-    let rate = |name: &'static str| {
-        let ran = !total.0[name].is_empty();
-        move |i: &Interval| {
-            ran.then(|| i.set.0[name].len() as f64 / i.length.as_secs_f64().max(1e-3))
+        &time_ticks(intervals),
+    )
+}
+
+/// Deliveries, acknowledged publishes and requests per second, per interval.
+fn throughput_plot(intervals: &[Interval], total: &Set) -> String {
+    // None for a histogram the run never recorded into.
+    let rate = |name, histogram: &'static str| {
+        let ran = !total.0[histogram].is_empty();
+        Series {
+            name,
+            points: per_interval(intervals, |i| {
+                ran.then(|| i.set.0[histogram].len() as f64 / i.length.as_secs_f64().max(1e-3))
+            }),
         }
     };
-    let throughput = plot(
+    plot(
         "Throughput over time",
         "per second",
         &[
-            Series {
-                name: "deliveries/s",
-                points: per_interval(&rate("deliver")),
-            },
-            Series {
-                name: "publishes acknowledged/s",
-                points: per_interval(&rate("publish_ack")),
-            },
-            Series {
-                name: "requests/s",
-                points: per_interval(&rate("request")),
-            },
+            rate("deliveries/s", "deliver"),
+            rate("publishes acknowledged/s", "publish_ack"),
+            rate("requests/s", "request"),
         ],
-        &time_ticks,
-    );
-    let about = &load["about"];
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>harness load: {api}</title>\
-         <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}pre{{white-space:pre-wrap}}</style>\
-         </head><body><h1>harness load: {api}</h1><p>Target {target}, start {start}.</p>{distribution_plot}{over_time}{throughput}\
-         <h2>Summary</h2><pre>{tables}</pre></body></html>\n",
-        api = escape(about["api"].as_str().unwrap_or("?")),
-        target = escape(about["target"].as_str().unwrap_or("?")),
-        start = escape(about["start"].as_str().unwrap_or("?")),
-        tables = escape(markdown_tables),
+        &time_ticks(intervals),
     )
+}
+
+/// An HTML table: a header row, then rows of cells already escaped.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = String::from("<table><tr>");
+    for h in header {
+        let _ = write!(out, "<th>{}</th>", escape(h));
+    }
+    out.push_str("</tr>");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let _ = write!(out, "<td>{cell}</td>");
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// The summary's tables: what `load.md` holds, as HTML.
+fn tables(load: &LoadReport) -> String {
+    let code = |text: &str| format!("<code>{}</code>", escape(text));
+    let profile = serde_json::to_string(&load.about.profile).unwrap_or_default();
+    let mut out = format!(
+        "<p>Profile {}. Elapsed {} ms.</p>",
+        code(&profile),
+        load.elapsed_ms
+    );
+    let histograms: Vec<Vec<String>> = HISTOGRAMS
+        .iter()
+        .map(|(name, what)| {
+            let h = load.histograms.get(*name).cloned().unwrap_or_default();
+            let mut row = vec![
+                format!("{} ({})", code(name), escape(what)),
+                h.count.to_string(),
+            ];
+            row.extend([h.p50, h.p90, h.p99, h.p999, h.max].map(ms));
+            row
+        })
+        .collect();
+    out += &table(
+        &[
+            "histogram",
+            "count",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "max ms",
+        ],
+        &histograms,
+    );
+    let counters: Vec<Vec<String>> = COUNTERS
+        .iter()
+        .map(|(name, what)| {
+            vec![
+                format!("{} ({})", code(name), escape(what)),
+                load.counter(name).to_string(),
+            ]
+        })
+        .collect();
+    out += &table(&["counter", "value"], &counters);
+    let rates = &load.rates;
+    let _ = write!(
+        out,
+        "<p>Rates: {} published/s, {} delivered/s, {} requests/s, error rate {:.3} %.</p>",
+        number(rates.publish_rate),
+        number(rates.deliver_rate),
+        number(rates.request_rate),
+        rates.error_rate * 100.0
+    );
+    if let Some(requests) = &load.requests {
+        let rows: Vec<Vec<String>> = requests
+            .workers()
+            .into_iter()
+            .flat_map(|w| w.endpoints.iter())
+            .map(|(name, e)| {
+                let mut row = vec![
+                    code(&format!("{} {name}", e.method)),
+                    e.successes.to_string(),
+                    e.failures.to_string(),
+                    number(e.rate),
+                ];
+                row.extend([e.latency.p50, e.latency.p99, e.latency.max].map(ms));
+                row
+            })
+            .collect();
+        out += "<h3>Requests (closed loop, goose; the request histogram holds them all)</h3>";
+        out += &table(
+            &[
+                "endpoint", "requests", "failures", "per s", "p50 ms", "p99 ms", "max ms",
+            ],
+            &rows,
+        );
+    }
+    if !load.thresholds.is_empty() {
+        let rows: Vec<Vec<String>> = load
+            .thresholds
+            .iter()
+            .map(|t| {
+                let verdict = if t.held {
+                    "held"
+                } else {
+                    "<strong>broken</strong>"
+                };
+                vec![code(&t.threshold), escape(&t.measured), verdict.to_owned()]
+            })
+            .collect();
+        out += &table(&["threshold", "measured", ""], &rows);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -263,10 +383,32 @@ mod tests {
             length: Duration::from_secs(1),
             set,
         }];
-        let load = json!({"about": {"api": "fibric", "target": "http://x", "start": "now"}});
-        let html = page(&load, "| a | b |", &intervals);
+        let load = crate::load::summary::build(crate::load::summary::Inputs {
+            about: serde_json::from_value(json!({"api": "fibric", "target": "http://x", "runs": ["r"],
+                "start": "now", "profile": {"rate": 1.0, "batch": 1, "duration_ms": 1000, "ramp_ms": 0,
+                "subscribers": 1, "publishers": 1, "shard": "0/1", "events": 1, "users": 0}}))
+            .unwrap(),
+            intervals: &intervals,
+            counters: [("lost".to_owned(), 3)].into(),
+            subscribers: 1,
+            elapsed: Duration::from_secs(1),
+            publishing: Duration::from_secs(1),
+            thresholds: &["lost==0".parse().unwrap()],
+            requests: None,
+        });
+        let html = page(&load, &intervals);
         assert!(html.contains("<svg") && html.contains("polyline"));
         assert!(!html.contains("<script") && !html.contains("http://x/") && !html.contains("src="));
+        // The summary is tables, not Markdown source.
+        assert!(
+            html.contains("<th>p99 ms</th>") && !html.contains("|---"),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<td><code>lost==0</code></td><td>3</td><td><strong>broken</strong></td>"
+            )
+        );
         let points = distribution(&intervals[0].set.0["deliver"]);
         assert!(
             points

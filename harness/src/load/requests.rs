@@ -19,9 +19,10 @@ use std::time::Duration;
 
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
-use serde_json::{Map, Value, json};
+use indexmap::IndexMap;
 
 use super::adapter::Endpoint;
+use super::report::{Latency, RequestLoad};
 use super::stats::Stats;
 
 /// What the request load runs.
@@ -111,7 +112,7 @@ fn method(method: &reqwest::Method) -> GooseMethod {
 }
 
 /// Runs the request load to its end; goose's reports go to `dir`.
-pub async fn run(plan: Plan, stats: Arc<Stats>, dir: &Path) -> Result<Value, String> {
+pub async fn run(plan: Plan, stats: Arc<Stats>, dir: &Path) -> Result<RequestLoad, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let report = |name: &str| dir.join(name).to_string_lossy().into_owned();
     // Some fields are private: set the public ones on the default.
@@ -154,41 +155,42 @@ pub async fn run(plan: Plan, stats: Arc<Stats>, dir: &Path) -> Result<Value, Str
 }
 
 /// `load.json`'s `requests`: goose's figures per endpoint.
-fn summary(metrics: &GooseMetrics, users: u32, paths: &[(&'static str, String)]) -> Value {
+fn summary(metrics: &GooseMetrics, users: u32, paths: &[(&'static str, String)]) -> RequestLoad {
     let seconds = metrics.duration.max(1) as f64;
-    let mut endpoints = Map::new();
+    let mut endpoints = IndexMap::new();
     for aggregate in metrics.requests.values() {
         let timing = &aggregate.raw_data;
         let mut histogram = super::stats::histogram();
         for (micros, count) in timing.times_us.iter() {
             let _ = histogram.record_n((*micros).max(1), *count as u64);
         }
-        let mut entry = super::stats::summary(&histogram);
         let total = aggregate.success_count + aggregate.fail_count;
-        entry["method"] = json!(format!("{:?}", aggregate.method).to_uppercase());
         // Goose keys its figures by the request's name.
         let name = aggregate.path.clone();
         let path = paths
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, p)| p.as_str());
-        entry["path"] = json!(path.unwrap_or(""));
-        entry["successes"] = json!(aggregate.success_count);
-        entry["failures"] = json!(aggregate.fail_count);
-        entry["rate"] = json!((total as f64 / seconds * 1000.0).round() / 1000.0);
-        let codes: Map<String, Value> = aggregate
-            .status_code_counts
-            .iter()
-            .map(|(code, n)| (code.to_string(), json!(n)))
-            .collect();
-        entry["status_codes"] = Value::Object(codes);
-        endpoints.insert(name, entry);
+        let endpoint = super::report::Endpoint {
+            latency: Latency::of(&histogram),
+            method: format!("{:?}", aggregate.method).to_uppercase(),
+            path: path.unwrap_or("").to_owned(),
+            successes: aggregate.success_count as u64,
+            failures: aggregate.fail_count as u64,
+            rate: (total as f64 / seconds * 1000.0).round() / 1000.0,
+            status_codes: aggregate
+                .status_code_counts
+                .iter()
+                .map(|(code, n)| (code.to_string(), *n as u64))
+                .collect(),
+        };
+        endpoints.insert(name, endpoint);
     }
-    json!({
-        "engine": "goose",
-        "users": users,
-        "seconds": metrics.duration,
-        "endpoints": endpoints,
-        "goose_reports": ["goose.html", "goose.json"],
-    })
+    RequestLoad {
+        engine: "goose".to_owned(),
+        users,
+        seconds: metrics.duration as u64,
+        endpoints,
+        goose_reports: vec!["goose.html".to_owned(), "goose.json".to_owned()],
+    }
 }

@@ -1,24 +1,24 @@
 //! `load.json`, `load.md` and the thresholds' `junit.xml`: a run's summary, for scripts, people and CI.
 //!
-//! `load.json` (version 1) has, per histogram, `count`, `min`, `mean`,
-//! `p50`, `p90`, `p99`, `p999` and `max` in microseconds; the counters; the
-//! rates; the thresholds and whether each held; and what was run. The totals
-//! are the sum of the intervals in the `.hlog` files beside it.
+//! [`build`] makes the typed [`LoadReport`] out of the intervals and
+//! counters: per histogram, `count`, `min`, `mean`, `p50`, `p90`, `p99`,
+//! `p999` and `max` in microseconds; the counters; the rates; the thresholds
+//! and whether each held; and what was run. The totals are the sum of the
+//! intervals in the `.hlog` files beside it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
-
-use super::stats::{COUNTERS, HISTOGRAMS, Interval, Set, summary};
+use super::report::{About, Latency, LoadReport, Rates, Requests, VERSION};
+use super::stats::{COUNTERS, HISTOGRAMS, Interval, Set};
 use super::threshold::Threshold;
 
 /// Everything a summary is made of.
 #[derive(Debug)]
 pub struct Inputs<'a> {
     /// What was run: api, target, run id, profile, start, workers.
-    pub about: Value,
+    pub about: About,
     pub intervals: &'a [Interval],
     pub counters: BTreeMap<String, u64>,
     /// Subscribers connected or attempted, over all workers.
@@ -28,20 +28,20 @@ pub struct Inputs<'a> {
     /// The publishing part of it.
     pub publishing: Duration,
     pub thresholds: &'a [Threshold],
-    /// The request load's section (goose's figures per endpoint, `seconds`), if it ran.
-    pub requests: Option<Value>,
+    /// The request load's section (goose's figures per endpoint), if it ran.
+    pub requests: Option<Requests>,
 }
 
 /// Builds `load.json`.
-pub fn build(inputs: &Inputs<'_>) -> Value {
+pub fn build(inputs: Inputs<'_>) -> LoadReport {
     let mut total = Set::default();
     for interval in inputs.intervals {
         total.add(&interval.set);
     }
-    let histograms: Map<String, Value> = total
+    let histograms = total
         .0
         .iter()
-        .map(|(name, h)| ((*name).to_owned(), summary(h)))
+        .map(|(name, h)| ((*name).to_owned(), Latency::of(h)))
         .collect();
     let count = |name: &str| inputs.counters.get(name).copied().unwrap_or(0) as f64;
     let attempts = count("published")
@@ -58,156 +58,133 @@ pub fn build(inputs: &Inputs<'_>) -> Value {
         }
     };
     let round = |x: f64| (x * 1000.0).round() / 1000.0;
-    let request_span = inputs
-        .requests
-        .as_ref()
-        .and_then(|r| r["seconds"].as_f64())
-        .map_or(Duration::ZERO, Duration::from_secs_f64);
-    let rates = json!({
-        "publish_rate": round(per_second(count("published"), inputs.publishing)),
-        "deliver_rate": round(per_second(count("delivered"), inputs.elapsed)),
-        "request_rate": round(per_second(count("requests"), request_span)),
-        "error_rate": if attempts == 0.0 { 0.0 } else { errors / attempts },
-    });
-    let counters: Map<String, Value> = COUNTERS
+    let request_span = Duration::from_secs(inputs.requests.as_ref().map_or(0, Requests::seconds));
+    let rates = Rates {
+        publish_rate: round(per_second(count("published"), inputs.publishing)),
+        deliver_rate: round(per_second(count("delivered"), inputs.elapsed)),
+        request_rate: round(per_second(count("requests"), request_span)),
+        error_rate: if attempts == 0.0 {
+            0.0
+        } else {
+            errors / attempts
+        },
+    };
+    let counters = COUNTERS
         .iter()
-        .map(|(name, _)| ((*name).to_owned(), json!(count(name) as u64)))
+        .map(|(name, _)| ((*name).to_owned(), count(name) as u64))
         .collect();
-    let mut load = json!({
-        "version": 1,
-        "about": inputs.about,
-        "elapsed_ms": inputs.elapsed.as_millis() as u64,
-        "publishing_ms": inputs.publishing.as_millis() as u64,
-        "histograms": histograms,
-        "counters": counters,
-        "rates": rates,
-    });
-    if let Some(requests) = &inputs.requests {
-        load["requests"] = requests.clone();
-    }
-    let thresholds: Vec<Value> = inputs
+    let mut load = LoadReport {
+        version: VERSION,
+        about: inputs.about,
+        elapsed_ms: inputs.elapsed.as_millis() as u64,
+        publishing_ms: inputs.publishing.as_millis() as u64,
+        histograms,
+        counters,
+        rates,
+        requests: inputs.requests,
+        thresholds: Vec::new(),
+    };
+    load.thresholds = inputs
         .thresholds
         .iter()
         .map(|t| t.report(&t.check(&load)))
         .collect();
-    load["thresholds"] = json!(thresholds);
     load
 }
 
-/// Whether every threshold in a `load.json` held.
-pub fn held(load: &Value) -> bool {
-    load["thresholds"]
-        .as_array()
-        .is_none_or(|all| all.iter().all(|t| t["held"] == true))
-}
-
-fn ms(micros: &Value) -> String {
-    micros
-        .as_f64()
-        .map_or_else(|| "–".to_owned(), |us| format!("{:.3}", us / 1000.0))
+/// Microseconds as milliseconds with three decimals, or a dash without samples.
+pub fn ms(micros: Option<u64>) -> String {
+    micros.map_or_else(|| "–".to_owned(), |us| format!("{:.3}", us as f64 / 1000.0))
 }
 
 /// `load.md`: the summary as Markdown tables, fit for `$GITHUB_STEP_SUMMARY`.
-pub fn markdown(load: &Value) -> String {
+pub fn markdown(load: &LoadReport) -> String {
     let mut out = String::new();
-    let about = &load["about"];
-    let _ = writeln!(
-        out,
-        "# harness load: {} at {}\n",
-        about["api"].as_str().unwrap_or("?"),
-        about["target"].as_str().unwrap_or("?")
-    );
+    let about = &load.about;
+    let _ = writeln!(out, "# harness load: {} at {}\n", about.api, about.target);
     let _ = writeln!(
         out,
         "Profile: `{}`. Elapsed {} ms.\n",
-        about["profile"], load["elapsed_ms"]
+        serde_json::to_string(&about.profile).unwrap_or_default(),
+        load.elapsed_ms
     );
     out.push_str("| histogram | count | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|\n");
     for (name, what) in HISTOGRAMS {
-        let h = &load["histograms"][name];
+        let h = load.histograms.get(*name).cloned().unwrap_or_default();
         let _ = writeln!(
             out,
             "| `{name}` ({what}) | {} | {} | {} | {} | {} | {} |",
-            h["count"],
-            ms(&h["p50"]),
-            ms(&h["p90"]),
-            ms(&h["p99"]),
-            ms(&h["p999"]),
-            ms(&h["max"])
+            h.count,
+            ms(h.p50),
+            ms(h.p90),
+            ms(h.p99),
+            ms(h.p999),
+            ms(h.max)
         );
     }
     out.push_str("\n| counter | value |\n|---|---:|\n");
     for (name, _) in COUNTERS {
-        let _ = writeln!(out, "| `{name}` | {} |", load["counters"][name]);
+        let _ = writeln!(out, "| `{name}` | {} |", load.counter(name));
     }
-    let rates = &load["rates"];
+    let rates = &load.rates;
     let _ = writeln!(
         out,
         "\nRates: {} published/s, {} delivered/s, {} requests/s, error rate {:.3} %.",
-        rates["publish_rate"],
-        rates["deliver_rate"],
-        rates["request_rate"],
-        rates["error_rate"].as_f64().unwrap_or(0.0) * 100.0
+        number(rates.publish_rate),
+        number(rates.deliver_rate),
+        number(rates.request_rate),
+        rates.error_rate * 100.0
     );
-    request_table(&mut out, &load["requests"]);
-    if let Some(thresholds) = load["thresholds"].as_array().filter(|t| !t.is_empty()) {
+    if let Some(requests) = &load.requests {
+        request_table(&mut out, requests);
+    }
+    if !load.thresholds.is_empty() {
         out.push_str("\n| threshold | measured | |\n|---|---:|---|\n");
-        for t in thresholds {
-            let verdict = if t["held"] == true {
-                "held"
-            } else {
-                "**broken**"
-            };
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {verdict} |",
-                t["threshold"].as_str().unwrap_or(""),
-                t["measured"].as_str().unwrap_or("")
-            );
+        for t in &load.thresholds {
+            let verdict = if t.held { "held" } else { "**broken**" };
+            let _ = writeln!(out, "| `{}` | {} | {verdict} |", t.threshold, t.measured);
         }
     }
     out
 }
 
+/// A number the way JSON writes it (`50.0`, not `50`).
+pub fn number(x: f64) -> String {
+    serde_json::to_string(&x).unwrap_or_default()
+}
+
 /// The request load's endpoints, as goose measured them (each worker's, after a merge).
-fn request_table(out: &mut String, requests: &Value) {
-    let sections: Vec<&Value> = match requests["workers"].as_array() {
-        Some(workers) => workers.iter().collect(),
-        None if requests.is_object() => vec![requests],
-        None => return,
-    };
+fn request_table(out: &mut String, requests: &Requests) {
+    let workers = requests.workers();
     let _ = writeln!(
         out,
         "\nRequests ({} users, closed loop, goose; the `request` histogram above holds them all):\n",
-        sections
-            .iter()
-            .filter_map(|s| s["users"].as_u64())
-            .sum::<u64>()
+        workers.iter().map(|w| u64::from(w.users)).sum::<u64>()
     );
     out.push_str("| endpoint | requests | failures | per s | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|\n");
-    for section in sections {
-        for (name, e) in section["endpoints"].as_object().into_iter().flatten() {
+    for worker in workers {
+        for (name, e) in &worker.endpoints {
             let _ = writeln!(
                 out,
                 "| `{} {name}` | {} | {} | {} | {} | {} | {} |",
-                e["method"].as_str().unwrap_or(""),
-                e["successes"],
-                e["failures"],
-                e["rate"],
-                ms(&e["p50"]),
-                ms(&e["p99"]),
-                ms(&e["max"])
+                e.method,
+                e.successes,
+                e.failures,
+                number(e.rate),
+                ms(e.latency.p50),
+                ms(e.latency.p99),
+                ms(e.latency.max)
             );
         }
     }
 }
 
 /// `junit.xml`: one test case per threshold, failed when it broke.
-pub fn junit(load: &Value) -> String {
+pub fn junit(load: &LoadReport) -> String {
     let escape = crate::report::junit::escape;
-    let thresholds = load["thresholds"].as_array().cloned().unwrap_or_default();
-    let failures = thresholds.iter().filter(|t| t["held"] != true).count();
-    let seconds = load["elapsed_ms"].as_u64().unwrap_or(0) as f64 / 1000.0;
+    let thresholds = &load.thresholds;
+    let failures = thresholds.iter().filter(|t| !t.held).count();
+    let seconds = load.elapsed_ms as f64 / 1000.0;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -217,13 +194,13 @@ pub fn junit(load: &Value) -> String {
     let _ = writeln!(
         out,
         "  <testsuite name=\"load.{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{seconds:.3}\">",
-        escape(load["about"]["api"].as_str().unwrap_or("")),
+        escape(&load.about.api),
         thresholds.len()
     );
-    for t in &thresholds {
-        let name = escape(t["threshold"].as_str().unwrap_or(""));
-        let measured = escape(t["measured"].as_str().unwrap_or(""));
-        if t["held"] == true {
+    for t in thresholds {
+        let name = escape(&t.threshold);
+        let measured = escape(&t.measured);
+        if t.held {
             let _ = writeln!(
                 out,
                 "    <testcase classname=\"load.thresholds\" name=\"{name}\" time=\"0\"><system-out>measured {measured}</system-out></testcase>"

@@ -15,8 +15,7 @@
 
 use std::fmt;
 
-use serde_json::{Value, json};
-
+use super::report::{LoadReport, ThresholdResult};
 use super::stats::{COUNTERS, HISTOGRAMS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,13 +154,15 @@ pub struct Outcome {
 }
 
 impl Threshold {
-    /// Checks the threshold against `load.json`'s summary.
-    pub fn check(&self, summary: &Value) -> Outcome {
+    /// Checks the threshold against a run's summary.
+    pub fn check(&self, summary: &LoadReport) -> Outcome {
         let value = match &self.metric {
-            Metric::Histogram { name, stat } => summary["histograms"][name][stat].as_f64(),
-            Metric::Counter(name) => summary["counters"][name].as_f64(),
-            Metric::ErrorRate => summary["rates"]["error_rate"].as_f64(),
-            Metric::Rate(name) => summary["rates"][name].as_f64(),
+            Metric::Histogram { name, stat } => {
+                summary.histograms.get(name).and_then(|h| h.stat(stat))
+            }
+            Metric::Counter(name) => summary.counters.get(name).map(|&n| n as f64),
+            Metric::ErrorRate => Some(summary.rates.error_rate),
+            Metric::Rate(name) => summary.rates.get(name),
         };
         let held = value.is_some_and(|v| self.op.holds(v, self.limit));
         Outcome {
@@ -185,13 +186,15 @@ impl Threshold {
     }
 
     /// The outcome as `load.json` and the reports show it.
-    pub fn report(&self, outcome: &Outcome) -> Value {
-        json!({
-            "threshold": self.text,
-            "held": outcome.held,
-            "value": outcome.value,
-            "measured": outcome.value.map_or_else(|| "no samples".to_owned(), |v| self.show(v)),
-        })
+    pub fn report(&self, outcome: &Outcome) -> ThresholdResult {
+        ThresholdResult {
+            threshold: self.text.clone(),
+            held: outcome.held,
+            value: outcome.value,
+            measured: outcome
+                .value
+                .map_or_else(|| "no samples".to_owned(), |v| self.show(v)),
+        }
     }
 }
 
@@ -208,14 +211,24 @@ impl fmt::Display for Outcome {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
-    fn summary() -> Value {
-        json!({
+    fn summary() -> LoadReport {
+        serde_json::from_value(json!({
+            "version": 1,
+            "about": {"api": "fibric", "target": "http://x/", "runs": [], "start": "",
+                "profile": {"rate": 100.0, "batch": 1, "duration_ms": 0, "ramp_ms": 0, "subscribers": 1,
+                    "publishers": 1, "shard": "0/1", "events": 0, "users": 0}},
+            "elapsed_ms": 0,
+            "publishing_ms": 0,
             "histograms": {"deliver": {"count": 10, "p99": 42_000, "max": 80_000}, "connect": {"count": 0}},
             "counters": {"lost": 0, "duplicated": 3},
-            "rates": {"error_rate": 0.004, "deliver_rate": 950.0, "publish_rate": 100.0},
-        })
+            "rates": {"error_rate": 0.004, "deliver_rate": 950.0, "publish_rate": 100.0, "request_rate": 0.0},
+            "thresholds": [],
+        }))
+        .unwrap()
     }
 
     fn holds(text: &str) -> bool {

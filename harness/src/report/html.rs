@@ -39,7 +39,8 @@ h1{font-size:1.6rem;margin:.2rem 0}h2{margin-top:2rem;border-bottom:1px solid #d
 table{border-collapse:collapse;width:100%;margin:.6rem 0}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eee;vertical-align:top}
 th{background:#f6f6f7}td.n{text-align:right;font-variant-numeric:tabular-nums}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
-pre{background:#f6f6f7;padding:.6rem;overflow:auto;border-radius:4px}
+td code{overflow-wrap:anywhere}
+pre{background:#f6f6f7;padding:.6rem;border-radius:4px;white-space:pre-wrap;overflow-wrap:anywhere}
 .badge{display:inline-block;padding:.05rem .5rem;border-radius:999px;font-size:.8rem;font-weight:600;color:#fff}
 .pass{background:#1a7f37}.fail{background:#cf222e}.non-strict{background:#bf8700}.skip{background:#6e7781}.error{background:#8250df}
 .meta{color:#57606a}.check{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;margin:1rem 0}

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use harness::Exit;
 use harness::load::hlog;
+use harness::load::report::schema_errors;
 use harness::load::stats::{Interval, Set, Stats};
 use reference_server::config::Config;
 use serde_json::Value;
@@ -326,6 +327,36 @@ fn two_shards_and_a_merge_count_every_event_once_and_thresholds_set_the_exit_cod
     assert_eq!(load["histograms"]["deliver"]["count"], 400, "{load}");
     assert_eq!(load["about"]["workers"], 2);
     assert!(merged_dir.join("deliver.hlog").exists());
+    for written in workers.iter().map(|(out, _)| out).chain([&merged_dir]) {
+        let text = std::fs::read_to_string(written.join("load.json")).unwrap();
+        let errors = schema_errors(&serde_json::from_str(&text).unwrap());
+        assert!(errors.is_empty(), "{written:?}: {errors:#?}");
+    }
+
+    // A file that is not a load report is refused before anything is written.
+    let bad = dir.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    for entry in std::fs::read_dir(&workers[0].0).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, bad.join(path.file_name().unwrap())).unwrap();
+    }
+    let mut broken_load: Value =
+        serde_json::from_str(&std::fs::read_to_string(bad.join("load.json")).unwrap()).unwrap();
+    broken_load["counters"]["published"] = serde_json::json!(-3);
+    std::fs::write(bad.join("load.json"), broken_load.to_string()).unwrap();
+    let refused_dir = dir.path().join("refused");
+    let refused = binary()
+        .args(["report", "merge", "--out", refused_dir.to_str().unwrap()])
+        .args([workers[1].0.to_str().unwrap(), bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("bad/load.json") && stderr.contains("/counters/published"),
+        "{stderr}"
+    );
+    assert!(!refused_dir.exists());
 
     // A threshold that cannot hold exits 1 and fails its JUnit test case; a bad one is a usage error.
     let small_load = |extra: &[&str]| {

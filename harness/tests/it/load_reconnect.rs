@@ -123,11 +123,7 @@ async fn a_subscription_from_a_read_position_replays_exactly_what_came_after_it(
             base: server.base_url(),
             subscribe_base: server.base_url(),
             control_token: "control_test_token".to_owned(),
-            fibric_key: "sk_test_tenant_a".to_owned(),
-            fibric_tenant: "tn_a".to_owned(),
-            pulse_key: "pulse_test_key".to_owned(),
-            fauna_secret: "fauna_test_secret".to_owned(),
-            actyx_app_id: "com.example.harness".to_owned(),
+            credentials: harness::target::Credentials::default(),
             passive: None,
         };
         let run = format!("resume{}", api.name());

@@ -6,6 +6,7 @@ use clap::Parser;
 use harness::Exit;
 use harness::cli::{Cli, Command};
 use harness::load;
+use harness::load::report::{LoadReport, schema_errors};
 use harness::proxy::framing::Framing;
 use harness::proxy::schedule::Schedule;
 use harness::proxy::{FaultLog, Proxy, start};
@@ -13,7 +14,7 @@ use harness::record::Recorder;
 use serde_json::Value;
 
 /// Runs `harness load ARGS --report-dir DIR` in this process: its exit, and
-/// its `load.json` if it wrote one.
+/// its `load.json` if it wrote one (which must validate against the schema).
 pub async fn try_load_run(dir: &Path, args: &[&str]) -> (Exit, Option<Value>) {
     let mut argv = vec!["harness", "load", "--report-dir", dir.to_str().unwrap()];
     argv.extend_from_slice(args);
@@ -24,6 +25,16 @@ pub async fn try_load_run(dir: &Path, args: &[&str]) -> (Exit, Option<Value>) {
     let load = std::fs::read_to_string(dir.join("load.json"))
         .ok()
         .map(|text| serde_json::from_str(&text).unwrap());
+    // Every report a test run writes keeps the contract, and reads back as it was written.
+    if let Some(load) = &load {
+        let errors = schema_errors(load);
+        assert!(
+            errors.is_empty(),
+            "{args:?}: load.json breaks its schema: {errors:#?}"
+        );
+        let typed = LoadReport::read(dir).unwrap();
+        assert_eq!(&serde_json::to_value(&typed).unwrap(), load);
+    }
     (exit, load)
 }
 

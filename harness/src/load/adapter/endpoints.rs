@@ -61,19 +61,19 @@ impl Adapter {
             ApiState::Fibric => vec![Endpoint::get(
                 "list",
                 "/v1/events?event_type=harness.load&limit=100".to_owned(),
-                Some(&access.fibric_key),
+                Some(&access.credentials.fibric_keys[0]),
             )],
             ApiState::Pulse { lookup, .. } => {
                 let mut endpoints = vec![Endpoint::get(
                     "streams",
                     "/streams".to_owned(),
-                    Some(&access.pulse_key),
+                    Some(&access.credentials.pulse_key),
                 )];
                 if let Some(id) = lookup {
                     endpoints.push(Endpoint::get(
                         "lookup",
                         format!("/events/{id}"),
-                        Some(&access.pulse_key),
+                        Some(&access.credentials.pulse_key),
                     ));
                 }
                 endpoints
@@ -82,13 +82,13 @@ impl Adapter {
                 Endpoint::post(
                     "query",
                     "/query/1",
-                    &access.fauna_secret,
+                    &access.credentials.fauna_secret,
                     json!({"query": {"fql": [format!("{collection}.all().eventSource()")]}}),
                 ),
                 Endpoint::post(
                     "feed",
                     "/feed/1",
-                    &access.fauna_secret,
+                    &access.credentials.fauna_secret,
                     json!({"token": token, "page_size": 16}),
                 ),
             ],

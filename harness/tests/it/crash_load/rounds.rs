@@ -77,11 +77,7 @@ fn access(base: &str) -> Access {
         base: base.to_owned(),
         subscribe_base: base.to_owned(),
         control_token: "control_test_token".to_owned(),
-        fibric_key: "sk_test_tenant_a".to_owned(),
-        fibric_tenant: "tn_a".to_owned(),
-        pulse_key: "pulse_test_key".to_owned(),
-        fauna_secret: "fauna_test_secret".to_owned(),
-        actyx_app_id: "com.example.harness".to_owned(),
+        credentials: harness::target::Credentials::default(),
         passive: None,
     }
 }

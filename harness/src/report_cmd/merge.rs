@@ -1,0 +1,123 @@
+//! `harness report merge`: several workers' load reports added into one, exactly.
+//!
+//! Each input is a report folder (or its `load.json`): the `load.json` must
+//! validate against the load report schema, and the HDR interval logs beside
+//! it are read back and put onto one time line. The histograms are sums of
+//! intervals and the counters sums of counters, so the merge is exact. A
+//! file that is not a load report is refused with exit 2, before anything is
+//! written.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::MergeArgs;
+use crate::exit::Exit;
+use crate::load::output::{Files, Finished, LoadReporter, Terminal};
+use crate::load::report::{LoadReport, MergedRequests, Requests};
+use crate::load::stats::Interval;
+use crate::load::threshold::Threshold;
+use crate::load::{hlog, summary};
+
+/// `harness report merge`.
+pub fn merge(args: &MergeArgs) -> Exit {
+    let mut loads = Vec::new();
+    let mut logs = Vec::new();
+    for file in &args.files {
+        let dir = if file.is_dir() {
+            file.clone()
+        } else {
+            file.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        match LoadReport::read(&dir).and_then(|load| hlog::read(&dir).map(|log| (load, log))) {
+            Ok((load, log)) => {
+                loads.push(load);
+                logs.push(log);
+            }
+            Err(error) => {
+                eprintln!("harness report merge: {error}");
+                return Exit::Usage;
+            }
+        }
+    }
+    let (start, intervals) = hlog::merge(&logs);
+    let merged = add_up(&loads, start, &intervals);
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reports/out").join(format!(
+            "merged-{}",
+            ulid::Ulid::generate().to_string().to_lowercase()
+        ))
+    });
+    let mut reporters: Vec<Box<dyn LoadReporter>> = vec![
+        Box::new(Files { dir: out.clone() }),
+        Box::new(Terminal::summary_only(out)),
+    ];
+    let finished = Finished {
+        report: &merged,
+        start,
+        intervals: &intervals,
+    };
+    crate::load::finish(&mut reporters, finished)
+}
+
+/// The workers' reports as one: counters and subscribers summed, every run
+/// id kept, the thresholds checked again on the merged figures.
+fn add_up(
+    loads: &[LoadReport],
+    start: std::time::SystemTime,
+    intervals: &[Interval],
+) -> LoadReport {
+    let mut counters = std::collections::BTreeMap::new();
+    let mut subscribers = 0;
+    let mut thresholds: Vec<Threshold> = Vec::new();
+    let mut runs = Vec::new();
+    for load in loads {
+        for (name, value) in &load.counters {
+            *counters.entry(name.clone()).or_default() += value;
+        }
+        subscribers += load.about.profile.subscribers;
+        runs.extend(load.about.runs.iter().cloned());
+        for t in &load.thresholds {
+            if let Ok(parsed) = t.threshold.parse::<Threshold>()
+                && !thresholds.contains(&parsed)
+            {
+                thresholds.push(parsed);
+            }
+        }
+    }
+    let longest =
+        |ms: fn(&LoadReport) -> u64| Duration::from_millis(loads.iter().map(ms).max().unwrap_or(0));
+    let mut about = loads[0].about.clone();
+    about.runs = runs;
+    about.workers = Some(loads.len() as u64);
+    about.start = humantime::format_rfc3339_millis(start).to_string();
+    about.profile.subscribers = subscribers;
+    summary::build(summary::Inputs {
+        about,
+        intervals,
+        counters,
+        subscribers,
+        elapsed: longest(|l| l.elapsed_ms),
+        publishing: longest(|l| l.publishing_ms),
+        thresholds: &thresholds,
+        requests: merged_requests(loads),
+    })
+}
+
+/// Goose's per-endpoint figures cannot be added exactly (the `request`
+/// histogram, merged from the logs, can): each worker's is kept.
+fn merged_requests(loads: &[LoadReport]) -> Option<Requests> {
+    let workers: Vec<_> = loads
+        .iter()
+        .filter_map(|l| l.requests.as_ref())
+        .flat_map(|r| r.workers().into_iter().cloned())
+        .collect();
+    let seconds = loads
+        .iter()
+        .filter_map(|l| l.requests.as_ref().map(Requests::seconds))
+        .max()?;
+    Some(Requests::Merged(MergedRequests {
+        engine: "goose".to_owned(),
+        seconds,
+        workers,
+    }))
+}
