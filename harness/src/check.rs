@@ -217,29 +217,7 @@ pub async fn execute(
     let http = reqwest::Client::builder()
         .build()
         .map_err(|e| CheckError::Harness(e.into()))?;
-    let (target, embedded) = match &config.target {
-        None => {
-            let running = crate::embedded::start(
-                &config.control_token,
-                reference_server::defects::Defects::none(),
-            )
-            .await
-            .map_err(|e| {
-                CheckError::Harness(e.context("starting the embedded reference server"))
-            })?;
-            let target = Target::embedded(running.base_url(), config.control_token.clone());
-            (target, Some(running))
-        }
-        Some(url) => {
-            let target = target::probe(url, &config.control_token, &http)
-                .await
-                .map_err(|e| match e {
-                    TargetError::BadUrl { .. } => CheckError::Usage(e.to_string()),
-                    TargetError::Unreachable { .. } => CheckError::Unreachable(e.to_string()),
-                })?;
-            (target, None)
-        }
-    };
+    let (target, embedded) = reach(config, &http).await?;
     let run_id = ulid::Ulid::generate().to_string();
     let report_dir = config
         .report_dir
@@ -278,22 +256,16 @@ pub async fn execute(
         report_file: report_dir.join(crate::report::Format::Json.file_name()),
     };
     let mut writer = ReportWriter::new(report_dir.clone(), &config.formats);
+    let (checks, w) = (&selected[..], &mut writer);
     let result = match terminal {
         Some(out) => {
-            let mut terminal = Terminal::new(
-                out,
-                false,
-                crate::report::terminal::Progress::Hidden,
-                report_dir,
-                &config.formats,
-            );
-            let mut reporters: [&mut dyn Reporter; 2] = [&mut writer, &mut terminal];
-            runner::run(info, &selected, &ctx, &settings, &mut reporters).await
+            let hidden = crate::report::terminal::Progress::Hidden;
+            let terminal = Terminal::new(out, false, hidden, report_dir, &config.formats);
+            run_with(terminal, w, info, checks, &ctx, &settings).await
         }
         None => {
-            let mut terminal = Terminal::stdout(report_dir, &config.formats);
-            let mut reporters: [&mut dyn Reporter; 2] = [&mut writer, &mut terminal];
-            runner::run(info, &selected, &ctx, &settings, &mut reporters).await
+            let terminal = Terminal::stdout(report_dir, &config.formats);
+            run_with(terminal, w, info, checks, &ctx, &settings).await
         }
     };
     if let Some(running) = embedded
@@ -302,4 +274,47 @@ pub async fn execute(
         tracing::warn!("the embedded reference server did not stop cleanly: {error:#}");
     }
     Ok(result?)
+}
+
+/// Runs the checks with the report writer and `terminal` as reporters.
+async fn run_with<W: Write>(
+    mut terminal: Terminal<W>,
+    writer: &mut ReportWriter,
+    info: RunInfo,
+    selected: &[&dyn Check],
+    ctx: &CheckContext,
+    settings: &RunSettings,
+) -> anyhow::Result<Summary> {
+    let mut reporters: [&mut dyn Reporter; 2] = [writer, &mut terminal];
+    runner::run(info, selected, ctx, settings, &mut reporters).await
+}
+
+/// The target: `--target` probed, or an embedded reference server (kept running by the returned handle).
+async fn reach(
+    config: &CheckConfig,
+    http: &reqwest::Client,
+) -> Result<(Target, Option<reference_server::server::Running>), CheckError> {
+    Ok(match &config.target {
+        None => {
+            let running = crate::embedded::start(
+                &config.control_token,
+                reference_server::defects::Defects::none(),
+            )
+            .await
+            .map_err(|e| {
+                CheckError::Harness(e.context("starting the embedded reference server"))
+            })?;
+            let target = Target::embedded(running.base_url(), config.control_token.clone());
+            (target, Some(running))
+        }
+        Some(url) => {
+            let target = target::probe(url, &config.control_token, http)
+                .await
+                .map_err(|e| match e {
+                    TargetError::BadUrl { .. } => CheckError::Usage(e.to_string()),
+                    TargetError::Unreachable { .. } => CheckError::Unreachable(e.to_string()),
+                })?;
+            (target, None)
+        }
+    })
 }

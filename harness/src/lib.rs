@@ -19,7 +19,8 @@
 //! - [`report`]: report.json (versioned), JUnit, Markdown, HTML and the terminal.
 //! - [`report_cmd`]: `harness report render` and `harness report merge`.
 //! - [`replay`]: `harness replay`: a saved failing case, run again.
-//! - [`record`]: the case transcript, and HTTP/SSE calls that record into it (with limits).
+//! - [`record`]: the case transcript, and HTTP calls that record into it (with limits).
+//! - [`transport`]: recorded streams, one reader for every framing (SSE, JSON lines), with limits and timeouts.
 //! - [`proxy`]: the fault proxy and its schedule language.
 //! - [`snapshot`]: `harness snapshot record|check`: wire-format snapshots, normalised, diffed.
 //! - [`selftest`]: the catalogue against the reference server, clean and with each defect.
@@ -42,6 +43,7 @@ pub mod runner;
 pub mod selftest;
 pub mod snapshot;
 pub mod target;
+pub mod transport;
 
 pub use cli::Cli;
 pub use exit::Exit;

@@ -142,80 +142,114 @@ async fn run_property<P: Property>(property: Arc<P>, ctx: &CheckContext) -> Outc
             ..Config::default()
         };
         let mut runner = TestRunner::new_with_rng(config, rng_for(seed));
-        let last_failure: Mutex<Option<(P::Plan, CaseOutcome)>> = Mutex::new(None);
-        let broke: Mutex<Option<String>> = Mutex::new(None);
-        let passing_notes: Mutex<Vec<Finding>> = Mutex::new(Vec::new());
-        let executed = AtomicU32::new(0);
-        let first_failure = AtomicU32::new(0);
+        let search = Search::<P>::default();
         let strategy = property.strategy();
         let result = runner.run(&strategy, |plan| {
             if cancelled.load(Ordering::Relaxed) {
                 return Err(TestCaseError::fail("cancelled"));
             }
-            if broke.lock().map(|b| b.is_some()).unwrap_or(true) {
+            if search.broke.lock().map(|b| b.is_some()).unwrap_or(true) {
                 // The harness broke on an earlier case; do not shrink on it.
                 return Err(TestCaseError::fail("the harness broke"));
             }
-            let n = executed.fetch_add(1, Ordering::Relaxed) + 1;
+            let n = search.executed.fetch_add(1, Ordering::Relaxed) + 1;
             let case = handle.block_on(Arc::clone(&property).run_case(ctx.clone(), plan.clone()));
-            match case {
-                Ok(case) if fails(&case.findings) => {
-                    let summary = case
-                        .findings
-                        .iter()
-                        .map(|f| format!("{}: {}", f.kind, f.message))
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    let _ =
-                        first_failure.compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed);
-                    if let Ok(mut slot) = last_failure.lock() {
-                        *slot = Some((plan, case));
-                    }
-                    Err(TestCaseError::fail(summary))
-                }
-                Ok(case) => {
-                    if let Ok(mut notes) = passing_notes.lock() {
-                        keep_notes(&mut notes, case.findings);
-                    }
-                    Ok(())
-                }
-                Err(error) => {
-                    if let Ok(mut slot) = broke.lock() {
-                        *slot = Some(error.clone());
-                    }
-                    Err(TestCaseError::fail(error))
-                }
-            }
+            search.judge(n, plan, case)
         });
-        let broke = broke.into_inner().ok().flatten();
-        let last = last_failure.into_inner().ok().flatten();
-        let executed = executed.load(Ordering::Relaxed);
-        let first = first_failure.load(Ordering::Relaxed);
-        let notes = passing_notes.into_inner().unwrap_or_default();
-        (result, broke, last, executed, first, notes)
+        (result, search)
     });
-    let (result, broke, last, executed, first, notes) = match work.await {
-        Ok(parts) => parts,
-        Err(error) => return Outcome::Broke(format!("the property runner failed: {error}")),
-    };
-    if let Some(error) = broke {
-        return Outcome::Broke(error);
+    match work.await {
+        Ok((result, search)) => search.outcome(result),
+        Err(error) => Outcome::Broke(format!("the property runner failed: {error}")),
     }
-    match (result, last) {
-        (Ok(()), _) => Outcome::Ran {
-            findings: notes,
-            case: None,
-        },
-        (Err(TestError::Fail(..)), Some((plan, case))) => Outcome::Ran {
-            findings: case.findings,
-            case: Some(FailingCase {
-                plan: serde_json::to_value(&plan).unwrap_or_default(),
-                transcript: case.transcript,
-                cases_run: first.max(1),
-                shrink_steps: executed.saturating_sub(first),
-            }),
-        },
-        (Err(error), _) => Outcome::Broke(format!("the property runner stopped: {error}")),
+}
+
+/// What a property's cases found, as proptest generates and shrinks them.
+struct Search<P: Property> {
+    /// The last failing case: after shrinking, the minimal one.
+    last_failure: Mutex<Option<(P::Plan, CaseOutcome)>>,
+    broke: Mutex<Option<String>>,
+    /// Informational findings of passing cases.
+    passing_notes: Mutex<Vec<Finding>>,
+    executed: AtomicU32,
+    /// The number of the first failing case (0: none yet).
+    first_failure: AtomicU32,
+}
+
+impl<P: Property> Default for Search<P> {
+    fn default() -> Self {
+        Search {
+            last_failure: Mutex::new(None),
+            broke: Mutex::new(None),
+            passing_notes: Mutex::new(Vec::new()),
+            executed: AtomicU32::new(0),
+            first_failure: AtomicU32::new(0),
+        }
+    }
+}
+
+impl<P: Property> Search<P> {
+    /// Keeps what case `n` (of `plan`) came to, and tells proptest whether it failed.
+    fn judge(
+        &self,
+        n: u32,
+        plan: P::Plan,
+        case: Result<CaseOutcome, String>,
+    ) -> Result<(), TestCaseError> {
+        match case {
+            Ok(case) if fails(&case.findings) => {
+                let summary = case
+                    .findings
+                    .iter()
+                    .map(|f| format!("{}: {}", f.kind, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let _ =
+                    self.first_failure
+                        .compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed);
+                if let Ok(mut slot) = self.last_failure.lock() {
+                    *slot = Some((plan, case));
+                }
+                Err(TestCaseError::fail(summary))
+            }
+            Ok(case) => {
+                if let Ok(mut notes) = self.passing_notes.lock() {
+                    keep_notes(&mut notes, case.findings);
+                }
+                Ok(())
+            }
+            Err(error) => {
+                if let Ok(mut slot) = self.broke.lock() {
+                    *slot = Some(error.clone());
+                }
+                Err(TestCaseError::fail(error))
+            }
+        }
+    }
+
+    /// The check's outcome once proptest is done.
+    fn outcome(self, result: Result<(), TestError<P::Plan>>) -> Outcome {
+        if let Some(error) = self.broke.into_inner().ok().flatten() {
+            return Outcome::Broke(error);
+        }
+        let executed = self.executed.load(Ordering::Relaxed);
+        let first = self.first_failure.load(Ordering::Relaxed);
+        match (result, self.last_failure.into_inner().ok().flatten()) {
+            (Ok(()), _) => Outcome::Ran {
+                findings: self.passing_notes.into_inner().unwrap_or_default(),
+                case: None,
+            },
+            (Err(TestError::Fail(..)), Some((plan, case))) => Outcome::Ran {
+                findings: case.findings,
+                case: Some(FailingCase {
+                    plan: serde_json::to_value(&plan).unwrap_or_default(),
+                    transcript: case.transcript,
+                    cases_run: first.max(1),
+                    shrink_steps: executed.saturating_sub(first),
+                }),
+            },
+            (Err(error), _) => Outcome::Broke(format!("the property runner stopped: {error}")),
+        }
     }
 }
 

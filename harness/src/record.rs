@@ -1,4 +1,4 @@
-//! Recording what crosses the wire: a shared transcript, and HTTP and SSE calls that write into it.
+//! Recording what crosses the wire: a shared transcript, and HTTP calls that write into it (streams: [`crate::transport`]).
 //!
 //! Every read from a target has a size limit and a timeout, because the
 //! server under test may be broken or hostile: an endless line or a silent
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use scenarios::transcript::{Observed, Transcript};
-use wire::sse::{SseItem, SseLimits, SseParser};
+use wire::sse::SseLimits;
 
 /// Limits on what one response may make the harness hold.
 #[derive(Debug, Clone, Copy)]
@@ -230,19 +230,6 @@ pub async fn call(
     }
 }
 
-/// An open SSE response whose items are recorded as they are read.
-#[derive(Debug)]
-pub struct SseConn {
-    pub conn: u32,
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    response: Option<reqwest::Response>,
-    parser: SseParser,
-    recorder: Recorder,
-    /// Set once the stream has ended, with why.
-    pub closed: Option<String>,
-}
-
 /// A response whose head arrived with a 2xx status; its body is still to be read.
 #[derive(Debug)]
 pub struct OpenStream {
@@ -323,114 +310,6 @@ pub async fn open_stream(
         headers,
         response,
     }))
-}
-
-/// Opens a stream. A non-2xx answer is read whole and returned as `Err(response)`.
-pub async fn open_sse(
-    recorder: &Recorder,
-    client: &reqwest::Client,
-    request: reqwest::RequestBuilder,
-    limits: &ReadLimits,
-    timeout: Duration,
-) -> Result<Result<SseConn, HttpResponse>, CallError> {
-    let opened = open_stream(recorder, client, request, limits, timeout).await?;
-    Ok(opened.map(|open| SseConn {
-        conn: open.conn,
-        status: open.status,
-        headers: open.headers,
-        response: Some(open.response),
-        parser: SseParser::new(limits.sse),
-        recorder: recorder.clone(),
-        closed: None,
-    }))
-}
-
-impl SseConn {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        scenarios::transcript::header(&self.headers, name)
-    }
-
-    /// The next item within `timeout`, recorded; `None` on timeout or once closed.
-    pub async fn next_item(&mut self, timeout: Duration) -> Option<SseItem> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            match self.parser.next_item() {
-                Ok(Some(item)) => {
-                    self.record_item(&item);
-                    return Some(item);
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    self.close(format!("the stream broke the SSE limits: {error}"));
-                    return None;
-                }
-            }
-            let response = self.response.as_mut()?;
-            match tokio::time::timeout_at(deadline, response.chunk()).await {
-                Err(_) => return None,
-                Ok(Ok(Some(chunk))) => self.parser.push(&chunk),
-                Ok(Ok(None)) => {
-                    let leftover = self.parser.finish().ok().flatten();
-                    let reason = match leftover {
-                        Some(_) => "end of stream inside an unterminated event",
-                        None => "end of stream",
-                    };
-                    self.close(reason.to_owned());
-                    return None;
-                }
-                Ok(Err(error)) => {
-                    self.close(format!("connection error: {error}"));
-                    return None;
-                }
-            }
-        }
-    }
-
-    /// The next event within `timeout` (comments recorded and skipped).
-    pub async fn next_event(&mut self, timeout: Duration) -> Option<wire::sse::SseEvent> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if let SseItem::Event(event) = self.next_item(left).await? {
-                return Some(event);
-            }
-        }
-    }
-
-    /// Closes the stream from the harness's side.
-    pub fn close(&mut self, reason: String) {
-        if self.closed.is_none() {
-            self.recorder.record(
-                self.conn,
-                Observed::Closed {
-                    reason: reason.clone(),
-                },
-            );
-            self.closed = Some(reason);
-        }
-        self.response = None;
-    }
-
-    fn record_item(&self, item: &SseItem) {
-        let observed = match item {
-            SseItem::Event(event) => Observed::SseEvent {
-                id: event.id_field_seen.then(|| event.last_event_id.clone()),
-                event: event.event_type.clone(),
-                data: event.data.clone(),
-            },
-            SseItem::Comment(text) => Observed::SseComment { text: text.clone() },
-            SseItem::Retry(ms) => Observed::Note {
-                text: format!("retry: {ms}"),
-            },
-        };
-        self.recorder.record(self.conn, observed);
-    }
-}
-
-impl Drop for SseConn {
-    fn drop(&mut self) {
-        self.close("closed by the harness".to_owned());
-    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use scenarios::transcript::Transcript;
 
 use crate::checks;
 use crate::cli::ReplayArgs;
+use crate::events::CheckResult;
 use crate::exit::Exit;
 use crate::report::model::{CheckReport, Report, TargetKind};
 use crate::runner::{CheckContext, result_of};
@@ -89,34 +90,9 @@ pub async fn command(args: &ReplayArgs) -> Exit {
     let url = args.target.clone().or_else(|| {
         (report.target.kind != TargetKind::Embedded).then(|| report.target.url.clone())
     });
-    let (target, embedded) = match url {
-        Some(url) => match target::probe(&url, &args.control_token, &http).await {
-            Ok(target) => (target, None),
-            Err(error) => {
-                eprintln!("harness replay: {error}");
-                return match error {
-                    target::TargetError::BadUrl { .. } => Exit::Usage,
-                    target::TargetError::Unreachable { .. } => Exit::Broken,
-                };
-            }
-        },
-        None => {
-            match crate::embedded::start(
-                &args.control_token,
-                reference_server::defects::Defects::none(),
-            )
-            .await
-            {
-                Ok(running) => (
-                    Target::embedded(running.base_url(), args.control_token.clone()),
-                    Some(running),
-                ),
-                Err(error) => {
-                    eprintln!("harness replay: starting the embedded reference server: {error:#}");
-                    return Exit::Broken;
-                }
-            }
-        }
+    let (target, embedded) = match reach(url, &args.control_token, &http).await {
+        Ok(reached) => reached,
+        Err(exit) => return exit,
     };
     let mut ctx = CheckContext::new(target.clone(), http);
     ctx.seed = saved.seed;
@@ -150,11 +126,55 @@ pub async fn command(args: &ReplayArgs) -> Exit {
     if let Some(running) = embedded {
         let _ = running.shutdown().await;
     }
+    print_result(&saved.id, &target, &result);
+    match result.verdict {
+        Verdict::Pass | Verdict::Skip => Exit::Ok,
+        Verdict::Fail | Verdict::NonStrict => Exit::Failed,
+        Verdict::Error => Exit::Broken,
+    }
+}
+
+/// The target the replay runs against: `url`, or an embedded reference server
+/// (kept running by the returned handle). A failure is said and becomes the exit.
+async fn reach(
+    url: Option<String>,
+    control_token: &str,
+    http: &reqwest::Client,
+) -> Result<(Target, Option<reference_server::server::Running>), Exit> {
+    match url {
+        Some(url) => match target::probe(&url, control_token, http).await {
+            Ok(target) => Ok((target, None)),
+            Err(error) => {
+                eprintln!("harness replay: {error}");
+                Err(match error {
+                    target::TargetError::BadUrl { .. } => Exit::Usage,
+                    target::TargetError::Unreachable { .. } => Exit::Broken,
+                })
+            }
+        },
+        None => {
+            let defects = reference_server::defects::Defects::none();
+            match crate::embedded::start(control_token, defects).await {
+                Ok(running) => Ok((
+                    Target::embedded(running.base_url(), control_token.to_owned()),
+                    Some(running),
+                )),
+                Err(error) => {
+                    eprintln!("harness replay: starting the embedded reference server: {error:#}");
+                    Err(Exit::Broken)
+                }
+            }
+        }
+    }
+}
+
+/// The verdict, findings, plan and transcript of a replayed case.
+fn print_result(id: &str, target: &Target, result: &CheckResult) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
         "replay {} against {}: {}",
-        saved.id,
+        id,
         target.base_url(),
         result.verdict
     );
@@ -167,10 +187,5 @@ pub async fn command(args: &ReplayArgs) -> Exit {
     if let Some(case) = &result.case {
         let _ = writeln!(out, "plan: {}", case.plan);
         let _ = print_transcript(&mut out, &case.transcript);
-    }
-    match result.verdict {
-        Verdict::Pass | Verdict::Skip => Exit::Ok,
-        Verdict::Fail | Verdict::NonStrict => Exit::Failed,
-        Verdict::Error => Exit::Broken,
     }
 }

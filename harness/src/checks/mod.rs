@@ -15,6 +15,7 @@
 
 pub mod actyx;
 pub mod atproto;
+pub mod cuts;
 pub mod fauna;
 pub mod fibric;
 pub mod pulse;
@@ -126,46 +127,7 @@ macro_rules! generated_property {
 }
 pub(crate) use generated_property;
 
-use proptest::prelude::*;
-use serde::{Deserialize, Serialize};
-
-use crate::proxy::schedule::{Cut, CutAction, CutAt};
 use crate::runner::Check;
-
-/// The plan of every API's cuts check: `published` events, read through
-/// connections the fault proxy cuts where `cuts` say.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CutsPlan {
-    pub published: usize,
-    /// Publish before the first connection opens (replay) or after (live).
-    pub before: bool,
-    /// The cuts of connections 1, 2, …; later connections are left alone.
-    pub cuts: Vec<Cut>,
-}
-
-/// 1 to `max_published` events and one to three cuts, each at a frame
-/// boundary or some bytes into the next frame, by FIN or RST.
-pub fn cuts_plan(max_published: usize) -> impl Strategy<Value = CutsPlan> {
-    let cut = (
-        0u64..6,
-        prop_oneof![3 => Just(0u64), 2 => 1u64..60],
-        prop_oneof![Just(CutAction::Fin), Just(CutAction::Rst)],
-    )
-        .prop_map(|(frames, plus_bytes, action)| Cut {
-            at: CutAt::Frames { frames, plus_bytes },
-            action,
-        });
-    (
-        1..=max_published,
-        any::<bool>(),
-        prop::collection::vec(cut, 1..=3),
-    )
-        .prop_map(|(published, before, cuts)| CutsPlan {
-            published,
-            before,
-            cuts,
-        })
-}
 
 /// Every executable check, in catalogue order.
 pub fn registry() -> Vec<Box<dyn Check>> {

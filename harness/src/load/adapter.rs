@@ -328,13 +328,8 @@ impl Adapter {
                 if let Position::Id(id) = from {
                     request = request.header("last-event-id", id);
                 }
-                // Envelopes carry no time of their own.
                 Ok(sse_frames(open(request).await?, move |data| {
-                    let envelope = serde_json::from_str::<Value>(data).ok();
-                    Event {
-                        marker: envelope.and_then(|e| payload_marker(&e["payload"], &run)),
-                        at: None,
-                    }
+                    fibric_event(data, &run)
                 }))
             }
             ApiState::Pulse { model, .. } => {
@@ -345,13 +340,7 @@ impl Adapter {
                     .header("accept", "text/event-stream")
                     .json(&json!({"model": model}));
                 Ok(sse_frames(open(request).await?, move |data| {
-                    let Ok(event) = serde_json::from_str::<Value>(data) else {
-                        return Event::default();
-                    };
-                    Event {
-                        marker: payload_marker(&event["created"], &run),
-                        at: event["id"].as_str().and_then(ulid_time),
-                    }
+                    pulse_event(data, &run)
                 }))
             }
             ApiState::Fauna { token, .. } => {
@@ -365,25 +354,7 @@ impl Adapter {
                     .bearer_auth(&self.access.credentials.fauna_secret)
                     .json(&body);
                 Ok(line_frames(open(request).await?, move |line| {
-                    let Ok(event) = serde_json::from_slice::<Value>(line) else {
-                        return (None, None);
-                    };
-                    // Status events carry a cursor too.
-                    let step = event["cursor"].as_str().map(|c| Step::Id(c.to_owned()));
-                    if !matches!(event["type"].as_str(), Some("add" | "update" | "remove")) {
-                        return (None, step);
-                    }
-                    let data = &event["data"];
-                    let doc = data.get("@doc").unwrap_or(data);
-                    let k = doc["k"]
-                        .as_u64()
-                        .or_else(|| doc["k"]["@int"].as_str()?.parse().ok());
-                    let ours = event["type"] == "add" && doc["load"] == run.as_str();
-                    let seen = Event {
-                        marker: k.filter(|_| ours),
-                        at: event["txn_ts"].as_u64().map(micros_time),
-                    };
-                    (Some(seen), step)
+                    fauna_line(line, &run)
                 }))
             }
             ApiState::Actyx { token } => {
@@ -580,4 +551,47 @@ async fn open(request: reqwest::RequestBuilder) -> Result<reqwest::Response, Str
     } else {
         Err(format!("the stream answered {}", response.status()))
     }
+}
+
+/// What a Fibric envelope says: its marker (envelopes carry no time of their own).
+fn fibric_event(data: &str, run: &str) -> Event {
+    let envelope = serde_json::from_str::<Value>(data).ok();
+    Event {
+        marker: envelope.and_then(|e| payload_marker(&e["payload"], run)),
+        at: None,
+    }
+}
+
+/// What a Pulse `/subscribe` event says: its marker, and the time its ULID id carries.
+fn pulse_event(data: &str, run: &str) -> Event {
+    let Ok(event) = serde_json::from_str::<Value>(data) else {
+        return Event::default();
+    };
+    Event {
+        marker: payload_marker(&event["created"], run),
+        at: event["id"].as_str().and_then(ulid_time),
+    }
+}
+
+/// What a Fauna `/stream/1` line says: a change event of this run (its
+/// marker, its `txn_ts`), and the cursor it carries (status events carry one too).
+fn fauna_line(line: &[u8], run: &str) -> (Option<Event>, Option<Step>) {
+    let Ok(event) = serde_json::from_slice::<Value>(line) else {
+        return (None, None);
+    };
+    let step = event["cursor"].as_str().map(|c| Step::Id(c.to_owned()));
+    if !matches!(event["type"].as_str(), Some("add" | "update" | "remove")) {
+        return (None, step);
+    }
+    let data = &event["data"];
+    let doc = data.get("@doc").unwrap_or(data);
+    let k = doc["k"]
+        .as_u64()
+        .or_else(|| doc["k"]["@int"].as_str()?.parse().ok());
+    let ours = event["type"] == "add" && doc["load"] == run;
+    let seen = Event {
+        marker: k.filter(|_| ours),
+        at: event["txn_ts"].as_u64().map(micros_time),
+    };
+    (Some(seen), step)
 }

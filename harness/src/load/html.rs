@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use hdrhistogram::Histogram;
 
-use super::report::LoadReport;
+use super::report::{LoadReport, Requests, ThresholdResult};
 use super::stats::{COUNTERS, HISTOGRAMS, Interval, Set};
 use super::summary::{ms, number};
 use crate::report::html::escape;
@@ -272,7 +272,6 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 /// The summary's tables: what `load.md` holds, as HTML.
 fn tables(load: &LoadReport) -> String {
-    let code = |text: &str| format!("<code>{}</code>", escape(text));
     let profile = serde_json::to_string(&load.about.profile).unwrap_or_default();
     let mut out = format!(
         "<p>Profile {}. Elapsed {} ms.</p>",
@@ -323,45 +322,57 @@ fn tables(load: &LoadReport) -> String {
         rates.error_rate * 100.0
     );
     if let Some(requests) = &load.requests {
-        let rows: Vec<Vec<String>> = requests
-            .workers()
-            .into_iter()
-            .flat_map(|w| w.endpoints.iter())
-            .map(|(name, e)| {
-                let mut row = vec![
-                    code(&format!("{} {name}", e.method)),
-                    e.successes.to_string(),
-                    e.failures.to_string(),
-                    number(e.rate),
-                ];
-                row.extend([e.latency.p50, e.latency.p99, e.latency.max].map(ms));
-                row
-            })
-            .collect();
-        out += "<h3>Requests (closed loop, goose; the request histogram holds them all)</h3>";
-        out += &table(
-            &[
-                "endpoint", "requests", "failures", "per s", "p50 ms", "p99 ms", "max ms",
-            ],
-            &rows,
-        );
+        out += &request_table(requests);
     }
     if !load.thresholds.is_empty() {
-        let rows: Vec<Vec<String>> = load
-            .thresholds
-            .iter()
-            .map(|t| {
-                let verdict = if t.held {
-                    "held"
-                } else {
-                    "<strong>broken</strong>"
-                };
-                vec![code(&t.threshold), escape(&t.measured), verdict.to_owned()]
-            })
-            .collect();
-        out += &table(&["threshold", "measured", ""], &rows);
+        out += &threshold_table(&load.thresholds);
     }
     out
+}
+
+/// `<code>` around escaped text.
+fn code(text: &str) -> String {
+    format!("<code>{}</code>", escape(text))
+}
+
+/// The request load's endpoints, each worker's.
+fn request_table(requests: &Requests) -> String {
+    let rows: Vec<Vec<String>> = requests
+        .workers()
+        .into_iter()
+        .flat_map(|w| w.endpoints.iter())
+        .map(|(name, e)| {
+            let mut row = vec![
+                code(&format!("{} {name}", e.method)),
+                e.successes.to_string(),
+                e.failures.to_string(),
+                number(e.rate),
+            ];
+            row.extend([e.latency.p50, e.latency.p99, e.latency.max].map(ms));
+            row
+        })
+        .collect();
+    let header = [
+        "endpoint", "requests", "failures", "per s", "p50 ms", "p99 ms", "max ms",
+    ];
+    "<h3>Requests (closed loop, goose; the request histogram holds them all)</h3>".to_owned()
+        + &table(&header, &rows)
+}
+
+/// The thresholds and how each came out.
+fn threshold_table(thresholds: &[ThresholdResult]) -> String {
+    let rows: Vec<Vec<String>> = thresholds
+        .iter()
+        .map(|t| {
+            let verdict = if t.held {
+                "held"
+            } else {
+                "<strong>broken</strong>"
+            };
+            vec![code(&t.threshold), escape(&t.measured), verdict.to_owned()]
+        })
+        .collect();
+    table(&["threshold", "measured", ""], &rows)
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use crate::record::Recorder;
 use framing::{Framing, Scanner};
-use schedule::{ConnPlan, CutAction, Schedule};
+use schedule::{ConnPlan, Cut, CutAction, Schedule};
 
 /// Where the proxy reports what it did: the case's recorder, or the terminal.
 #[derive(Debug, Clone)]
@@ -140,7 +140,7 @@ enum Piece {
 
 async fn downstream(
     n: u32,
-    mut server_read: tokio::net::tcp::OwnedReadHalf,
+    server_read: tokio::net::tcp::OwnedReadHalf,
     mut client_write: tokio::net::tcp::OwnedWriteHalf,
     plan: ConnPlan,
     framing: Framing,
@@ -149,47 +149,9 @@ async fn downstream(
     // A reader task scans and timestamps; the writer delays and throttles, so
     // added latency shifts every byte by the same amount without costing throughput.
     let (tx, mut rx) = mpsc::channel::<Piece>(256);
-    let reader = tokio::spawn(async move {
-        let mut scanner = Scanner::new(framing);
-        let mut buffer = vec![0u8; 16 * 1024];
-        let cut = plan.cut;
-        loop {
-            let read = match server_read.read(&mut buffer).await {
-                Ok(0) | Err(_) => {
-                    let _ = tx.send(Piece::End).await;
-                    return;
-                }
-                Ok(read) => read,
-            };
-            let now = Instant::now();
-            let chunk = &buffer[..read];
-            match cut.and_then(|c| scanner.feed(chunk, Some(c.at)).map(|k| (c, k))) {
-                Some((cut, keep)) => {
-                    if keep > 0 {
-                        let _ = tx.send(Piece::Bytes(now, chunk[..keep].to_vec())).await;
-                    }
-                    let description = format!(
-                        "conn {n}: {} ({} frames complete), {}",
-                        cut.at,
-                        scanner.frames(),
-                        cut.action
-                    );
-                    let _ = tx.send(Piece::Cut(cut.action, description)).await;
-                    return;
-                }
-                None => {
-                    if cut.is_none() {
-                        scanner.feed(chunk, None);
-                    }
-                    if tx.send(Piece::Bytes(now, chunk.to_vec())).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    let mut sent = 0u64;
+    let reader = tokio::spawn(scan(n, server_read, tx, plan.cut, framing));
     let started = Instant::now();
+    let mut sent = 0u64;
     while let Some(piece) = rx.recv().await {
         match piece {
             Piece::Bytes(arrived, bytes) => {
@@ -209,21 +171,7 @@ async fn downstream(
             }
             Piece::Cut(action, description) => {
                 log.fault(description);
-                match action {
-                    CutAction::Fin => {
-                        let _ = client_write.shutdown().await;
-                    }
-                    CutAction::Rst => {
-                        // With a zero linger, closing the socket sends a reset.
-                        let stream: &TcpStream = client_write.as_ref();
-                        let _ = stream.set_zero_linger();
-                    }
-                    CutAction::Stall => {
-                        // Hold the sockets open and forward nothing more, until
-                        // the client gives up or the proxy is dropped.
-                        std::future::pending::<()>().await;
-                    }
-                }
+                end_client(&mut client_write, action).await;
                 break;
             }
             Piece::End => {
@@ -234,4 +182,69 @@ async fn downstream(
     }
     reader.abort();
     Ok(())
+}
+
+/// Reads the server's bytes, timestamps them and finds the planned cut, if any.
+async fn scan(
+    n: u32,
+    mut server_read: tokio::net::tcp::OwnedReadHalf,
+    tx: mpsc::Sender<Piece>,
+    cut: Option<Cut>,
+    framing: Framing,
+) {
+    let mut scanner = Scanner::new(framing);
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let read = match server_read.read(&mut buffer).await {
+            Ok(0) | Err(_) => {
+                let _ = tx.send(Piece::End).await;
+                return;
+            }
+            Ok(read) => read,
+        };
+        let now = Instant::now();
+        let chunk = &buffer[..read];
+        match cut.and_then(|c| scanner.feed(chunk, Some(c.at)).map(|k| (c, k))) {
+            Some((cut, keep)) => {
+                if keep > 0 {
+                    let _ = tx.send(Piece::Bytes(now, chunk[..keep].to_vec())).await;
+                }
+                let description = format!(
+                    "conn {n}: {} ({} frames complete), {}",
+                    cut.at,
+                    scanner.frames(),
+                    cut.action
+                );
+                let _ = tx.send(Piece::Cut(cut.action, description)).await;
+                return;
+            }
+            None => {
+                if cut.is_none() {
+                    scanner.feed(chunk, None);
+                }
+                if tx.send(Piece::Bytes(now, chunk.to_vec())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Ends the client's side the way the cut says.
+async fn end_client(client_write: &mut tokio::net::tcp::OwnedWriteHalf, action: CutAction) {
+    match action {
+        CutAction::Fin => {
+            let _ = client_write.shutdown().await;
+        }
+        CutAction::Rst => {
+            // With a zero linger, closing the socket sends a reset.
+            let stream: &TcpStream = client_write.as_ref();
+            let _ = stream.set_zero_linger();
+        }
+        CutAction::Stall => {
+            // Hold the sockets open and forward nothing more, until
+            // the client gives up or the proxy is dropped.
+            std::future::pending::<()>().await;
+        }
+    }
 }

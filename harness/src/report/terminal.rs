@@ -124,6 +124,36 @@ impl<W: Write> Terminal<W> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+        self.per_api()?;
+        self.notable()?;
+        let files: Vec<String> = self
+            .report_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        writeln!(self.out, "report: {}", files.join(", "))?;
+        let strict = self.info.as_ref().is_some_and(|i| i.options.strict);
+        let failing = self
+            .results
+            .iter()
+            .filter(|r| r.verdict.fails_run(r.meta.level, strict))
+            .count();
+        let verdict = match Exit::from_code(summary.exit_code) {
+            Exit::Ok if summary.total == 0 => "no checks ran".to_owned(),
+            Exit::Ok => format!("{} checks, every MUST check passed", summary.total),
+            Exit::Failed => format!("{failing} of {} checks failed the run", summary.total),
+            Exit::Usage | Exit::Broken => format!(
+                "the harness broke on {} of {} checks",
+                summary.error, summary.total
+            ),
+        };
+        writeln!(self.out, "result: {verdict} (exit {})", summary.exit_code)?;
+        self.out.flush()?;
+        Ok(())
+    }
+
+    /// A line of counts per API, then one per area, in catalogue order.
+    fn per_api(&mut self) -> anyhow::Result<()> {
         let apis = self
             .info
             .as_ref()
@@ -141,7 +171,6 @@ impl<W: Write> Terminal<W> {
                 continue;
             }
             writeln!(self.out, "  {:<8} {}", api.name(), self.counts(&mine))?;
-            // Then one line per area, in catalogue order.
             let mut areas: Vec<&str> = Vec::new();
             for result in &mine {
                 if !areas.contains(&result.meta.area()) {
@@ -157,6 +186,11 @@ impl<W: Write> Terminal<W> {
                 writeln!(self.out, "    {:<12} {}", area, self.counts(&of_area))?;
             }
         }
+        Ok(())
+    }
+
+    /// Every check that did not pass or skip, with its findings and how to replay it.
+    fn notable(&mut self) -> anyhow::Result<()> {
         let notable: Vec<CheckResult> = self
             .results
             .iter()
@@ -181,29 +215,6 @@ impl<W: Write> Terminal<W> {
             }
             writeln!(self.out, "           replay: {}", result.replay)?;
         }
-        let files: Vec<String> = self
-            .report_files
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        writeln!(self.out, "report: {}", files.join(", "))?;
-        let strict = self.info.as_ref().is_some_and(|i| i.options.strict);
-        let failing = self
-            .results
-            .iter()
-            .filter(|r| r.verdict.fails_run(r.meta.level, strict))
-            .count();
-        let verdict = match Exit::from_code(summary.exit_code) {
-            Exit::Ok if summary.total == 0 => "no checks ran".to_owned(),
-            Exit::Ok => format!("{} checks, every MUST check passed", summary.total),
-            Exit::Failed => format!("{failing} of {} checks failed the run", summary.total),
-            Exit::Usage | Exit::Broken => format!(
-                "the harness broke on {} of {} checks",
-                summary.error, summary.total
-            ),
-        };
-        writeln!(self.out, "result: {verdict} (exit {})", summary.exit_code)?;
-        self.out.flush()?;
         Ok(())
     }
 }

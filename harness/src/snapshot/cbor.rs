@@ -230,22 +230,7 @@ impl Walk<'_> {
             }
             NodeKind::Map(entries) => {
                 self.line(depth, &head, &format!("map({})", entries.len()));
-                let mut map = Map::new();
-                for (k, v) in entries {
-                    let name = match &k.kind {
-                        NodeKind::Text(text) => {
-                            self.line(depth + 1, &hex(&k.head), &format!("key {text:?}"));
-                            text.clone()
-                        }
-                        _ => {
-                            let shown = self.value(k, None, depth + 1);
-                            format!("<non-text key {shown}>")
-                        }
-                    };
-                    let value = self.value(v, Some(&name), depth + 2);
-                    map.insert(name, value);
-                }
-                Value::Object(map)
+                self.map(entries, depth)
             }
             NodeKind::Simple(20) => self.simple(depth, &head, "false", Value::Bool(false)),
             NodeKind::Simple(21) => self.simple(depth, &head, "true", Value::Bool(true)),
@@ -261,6 +246,26 @@ impl Walk<'_> {
                 serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
             }
         }
+    }
+
+    /// A map's entries, in wire order; a key that is not text is shown as what it is.
+    fn map(&mut self, entries: &[(Node, Node)], depth: usize) -> Value {
+        let mut map = Map::new();
+        for (k, v) in entries {
+            let name = match &k.kind {
+                NodeKind::Text(text) => {
+                    self.line(depth + 1, &hex(&k.head), &format!("key {text:?}"));
+                    text.clone()
+                }
+                _ => {
+                    let shown = self.value(k, None, depth + 1);
+                    format!("<non-text key {shown}>")
+                }
+            };
+            let value = self.value(v, Some(&name), depth + 2);
+            map.insert(name, value);
+        }
+        Value::Object(map)
     }
 
     fn simple(&mut self, depth: usize, head: &str, note: &str, value: Value) -> Value {

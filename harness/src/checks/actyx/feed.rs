@@ -11,9 +11,11 @@ use scenarios::Finding;
 use scenarios::actyx::lines::{self, EventLine, FeedLine};
 use scenarios::actyx::order::Key;
 use scenarios::transcript::Observed;
-use wire::jsonl::LineSplitter;
+use wire::jsonl::Line;
 
 use crate::record::{self, HttpResponse, ReadLimits, Recorder};
+use crate::transport::Stream;
+use crate::transport::lines::{LineNotes, Lines};
 
 /// The longest feed line the harness holds.
 pub const MAX_LINE: usize = 1 << 20;
@@ -57,76 +59,37 @@ pub async fn send(
         .await
         .map_err(|e| e.0)?;
     Ok(match opened {
-        Ok(open) => Answer::Feed(Box::new(Feed {
-            conn: open.conn,
-            status: open.status,
-            headers: open.headers,
-            response: Some(open.response),
-            splitter: LineSplitter::new(MAX_LINE),
-            recorder: recorder.clone(),
-            closed: None,
-        })),
+        Ok(open) => Answer::Feed(Box::new(Stream::new(open, Lines::new(MAX_LINE), recorder))),
         Err(whole) => Answer::Whole(whole),
     })
 }
 
 /// An open NDJSON response, read one line at a time.
+pub type Feed = Stream<Lines<ActyxNotes>>;
+
+/// Actyx's feed lines, each recorded as a note, a blank keep-alive as `line: (blank)`.
 #[derive(Debug)]
-pub struct Feed {
-    pub conn: u32,
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    response: Option<reqwest::Response>,
-    splitter: LineSplitter,
-    recorder: Recorder,
-    /// Set once the feed has ended, with why.
-    pub closed: Option<String>,
+pub struct ActyxNotes;
+
+impl LineNotes for ActyxNotes {
+    const BROKE: &'static str = "the feed broke the line limit";
+
+    fn note(line: &Line) -> Observed {
+        let text = String::from_utf8_lossy(line.bytes());
+        Observed::Note {
+            text: if text.is_empty() {
+                "line: (blank)".to_owned()
+            } else {
+                format!("line: {text}")
+            },
+        }
+    }
 }
 
 impl Feed {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        scenarios::transcript::header(&self.headers, name)
-    }
-
-    /// The next line within `timeout`, recorded; `None` on timeout or once closed.
+    /// The next line within `timeout`, recorded and decoded; `None` on timeout or once closed.
     pub async fn next_line(&mut self, timeout: Duration) -> Option<FeedLine> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            match self.splitter.next_line() {
-                Ok(Some(line)) => {
-                    let text = String::from_utf8_lossy(line.bytes());
-                    let text = if text.is_empty() {
-                        "line: (blank)".to_owned()
-                    } else {
-                        format!("line: {text}")
-                    };
-                    self.recorder.record(self.conn, Observed::Note { text });
-                    return Some(lines::decode(&line));
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    self.close(format!("the feed broke the line limit: {error}"));
-                    return None;
-                }
-            }
-            let response = self.response.as_mut()?;
-            match tokio::time::timeout_at(deadline, response.chunk()).await {
-                Err(_) => return None,
-                Ok(Ok(Some(chunk))) => self.splitter.push(&chunk),
-                Ok(Ok(None)) => {
-                    let reason = match self.splitter.finish() {
-                        Ok(()) => "end of stream".to_owned(),
-                        Err(error) => format!("end of stream: {error}"),
-                    };
-                    self.close(reason);
-                    return None;
-                }
-                Ok(Err(error)) => {
-                    self.close(format!("connection error: {error}"));
-                    return None;
-                }
-            }
-        }
+        self.next(timeout).await.map(|line| lines::decode(&line))
     }
 
     /// The next line that is not a keep-alive nor a type the harness ignores.
@@ -174,7 +137,7 @@ impl Feed {
     }
 
     /// Whether the feed ends within `timeout` (significant lines read meanwhile are returned).
-    pub async fn ends_within(&mut self, timeout: Duration) -> (bool, Vec<FeedLine>) {
+    pub async fn ends_within_reading(&mut self, timeout: Duration) -> (bool, Vec<FeedLine>) {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut extra = Vec::new();
         while self.closed.is_none() {
@@ -187,26 +150,6 @@ impl Feed {
             }
         }
         (self.closed.is_some(), extra)
-    }
-
-    /// Closes the feed from the harness's side.
-    pub fn close(&mut self, reason: String) {
-        if self.closed.is_none() {
-            self.recorder.record(
-                self.conn,
-                Observed::Closed {
-                    reason: reason.clone(),
-                },
-            );
-            self.closed = Some(reason);
-        }
-        self.response = None;
-    }
-}
-
-impl Drop for Feed {
-    fn drop(&mut self) {
-        self.close("closed by the harness".to_owned());
     }
 }
 

@@ -225,7 +225,7 @@ impl TimeTravel {
                 return Ok(findings);
             }
         }
-        let (ended, extra) = feed.ends_within(PROMPT).await;
+        let (ended, extra) = feed.ends_within_reading(PROMPT).await;
         if !ended || !extra.is_empty() {
             findings.push(Finding::new(
                 "time-travel-open",

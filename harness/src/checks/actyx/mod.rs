@@ -281,7 +281,7 @@ impl Actyx {
     /// `POST events/query`, read to its end; the lines, or a finding when it does not end.
     pub async fn query(&self, body: &Value) -> Result<Vec<FeedLine>, Stop> {
         let mut feed = self.open_ok("events/query", body).await?;
-        let (ended, lines) = feed.ends_within(PROMPT).await;
+        let (ended, lines) = feed.ends_within_reading(PROMPT).await;
         if !ended {
             return Err(Finding::new(
                 "query-open",

@@ -463,33 +463,39 @@ impl RelayCommit {
             }
         };
         let key = atproto.signing_key(&session.did).await?;
-        let mut heads: BTreeMap<String, Head> = BTreeMap::new();
-        for frame in frames.iter().filter(|f| about(f, &session.did)) {
-            let s = seq(frame).unwrap_or(0);
-            match frame.header.t.as_deref() {
-                Some("#sync") => match signed_commit(&frame.body, &session.did, &key) {
-                    Ok((_, data, rev)) => {
-                        heads.insert(session.did.clone(), Head { rev, data });
-                    }
-                    Err((kind, message)) => {
-                        findings.push(Finding::new(kind, format!("#sync seq {s}: {message}")))
-                    }
-                },
-                Some("#commit") => {
-                    match verify_commit(&frame.body, &key, heads.get(&session.did)) {
-                        Ok(head) => {
-                            heads.insert(session.did.clone(), head);
-                        }
-                        Err((kind, message)) => {
-                            findings
-                                .push(Finding::new(kind, format!("#commit seq {s}: {message}")));
-                            break;
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
+        findings.extend(relay(&frames, &session.did, &key));
         atproto.done(findings)
     }
+}
+
+/// Follows the account's frames as a relay would, from its `#sync` on:
+/// each `#commit` is verified against the head before it, up to the first
+/// that does not verify.
+fn relay(frames: &[Frame], did: &str, key: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut heads: BTreeMap<String, Head> = BTreeMap::new();
+    for frame in frames.iter().filter(|f| about(f, did)) {
+        let s = seq(frame).unwrap_or(0);
+        match frame.header.t.as_deref() {
+            Some("#sync") => match signed_commit(&frame.body, did, key) {
+                Ok((_, data, rev)) => {
+                    heads.insert(did.to_owned(), Head { rev, data });
+                }
+                Err((kind, message)) => {
+                    findings.push(Finding::new(kind, format!("#sync seq {s}: {message}")))
+                }
+            },
+            Some("#commit") => match verify_commit(&frame.body, key, heads.get(did)) {
+                Ok(head) => {
+                    heads.insert(did.to_owned(), head);
+                }
+                Err((kind, message)) => {
+                    findings.push(Finding::new(kind, format!("#commit seq {s}: {message}")));
+                    break;
+                }
+            },
+            _ => {}
+        }
+    }
+    findings
 }

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use scenarios::atproto::meta;
-use scenarios::atproto::plans::{CutKind, CutsPlan, cuts_plan};
+use scenarios::atproto::plans::{ClientCut, CutKind, CutsPlan, cuts_plan};
 use scenarios::delivery::{self, Connection, Expected, Observation, Promise, Start};
 use scenarios::transcript::Observed;
 use wire::cbor::Value as Cbor;
@@ -79,10 +79,6 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
     let mut live = atproto.subscribe(None).await?;
     let session = atproto.account(0).await?;
     let first = live.frames_until(2_000, |f| about(f, &session.did)).await?;
-    let mut cursor = first
-        .last()
-        .and_then(seq)
-        .ok_or("the account's first frame has no seq")?;
     drop(live);
     let paths: Vec<String> = (0..plan.writes)
         .map(|n| format!("{COLLECTION}/c{n}"))
@@ -93,84 +89,44 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
         wrote = true;
     }
     let mut connections = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut last_item: Option<String> = None;
+    let mut reading = Reading {
+        did: &session.did,
+        paths: &paths,
+        cursor: first
+            .last()
+            .and_then(seq)
+            .ok_or("the account's first frame has no seq")?,
+        seen: HashSet::new(),
+        last_item: None,
+    };
     let mut findings = Vec::new();
     for k in 0..=plan.cuts.len() {
         let cut = plan.cuts.get(k);
-        let mut sub = atproto.subscribe(Some(cursor)).await?;
+        let mut sub = atproto.subscribe(Some(reading.cursor)).await?;
         // The spec reads `cursor` as seq >= cursor, implementations as > cursor
         // (`replay-either-reading`): either may open with the last commit seen.
-        let start = last_item.clone().map_or(Start::Beginning, Start::AtOrAfter);
+        let start = reading
+            .last_item
+            .clone()
+            .map_or(Start::Beginning, Start::AtOrAfter);
         if !wrote {
             write_all(&atproto, &session, plan.writes).await?;
             wrote = true;
         }
-        let mut delivered = Vec::new();
-        let mut frames = 0;
-        let mut ended = None;
-        loop {
-            // A cut connection reads its frames; the last one reads until every
-            // commit is in, or until the last write (after it, in seq order,
-            // nothing missing can come on this connection).
-            let done = match cut {
-                Some(cut) => frames >= cut.frames,
-                None => {
-                    seen.len() == plan.writes
-                        || delivered
-                            .last()
-                            .is_some_and(|(id, _)| Some(id) == paths.last())
-                }
-            };
-            if done {
-                break;
-            }
-            let all_in = seen.len() == plan.writes;
-            match sub.next(if all_in { SETTLE } else { PROMPT }).await {
-                Received::Frame(Ok(frame)) => {
-                    frames += 1;
-                    if let Some(s) = seq(&frame) {
-                        cursor = s;
-                    }
-                    if about(&frame, &session.did)
-                        && let Some(path) = commit_path(&frame)
-                    {
-                        seen.insert(path.clone());
-                        last_item = Some(path.clone());
-                        delivered.push((path.clone(), path));
-                    }
-                }
-                Received::Silent if all_in => break,
-                Received::Silent => {
-                    ended = Some(format!("no frame within {PROMPT:?}"));
-                    break;
-                }
-                Received::Frame(Err(e)) => {
-                    ended = Some(format!("an undecodable frame: {e}"));
-                    break;
-                }
-                Received::Text(_) => {
-                    ended = Some("a text message on the event stream".to_owned());
-                    break;
-                }
-                Received::Closed(reason) => {
-                    ended = Some(reason);
-                    break;
-                }
-            }
-        }
+        let (delivered, ended) = reading.connection(&mut sub, cut).await;
         connections.push(Connection {
             conn: sub.conn,
             start,
             delivered,
         });
         if let Some(reason) = ended {
-            if seen.len() < plan.writes {
+            if reading.seen.len() < plan.writes {
                 findings.push(scenarios::Finding::new(
                     "stream-ended",
                     format!(
-                        "connection {} (cursor {cursor}) ended before every commit arrived: {reason}",
-                        k + 1
+                        "connection {} (cursor {}) ended before every commit arrived: {reason}",
+                        k + 1,
+                        reading.cursor
                     ),
                 ));
             }
@@ -195,4 +151,68 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
     };
     findings.extend(delivery::check(&observation));
     atproto.done(findings)
+}
+
+/// What the connections so far have read, carried from one to the next.
+struct Reading<'a> {
+    /// The driver's account.
+    did: &'a str,
+    /// Every record path written, in order.
+    paths: &'a [String],
+    /// The last seq received: where the next connection resumes.
+    cursor: u64,
+    seen: HashSet<String>,
+    last_item: Option<String>,
+}
+
+impl Reading<'_> {
+    /// Reads one connection: `cut`'s frames, or, for the last one, until
+    /// every commit is in or the last write came (after it, in seq order,
+    /// nothing missing can come on this connection). What it delivered, and
+    /// why it ended early, if it did.
+    async fn connection(
+        &mut self,
+        sub: &mut Subscription,
+        cut: Option<&ClientCut>,
+    ) -> (Vec<(String, String)>, Option<String>) {
+        let mut delivered: Vec<(String, String)> = Vec::new();
+        let mut frames = 0;
+        loop {
+            let all_in = self.seen.len() == self.paths.len();
+            let done = match cut {
+                Some(cut) => frames >= cut.frames,
+                None => {
+                    all_in
+                        || delivered
+                            .last()
+                            .is_some_and(|(id, _)| Some(id) == self.paths.last())
+                }
+            };
+            if done {
+                return (delivered, None);
+            }
+            let ended = match sub.next(if all_in { SETTLE } else { PROMPT }).await {
+                Received::Frame(Ok(frame)) => {
+                    frames += 1;
+                    if let Some(s) = seq(&frame) {
+                        self.cursor = s;
+                    }
+                    if about(&frame, self.did)
+                        && let Some(path) = commit_path(&frame)
+                    {
+                        self.seen.insert(path.clone());
+                        self.last_item = Some(path.clone());
+                        delivered.push((path.clone(), path));
+                    }
+                    continue;
+                }
+                Received::Silent if all_in => return (delivered, None),
+                Received::Silent => format!("no frame within {PROMPT:?}"),
+                Received::Frame(Err(e)) => format!("an undecodable frame: {e}"),
+                Received::Text(_) => "a text message on the event stream".to_owned(),
+                Received::Closed(reason) => reason,
+            };
+            return (delivered, Some(ended));
+        }
+    }
 }

@@ -304,28 +304,7 @@ impl LabelsSigned {
             "at://did:plc:{}/app.bsky.feed.post/3kaaaaaaaaaaa",
             "a".repeat(24)
         );
-        for neg in [false, true] {
-            let request = ctx
-                .http
-                .post(format!("{}/_control/atproto/labels", atproto.base()))
-                .bearer_auth(ctx.target.control_token())
-                .json(&json!({"uri": uri, "val": "harness-check", "neg": neg}));
-            let response = record::call(
-                &atproto.recorder,
-                &ctx.http,
-                request,
-                &Default::default(),
-                PROMPT,
-            )
-            .await
-            .map_err(|e| format!("making a label: {e}"))?;
-            if response.status != 200 {
-                return Err(format!(
-                    "the control API answered {} {}",
-                    response.status, response.body
-                ));
-            }
-        }
+        make_labels(&atproto, &uri).await?;
         let mut findings = Vec::new();
         let mut labels = Vec::new();
         let mut seqs = Vec::new();
@@ -360,40 +339,78 @@ impl LabelsSigned {
             ));
         }
         for (n, label) in labels.iter().enumerate() {
-            let Value::Map(fields) = label else {
-                findings.push(Finding::new("shape", "a label that is not a map"));
-                continue;
-            };
-            let mut unsigned: BTreeMap<String, Value> = fields.clone();
-            let sig = unsigned.remove("sig");
-            let src = fields
-                .get("src")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if fields.get("ver").and_then(Value::as_i64) != Some(1) || src.is_empty() {
-                findings.push(Finding::new(
-                    "shape",
-                    format!("label {n} lacks ver: 1 or src"),
-                ));
-                continue;
-            }
-            let negated = fields.get("neg") == Some(&Value::Bool(true));
-            if negated != (n == 1) {
-                findings.push(Finding::new("neg", format!("label {n} has neg {negated}")));
-            }
-            let key = atproto.key(src, "atproto_label").await?;
-            let verified = match sig {
-                Some(Value::Bytes(sig)) => k256_key(&key)
-                    .and_then(|key| check_signature(&key, &encode(&Value::Map(unsigned)), &sig)),
-                _ => Err(("signature", "the label has no sig bytes".to_owned())),
-            };
-            if let Err((kind, message)) = verified {
-                findings.push(Finding::new(
-                    kind,
-                    format!("label {n} from {src}: {message} (#atproto_label key)"),
-                ));
-            }
+            findings.extend(label_findings(&atproto, n, label).await?);
         }
         atproto.done(findings)
     }
+}
+
+/// Labels `uri` with `harness-check` through the reference server's control API, then negates it.
+async fn make_labels(atproto: &Atproto, uri: &str) -> Result<(), String> {
+    let ctx = &atproto.ctx;
+    for neg in [false, true] {
+        let request = ctx
+            .http
+            .post(format!("{}/_control/atproto/labels", atproto.base()))
+            .bearer_auth(ctx.target.control_token())
+            .json(&json!({"uri": uri, "val": "harness-check", "neg": neg}));
+        let response = record::call(
+            &atproto.recorder,
+            &ctx.http,
+            request,
+            &Default::default(),
+            PROMPT,
+        )
+        .await
+        .map_err(|e| format!("making a label: {e}"))?;
+        if response.status != 200 {
+            return Err(format!(
+                "the control API answered {} {}",
+                response.status, response.body
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What is wrong with label `n` (the second one negates the first): its
+/// shape, its `neg`, and its signature by the `#atproto_label` key of its `src`.
+async fn label_findings(
+    atproto: &Atproto,
+    n: usize,
+    label: &Value,
+) -> Result<Vec<Finding>, String> {
+    let Value::Map(fields) = label else {
+        return Ok(vec![Finding::new("shape", "a label that is not a map")]);
+    };
+    let mut unsigned: BTreeMap<String, Value> = fields.clone();
+    let sig = unsigned.remove("sig");
+    let src = fields
+        .get("src")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if fields.get("ver").and_then(Value::as_i64) != Some(1) || src.is_empty() {
+        return Ok(vec![Finding::new(
+            "shape",
+            format!("label {n} lacks ver: 1 or src"),
+        )]);
+    }
+    let mut findings = Vec::new();
+    let negated = fields.get("neg") == Some(&Value::Bool(true));
+    if negated != (n == 1) {
+        findings.push(Finding::new("neg", format!("label {n} has neg {negated}")));
+    }
+    let key = atproto.key(src, "atproto_label").await?;
+    let verified = match sig {
+        Some(Value::Bytes(sig)) => k256_key(&key)
+            .and_then(|key| check_signature(&key, &encode(&Value::Map(unsigned)), &sig)),
+        _ => Err(("signature", "the label has no sig bytes".to_owned())),
+    };
+    if let Err((kind, message)) = verified {
+        findings.push(Finding::new(
+            kind,
+            format!("label {n} from {src}: {message} (#atproto_label key)"),
+        ));
+    }
+    Ok(findings)
 }

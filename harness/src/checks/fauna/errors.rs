@@ -152,7 +152,7 @@ impl ErrorEndsStream {
         let mut findings = Vec::new();
         match stream.next_line(PROMPT).await {
             Read::Ended(_) => {}
-            Read::Line(line) => findings.push(
+            Read::Item(line) => findings.push(
                 Finding::new(
                     "stream-continues",
                     "the stream sent another line after an error event",

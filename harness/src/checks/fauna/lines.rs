@@ -7,33 +7,38 @@ use std::time::Duration;
 
 use scenarios::transcript::Observed;
 use serde_json::Value;
-use wire::jsonl::{Line, LineSplitter, Terminator};
+use wire::jsonl::{Line, Terminator};
 
 use crate::record::{self, HttpResponse, ReadLimits, Recorder};
+use crate::transport::lines::{LineNotes, Lines};
+use crate::transport::{Read, Stream};
 
 /// The longest line kept in a note of the transcript.
 const NOTE_CHARS: usize = 2_000;
 
-/// What one read of a stream came to.
-#[derive(Debug)]
-pub enum Read {
-    Line(Line),
-    /// Nothing complete came in time; the stream is still open.
-    Timeout,
-    /// The stream ended (or broke the limits), with why.
-    Ended(String),
-}
-
 /// An open `/stream/1` response.
+pub type LineConn = Stream<Lines<FaunaNotes>>;
+
+/// Fauna's lines, each recorded as a note with its terminator.
 #[derive(Debug)]
-pub struct LineConn {
-    pub conn: u32,
-    pub headers: Vec<(String, String)>,
-    response: Option<reqwest::Response>,
-    splitter: LineSplitter,
-    recorder: Recorder,
-    /// Set once the stream has ended, with why.
-    pub closed: Option<String>,
+pub struct FaunaNotes;
+
+impl LineNotes for FaunaNotes {
+    const BROKE: &'static str = "the stream broke";
+
+    fn note(line: &Line) -> Observed {
+        let ending = match line.terminator() {
+            Terminator::CrLf => "CRLF",
+            Terminator::Lf => "LF",
+        };
+        let text: String = String::from_utf8_lossy(line.bytes())
+            .chars()
+            .take(NOTE_CHARS)
+            .collect();
+        Observed::Note {
+            text: format!("{ending} line: {text}"),
+        }
+    }
 }
 
 /// Opens a stream; a non-2xx answer is read whole (up to the limit) and returned as `Err`.
@@ -47,51 +52,14 @@ pub async fn open(
     let opened = record::open_stream(recorder, client, request, limits, timeout)
         .await
         .map_err(|e| e.0)?;
-    Ok(opened.map(|open| LineConn {
-        conn: open.conn,
-        headers: open.headers,
-        response: Some(open.response),
-        splitter: LineSplitter::new(limits.sse.max_line_bytes),
-        recorder: recorder.clone(),
-        closed: None,
-    }))
+    let framing = || Lines::new(limits.sse.max_line_bytes);
+    Ok(opened.map(|open| Stream::new(open, framing(), recorder)))
 }
 
 impl LineConn {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        scenarios::transcript::header(&self.headers, name)
-    }
-
     /// The next complete line within `wait`, recorded.
-    pub async fn next_line(&mut self, wait: Duration) -> Read {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            match self.splitter.next_line() {
-                Ok(Some(line)) => {
-                    self.record_line(&line);
-                    return Read::Line(line);
-                }
-                Ok(None) => {}
-                Err(error) => return Read::Ended(self.close(format!("the stream broke: {error}"))),
-            }
-            let Some(response) = self.response.as_mut() else {
-                return Read::Ended(self.closed.clone().unwrap_or_default());
-            };
-            match tokio::time::timeout_at(deadline, response.chunk()).await {
-                Err(_) => return Read::Timeout,
-                Ok(Ok(Some(chunk))) => self.splitter.push(&chunk),
-                Ok(Ok(None)) => {
-                    let reason = match self.splitter.finish() {
-                        Err(error) => format!("end of stream: {error}"),
-                        Ok(()) => "end of stream".to_owned(),
-                    };
-                    return Read::Ended(self.close(reason));
-                }
-                Ok(Err(error)) => {
-                    return Read::Ended(self.close(format!("connection error: {error}")));
-                }
-            }
-        }
+    pub async fn next_line(&mut self, wait: Duration) -> Read<Line> {
+        self.read(wait).await
     }
 
     /// The next JSON event within `wait`; blank lines and lines that are not
@@ -102,7 +70,7 @@ impl LineConn {
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.next_line(left).await {
-                Read::Line(line) => {
+                Read::Item(line) => {
                     if let Some(Ok(value @ Value::Object(_))) = line.parse_json() {
                         return Some(value);
                     }
@@ -134,43 +102,5 @@ impl LineConn {
             }
         }
         events
-    }
-
-    /// Closes the stream from the harness's side (or records why it ended); returns the reason.
-    pub fn close(&mut self, reason: String) -> String {
-        if self.closed.is_none() {
-            self.recorder.record(
-                self.conn,
-                Observed::Closed {
-                    reason: reason.clone(),
-                },
-            );
-            self.closed = Some(reason.clone());
-        }
-        self.response = None;
-        reason
-    }
-
-    fn record_line(&self, line: &Line) {
-        let ending = match line.terminator() {
-            Terminator::CrLf => "CRLF",
-            Terminator::Lf => "LF",
-        };
-        let text: String = String::from_utf8_lossy(line.bytes())
-            .chars()
-            .take(NOTE_CHARS)
-            .collect();
-        self.recorder.record(
-            self.conn,
-            Observed::Note {
-                text: format!("{ending} line: {text}"),
-            },
-        );
-    }
-}
-
-impl Drop for LineConn {
-    fn drop(&mut self) {
-        self.close("closed by the harness".to_owned());
     }
 }

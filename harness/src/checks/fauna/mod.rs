@@ -33,7 +33,8 @@ pub(crate) use super::fixed_property;
 use crate::property::{CaseOutcome, PropertyCheck};
 use crate::record::{self, HttpResponse, ReadLimits, Recorder};
 use crate::runner::{Check, CheckContext};
-pub use lines::{LineConn, Read};
+pub use crate::transport::Read;
+pub use lines::LineConn;
 
 /// Every Fauna check, in catalogue order.
 pub fn checks() -> Vec<Box<dyn Check>> {

@@ -39,7 +39,7 @@ impl LineFormat {
         let mut lines = 0;
         while lines < 3 {
             match stream.next_line(PROMPT).await {
-                Read::Line(line) => {
+                Read::Item(line) => {
                     lines += 1;
                     let crlf = line.terminator() == Terminator::CrLf;
                     for problem in shape::line_problems(line.bytes(), crlf) {

@@ -6,7 +6,7 @@ use scenarios::delivery::{self, Connection, Observation, Promise, Start};
 use scenarios::fibric::meta;
 use scenarios::fibric::plans::{self, EnvelopeSpec, Filters};
 use serde_json::{Value, json};
-use wire::sse::SseItem;
+use wire::sse::{SseEvent, SseItem};
 
 use super::{
     Fibric, PROMPT, deliveries, done, fixed_property, generated_property, needs_producer,
@@ -268,47 +268,52 @@ impl FrameShape {
                 "data",
                 format!("the frame's data is not JSON: {error}"),
             )),
-            Ok(envelope) => {
-                let missing: Vec<&str> = ENVELOPE_FIELDS
-                    .iter()
-                    .copied()
-                    .filter(|f| envelope.get(f).is_none())
-                    .collect();
-                if !missing.is_empty() {
-                    findings.push(
-                        Finding::new(
-                            "envelope-fields",
-                            format!("the envelope lacks {}", missing.join(", ")),
-                        )
-                        .with_evidence(envelope.clone()),
-                    );
-                }
-                if !envelope["cursor"].is_string() {
-                    findings.push(Finding::new(
-                        "cursor",
-                        "the envelope carries no cursor string",
-                    ));
-                }
-                let event_id = envelope["event_id"].as_str().unwrap_or("");
-                if !event.id_field_seen || event.last_event_id != event_id {
-                    findings.push(
-                        Finding::new(
-                            "id-field",
-                            "the frame's id field is not the envelope's event_id",
-                        )
-                        .with_evidence(json!({"id": event.last_event_id, "event_id": event_id})),
-                    );
-                }
-                if event_id != fibric.event_id(0) || envelope["event_type"] != "harness.shape" {
-                    findings.push(Finding::new(
-                        "inconsistent",
-                        "the frame does not carry the envelope that was published",
-                    ));
-                }
-            }
+            Ok(envelope) => findings.extend(frame_findings(event, &envelope, &fibric.event_id(0))),
         }
         done(fibric, findings)
     }
+}
+
+/// What is wrong with an envelope frame that should carry event `event_id` of type `harness.shape`.
+fn frame_findings(event: &SseEvent, envelope: &Value, event_id: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let missing: Vec<&str> = ENVELOPE_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| envelope.get(f).is_none())
+        .collect();
+    if !missing.is_empty() {
+        findings.push(
+            Finding::new(
+                "envelope-fields",
+                format!("the envelope lacks {}", missing.join(", ")),
+            )
+            .with_evidence(envelope.clone()),
+        );
+    }
+    if !envelope["cursor"].is_string() {
+        findings.push(Finding::new(
+            "cursor",
+            "the envelope carries no cursor string",
+        ));
+    }
+    let carried = envelope["event_id"].as_str().unwrap_or("");
+    if !event.id_field_seen || event.last_event_id != carried {
+        findings.push(
+            Finding::new(
+                "id-field",
+                "the frame's id field is not the envelope's event_id",
+            )
+            .with_evidence(json!({"id": event.last_event_id, "event_id": carried})),
+        );
+    }
+    if carried != event_id || envelope["event_type"] != "harness.shape" {
+        findings.push(Finding::new(
+            "inconsistent",
+            "the frame does not carry the envelope that was published",
+        ));
+    }
+    findings
 }
 
 /// A generated filter case: envelopes for two tenants and one filter set.

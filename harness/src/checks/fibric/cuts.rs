@@ -14,11 +14,10 @@ use super::{
     Fibric, PROMPT, deliveries, done, fixed_property, generated_property, needs_producer,
     read_events, read_until, spec,
 };
-use crate::checks::{CutsPlan, cuts_plan};
+use crate::checks::cuts::{CutsPlan, cuts_plan, fault_proxy};
 use crate::property::CaseOutcome;
+use crate::proxy::Proxy;
 use crate::proxy::framing::Framing;
-use crate::proxy::schedule::{ConnPlan, Schedule, Selector};
-use crate::proxy::{self, FaultLog};
 use crate::runner::CheckContext;
 
 generated_property!(Cuts, meta::CUTS, CutsPlan,
@@ -37,7 +36,6 @@ fn plain_http_with_producer(ctx: &CheckContext) -> Option<String> {
 
 async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, String> {
     let fibric = Fibric::new(&ctx);
-    let envelope = spec("harness.cuts", "harness");
     let query = "event_type=harness.cuts";
     // A marker gives the first connection a position to resume from.
     let marker = spec("harness.cuts", "harness");
@@ -59,105 +57,17 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
         delivered: deliveries(&marker_events),
     }];
     drop(direct);
-    let upstream = reqwest::Url::parse(fibric.base())
-        .ok()
-        .and_then(|url| {
-            Some(format!(
-                "{}:{}",
-                url.host_str()?,
-                url.port_or_known_default()?
-            ))
-        })
-        .ok_or("the target URL has no host and port")?;
-    let schedule = Schedule {
-        rules: plan
-            .cuts
-            .iter()
-            .enumerate()
-            .map(|(i, cut)| {
-                (
-                    Selector::Conn(i as u32 + 1),
-                    ConnPlan {
-                        cut: Some(*cut),
-                        ..ConnPlan::default()
-                    },
-                )
-            })
-            .collect(),
+    let proxy = fault_proxy(fibric.base(), &plan.cuts, Framing::Sse, &fibric.recorder).await?;
+    let envelope = spec("harness.cuts", "harness");
+    let through = Through {
+        fibric: &fibric,
+        proxy: &proxy,
+        query,
+        envelope: &envelope,
     };
-    fibric.recorder.note(format!("fault schedule: {schedule}"));
-    let proxy = proxy::start(
-        "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
-        upstream,
-        schedule,
-        Framing::Sse,
-        FaultLog::Recorder(fibric.recorder.clone()),
-    )
-    .await
-    .map_err(|e| format!("starting the fault proxy: {e}"))?;
-    let items: Vec<(usize, usize, &EnvelopeSpec)> =
-        (1..=plan.published).map(|k| (0, k, &envelope)).collect();
-    if plan.before {
-        fibric.publish(&items).await?;
-    }
-    let mut last = first.last_event_id.clone();
-    let mut published = plan.before;
-    for attempt in 0..plan.cuts.len() + 2 {
-        let opened = match fibric
-            .open(&proxy.base_url(), Some(fibric.key(0)), query, Some(&last))
-            .await
-        {
-            Ok(opened) => opened,
-            // A reset can land before the client has read the response head:
-            // a connection that delivered nothing, so reconnect, as a client would.
-            Err(error) => {
-                fibric.recorder.note(format!(
-                    "reconnect {attempt} ended before its response head: {error}"
-                ));
-                continue;
-            }
-        };
-        let mut stream = match opened {
-            Ok(stream) => stream,
-            Err(response) => {
-                let finding = Finding::new(
-                    "status",
-                    format!(
-                        "reconnect {attempt} answered {} {}",
-                        response.status, response.body
-                    ),
-                );
-                return done(fibric, vec![finding]);
-            }
-        };
-        if !published {
-            fibric.publish(&items).await?;
-            published = true;
-        }
-        let start_id = last.clone();
-        // The last published envelope is the sentinel: read up to it or the cut.
-        let events = read_until(
-            &mut stream,
-            &fibric.event_id(plan.published),
-            2 * plan.published + 2,
-            PROMPT,
-        )
-        .await;
-        let got_sentinel = events.iter().any(|e| {
-            serde_json::from_str::<serde_json::Value>(&e.data)
-                .is_ok_and(|v| v["event_id"] == fibric.event_id(plan.published))
-        });
-        if let Some(event) = events.last() {
-            last = event.last_event_id.clone();
-        }
-        connections.push(Connection {
-            conn: stream.conn,
-            start: Start::After(start_id),
-            delivered: deliveries(&events),
-        });
-        if got_sentinel || stream.closed.is_none() {
-            break;
-        }
+    match through.reconnects(&plan, first.last_event_id).await? {
+        Ok(more) => connections.extend(more),
+        Err(finding) => return done(fibric, vec![finding]),
     }
     let all: Vec<(usize, &EnvelopeSpec)> = (0..=plan.published).map(|k| (k, &envelope)).collect();
     let observation = Observation {
@@ -168,6 +78,85 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
         complete: true,
     };
     done(fibric, delivery::check(&observation))
+}
+
+/// The stream read through the fault proxy.
+struct Through<'a> {
+    fibric: &'a Fibric,
+    proxy: &'a Proxy,
+    query: &'a str,
+    envelope: &'a EnvelopeSpec,
+}
+
+impl Through<'_> {
+    /// Reconnects after `last` again and again, each connection reading up
+    /// to the last envelope published or its cut, until one reads to the end;
+    /// what each delivered, or a finding when a reconnect is refused.
+    async fn reconnects(
+        &self,
+        plan: &CutsPlan,
+        mut last: String,
+    ) -> Result<Result<Vec<Connection>, Finding>, String> {
+        let fibric = self.fibric;
+        let items: Vec<(usize, usize, &EnvelopeSpec)> = (1..=plan.published)
+            .map(|k| (0, k, self.envelope))
+            .collect();
+        if plan.before {
+            fibric.publish(&items).await?;
+        }
+        let mut published = plan.before;
+        let mut connections = Vec::new();
+        let sentinel = fibric.event_id(plan.published);
+        for attempt in 0..plan.cuts.len() + 2 {
+            let base = self.proxy.base_url();
+            let opened = match fibric
+                .open(&base, Some(fibric.key(0)), self.query, Some(&last))
+                .await
+            {
+                Ok(opened) => opened,
+                // A reset can land before the client has read the response head:
+                // a connection that delivered nothing, so reconnect, as a client would.
+                Err(error) => {
+                    fibric.recorder.note(format!(
+                        "reconnect {attempt} ended before its response head: {error}"
+                    ));
+                    continue;
+                }
+            };
+            let mut stream = match opened {
+                Ok(stream) => stream,
+                Err(response) => {
+                    let answered = format!("{} {}", response.status, response.body);
+                    let problem = format!("reconnect {attempt} answered {answered}");
+                    return Ok(Err(Finding::new("status", problem)));
+                }
+            };
+            if !published {
+                fibric.publish(&items).await?;
+                published = true;
+            }
+            let start_id = last.clone();
+            // The last published envelope is the sentinel: read up to it or the cut.
+            let max = 2 * plan.published + 2;
+            let events = read_until(&mut stream, &sentinel, max, PROMPT).await;
+            let got_sentinel = events.iter().any(|e| {
+                serde_json::from_str::<serde_json::Value>(&e.data)
+                    .is_ok_and(|v| v["event_id"] == sentinel)
+            });
+            if let Some(event) = events.last() {
+                last = event.last_event_id.clone();
+            }
+            connections.push(Connection {
+                conn: stream.conn,
+                start: Start::After(start_id),
+                delivered: deliveries(&events),
+            });
+            if got_sentinel || stream.closed.is_none() {
+                break;
+            }
+        }
+        Ok(Ok(connections))
+    }
 }
 
 fixed_property!(SlowConsumer, meta::SLOW_CONSUMER);
@@ -240,24 +229,7 @@ impl SlowConsumer {
         // give it the target's own time to cut it, then see what it sent.
         tokio::time::sleep(ctx.patience).await;
         let total = Self::ENVELOPES * Self::PAYLOAD;
-        let mut drained = 0usize;
-        let mut buffer = vec![0u8; 64 * 1024];
-        let mut ended = None;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while drained <= total && tokio::time::Instant::now() < deadline {
-            match tokio::time::timeout(Duration::from_secs(2), stalled.read(&mut buffer)).await {
-                Ok(Ok(0)) => {
-                    ended = Some("end of stream".to_owned());
-                    break;
-                }
-                Ok(Ok(n)) => drained += n,
-                Ok(Err(error)) => {
-                    ended = Some(error.to_string());
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
+        let (drained, ended) = drain(&mut stalled, total).await;
         fibric.recorder.record(
             0,
             Observed::Note {
@@ -279,4 +251,21 @@ impl SlowConsumer {
         }
         done(fibric, findings)
     }
+}
+
+/// Reads what a stalled connection was sent, up to `limit` bytes or 10 s:
+/// how much, and why it ended, if it did.
+async fn drain(stalled: &mut tokio::net::TcpStream, limit: usize) -> (usize, Option<String>) {
+    let mut drained = 0usize;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while drained <= limit && tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(2), stalled.read(&mut buffer)).await {
+            Ok(Ok(0)) => return (drained, Some("end of stream".to_owned())),
+            Ok(Ok(n)) => drained += n,
+            Ok(Err(error)) => return (drained, Some(error.to_string())),
+            Err(_) => break,
+        }
+    }
+    (drained, None)
 }

@@ -27,8 +27,9 @@ use wire::sse::SseEvent;
 
 pub(crate) use super::{fixed_property, generated_property, needs_producer};
 use crate::property::PropertyCheck;
-use crate::record::{self, HttpResponse, ReadLimits, Recorder, SseConn};
+use crate::record::{self, HttpResponse, ReadLimits, Recorder};
 use crate::runner::{Check, CheckContext};
+use crate::transport::sse::{self, SseConn};
 
 /// Every Fibric check, in catalogue order.
 pub fn checks() -> Vec<Box<dyn Check>> {
@@ -212,7 +213,7 @@ impl Fibric {
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
         }
-        record::open_sse(
+        sse::open_sse(
             &self.recorder,
             &self.ctx.http,
             request,

@@ -15,6 +15,7 @@ use super::{
 };
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
+use crate::transport::sse::SseConn;
 
 fixed_property!(StartsAtNow, meta::STARTS_AT_NOW);
 
@@ -154,26 +155,9 @@ async fn resume_case(
     };
     let resumed: Value = serde_json::from_str(&resume_from.data).unwrap_or_default();
     let resumed_after_id = resumed["event_id"].as_str().unwrap_or_default().to_owned();
-    let opened = match by {
-        ResumeBy::CursorParameter => {
-            let Some(cursor) = resumed["cursor"].as_str() else {
-                return done(
-                    fibric,
-                    vec![Finding::new(
-                        "cursor",
-                        "the envelope to resume from carries no cursor",
-                    )],
-                );
-            };
-            fibric
-                .open_ok(0, &format!("{query}&cursor={cursor}"), None)
-                .await
-        }
-        ResumeBy::LastEventId => {
-            fibric
-                .open_ok(0, query, Some(&resume_from.last_event_id))
-                .await
-        }
+    let opened = match resume(&fibric, query, by, &resumed, &resume_from.last_event_id).await {
+        Ok(opened) => opened,
+        Err(finding) => return done(fibric, vec![finding]),
     };
     let mut second = match opened {
         Ok(stream) => stream,
@@ -210,6 +194,32 @@ async fn resume_case(
         complete: true,
     };
     done(fibric, delivery::check(&observation))
+}
+
+/// Opens the stream again after envelope `resumed` (whose frame id was
+/// `frame_id`) the way `by` says; a finding when the envelope has no cursor
+/// to resume with.
+async fn resume(
+    fibric: &Fibric,
+    query: &str,
+    by: ResumeBy,
+    resumed: &Value,
+    frame_id: &str,
+) -> Result<Result<SseConn, String>, Finding> {
+    Ok(match by {
+        ResumeBy::CursorParameter => {
+            let Some(cursor) = resumed["cursor"].as_str() else {
+                return Err(Finding::new(
+                    "cursor",
+                    "the envelope to resume from carries no cursor",
+                ));
+            };
+            fibric
+                .open_ok(0, &format!("{query}&cursor={cursor}"), None)
+                .await
+        }
+        ResumeBy::LastEventId => fibric.open_ok(0, query, Some(frame_id)).await,
+    })
 }
 
 generated_property!(ResumeCursor, meta::RESUME_CURSOR, ResumePlan,

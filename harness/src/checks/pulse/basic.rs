@@ -10,8 +10,9 @@ use wire::sse::SseItem;
 
 use super::{Pulse, UNKNOWN_ID, clip, fixed_property, needs_producer};
 use crate::property::CaseOutcome;
-use crate::record::{HttpResponse, SseConn};
+use crate::record::HttpResponse;
 use crate::runner::CheckContext;
+use crate::transport::sse::SseConn;
 
 fixed_property!(Health, meta::HEALTH);
 

@@ -20,8 +20,8 @@ use super::{
     expected, fixed_property, needs_producer, read_until,
 };
 use crate::property::{CaseOutcome, Property};
-use crate::record::SseConn;
 use crate::runner::CheckContext;
+use crate::transport::sse::SseConn;
 
 fixed_property!(SubscribeLive, meta::SUBSCRIBE_LIVE);
 

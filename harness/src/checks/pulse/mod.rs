@@ -32,8 +32,9 @@ use scenarios::transcript::Observed;
 use serde_json::{Value, json};
 
 use crate::property::{CaseOutcome, PropertyCheck};
-use crate::record::{self, HttpResponse, ReadLimits, Recorder, SseConn};
+use crate::record::{self, HttpResponse, ReadLimits, Recorder};
 use crate::runner::{Check, CheckContext};
+use crate::transport::sse::{self, SseConn};
 
 pub(crate) use super::{fixed_property, needs_producer};
 pub use observe::{Published, create, deliveries, event_id, expected, read_until, resume_id};
@@ -251,7 +252,7 @@ impl Pulse {
         request: reqwest::RequestBuilder,
     ) -> Result<Result<SseConn, HttpResponse>, String> {
         let request = request.header("accept", "text/event-stream");
-        record::open_sse(
+        sse::open_sse(
             &self.recorder,
             &self.ctx.http,
             request,

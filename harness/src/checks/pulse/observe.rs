@@ -8,7 +8,7 @@ use serde_json::Value;
 use wire::sse::SseEvent;
 
 use super::Pulse;
-use crate::record::SseConn;
+use crate::transport::sse::SseConn;
 
 /// The event id in a frame's data, which is what the case published; the
 /// SSE id field is what a reconnecting client sends back ([`resume_id`]).

@@ -165,14 +165,7 @@ impl Delete {
                 ),
             ));
         }
-        let deadline = tokio::time::Instant::now() + ctx.patience;
-        while consumer.closed.is_none() {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() || consumer.next_item(left).await.is_none() {
-                break;
-            }
-        }
-        if consumer.closed.is_none() {
+        if !consumer.ends_within(ctx.patience).await {
             findings.push(Finding::new(
                 "consumer-kept",
                 format!(

@@ -1,0 +1,83 @@
+//! Server-sent events: the SSE framing of a recorded [`Stream`], and opening one.
+
+use std::time::Duration;
+
+use scenarios::transcript::Observed;
+use wire::sse::{SseItem, SseParser};
+
+use super::{Framing, Stream};
+use crate::record::{self, CallError, HttpResponse, ReadLimits, Recorder};
+
+/// An open SSE response.
+pub type SseConn = Stream<Sse>;
+
+/// The SSE framing, within the parser's limits; events, comments and
+/// `retry` fields are recorded as what they are.
+#[derive(Debug)]
+pub struct Sse(SseParser);
+
+impl Framing for Sse {
+    type Item = SseItem;
+
+    fn push(&mut self, chunk: &[u8]) {
+        self.0.push(chunk);
+    }
+
+    fn next(&mut self) -> Result<Option<SseItem>, String> {
+        self.0
+            .next_item()
+            .map_err(|error| format!("the stream broke the SSE limits: {error}"))
+    }
+
+    fn finish(&mut self) -> String {
+        match self.0.finish().ok().flatten() {
+            Some(_) => "end of stream inside an unterminated event",
+            None => "end of stream",
+        }
+        .to_owned()
+    }
+
+    fn observe(&self, item: &SseItem) -> Observed {
+        match item {
+            SseItem::Event(event) => Observed::SseEvent {
+                id: event.id_field_seen.then(|| event.last_event_id.clone()),
+                event: event.event_type.clone(),
+                data: event.data.clone(),
+            },
+            SseItem::Comment(text) => Observed::SseComment { text: text.clone() },
+            SseItem::Retry(ms) => Observed::Note {
+                text: format!("retry: {ms}"),
+            },
+        }
+    }
+}
+
+/// Opens a stream. A non-2xx answer is read whole and returned as `Err(response)`.
+pub async fn open_sse(
+    recorder: &Recorder,
+    client: &reqwest::Client,
+    request: reqwest::RequestBuilder,
+    limits: &ReadLimits,
+    timeout: Duration,
+) -> Result<Result<SseConn, HttpResponse>, CallError> {
+    let opened = record::open_stream(recorder, client, request, limits, timeout).await?;
+    Ok(opened.map(|open| Stream::new(open, Sse(SseParser::new(limits.sse)), recorder)))
+}
+
+impl Stream<Sse> {
+    /// The next item within `timeout`, recorded; `None` on timeout or once closed.
+    pub async fn next_item(&mut self, timeout: Duration) -> Option<SseItem> {
+        self.next(timeout).await
+    }
+
+    /// The next event within `timeout` (comments recorded and skipped).
+    pub async fn next_event(&mut self, timeout: Duration) -> Option<wire::sse::SseEvent> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if let SseItem::Event(event) = self.next(left).await? {
+                return Some(event);
+            }
+        }
+    }
+}
