@@ -11,6 +11,7 @@
 //! - [`verdict`]: findings and verdicts, and how a level turns findings into a verdict.
 //! - [`transcript`]: what crossed the wire during a case, with timestamps.
 //! - [`delivery`]: the delivery oracle and its anomaly names.
+//! - [`cuts`]: where and how the fault proxy cuts a connection, and the cuts checks' plan.
 //! - [`fibric`], [`pulse`], [`fauna`], [`actyx`], [`atproto`]: each API's checks: metadata, plans, oracles.
 //! - [`catalogue`]: every check the harness knows, in one list.
 
@@ -18,6 +19,7 @@ pub mod actyx;
 pub mod atproto;
 pub mod catalogue;
 pub mod check;
+pub mod cuts;
 pub mod delivery;
 pub mod fauna;
 pub mod fibric;

@@ -1,48 +1,12 @@
-//! What every cuts check shares: its plan, and a fault proxy in front of the target that cuts connections 1, 2, … where the plan says.
+//! What the cuts checks share: a fault proxy in front of the target that cuts connections 1, 2, … where the plan (`scenarios::cuts::CutsPlan`) says.
 
-use proptest::prelude::*;
-use serde::{Deserialize, Serialize};
+use scenarios::cuts::Cut;
 
 use crate::proxy::framing::Framing;
-use crate::proxy::schedule::{ConnPlan, Cut, CutAction, CutAt, Schedule, Selector};
+use crate::proxy::schedule::{ConnPlan, Schedule, Selector};
 use crate::proxy::{self, FaultLog, Proxy};
 use crate::record::Recorder;
 use crate::runner::CheckContext;
-
-/// The plan of every API's cuts check: `published` events, read through
-/// connections the fault proxy cuts where `cuts` say.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CutsPlan {
-    pub published: usize,
-    /// Publish before the first connection opens (replay) or after (live).
-    pub before: bool,
-    /// The cuts of connections 1, 2, …; later connections are left alone.
-    pub cuts: Vec<Cut>,
-}
-
-/// 1 to `max_published` events and one to three cuts, each at a frame
-/// boundary or some bytes into the next frame, by FIN or RST.
-pub fn cuts_plan(max_published: usize) -> impl Strategy<Value = CutsPlan> {
-    let cut = (
-        0u64..6,
-        prop_oneof![3 => Just(0u64), 2 => 1u64..60],
-        prop_oneof![Just(CutAction::Fin), Just(CutAction::Rst)],
-    )
-        .prop_map(|(frames, plus_bytes, action)| Cut {
-            at: CutAt::Frames { frames, plus_bytes },
-            action,
-        });
-    (
-        1..=max_published,
-        any::<bool>(),
-        prop::collection::vec(cut, 1..=3),
-    )
-        .prop_map(|(published, before, cuts)| CutsPlan {
-            published,
-            before,
-            cuts,
-        })
-}
 
 /// Why the fault proxy cannot stand in front of this target, if it cannot:
 /// it speaks plain TCP.

@@ -44,10 +44,14 @@ pub fn needs_producer(ctx: &crate::runner::CheckContext) -> Option<String> {
 
 /// A check with one fixed scenario: its struct and its
 /// [`crate::property::Property`] impl, whose plan is `()` and which runs one
-/// case. The struct provides `fn skip(&CheckContext) -> Option<String>` and
-/// `async fn case(CheckContext) -> Result<CaseOutcome, String>`.
+/// case. The struct provides `async fn case(CheckContext) -> Result<CaseOutcome, String>`.
+/// It never skips, unless `skip:` names a `fn(&CheckContext) -> Option<String>`
+/// that says why it cannot run against a target.
 macro_rules! fixed_property {
     ($name:ident, $meta:expr) => {
+        $crate::checks::fixed_property!($name, $meta, skip: |_: &$crate::runner::CheckContext| None);
+    };
+    ($name:ident, $meta:expr, skip: $skip:expr) => {
         #[derive(Debug)]
         pub struct $name;
 
@@ -67,7 +71,7 @@ macro_rules! fixed_property {
             }
 
             fn skip_reason(&self, ctx: &$crate::runner::CheckContext) -> Option<String> {
-                Self::skip(ctx)
+                $skip(ctx)
             }
 
             fn run_case(
@@ -87,8 +91,13 @@ pub(crate) use fixed_property;
 
 /// A check over generated plans: its struct and its [`$crate::property::Property`]
 /// impl, from the metadata, the plan type and strategy, the share of the
-/// requested cases it runs, the skip rule and the case function.
+/// requested cases it runs, the skip rule (never, when there is no `skip:`)
+/// and the case function.
 macro_rules! generated_property {
+    ($name:ident, $meta:expr, $plan:ty, strategy: $strategy:expr, cases: |$requested:ident| $cases:expr, run: $run:expr) => {
+        $crate::checks::generated_property!($name, $meta, $plan, strategy: $strategy,
+            cases: |$requested| $cases, skip: |_: &$crate::runner::CheckContext| None, run: $run);
+    };
     ($name:ident, $meta:expr, $plan:ty, strategy: $strategy:expr, cases: |$requested:ident| $cases:expr, skip: $skip:expr, run: $run:expr) => {
         #[derive(Debug)]
         pub struct $name;

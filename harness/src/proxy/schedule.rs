@@ -20,25 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Where a cut falls on one connection's downstream bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CutAt {
-    Bytes(u64),
-    Frames { frames: u64, plus_bytes: u64 },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CutAction {
-    Fin,
-    Rst,
-    Stall,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cut {
-    pub at: CutAt,
-    pub action: CutAction,
-}
+pub use scenarios::cuts::{Cut, CutAction, CutAt};
 
 /// What happens to one connection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,27 +182,6 @@ impl fmt::Display for Selector {
             Selector::Conn(n) => write!(f, "conn {n}"),
             Selector::All => f.write_str("all"),
         }
-    }
-}
-
-impl fmt::Display for CutAt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CutAt::Bytes(n) => write!(f, "after {n} bytes"),
-            CutAt::Frames { frames, plus_bytes } => {
-                write!(f, "after {frames} frames + {plus_bytes} bytes")
-            }
-        }
-    }
-}
-
-impl fmt::Display for CutAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CutAction::Fin => "fin",
-            CutAction::Rst => "rst",
-            CutAction::Stall => "stall",
-        })
     }
 }
 

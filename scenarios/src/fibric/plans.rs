@@ -1,4 +1,4 @@
-//! Fibric plans: generated envelopes and filters, and an independent model of the filter rules.
+//! Fibric plans: generated envelopes, filters, resumes and backfill seams, and an independent model of the filter rules.
 //!
 //! The model here is written apart from the reference server's matcher on
 //! purpose: the oracle and the server must not share a bug.
@@ -132,6 +132,84 @@ pub fn filters() -> impl Strategy<Value = Filters> {
             workspace_id: workspace.map(str::to_owned),
             entity: entity.map(str::to_owned),
         })
+}
+
+/// A generated filter case: envelopes for two tenants and one filter set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FilterPlan {
+    /// (tenant index, envelope)
+    pub envelopes: Vec<(usize, EnvelopeSpec)>,
+    pub filters: Filters,
+}
+
+/// One to eleven envelopes, each of tenant 0 or 1.
+pub fn two_tenant_envelopes() -> impl Strategy<Value = Vec<(usize, EnvelopeSpec)>> {
+    prop::collection::vec((0usize..2, envelope()), 1..12)
+}
+
+/// Envelopes of tenant 0 and an `event_type` glob to stream them with.
+pub fn glob_plan() -> impl Strategy<Value = FilterPlan> {
+    (
+        prop::collection::vec((Just(0usize), envelope()), 1..12),
+        glob(),
+    )
+        .prop_map(|(envelopes, glob)| FilterPlan {
+            envelopes,
+            filters: Filters {
+                event_type: Some(glob),
+                ..Filters::default()
+            },
+        })
+}
+
+/// Envelopes of tenant 0 and a set of filters that must all hold.
+pub fn and_filters_plan() -> impl Strategy<Value = FilterPlan> {
+    (
+        prop::collection::vec((Just(0usize), envelope()), 1..12),
+        filters(),
+    )
+        .prop_map(|(envelopes, filters)| FilterPlan { envelopes, filters })
+}
+
+/// Read `published` envelopes, resume after the `resume_after`-th, then publish `live` more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumePlan {
+    pub published: usize,
+    pub resume_after: usize,
+    pub live: usize,
+}
+
+/// One to eight envelopes, a resume after any of them, and up to three live ones.
+pub fn resume_plan() -> impl Strategy<Value = ResumePlan> {
+    (1usize..=8, 0usize..=3).prop_flat_map(|(published, live)| {
+        (0..published).prop_map(move |resume_after| ResumePlan {
+            published,
+            resume_after,
+            live,
+        })
+    })
+}
+
+/// Backfill `backfill` envelopes in pages of `page`, then `gap` more land
+/// before the stream opens, and `live` after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeamPlan {
+    pub backfill: usize,
+    pub page: usize,
+    pub gap: usize,
+    pub live: usize,
+}
+
+/// Up to six envelopes backfilled in pages of one to four, up to three in the gap, one to three live.
+pub fn seam_plan() -> impl Strategy<Value = SeamPlan> {
+    (0usize..=6, 1usize..=4, 0usize..=3, 1usize..=3).prop_map(|(backfill, page, gap, live)| {
+        SeamPlan {
+            backfill,
+            page,
+            gap,
+            live,
+        }
+    })
 }
 
 #[cfg(test)]

@@ -83,10 +83,6 @@ fn probes(tag: &str) -> Vec<(&'static str, &'static str, Option<Value>, bool)> {
 fixed_property!(AuthRequired, meta::AUTH_REQUIRED);
 
 impl AuthRequired {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let ax = Actyx::new(&ctx);
         let found = Self::body(&ax).await;
@@ -142,10 +138,6 @@ impl AuthRequired {
 fixed_property!(TokenFlow, meta::TOKEN_FLOW);
 
 impl TokenFlow {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let mut ax = Actyx::new(&ctx);
         let found = Self::body(&mut ax).await;
@@ -228,10 +220,6 @@ fn token_urls(ax: &Actyx, path: &str) -> Vec<String> {
 fixed_property!(Negotiation, meta::NEGOTIATION);
 
 impl Negotiation {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let mut ax = Actyx::new(&ctx);
         let found = Self::body(&mut ax).await;
@@ -321,10 +309,6 @@ impl Negotiation {
 fixed_property!(KeepAlive, meta::KEEPALIVE);
 
 impl KeepAlive {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let mut ax = Actyx::new(&ctx);
         let found = Self::body(&mut ax).await;

@@ -124,10 +124,6 @@ fn monotonic(ax: &Actyx, lower: &BTreeMap<String, u64>) -> Value {
 fixed_property!(CaughtUp, meta::CAUGHT_UP);
 
 impl CaughtUp {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let mut ax = Actyx::new(&ctx);
         let found = Self::body(&mut ax).await;
@@ -181,7 +177,7 @@ impl CaughtUp {
     }
 }
 
-fixed_property!(TimeTravel, meta::TIME_TRAVEL);
+fixed_property!(TimeTravel, meta::TIME_TRAVEL, skip: Self::skip);
 
 impl TimeTravel {
     fn skip(ctx: &CheckContext) -> Option<String> {

@@ -36,14 +36,10 @@ fn missing(what: &str, problem: String) -> Finding {
     Finding::new("missing", format!("{what}: {problem}"))
 }
 
+// The driver writes through the API itself (createAccount, createRecord).
 fixed_property!(StrictFrames, meta::STRICT_FRAMES);
 
 impl StrictFrames {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        // The driver writes through the API itself (createAccount, createRecord).
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let atproto = Atproto::new(&ctx);
         let mut live = atproto.subscribe(None).await?;
@@ -113,10 +109,6 @@ async fn future_cursor_answer(atproto: &Atproto) -> Result<(Option<Frame>, Recei
 fixed_property!(ErrorHeader, meta::ERROR_HEADER);
 
 impl ErrorHeader {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let atproto = Atproto::new(&ctx);
         let mut findings = Vec::new();
@@ -154,10 +146,6 @@ impl ErrorHeader {
 fixed_property!(FutureCursor, meta::FUTURE_CURSOR);
 
 impl FutureCursor {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let atproto = Atproto::new(&ctx);
         let mut findings = Vec::new();
@@ -250,14 +238,10 @@ fn nonmonotonic(got: &[u64]) -> Option<Finding> {
         .then(|| Finding::new("nonmonotonic", format!("seqs not increasing: {got:?}")))
 }
 
+// The driver writes through the API itself (createAccount, createRecord).
 fixed_property!(ReplayAfter, meta::REPLAY_AFTER);
 
 impl ReplayAfter {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        // The driver writes through the API itself (createAccount, createRecord).
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let atproto = Atproto::new(&ctx);
         let replay = Replay::run(&atproto).await?;
@@ -293,14 +277,10 @@ impl ReplayAfter {
     }
 }
 
+// The driver writes through the API itself (createAccount, createRecord).
 fixed_property!(ReplayEitherReading, meta::REPLAY_EITHER_READING);
 
 impl ReplayEitherReading {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        // The driver writes through the API itself (createAccount, createRecord).
-        None
-    }
-
     /// Accepts a replay from the frame at the cursor (the spec's "from the
     /// cursor") or from the one after it (what relays and the PDS do), and
     /// says which; fails one that starts earlier or leaves a gap.
@@ -351,14 +331,10 @@ impl ReplayEitherReading {
     }
 }
 
+// The driver writes through the API itself (createAccount, createRecord).
 fixed_property!(CursorZero, meta::CURSOR_ZERO);
 
 impl CursorZero {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        // The driver writes through the API itself (createAccount, createRecord).
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let atproto = Atproto::new(&ctx);
         let (_, own) = own_frames(&atproto, 1).await?;
@@ -397,14 +373,10 @@ impl CursorZero {
     }
 }
 
+// The driver writes through the API itself (createAccount, createRecord).
 fixed_property!(RelayCommit, meta::RELAY_COMMIT);
 
 impl RelayCommit {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        // The driver writes through the API itself (createAccount, createRecord).
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let atproto = Atproto::new(&ctx);
         let mut live = atproto.subscribe(None).await?;

@@ -118,14 +118,10 @@ fn shape(frame: &Frame) -> Vec<Finding> {
     findings
 }
 
+// The driver writes through the API itself (createAccount, createRecord).
 fixed_property!(EventShapes, meta::EVENT_SHAPES);
 
 impl EventShapes {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        // The driver writes through the API itself (createAccount, createRecord).
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let atproto = Atproto::new(&ctx);
         let mut live = atproto.subscribe(None).await?;
@@ -158,14 +154,10 @@ impl EventShapes {
     }
 }
 
+// The driver writes through the API itself (createAccount, createRecord).
 fixed_property!(OutdatedCursor, meta::OUTDATED_CURSOR);
 
 impl OutdatedCursor {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        // The driver writes through the API itself (createAccount, createRecord).
-        None
-    }
-
     /// The first two frames after `cursor=1`.
     async fn first_two(atproto: &Atproto) -> Result<Vec<Frame>, String> {
         let mut subscription = atproto.subscribe(Some(1)).await?;
@@ -223,14 +215,10 @@ impl OutdatedCursor {
     }
 }
 
+// The driver writes through the API itself.
 fixed_property!(SeqIncreasing, meta::SEQ_INCREASING);
 
 impl SeqIncreasing {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        // The driver writes through the API itself.
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let atproto = Atproto::new(&ctx);
         let mut live = atproto.subscribe(None).await?;
@@ -286,7 +274,7 @@ impl SeqIncreasing {
     }
 }
 
-fixed_property!(LabelsSigned, meta::LABELS_SIGNED);
+fixed_property!(LabelsSigned, meta::LABELS_SIGNED, skip: Self::skip);
 
 impl LabelsSigned {
     fn skip(ctx: &CheckContext) -> Option<String> {

@@ -181,7 +181,7 @@ fn judge(lagged: &Lagged) -> Vec<Finding> {
     vec![finding.with_evidence(evidence)]
 }
 
-fixed_property!(ConsumerTooSlow, meta::CONSUMER_TOO_SLOW);
+fixed_property!(ConsumerTooSlow, meta::CONSUMER_TOO_SLOW, skip: Self::skip);
 
 impl ConsumerTooSlow {
     fn skip(ctx: &CheckContext) -> Option<String> {

@@ -77,7 +77,7 @@ async fn read_replay(stream: &mut LineConn) -> Vec<Value> {
     events
 }
 
-fixed_property!(ReplayLimit, meta::REPLAY_LIMIT);
+fixed_property!(ReplayLimit, meta::REPLAY_LIMIT, skip: Self::skip);
 
 impl ReplayLimit {
     fn skip(ctx: &CheckContext) -> Option<String> {
@@ -122,7 +122,7 @@ impl ReplayLimit {
     }
 }
 
-fixed_property!(ErrorEndsStream, meta::ERROR_ENDS_STREAM);
+fixed_property!(ErrorEndsStream, meta::ERROR_ENDS_STREAM, skip: Self::skip);
 
 impl ErrorEndsStream {
     fn skip(ctx: &CheckContext) -> Option<String> {

@@ -211,7 +211,7 @@ async fn start_ts_case(ctx: CheckContext, plan: ResumePlan) -> Result<CaseOutcom
     fauna.done(compare_ids(&what, &want, &got))
 }
 
-fixed_property!(StartTsWithCursor, meta::START_TS_WITH_CURSOR);
+fixed_property!(StartTsWithCursor, meta::START_TS_WITH_CURSOR, skip: Self::skip);
 
 impl StartTsWithCursor {
     fn skip(ctx: &CheckContext) -> Option<String> {
@@ -265,7 +265,7 @@ impl StartTsWithCursor {
     }
 }
 
-fixed_property!(StartTooOld, meta::START_TOO_OLD);
+fixed_property!(StartTooOld, meta::START_TOO_OLD, skip: Self::skip);
 
 impl StartTooOld {
     fn skip(ctx: &CheckContext) -> Option<String> {

@@ -9,7 +9,7 @@ use super::{Fauna, PROMPT, Read, WRONG_SECRET, clip, fixed_property, is_event_of
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
 
-fixed_property!(LineFormat, meta::LINE_FORMAT);
+fixed_property!(LineFormat, meta::LINE_FORMAT, skip: Self::skip);
 
 impl LineFormat {
     fn skip(ctx: &CheckContext) -> Option<String> {
@@ -68,7 +68,7 @@ impl LineFormat {
     }
 }
 
-fixed_property!(StatusFirst, meta::STATUS_FIRST);
+fixed_property!(StatusFirst, meta::STATUS_FIRST, skip: Self::skip);
 
 impl StatusFirst {
     fn skip(ctx: &CheckContext) -> Option<String> {
@@ -124,7 +124,7 @@ fn shape_findings(events: &[Value]) -> Vec<Finding> {
         .collect()
 }
 
-fixed_property!(EventShape, meta::EVENT_SHAPE);
+fixed_property!(EventShape, meta::EVENT_SHAPE, skip: Self::skip);
 
 impl EventShape {
     fn skip(ctx: &CheckContext) -> Option<String> {
@@ -184,7 +184,7 @@ impl EventShape {
     }
 }
 
-fixed_property!(TxnTsOrder, meta::TXN_TS_ORDER);
+fixed_property!(TxnTsOrder, meta::TXN_TS_ORDER, skip: Self::skip);
 
 impl TxnTsOrder {
     fn skip(ctx: &CheckContext) -> Option<String> {
@@ -231,7 +231,7 @@ impl TxnTsOrder {
     }
 }
 
-fixed_property!(Unauthorized, meta::UNAUTHORIZED);
+fixed_property!(Unauthorized, meta::UNAUTHORIZED, skip: Self::skip);
 
 impl Unauthorized {
     fn skip(ctx: &CheckContext) -> Option<String> {

@@ -1,10 +1,9 @@
 //! Fibric checks of auth, tenancy, the wire format, keep-alives and filters.
 
-use proptest::prelude::*;
 use scenarios::Finding;
 use scenarios::delivery::{self, Connection, Observation, Promise, Start};
 use scenarios::fibric::meta;
-use scenarios::fibric::plans::{self, EnvelopeSpec, Filters};
+use scenarios::fibric::plans::{self, EnvelopeSpec, FilterPlan, Filters};
 use serde_json::{Value, json};
 use wire::sse::{SseEvent, SseItem};
 
@@ -45,10 +44,6 @@ fn expect_401(what: &str, status: u16, body: &str) -> Vec<Finding> {
 fixed_property!(AuthRequired, meta::AUTH_REQUIRED);
 
 impl AuthRequired {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let fibric = Fibric::new(&ctx);
         let mut findings = Vec::new();
@@ -84,10 +79,6 @@ impl AuthRequired {
 fixed_property!(ContentType, meta::CONTENT_TYPE);
 
 impl ContentType {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let fibric = Fibric::new(&ctx);
         let mut findings = Vec::new();
@@ -119,10 +110,6 @@ impl ContentType {
 fixed_property!(NoStore, meta::NO_STORE);
 
 impl NoStore {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let fibric = Fibric::new(&ctx);
         let mut findings = Vec::new();
@@ -153,10 +140,6 @@ impl NoStore {
 fixed_property!(KeepAlive, meta::KEEPALIVE);
 
 impl KeepAlive {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let fibric = Fibric::new(&ctx);
         let mut findings = Vec::new();
@@ -200,7 +183,7 @@ impl KeepAlive {
     }
 }
 
-fixed_property!(FrameShape, meta::FRAME_SHAPE);
+fixed_property!(FrameShape, meta::FRAME_SHAPE, skip: Self::skip);
 
 /// The fields of an envelope, as the seed lists them.
 pub const ENVELOPE_FIELDS: [&str; 11] = [
@@ -316,14 +299,6 @@ fn frame_findings(event: &SseEvent, envelope: &Value, event_id: &str) -> Vec<Fin
     findings
 }
 
-/// A generated filter case: envelopes for two tenants and one filter set.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct FilterPlan {
-    /// (tenant index, envelope)
-    pub envelopes: Vec<(usize, EnvelopeSpec)>,
-    pub filters: Filters,
-}
-
 /// Streams with `filters` as tenant `reader` while the plan's envelopes are
 /// published, and checks that exactly the admitted ones of that tenant arrive, in order.
 async fn filtered_stream_case(
@@ -369,30 +344,22 @@ async fn filtered_stream_case(
     done(fibric, delivery::check(&observation))
 }
 
-fn two_tenant_envelopes() -> impl Strategy<Value = Vec<(usize, EnvelopeSpec)>> {
-    prop::collection::vec((0usize..2, plans::envelope()), 1..12)
-}
-
 // Read as the second tenant: a server that sends every key to one tenant's
 // log most likely sends them to the first.
 generated_property!(Tenancy, meta::TENANCY, Vec<(usize, EnvelopeSpec)>,
-    strategy: two_tenant_envelopes(),
+    strategy: plans::two_tenant_envelopes(),
     cases: |requested| requested.div_ceil(4),
     skip: needs_producer,
     run: |ctx, envelopes| filtered_stream_case(ctx, FilterPlan { envelopes, filters: Filters::default() }, 1));
 
 generated_property!(Glob, meta::GLOB, FilterPlan,
-    strategy: (prop::collection::vec((Just(0usize), plans::envelope()), 1..12), plans::glob()).prop_map(|(envelopes, glob)| FilterPlan {
-        envelopes,
-        filters: Filters { event_type: Some(glob), ..Filters::default() },
-    }),
+    strategy: plans::glob_plan(),
     cases: |requested| requested.div_ceil(2),
     skip: needs_producer,
     run: |ctx, plan| filtered_stream_case(ctx, plan, 0));
 
 generated_property!(AndFilters, meta::AND_FILTERS, FilterPlan,
-    strategy: (prop::collection::vec((Just(0usize), plans::envelope()), 1..12), plans::filters())
-        .prop_map(|(envelopes, filters)| FilterPlan { envelopes, filters }),
+    strategy: plans::and_filters_plan(),
     cases: |requested| requested.div_ceil(2),
     skip: needs_producer,
     run: |ctx, plan| filtered_stream_case(ctx, plan, 0));

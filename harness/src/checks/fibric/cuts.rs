@@ -14,11 +14,12 @@ use super::{
     Fibric, PROMPT, deliveries, done, fixed_property, generated_property, needs_producer,
     read_events, read_until, spec,
 };
-use crate::checks::cuts::{CutsPlan, cuts_plan, fault_proxy};
+use crate::checks::cuts::fault_proxy;
 use crate::property::CaseOutcome;
 use crate::proxy::Proxy;
 use crate::proxy::framing::Framing;
 use crate::runner::CheckContext;
+use scenarios::cuts::{CutsPlan, cuts_plan};
 
 generated_property!(Cuts, meta::CUTS, CutsPlan,
     strategy: cuts_plan(10),
@@ -159,7 +160,7 @@ impl Through<'_> {
     }
 }
 
-fixed_property!(SlowConsumer, meta::SLOW_CONSUMER);
+fixed_property!(SlowConsumer, meta::SLOW_CONSUMER, skip: Self::skip);
 
 impl SlowConsumer {
     /// Envelopes published while one consumer stalls; with a 64 KiB payload

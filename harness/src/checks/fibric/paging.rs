@@ -1,11 +1,9 @@
 //! Fibric checks of paging: the list walks the log, and backfill-then-tail has no seam.
 
-use proptest::prelude::*;
 use scenarios::Finding;
 use scenarios::delivery::{self, Connection, Observation, Promise, Start};
 use scenarios::fibric::meta;
-use scenarios::fibric::plans::EnvelopeSpec;
-use serde::{Deserialize, Serialize};
+use scenarios::fibric::plans::{EnvelopeSpec, SeamPlan, seam_plan};
 use serde_json::Value;
 
 use super::{
@@ -14,16 +12,6 @@ use super::{
 };
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
-
-/// Backfill `backfill` envelopes in pages of `page`, then `gap` more land
-/// before the stream opens, and `live` after.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SeamPlan {
-    pub backfill: usize,
-    pub page: usize,
-    pub gap: usize,
-    pub live: usize,
-}
 
 /// Pages through `GET /v1/events?{query}` from the start; returns the items and the last next_cursor.
 async fn backfill(
@@ -72,7 +60,7 @@ async fn backfill(
 }
 
 generated_property!(Seam, meta::SEAM, SeamPlan,
-    strategy: (0usize..=6, 1usize..=4, 0usize..=3, 1usize..=3).prop_map(|(backfill, page, gap, live)| SeamPlan { backfill, page, gap, live }),
+    strategy: seam_plan(),
     cases: |requested| requested.div_ceil(2),
     skip: needs_producer,
     run: seam_case);

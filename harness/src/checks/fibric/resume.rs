@@ -1,12 +1,10 @@
 //! Fibric checks of where a stream starts: now, after a cursor or a Last-Event-ID, after a backfill; and of paging.
 
 use proptest::prelude::*;
-use proptest::strategy::SBoxedStrategy;
 use scenarios::Finding;
 use scenarios::delivery::{self, Connection, Observation, Promise, Start};
 use scenarios::fibric::meta;
-use scenarios::fibric::plans::EnvelopeSpec;
-use serde::{Deserialize, Serialize};
+use scenarios::fibric::plans::{EnvelopeSpec, ResumePlan, resume_plan};
 use serde_json::{Value, json};
 
 use super::{
@@ -17,7 +15,7 @@ use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
 use crate::transport::sse::SseConn;
 
-fixed_property!(StartsAtNow, meta::STARTS_AT_NOW);
+fixed_property!(StartsAtNow, meta::STARTS_AT_NOW, skip: Self::skip);
 
 impl StartsAtNow {
     fn skip(ctx: &CheckContext) -> Option<String> {
@@ -98,26 +96,6 @@ async fn order_case(ctx: CheckContext, batches: Vec<u8>) -> Result<CaseOutcome, 
         complete: true,
     };
     done(fibric, delivery::check(&observation))
-}
-
-/// Read `published` envelopes, resume after the `resume_after`-th, then publish `live` more.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResumePlan {
-    pub published: usize,
-    pub resume_after: usize,
-    pub live: usize,
-}
-
-fn resume_plans() -> SBoxedStrategy<ResumePlan> {
-    (1usize..=8, 0usize..=3)
-        .prop_flat_map(|(published, live)| {
-            (0..published).prop_map(move |resume_after| ResumePlan {
-                published,
-                resume_after,
-                live,
-            })
-        })
-        .sboxed()
 }
 
 /// How the second connection says where to resume.
@@ -223,13 +201,13 @@ async fn resume(
 }
 
 generated_property!(ResumeCursor, meta::RESUME_CURSOR, ResumePlan,
-    strategy: resume_plans(),
+    strategy: resume_plan(),
     cases: |requested| requested.div_ceil(2),
     skip: needs_producer,
     run: |ctx, plan| resume_case(ctx, plan, ResumeBy::CursorParameter));
 
 generated_property!(ResumeLastEventId, meta::RESUME_LAST_EVENT_ID, ResumePlan,
-    strategy: resume_plans(),
+    strategy: resume_plan(),
     cases: |requested| requested.div_ceil(2),
     skip: needs_producer,
     run: |ctx, plan| resume_case(ctx, plan, ResumeBy::LastEventId));
@@ -267,7 +245,7 @@ fn expect_refusal(
     })
 }
 
-fixed_property!(CursorBound, meta::CURSOR_BOUND);
+fixed_property!(CursorBound, meta::CURSOR_BOUND, skip: Self::skip);
 
 impl CursorBound {
     fn skip(ctx: &CheckContext) -> Option<String> {
@@ -336,7 +314,7 @@ impl CursorBound {
     }
 }
 
-fixed_property!(CursorExpired, meta::CURSOR_EXPIRED);
+fixed_property!(CursorExpired, meta::CURSOR_EXPIRED, skip: Self::skip);
 
 impl CursorExpired {
     fn skip(ctx: &CheckContext) -> Option<String> {

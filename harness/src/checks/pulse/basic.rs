@@ -17,10 +17,6 @@ use crate::transport::sse::SseConn;
 fixed_property!(Health, meta::HEALTH);
 
 impl Health {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let pulse = Pulse::new(&ctx);
         let request = pulse.request(pulse.base(), Method::GET, "/health", None, None);
@@ -92,10 +88,6 @@ fn answer_of(opened: Result<SseConn, HttpResponse>) -> (u16, String) {
 fixed_property!(AuthRequired, meta::AUTH_REQUIRED);
 
 impl AuthRequired {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let pulse = Pulse::new(&ctx);
         let name = pulse.stream_name("auth");
@@ -146,10 +138,6 @@ impl AuthRequired {
 fixed_property!(ErrorShape, meta::ERROR_SHAPE);
 
 impl ErrorShape {
-    fn skip(_ctx: &CheckContext) -> Option<String> {
-        None
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let pulse = Pulse::new(&ctx);
         let key = Some(pulse.key());
@@ -225,7 +213,7 @@ async fn open_both(pulse: &Pulse) -> Result<Result<(SseConn, SseConn), Finding>,
     Ok(Ok((stream, subscription)))
 }
 
-fixed_property!(ContentType, meta::CONTENT_TYPE);
+fixed_property!(ContentType, meta::CONTENT_TYPE, skip: Self::skip);
 
 impl ContentType {
     fn skip(ctx: &CheckContext) -> Option<String> {
@@ -264,7 +252,7 @@ impl ContentType {
     }
 }
 
-fixed_property!(KeepAlive, meta::KEEPALIVE);
+fixed_property!(KeepAlive, meta::KEEPALIVE, skip: Self::skip);
 
 impl KeepAlive {
     fn skip(ctx: &CheckContext) -> Option<String> {

@@ -9,12 +9,13 @@ use scenarios::transcript::Observed;
 use super::{
     PROMPT, Published, Pulse, deliveries, event_id, expected, needs_producer, read_until, resume_id,
 };
-use crate::checks::cuts::{CutsPlan, cuts_plan, fault_proxy, plain_tcp_only};
+use crate::checks::cuts::{fault_proxy, plain_tcp_only};
 use crate::checks::generated_property;
 use crate::property::CaseOutcome;
 use crate::proxy::Proxy;
 use crate::proxy::framing::Framing;
 use crate::runner::CheckContext;
+use scenarios::cuts::{CutsPlan, cuts_plan};
 
 /// Changes published on every reconnect: with two, the last one is never
 /// the event right after the resume position, so a server that drops that

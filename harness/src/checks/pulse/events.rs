@@ -23,7 +23,7 @@ use crate::property::{CaseOutcome, Property};
 use crate::runner::CheckContext;
 use crate::transport::sse::SseConn;
 
-fixed_property!(SubscribeLive, meta::SUBSCRIBE_LIVE);
+fixed_property!(SubscribeLive, meta::SUBSCRIBE_LIVE, skip: Self::skip);
 
 impl SubscribeLive {
     fn skip(ctx: &CheckContext) -> Option<String> {
@@ -322,7 +322,7 @@ impl Property for EventShape {
     }
 }
 
-fixed_property!(UlidOrder, meta::ULID_ORDER);
+fixed_property!(UlidOrder, meta::ULID_ORDER, skip: Self::skip);
 
 impl UlidOrder {
     /// Concurrent publishers, each making this many changes back to back,
@@ -413,7 +413,7 @@ impl UlidOrder {
     }
 }
 
-fixed_property!(Lookup, meta::LOOKUP);
+fixed_property!(Lookup, meta::LOOKUP, skip: Self::skip);
 
 impl Lookup {
     fn skip(ctx: &CheckContext) -> Option<String> {

@@ -20,7 +20,7 @@ use super::{
 use crate::property::{CaseOutcome, Property};
 use crate::runner::CheckContext;
 
-fixed_property!(Lifecycle, meta::LIFECYCLE);
+fixed_property!(Lifecycle, meta::LIFECYCLE, skip: Self::skip);
 
 impl Lifecycle {
     fn skip(ctx: &CheckContext) -> Option<String> {
@@ -130,7 +130,7 @@ fn listing(
     findings
 }
 
-fixed_property!(Delete, meta::DELETE);
+fixed_property!(Delete, meta::DELETE, skip: Self::skip);
 
 impl Delete {
     fn skip(ctx: &CheckContext) -> Option<String> {
@@ -216,7 +216,7 @@ impl Delete {
     }
 }
 
-fixed_property!(SingleConsumer, meta::SINGLE_CONSUMER);
+fixed_property!(SingleConsumer, meta::SINGLE_CONSUMER, skip: Self::skip);
 
 impl SingleConsumer {
     fn skip(ctx: &CheckContext) -> Option<String> {
