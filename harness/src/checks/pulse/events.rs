@@ -1,25 +1,21 @@
 //! Pulse checks of what is delivered: subscriptions live and at most once, filters, event shapes, id order, and lookup by id.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
-use proptest::prelude::*;
-use proptest::strategy::SBoxedStrategy;
 use reqwest::Method;
+use scenarios::Finding;
 use scenarios::delivery::{self, Connection, Observation, Promise, Start};
 use scenarios::pulse::meta;
 use scenarios::pulse::plans::{self, Change, FilterPlan, Identity, ModelEvent, ShapePlan, Via};
 use scenarios::pulse::shape;
-use scenarios::{CheckMeta, Finding};
 use serde_json::{Value, json};
 
 use super::{
     PROMPT, Published, Pulse, SUBSCRIPTION, UNKNOWN_ID, clip, create, deliveries, event_id,
     expected, fixed_property, needs_producer, read_until,
 };
-use crate::property::{CaseOutcome, Property};
+use crate::checks::generated_property;
+use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
 use crate::transport::sse::SseConn;
 
@@ -63,67 +59,46 @@ impl SubscribeLive {
     }
 }
 
-/// Changes seen by a subscription, then one more, read up to: every event
-/// exactly once.
-#[derive(Debug)]
-pub struct SubscribeAtMostOnce;
+// Changes seen by a subscription, then one more, read up to: every event
+// exactly once.
+generated_property!(SubscribeAtMostOnce, meta::SUBSCRIBE_AT_MOST_ONCE, Vec<Change>,
+    strategy: plans::changes(3, 1..=6),
+    cases: |requested| requested.div_ceil(4),
+    skip: needs_producer,
+    run: subscribe_at_most_once_case);
 
-impl Property for SubscribeAtMostOnce {
-    type Plan = Vec<Change>;
-
-    fn meta(&self) -> &'static CheckMeta {
-        &meta::SUBSCRIBE_AT_MOST_ONCE
-    }
-
-    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
-        needs_producer(ctx)
-    }
-
-    fn strategy(&self) -> SBoxedStrategy<Vec<Change>> {
-        plans::changes(3, 1..=6).sboxed()
-    }
-
-    fn cases(&self, requested: u32) -> u32 {
-        requested.div_ceil(4)
-    }
-
-    fn run_case(
-        self: Arc<Self>,
-        ctx: CheckContext,
-        changes: Vec<Change>,
-    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
-        async move {
-            let pulse = Pulse::new(&ctx);
-            let model = pulse.model_name("Once");
-            pulse.declare_model(&model, Identity::Default).await?;
-            let mut subscription = match pulse.subscribe_ok(&model, None).await? {
-                Ok(subscription) => subscription,
-                Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
-            };
-            // A last change of a row of its own: reading up to it reads
-            // past every copy of the plan's events.
-            let mut all = changes;
-            all.push(create(plans::SENTINEL_KEY));
-            let mut published = Published::new(Identity::Default);
-            published.changes(&pulse, &model, &all).await?;
-            let max = 2 * all.len() + 2;
-            let events = read_until(&mut subscription, &published.last_id(), max, PROMPT).await;
-            let connection = Connection {
-                conn: subscription.conn,
-                start: Start::Live,
-                delivered: deliveries(&events),
-            };
-            let observation = observe(
-                &model,
-                &published.events,
-                None,
-                Promise::AT_MOST_ONCE,
-                connection,
-            );
-            pulse.done(delivery::check(&observation))
-        }
-        .boxed()
-    }
+async fn subscribe_at_most_once_case(
+    ctx: CheckContext,
+    changes: Vec<Change>,
+) -> Result<CaseOutcome, String> {
+    let pulse = Pulse::new(&ctx);
+    let model = pulse.model_name("Once");
+    pulse.declare_model(&model, Identity::Default).await?;
+    let mut subscription = match pulse.subscribe_ok(&model, None).await? {
+        Ok(subscription) => subscription,
+        Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
+    };
+    // A last change of a row of its own: reading up to it reads
+    // past every copy of the plan's events.
+    let mut all = changes;
+    all.push(create(plans::SENTINEL_KEY));
+    let mut published = Published::new(Identity::Default);
+    published.changes(&pulse, &model, &all).await?;
+    let max = 2 * all.len() + 2;
+    let events = read_until(&mut subscription, &published.last_id(), max, PROMPT).await;
+    let connection = Connection {
+        conn: subscription.conn,
+        start: Start::Live,
+        delivered: deliveries(&events),
+    };
+    let observation = observe(
+        &model,
+        &published.events,
+        None,
+        Promise::AT_MOST_ONCE,
+        connection,
+    );
+    pulse.done(delivery::check(&observation))
 }
 
 /// What one connection that read `events` should have seen of `published`:
@@ -169,157 +144,108 @@ async fn open_via(
     Ok(opened.map_err(|problem| Finding::new("status", problem)))
 }
 
-#[derive(Debug)]
-pub struct Filters;
+generated_property!(Filters, meta::FILTERS, FilterPlan,
+    strategy: plans::filter_plan(),
+    cases: |requested| requested.div_ceil(2),
+    skip: needs_producer,
+    run: filters_case);
 
-impl Property for Filters {
-    type Plan = FilterPlan;
-
-    fn meta(&self) -> &'static CheckMeta {
-        &meta::FILTERS
+async fn filters_case(ctx: CheckContext, plan: FilterPlan) -> Result<CaseOutcome, String> {
+    let pulse = Pulse::new(&ctx);
+    let model = pulse.model_name("Filter");
+    pulse.declare_model(&model, plan.identity).await?;
+    let name = pulse.stream_name("filter");
+    let filter_json = plan.filter.to_json();
+    let mut conn = match open_via(&pulse, plan.via, &model, &name, Some(&filter_json)).await? {
+        Ok(conn) => conn,
+        Err(finding) => return pulse.done(vec![finding]),
+    };
+    let sentinel = plan
+        .filter
+        .sentinel(plan.identity)
+        .ok_or("the plan's filter admits no event the harness can make")?;
+    let mut changes = plan.changes.clone();
+    changes.extend(sentinel);
+    let mut published = Published::new(plan.identity);
+    published.changes(&pulse, &model, &changes).await?;
+    let max = 2 * changes.len() + 2;
+    let events = read_until(&mut conn, &published.last_id(), max, PROMPT).await;
+    let (promise, start) = match plan.via {
+        Via::NamedStream => (Promise::AT_LEAST_ONCE_ORDERED, Start::Beginning),
+        Via::Subscription => (SUBSCRIPTION, Start::Live),
+    };
+    let connection = Connection {
+        conn: conn.conn,
+        start,
+        delivered: deliveries(&events),
+    };
+    let observation = observe(
+        &model,
+        &published.events,
+        Some(&plan.filter),
+        promise,
+        connection,
+    );
+    let findings = delivery::check(&observation);
+    drop(conn);
+    if plan.via == Via::NamedStream {
+        pulse.delete_stream(&name).await?;
     }
-
-    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
-        needs_producer(ctx)
-    }
-
-    fn strategy(&self) -> SBoxedStrategy<FilterPlan> {
-        plans::filter_plan().sboxed()
-    }
-
-    fn cases(&self, requested: u32) -> u32 {
-        requested.div_ceil(2)
-    }
-
-    fn run_case(
-        self: Arc<Self>,
-        ctx: CheckContext,
-        plan: FilterPlan,
-    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
-        async move {
-            let pulse = Pulse::new(&ctx);
-            let model = pulse.model_name("Filter");
-            pulse.declare_model(&model, plan.identity).await?;
-            let name = pulse.stream_name("filter");
-            let filter_json = plan.filter.to_json();
-            let mut conn =
-                match open_via(&pulse, plan.via, &model, &name, Some(&filter_json)).await? {
-                    Ok(conn) => conn,
-                    Err(finding) => return pulse.done(vec![finding]),
-                };
-            let sentinel = plan
-                .filter
-                .sentinel(plan.identity)
-                .ok_or("the plan's filter admits no event the harness can make")?;
-            let mut changes = plan.changes.clone();
-            changes.extend(sentinel);
-            let mut published = Published::new(plan.identity);
-            published.changes(&pulse, &model, &changes).await?;
-            let max = 2 * changes.len() + 2;
-            let events = read_until(&mut conn, &published.last_id(), max, PROMPT).await;
-            let (promise, start) = match plan.via {
-                Via::NamedStream => (Promise::AT_LEAST_ONCE_ORDERED, Start::Beginning),
-                Via::Subscription => (SUBSCRIPTION, Start::Live),
-            };
-            let connection = Connection {
-                conn: conn.conn,
-                start,
-                delivered: deliveries(&events),
-            };
-            let observation = observe(
-                &model,
-                &published.events,
-                Some(&plan.filter),
-                promise,
-                connection,
-            );
-            let findings = delivery::check(&observation);
-            drop(conn);
-            if plan.via == Via::NamedStream {
-                pulse.delete_stream(&name).await?;
-            }
-            pulse.done(findings)
-        }
-        .boxed()
-    }
+    pulse.done(findings)
 }
 
-#[derive(Debug)]
-pub struct EventShape;
+generated_property!(EventShape, meta::EVENT_SHAPE, ShapePlan,
+    strategy: plans::shape_plan(),
+    cases: |requested| requested.div_ceil(2),
+    skip: needs_producer,
+    run: event_shape_case);
 
-impl Property for EventShape {
-    type Plan = ShapePlan;
-
-    fn meta(&self) -> &'static CheckMeta {
-        &meta::EVENT_SHAPE
-    }
-
-    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
-        needs_producer(ctx)
-    }
-
-    fn strategy(&self) -> SBoxedStrategy<ShapePlan> {
-        plans::shape_plan().sboxed()
-    }
-
-    fn cases(&self, requested: u32) -> u32 {
-        requested.div_ceil(2)
-    }
-
-    fn run_case(
-        self: Arc<Self>,
-        ctx: CheckContext,
-        plan: ShapePlan,
-    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
-        async move {
-            let pulse = Pulse::new(&ctx);
-            let model = pulse.model_name("Shape");
-            pulse.declare_model(&model, plan.identity).await?;
-            let mut subscription = match pulse.subscribe_ok(&model, None).await? {
-                Ok(subscription) => subscription,
-                Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
-            };
-            let mut published = Published::new(plan.identity);
-            published.changes(&pulse, &model, &plan.changes).await?;
-            let max = 2 * plan.changes.len() + 2;
-            let events = read_until(&mut subscription, &published.last_id(), max, PROMPT).await;
-            let mut findings = Vec::new();
-            let mut seen = HashSet::new();
-            for event in &events {
-                let Ok(data) = serde_json::from_str::<Value>(&event.data) else {
-                    findings.push(Finding::new(
-                        "event-shape",
-                        format!("an event's data is not JSON: {}", clip(&event.data)),
-                    ));
-                    continue;
-                };
-                let Some(position) = published
-                    .events
-                    .iter()
-                    .position(|(id, _)| data["id"] == id.as_str())
-                else {
-                    continue;
-                };
-                if seen.insert(position) {
-                    findings.extend(shape::event(&data, &published.events[position].1, &model));
-                }
-            }
-            let connection = Connection {
-                conn: subscription.conn,
-                start: Start::Live,
-                delivered: deliveries(&events),
-            };
-            let observation = observe(&model, &published.events, None, SUBSCRIPTION, connection);
-            // Shape findings say more than `inconsistent` about the same event.
-            findings.extend(
-                delivery::check(&observation)
-                    .into_iter()
-                    .filter(|f| f.kind != "inconsistent"),
-            );
-            pulse.done(findings)
+async fn event_shape_case(ctx: CheckContext, plan: ShapePlan) -> Result<CaseOutcome, String> {
+    let pulse = Pulse::new(&ctx);
+    let model = pulse.model_name("Shape");
+    pulse.declare_model(&model, plan.identity).await?;
+    let mut subscription = match pulse.subscribe_ok(&model, None).await? {
+        Ok(subscription) => subscription,
+        Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
+    };
+    let mut published = Published::new(plan.identity);
+    published.changes(&pulse, &model, &plan.changes).await?;
+    let max = 2 * plan.changes.len() + 2;
+    let events = read_until(&mut subscription, &published.last_id(), max, PROMPT).await;
+    let mut findings = Vec::new();
+    let mut seen = HashSet::new();
+    for event in &events {
+        let Ok(data) = serde_json::from_str::<Value>(&event.data) else {
+            findings.push(Finding::new(
+                "event-shape",
+                format!("an event's data is not JSON: {}", clip(&event.data)),
+            ));
+            continue;
+        };
+        let Some(position) = published
+            .events
+            .iter()
+            .position(|(id, _)| data["id"] == id.as_str())
+        else {
+            continue;
+        };
+        if seen.insert(position) {
+            findings.extend(shape::event(&data, &published.events[position].1, &model));
         }
-        .boxed()
     }
+    let connection = Connection {
+        conn: subscription.conn,
+        start: Start::Live,
+        delivered: deliveries(&events),
+    };
+    let observation = observe(&model, &published.events, None, SUBSCRIPTION, connection);
+    // Shape findings say more than `inconsistent` about the same event.
+    findings.extend(
+        delivery::check(&observation)
+            .into_iter()
+            .filter(|f| f.kind != "inconsistent"),
+    );
+    pulse.done(findings)
 }
 
 fixed_property!(UlidOrder, meta::ULID_ORDER, skip: Self::skip);

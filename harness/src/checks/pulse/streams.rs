@@ -1,23 +1,19 @@
 //! Pulse checks of named streams: create and list, delete, one consumer at a time, and resuming from the acknowledged cursor.
 
-use std::sync::Arc;
-
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
-use proptest::strategy::{SBoxedStrategy, Strategy};
 use reqwest::Method;
+use scenarios::Finding;
 use scenarios::delivery::{self, Connection, Observation, Promise, Start};
 use scenarios::pulse::meta;
 use scenarios::pulse::plans::{self, Identity, ResumePlan};
 use scenarios::pulse::shape;
-use scenarios::{CheckMeta, Finding};
 use serde_json::{Value, json};
 
 use super::{
     PROMPT, Published, Pulse, clip, create, deliveries, expected, fixed_property, needs_producer,
     read_until, resume_id,
 };
-use crate::property::{CaseOutcome, Property};
+use crate::checks::generated_property;
+use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
 
 fixed_property!(Lifecycle, meta::LIFECYCLE, skip: Self::skip);
@@ -260,38 +256,13 @@ impl SingleConsumer {
     }
 }
 
-/// A named stream consumed over several connections, each acknowledging
-/// what the one before read (by `Last-Event-ID`) or not.
-#[derive(Debug)]
-pub struct Resume;
-
-impl Property for Resume {
-    type Plan = ResumePlan;
-
-    fn meta(&self) -> &'static CheckMeta {
-        &meta::RESUME
-    }
-
-    fn skip_reason(&self, ctx: &CheckContext) -> Option<String> {
-        needs_producer(ctx)
-    }
-
-    fn strategy(&self) -> SBoxedStrategy<ResumePlan> {
-        plans::resume_plan().sboxed()
-    }
-
-    fn cases(&self, requested: u32) -> u32 {
-        requested.div_ceil(2)
-    }
-
-    fn run_case(
-        self: Arc<Self>,
-        ctx: CheckContext,
-        plan: ResumePlan,
-    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
-        resume_case(ctx, plan).boxed()
-    }
-}
+// A named stream consumed over several connections, each acknowledging
+// what the one before read (by `Last-Event-ID`) or not.
+generated_property!(Resume, meta::RESUME, ResumePlan,
+    strategy: plans::resume_plan(),
+    cases: |requested| requested.div_ceil(2),
+    skip: needs_producer,
+    run: resume_case);
 
 async fn resume_case(ctx: CheckContext, plan: ResumePlan) -> Result<CaseOutcome, String> {
     let pulse = Pulse::new(&ctx);
