@@ -135,14 +135,9 @@ pub struct ReplayArgs {
     /// Replay against this server instead of the report's target.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// Control-API token of a reference-server target.
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "HARNESS_CONTROL_TOKEN",
-        default_value = "control_test_token"
-    )]
-    pub control_token: String,
+    /// The target's credentials, as `harness check` takes them.
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
     /// A command that publishes events on a target that is not a reference server.
     #[arg(long, value_name = "CMD")]
     pub producer: Option<String>,

@@ -16,7 +16,7 @@ use crate::events::CheckResult;
 use crate::exit::Exit;
 use crate::report::model::{CheckReport, Report, TargetKind};
 use crate::runner::{CheckContext, result_of};
-use crate::target::{self, Target};
+use crate::target::{self, Credentials, Target};
 
 /// The saved case to replay: the one named, or the only one there is.
 fn pick<'a>(report: &'a Report, id: Option<&str>) -> Result<&'a CheckReport, String> {
@@ -67,6 +67,13 @@ pub fn print_transcript(out: &mut dyn Write, transcript: &Transcript) -> std::io
 }
 
 pub async fn command(args: &ReplayArgs) -> Exit {
+    let credentials = match Credentials::from_args(&args.credentials, false) {
+        Ok(credentials) => credentials,
+        Err(error) => {
+            eprintln!("harness replay: {error}");
+            return Exit::Usage;
+        }
+    };
     let report = match Report::read(&args.file) {
         Ok(report) => report,
         Err(error) => {
@@ -90,12 +97,14 @@ pub async fn command(args: &ReplayArgs) -> Exit {
     let url = args.target.clone().or_else(|| {
         (report.target.kind != TargetKind::Embedded).then(|| report.target.url.clone())
     });
-    let (target, embedded) = match reach(url, &args.control_token, &http).await {
+    let control_token = &args.credentials.control_token;
+    let (target, embedded) = match reach(url, control_token, &http).await {
         Ok(reached) => reached,
         Err(exit) => return exit,
     };
     let mut ctx = CheckContext::new(target.clone(), http);
     ctx.seed = saved.seed;
+    ctx.credentials = credentials;
     if embedded.is_some() {
         ctx.patience = crate::embedded::PATIENCE;
     }

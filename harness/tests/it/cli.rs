@@ -63,6 +63,40 @@ fn usage_errors_exit_2_and_name_the_problem() {
             "cannot read",
         ),
         (&["frobnicate"], "frobnicate"),
+        // The credential flags are one set, read alike by check, replay and load.
+        (
+            &["check", "--fibric-key", "ka=ta"],
+            "give --fibric-key twice",
+        ),
+        (
+            &[
+                "replay",
+                "/nonexistent/report.json",
+                "--fibric-key",
+                "ka=ta",
+            ],
+            "give --fibric-key twice",
+        ),
+        (
+            &["load", "--api", "fibric", "--rate", "1", "--duration", "1s"],
+            "--subscribers",
+        ),
+        (
+            &[
+                "load",
+                "--api",
+                "fibric",
+                "--rate",
+                "1",
+                "--duration",
+                "1s",
+                "--subscribers",
+                "1",
+                "--fibric-key",
+                "nokey",
+            ],
+            "not KEY=TENANT",
+        ),
     ];
     for (args, message) in cases {
         let output = run(args);
