@@ -13,6 +13,7 @@ use super::profile::Profile;
 use super::schedule::{Schedule, Shard};
 use super::threshold::Threshold;
 use crate::cli::LoadArgs;
+use crate::target::Credentials;
 
 /// A run of `harness load`, ready to start.
 #[derive(Debug, Clone)]
@@ -30,9 +31,12 @@ pub struct LoadConfig {
     /// Where subscribers connect, when not to the target.
     pub subscribe_url: Option<String>,
     pub report_dir: PathBuf,
-    /// The target's credentials; `base` and `subscribe_base` are filled in
-    /// once the target is known (see [`LoadConfig::access`]).
-    credentials: Access,
+    pub credentials: Credentials,
+    /// Control-API token of a reference-server target.
+    pub control_token: String,
+    /// `Some` for a passive run (nothing published): what subscribers read
+    /// (`--stream`), or `None` inside for the API's default.
+    pub passive: Option<Option<String>>,
 }
 
 impl LoadConfig {
@@ -47,7 +51,7 @@ impl LoadConfig {
             .collect::<Result<Vec<Threshold>, String>>()
             .map_err(|message| format!("--threshold {message}"))?;
         let passive = check_shape(args, &profile)?;
-        let credentials = crate::target::Credentials::from_args(&args.credentials, true)?;
+        let credentials = Credentials::from_args(&args.credentials, true)?;
         let target = args
             .target
             .as_deref()
@@ -65,13 +69,6 @@ impl LoadConfig {
             .report_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("reports/out").join(format!("load-{run}")));
-        let credentials = Access {
-            base: String::new(),
-            subscribe_base: String::new(),
-            control_token: args.credentials.control_token.clone(),
-            credentials,
-            passive: passive.then(|| args.stream.clone()),
-        };
         Ok(LoadConfig {
             api: args.api,
             run,
@@ -84,6 +81,8 @@ impl LoadConfig {
             subscribe_url,
             report_dir,
             credentials,
+            control_token: args.credentials.control_token.clone(),
+            passive: passive.then(|| args.stream.clone()),
         })
     }
 
@@ -95,18 +94,10 @@ impl LoadConfig {
                 .subscribe_url
                 .clone()
                 .unwrap_or_else(|| base.to_owned()),
-            ..self.credentials.clone()
+            control_token: self.control_token.clone(),
+            credentials: self.credentials.clone(),
+            passive: self.passive.clone(),
         }
-    }
-
-    /// Whether the run publishes nothing and its subscribers watch what the target has.
-    pub fn passive(&self) -> bool {
-        self.credentials.passive.is_some()
-    }
-
-    /// The control-API token, for an embedded reference server.
-    pub fn control_token(&self) -> &str {
-        &self.credentials.control_token
     }
 
     /// The stream engine's plan.

@@ -56,7 +56,7 @@ pub async fn command(args: &LoadArgs) -> Exit {
     // The embedded server lives as long as this function.
     let (base, _embedded) = match &config.target {
         Some(url) => (url.clone(), None),
-        None => match crate::embedded::start_for_load(config.control_token()).await {
+        None => match crate::embedded::start_for_load(&config.control_token).await {
             Ok(running) => (running.base_url(), Some(running)),
             Err(error) => {
                 eprintln!("harness load: the embedded reference server did not start: {error:#}");
