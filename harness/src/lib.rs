@@ -20,6 +20,7 @@
 //! - [`report_cmd`]: `harness report render` and `harness report merge`.
 //! - [`replay`]: `harness replay`: a saved failing case, run again.
 //! - [`record`]: the case transcript, and HTTP calls that record into it (with limits).
+//! - [`client`]: one client per API, without I/O: paths, bodies, logins, accounts and resume positions.
 //! - [`transport`]: recorded streams, one reader for every framing (SSE, JSON lines), with limits and timeouts.
 //! - [`proxy`]: the fault proxy and its schedule language.
 //! - [`snapshot`]: `harness snapshot record|check`: wire-format snapshots, normalised, diffed.
@@ -28,6 +29,7 @@
 pub mod check;
 pub mod checks;
 pub mod cli;
+pub mod client;
 pub mod embedded;
 pub mod events;
 pub mod exit;

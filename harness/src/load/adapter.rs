@@ -20,6 +20,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use scenarios::Api;
 
+use crate::client::atproto::{self, COLLECTION, Session};
+use crate::client::{actyx, fauna, fibric, pulse};
 use crate::target::Credentials;
 
 mod actyx_line;
@@ -32,8 +34,6 @@ use frames::{MAX_FRAME, line_frames, micros_time, sse_frames, ulid_time};
 
 /// How long a publish or a connect may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// The collection the AT Protocol load writes to.
-const COLLECTION: &str = "com.example.harness.record";
 
 /// What an adapter needs to reach the target.
 #[derive(Debug, Clone)]
@@ -75,10 +75,8 @@ enum ApiState {
     Actyx {
         token: String,
     },
-    Atproto {
-        did: String,
-        jwt: String,
-    },
+    /// The account made for the run (empty in a passive run).
+    Atproto(Session),
 }
 
 /// The marker `k` of a JSON payload `{"load": run, "k": k}`.
@@ -110,16 +108,19 @@ impl Adapter {
                 let declaration =
                     json!({"name": model, "primary_key": "id", "replica_identity": "default"});
                 json_call(
-                    http.post(format!("{base}/_control/pulse/models"))
+                    http.post(format!("{base}{}", pulse::MODELS))
                         .bearer_auth(&access.control_token)
                         .json(&declaration),
                 )
                 .await?;
                 // One row written up front, so the request load has an event to look up.
                 let seed = json_call(
-                    http.post(format!("{base}/_control/pulse/models/{model}/rows"))
+                    http.post(format!("{base}{}", pulse::rows(&model)))
                         .bearer_auth(&access.control_token)
-                        .json(&json!({"action": "create", "row": {"id": "lookup", "load": run}})),
+                        .json(&pulse::change(
+                            "create",
+                            json!({"id": "lookup", "load": run}),
+                        )),
                 )
                 .await?;
                 let lookup = seed["id"].as_str().map(str::to_owned);
@@ -143,20 +144,14 @@ impl Adapter {
                 // The official PDS refuses a service handle's first label
                 // beyond 18 characters: the run id's last (random) ten suffice.
                 let tail = &run[run.len().saturating_sub(10)..];
-                let handle = format!("ld{}.test", tail.to_lowercase());
-                let body = json!({"handle": handle, "password": format!("pw-{run}"), "email": format!("{handle}@example.com")});
+                let name = format!("ld{}", tail.to_lowercase());
+                let body = atproto::account(&name, &format!("pw-{run}"));
                 let answer = json_call(
-                    http.post(format!("{base}/xrpc/com.atproto.server.createAccount"))
+                    http.post(format!("{base}{}", atproto::xrpc(atproto::CREATE_ACCOUNT)))
                         .json(&body),
                 )
                 .await?;
-                match (answer["did"].as_str(), answer["accessJwt"].as_str()) {
-                    (Some(did), Some(jwt)) => ApiState::Atproto {
-                        did: did.to_owned(),
-                        jwt: jwt.to_owned(),
-                    },
-                    _ => return Err(format!("createAccount answered {answer}")),
-                }
+                ApiState::Atproto(Session::from_answer(200, &answer)?)
             }
         };
         Ok(Adapter {
@@ -236,37 +231,44 @@ impl Adapter {
                     })
                     .collect();
                 self.http
-                    .post(format!("{base}/_control/fibric/envelopes"))
+                    .post(format!("{base}{}", fibric::ENVELOPES))
                     .bearer_auth(&self.access.control_token)
-                    .json(&json!({"envelopes": envelopes}))
+                    .json(&fibric::envelopes(&envelopes))
             }
             ApiState::Pulse { model, .. } => self
                 .http
-                .post(format!("{base}/_control/pulse/models/{model}/rows"))
+                .post(format!("{base}{}", pulse::rows(model)))
                 .bearer_auth(&self.access.control_token)
-                .json(&json!({"action": "create", "row": {"id": format!("ld{k}"), "load": self.run, "k": k}})),
+                .json(&pulse::change(
+                    "create",
+                    json!({"id": format!("ld{k}"), "load": self.run, "k": k}),
+                )),
             ApiState::Fauna { collection, .. } => self
                 .http
-                .post(format!("{base}/query/1"))
+                .post(format!("{base}{}", fauna::QUERY))
                 .bearer_auth(&self.access.credentials.fauna_secret)
-                .json(&json!({"query": {"fql": [format!("{collection}.create({{ load: {}, k: {k} }})", json!(self.run))]}})),
+                .json(&fauna::query(&format!(
+                    "{collection}.create({{ load: {}, k: {k} }})",
+                    json!(self.run)
+                ))),
             ApiState::Actyx { token } => {
-                let tag = self.tag();
-                let data: Vec<Value> = ks
+                let tag = json!([self.tag()]);
+                let events = ks
                     .iter()
-                    .map(|k| json!({"tags": [tag], "payload": {"load": self.run, "k": k}}))
-                    .collect();
+                    .map(|k| (tag.clone(), json!({"load": self.run, "k": k})));
                 self.http
-                    .post(format!("{base}/api/v2/events/publish"))
+                    .post(format!("{base}{}", actyx::events("publish")))
                     .bearer_auth(token)
-                    .json(&json!({"data": data}))
+                    .json(&actyx::publish(events))
             }
-            ApiState::Atproto { did, jwt } => {
-                let record = json!({"$type": COLLECTION, "text": "load", "createdAt": "2026-01-01T00:00:00Z"});
+            ApiState::Atproto(session) => {
+                let rkey = format!("ld-{k}");
+                let body =
+                    atproto::create_record(&session.did, Some(&rkey), atproto::record("load"));
                 self.http
-                    .post(format!("{base}/xrpc/com.atproto.repo.createRecord"))
-                    .bearer_auth(jwt)
-                    .json(&json!({"repo": did, "collection": COLLECTION, "rkey": format!("ld-{k}"), "record": record}))
+                    .post(format!("{base}{}", atproto::xrpc(atproto::CREATE_RECORD)))
+                    .bearer_auth(&session.access)
+                    .json(&body)
             }
         };
         let response = request.send().await.map_err(|e| e.to_string())?;
@@ -299,13 +301,11 @@ impl Adapter {
         }
         let offsets = json_call(
             self.http
-                .get(format!("{}/api/v2/events/offsets", self.access.base))
+                .get(format!("{}{}", self.access.base, actyx::events("offsets")))
                 .bearer_auth(token),
         )
         .await?;
-        let present = serde_json::from_value(offsets["present"].clone())
-            .map_err(|e| format!("GET /api/v2/events/offsets answered {offsets}: {e}"))?;
-        Ok(Position::Offsets(present))
+        Ok(Position::Offsets(actyx::present(&offsets)?))
     }
 
     /// Opens one live subscription, resuming after `from` where the API can
@@ -322,11 +322,11 @@ impl Adapter {
                 };
                 let mut request = self
                     .http
-                    .get(format!("{base}/v1/events/stream?{filters}"))
+                    .get(format!("{base}{}", fibric::stream_path(&filters)))
                     .bearer_auth(&self.access.credentials.fibric_keys[0])
                     .header("accept", "text/event-stream");
                 if let Position::Id(id) = from {
-                    request = request.header("last-event-id", id);
+                    request = request.header(fibric::LAST_EVENT_ID, id);
                 }
                 Ok(sse_frames(open(request).await?, move |data| {
                     fibric_event(data, &run)
@@ -335,24 +335,24 @@ impl Adapter {
             ApiState::Pulse { model, .. } => {
                 let request = self
                     .http
-                    .post(format!("{base}/subscribe"))
+                    .post(format!("{base}{}", pulse::SUBSCRIBE))
                     .bearer_auth(&self.access.credentials.pulse_key)
                     .header("accept", "text/event-stream")
-                    .json(&json!({"model": model}));
+                    .json(&pulse::subscription(model));
                 Ok(sse_frames(open(request).await?, move |data| {
                     pulse_event(data, &run)
                 }))
             }
             ApiState::Fauna { token, .. } => {
-                let mut body = json!({"token": token});
-                if let Position::Id(cursor) = from {
-                    body["cursor"] = json!(cursor);
-                }
+                let cursor = match from {
+                    Position::Id(cursor) => Some(cursor.as_str()),
+                    _ => None,
+                };
                 let request = self
                     .http
-                    .post(format!("{base}/stream/1"))
+                    .post(format!("{base}{}", fauna::STREAM))
                     .bearer_auth(&self.access.credentials.fauna_secret)
-                    .json(&body);
+                    .json(&fauna::stream(token, cursor));
                 Ok(line_frames(open(request).await?, move |line| {
                     fauna_line(line, &run)
                 }))
@@ -364,38 +364,36 @@ impl Adapter {
                         .unwrap_or_else(|| "FROM allEvents".to_owned()),
                     None => format!("FROM '{}'", self.tag()),
                 };
-                let mut body = json!({"query": query});
-                if let Position::Offsets(seen) = from {
-                    body["lowerBound"] = json!(seen);
-                }
+                let bound = match from {
+                    Position::Offsets(seen) => Some(seen),
+                    _ => None,
+                };
                 let request = self
                     .http
-                    .post(format!("{base}/api/v2/events/subscribe"))
+                    .post(format!("{base}{}", actyx::events("subscribe")))
                     .bearer_auth(token)
-                    .header("accept", "application/x-ndjson")
-                    .json(&body);
+                    .header("accept", actyx::NDJSON)
+                    .json(&actyx::subscribe(&query, bound));
                 Ok(line_frames(open(request).await?, move |line| {
                     actyx_line::read(line, &run)
                 }))
             }
-            ApiState::Atproto { did, .. } => {
+            ApiState::Atproto(session) => {
                 let cursor = match from {
                     Position::Seq(seq) => Some(*seq),
                     _ => None,
                 };
-                self.firehose(did.clone(), cursor).await
+                self.firehose(session.did.clone(), cursor).await
             }
         }
     }
 
     async fn firehose(&self, did: String, cursor: Option<i64>) -> Result<Frames, String> {
-        let query = cursor.map_or_else(String::new, |seq| format!("?cursor={seq}"));
-        let url = format!(
-            "{}/xrpc/com.atproto.sync.subscribeRepos{query}",
-            self.access.subscribe_base
-        )
-        .replacen("https://", "wss://", 1)
-        .replacen("http://", "ws://", 1);
+        let url = atproto::subscription_url(
+            &self.access.subscribe_base,
+            atproto::SUBSCRIBE_REPOS,
+            cursor,
+        );
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_FRAME))
             .max_frame_size(Some(MAX_FRAME));
@@ -467,10 +465,10 @@ async fn passive_state(
             token: actyx_token(http, access).await?,
         },
         // The firehose carries every repository's commits; no account is needed.
-        Api::Atproto => ApiState::Atproto {
+        Api::Atproto => ApiState::Atproto(Session {
             did: String::new(),
-            jwt: String::new(),
-        },
+            access: String::new(),
+        }),
     })
 }
 
@@ -485,11 +483,12 @@ fn http_client() -> Result<reqwest::Client, String> {
 
 /// Runs one FQL query with the run's secret.
 async fn fql(http: &reqwest::Client, access: &Access, text: String) -> Result<Value, String> {
+    let (name, value) = fauna::FORMAT;
     json_call(
-        http.post(format!("{}/query/1", access.base))
+        http.post(format!("{}{}", access.base, fauna::QUERY))
             .bearer_auth(&access.credentials.fauna_secret)
-            .header("x-format", "tagged")
-            .json(&json!({"query": {"fql": [text]}})),
+            .header(name, value)
+            .json(&fauna::query(&text)),
     )
     .await
 }
@@ -500,23 +499,21 @@ async fn event_source(
     access: &Access,
     set: &str,
 ) -> Result<String, String> {
-    let answer = fql(http, access, format!("{set}.eventSource()")).await?;
-    answer["data"]["@stream"]
-        .as_str()
+    let answer = fql(http, access, fauna::event_source(set)).await?;
+    fauna::stream_token(&answer["data"])
         .map(str::to_owned)
         .ok_or_else(|| format!("`{set}.eventSource()` answered {answer}"))
 }
 
 /// An Actyx bearer token for the run's app id.
 async fn actyx_token(http: &reqwest::Client, access: &Access) -> Result<String, String> {
-    let manifest = json!({"appId": access.credentials.actyx_app_id, "displayName": "streamcheck load", "version": "1.0"});
+    let manifest = actyx::manifest(&access.credentials.actyx_app_id, "streamcheck load");
     let answer = json_call(
-        http.post(format!("{}/api/v2/auth", access.base))
+        http.post(format!("{}{}", access.base, actyx::AUTH))
             .json(&manifest),
     )
     .await?;
-    answer["token"]
-        .as_str()
+    actyx::token(200, &answer)
         .map(str::to_owned)
         .ok_or_else(|| format!("POST /api/v2/auth answered {answer}"))
 }
@@ -579,7 +576,7 @@ fn fauna_line(line: &[u8], run: &str) -> (Option<Event>, Option<Step>) {
     let Ok(event) = serde_json::from_slice::<Value>(line) else {
         return (None, None);
     };
-    let step = event["cursor"].as_str().map(|c| Step::Id(c.to_owned()));
+    let step = fauna::cursor(&event).map(|c| Step::Id(c.to_owned()));
     if !matches!(event["type"].as_str(), Some("add" | "update" | "remove")) {
         return (None, step);
     }

@@ -4,7 +4,6 @@
 //! record credentials by name only (`Authorization`, `access_token`).
 //! Feed lines are recorded as notes (`line: …`), blank keep-alives as `line: (blank)`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use scenarios::Finding;
@@ -13,6 +12,7 @@ use scenarios::actyx::order::Key;
 use scenarios::transcript::Observed;
 use wire::jsonl::Line;
 
+use crate::client::actyx::{self, OffsetMap};
 use crate::record::{self, HttpResponse, ReadLimits, Recorder};
 use crate::transport::Stream;
 use crate::transport::lines::{LineNotes, Lines};
@@ -108,7 +108,7 @@ impl Feed {
     pub async fn until_offsets(
         &mut self,
         timeout: Duration,
-    ) -> Result<(Vec<EventLine>, BTreeMap<String, u64>), Finding> {
+    ) -> Result<(Vec<EventLine>, OffsetMap), Finding> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut events = Vec::new();
         loop {
@@ -177,11 +177,10 @@ pub fn query_events(what: &str, lines: &[FeedLine]) -> (Vec<EventLine>, Vec<Find
 }
 
 /// Per stream, the newest offset among `keys`: a lower bound that excludes them all.
-pub fn bound_after<'a>(keys: impl IntoIterator<Item = &'a Key>) -> BTreeMap<String, u64> {
-    let mut bound = BTreeMap::new();
+pub fn bound_after<'a>(keys: impl IntoIterator<Item = &'a Key>) -> OffsetMap {
+    let mut bound = OffsetMap::new();
     for key in keys {
-        let entry = bound.entry(key.stream.clone()).or_insert(key.offset);
-        *entry = (*entry).max(key.offset);
+        actyx::advance(&mut bound, &key.stream, key.offset);
     }
     bound
 }

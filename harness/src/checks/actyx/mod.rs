@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 
 use self::feed::{Answer, Feed};
 pub use self::feed::{bound_after, query_events};
+use crate::client::actyx;
 use crate::property::{CaseOutcome, PropertyCheck};
 use crate::record::{HttpResponse, Recorder};
 use crate::runner::{Check, CheckContext};
@@ -59,7 +60,7 @@ pub fn checks() -> Vec<Box<dyn Check>> {
 /// How long a case waits for something that should arrive at once.
 pub const PROMPT: Duration = Duration::from_secs(5);
 
-pub const NDJSON: &str = "application/x-ndjson";
+pub use crate::client::actyx::NDJSON;
 
 /// Why a case stopped early: what it found, or the harness broke.
 #[derive(Debug)]
@@ -174,18 +175,12 @@ impl Actyx {
 
     /// `POST /api/v2/auth` with the configured app id; anything but `{token}` is a finding.
     pub async fn login(&mut self) -> Result<(), Stop> {
-        let manifest = json!({
-            "appId": self.ctx.credentials.actyx_app_id,
-            "displayName": "streamcheck harness",
-            "version": "1.0",
-        });
-        let response = self
-            .call(self.ctx.http.post(self.url("auth")).json(&manifest))
-            .await?;
+        let manifest = actyx::manifest(&self.ctx.credentials.actyx_app_id, "streamcheck harness");
+        let url = format!("{}{}", self.ctx.target.base_url(), actyx::AUTH);
+        let response = self.call(self.ctx.http.post(url).json(&manifest)).await?;
         let token = response
             .json()
-            .and_then(|body| body["token"].as_str().map(str::to_owned))
-            .filter(|token| !token.is_empty() && response.status == 200);
+            .and_then(|body| actyx::token(response.status, &body).map(str::to_owned));
         match token {
             Some(token) => {
                 self.token = token;
@@ -214,13 +209,12 @@ impl Actyx {
 
     /// Publishes events (tags, payload) in one request; the answer must carry one entry per event.
     pub async fn publish(&self, events: &[(Vec<String>, Value)]) -> Result<Vec<Published>, Stop> {
-        let data: Vec<Value> = events
-            .iter()
-            .map(|(tags, payload)| json!({"tags": tags, "payload": payload}))
-            .collect();
-        let response = self
-            .call(self.post("events/publish", &json!({ "data": data })))
-            .await?;
+        let body = actyx::publish(
+            events
+                .iter()
+                .map(|(tags, payload)| (json!(tags), payload.clone())),
+        );
+        let response = self.call(self.post("events/publish", &body)).await?;
         let answered = response
             .json()
             .filter(|_| response.status == 200)

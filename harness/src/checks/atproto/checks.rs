@@ -388,7 +388,7 @@ impl RelayCommit {
             }
             body
         };
-        let post = |text: &str| json!({"$type": COLLECTION, "text": text, "createdAt": "2026-01-01T00:00:00Z"});
+        let post = crate::client::atproto::record;
         // Enough records for a tree of several layers, so that deletes and
         // inserts need proof nodes beside the path they change.
         let posts = 24;

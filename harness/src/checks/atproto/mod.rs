@@ -27,13 +27,14 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use scenarios::transcript::Observed;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use wire::cbor::{DecodeLimits, Value as Cbor};
 use wire::frame::{Frame, decode_frame};
 
 pub(crate) use super::fixed_property;
+use crate::client::atproto;
 use crate::property::{CaseOutcome, PropertyCheck};
 use crate::record::{self, ReadLimits, Recorder};
 use crate::runner::{Check, CheckContext};
@@ -57,23 +58,12 @@ pub fn checks() -> Vec<Box<dyn Check>> {
     ]
 }
 
-/// The collection the driver writes to. Not `app.bsky.feed.post`: a PDS
-/// validates records of the lexicons it knows, and that one requires TID
-/// record keys, while the checks name theirs (`p0`, `r1`, ...); a collection
-/// no lexicon describes takes any valid record key.
-pub const COLLECTION: &str = "com.example.harness.record";
+pub use crate::client::atproto::{COLLECTION, Session};
 
 /// How long a case waits for something that should arrive at once.
 pub const PROMPT: Duration = Duration::from_secs(5);
 /// The largest WebSocket message read: a 2,000,000-byte CAR and its fields.
 const MAX_MESSAGE: usize = 3 << 20;
-
-/// An account the driver made.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub did: String,
-    pub access: String,
-}
 
 /// One case's view of the AT Protocol.
 #[derive(Debug)]
@@ -149,20 +139,10 @@ impl Atproto {
 
     /// A fresh account, `n` distinguishing several in one case.
     pub async fn account(&self, n: usize) -> Result<Session, String> {
-        let handle = format!("{}{n}.test", self.nonce);
-        let body = json!({"handle": handle, "password": format!("pw-{}", self.nonce), "email": format!("{handle}@example.com")});
-        let (status, answer) = self
-            .post("com.atproto.server.createAccount", None, &body)
-            .await?;
-        match (status, answer["did"].as_str(), answer["accessJwt"].as_str()) {
-            (200, Some(did), Some(access)) => Ok(Session {
-                did: did.to_owned(),
-                access: access.to_owned(),
-            }),
-            _ => Err(format!(
-                "createAccount answered {status} {answer}: the checks need an open createAccount (invites off)"
-            )),
-        }
+        let name = format!("{}{n}", self.nonce);
+        let body = atproto::account(&name, &format!("pw-{}", self.nonce));
+        let (status, answer) = self.post(atproto::CREATE_ACCOUNT, None, &body).await?;
+        Session::from_answer(status, &answer)
     }
 
     /// Calls a write method for `session` and insists on a 200.
@@ -192,13 +172,9 @@ impl Atproto {
         rkey: &str,
         filler: &str,
     ) -> Result<Value, String> {
-        let record = json!({"$type": COLLECTION, "text": format!("{} {rkey}{filler}", self.nonce), "createdAt": "2026-01-01T00:00:00Z"});
-        self.write(
-            session,
-            "com.atproto.repo.createRecord",
-            json!({"repo": session.did, "collection": COLLECTION, "rkey": rkey, "record": record}),
-        )
-        .await
+        let record = atproto::record(&format!("{} {rkey}{filler}", self.nonce));
+        let body = atproto::create_record(&session.did, Some(rkey), record);
+        self.write(session, atproto::CREATE_RECORD, body).await
     }
 
     /// The `publicKeyMultibase` of `did`'s `#atproto` key, from the directory.
@@ -243,8 +219,7 @@ impl Atproto {
 
     /// Opens `subscribeRepos`, with `cursor` when given.
     pub async fn subscribe(&self, cursor: Option<u64>) -> Result<Subscription, String> {
-        self.subscribe_to("com.atproto.sync.subscribeRepos", cursor)
-            .await
+        self.subscribe_to(atproto::SUBSCRIBE_REPOS, cursor).await
     }
 
     /// Opens the subscription `method`, with `cursor` when given.
@@ -264,16 +239,7 @@ impl Atproto {
         cursor: Option<u64>,
         recv_buffer: Option<u32>,
     ) -> Result<Subscription, String> {
-        let ws_base = self
-            .base()
-            .replacen("https://", "wss://", 1)
-            .replacen("http://", "ws://", 1);
-        let url = match cursor {
-            Some(cursor) => {
-                format!("{ws_base}/xrpc/{method}?cursor={cursor}")
-            }
-            None => format!("{ws_base}/xrpc/{method}"),
-        };
+        let url = atproto::subscription_url(self.base(), method, cursor);
         let conn = self.recorder.new_conn();
         self.recorder.record(
             conn,

@@ -194,7 +194,7 @@ impl ConsumerTooSlow {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let atproto = Atproto::new(&ctx);
         let session = atproto.account(0).await?;
-        let method = "com.atproto.sync.subscribeRepos";
+        let method = crate::client::atproto::SUBSCRIBE_REPOS;
         let mut healthy = atproto.subscribe(None).await?;
         let slow = atproto
             .subscribe_with(method, None, Some(SMALL_BUFFER))

@@ -30,6 +30,7 @@ use scenarios::Finding;
 use serde_json::{Map, Value, json};
 
 pub(crate) use super::fixed_property;
+use crate::client::fauna;
 use crate::property::{CaseOutcome, PropertyCheck};
 use crate::record::{self, HttpResponse, ReadLimits, Recorder};
 use crate::runner::{Check, CheckContext};
@@ -109,12 +110,13 @@ impl Fauna {
 
     /// `POST /query/1` with FQL text and the given secret (or none), as the drivers send it.
     pub async fn query_as(&self, secret: Option<&str>, fql: &str) -> Result<HttpResponse, String> {
+        let (name, value) = fauna::FORMAT;
         let mut request = self
             .ctx
             .http
-            .post(format!("{}/query/1", self.base()))
-            .header("x-format", "tagged")
-            .json(&json!({"query": {"fql": [fql]}}));
+            .post(format!("{}{}", self.base(), fauna::QUERY))
+            .header(name, value)
+            .json(&fauna::query(fql));
         if let Some(secret) = secret {
             request = request.bearer_auth(secret);
         }
@@ -208,7 +210,7 @@ impl Fauna {
     /// An event source token from FQL (`....eventSource()`), and the query's `txn_ts`.
     pub async fn token(&self, fql: &str) -> Result<(String, u64), String> {
         let (data, txn_ts) = self.query(fql).await?;
-        match data.get("@stream").and_then(Value::as_str) {
+        match fauna::stream_token(&data) {
             Some(token) => Ok((token.to_owned(), txn_ts)),
             None => Err(format!(
                 "`{fql}` was answered without an @stream token: {data}"
@@ -225,7 +227,7 @@ impl Fauna {
         let mut request = self
             .ctx
             .http
-            .post(format!("{}/stream/1", self.base()))
+            .post(format!("{}{}", self.base(), fauna::STREAM))
             .json(body);
         if let Some(secret) = secret {
             request = request.bearer_auth(secret);

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::errors::open_too_old;
 use super::{Fauna, LineConn, PROMPT, clip, data_ids, fixed_property, is_event_of, never};
 use crate::checks::generated_property;
+use crate::client::fauna as client;
 use crate::property::CaseOutcome;
 use crate::record::HttpResponse;
 use crate::runner::CheckContext;
@@ -140,7 +141,7 @@ async fn cursor_case(ctx: CheckContext, plan: ResumePlan) -> Result<CaseOutcome,
     let Some(cursor) = events
         .iter()
         .find(|e| is_event_of(e, &ids[plan.at]))
-        .and_then(|e| e["cursor"].as_str())
+        .and_then(client::cursor)
     else {
         return fauna.done(vec![Finding::new(
             "lost",
@@ -150,10 +151,7 @@ async fn cursor_case(ctx: CheckContext, plan: ResumePlan) -> Result<CaseOutcome,
             ),
         )]);
     };
-    let mut resumed = match fauna
-        .stream(&json!({ "token": token, "cursor": cursor }))
-        .await?
-    {
+    let mut resumed = match fauna.stream(&client::stream(&token, Some(cursor))).await? {
         Ok(stream) => stream,
         Err(finding) => return fauna.done(vec![finding]),
     };

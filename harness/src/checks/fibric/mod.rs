@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use wire::sse::SseEvent;
 
 pub(crate) use super::{fixed_property, generated_property, needs_producer};
+use crate::client::fibric;
 use crate::property::PropertyCheck;
 use crate::record::{self, HttpResponse, ReadLimits, Recorder};
 use crate::runner::{Check, CheckContext};
@@ -161,9 +162,9 @@ impl Fibric {
             let request = self
                 .ctx
                 .http
-                .post(format!("{}/_control/fibric/envelopes", self.base()))
+                .post(format!("{}{}", self.base(), fibric::ENVELOPES))
                 .bearer_auth(self.ctx.target.control_token())
-                .json(&json!({ "envelopes": envelopes }));
+                .json(&fibric::envelopes(&envelopes));
             let response = record::call(
                 &self.recorder,
                 &self.ctx.http,
@@ -201,17 +202,16 @@ impl Fibric {
         query: &str,
         last_event_id: Option<&str>,
     ) -> Result<Result<SseConn, HttpResponse>, String> {
-        let separator = if query.is_empty() { "" } else { "?" };
         let mut request = self
             .ctx
             .http
-            .get(format!("{base}/v1/events/stream{separator}{query}"))
+            .get(format!("{base}{}", fibric::stream_path(query)))
             .header("accept", "text/event-stream");
         if let Some(key) = key {
             request = request.bearer_auth(key);
         }
         if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id);
+            request = request.header(fibric::LAST_EVENT_ID, id);
         }
         sse::open_sse(
             &self.recorder,

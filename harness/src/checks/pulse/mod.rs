@@ -31,6 +31,7 @@ use scenarios::pulse::plans::{Change, Identity, PRIMARY_KEY};
 use scenarios::transcript::Observed;
 use serde_json::{Value, json};
 
+use crate::client::pulse;
 use crate::property::{CaseOutcome, PropertyCheck};
 use crate::record::{self, HttpResponse, ReadLimits, Recorder};
 use crate::runner::{Check, CheckContext};
@@ -140,7 +141,7 @@ impl Pulse {
             .control(
                 self.ctx
                     .http
-                    .post(format!("{}/_control/pulse/models", self.base())),
+                    .post(format!("{}{}", self.base(), pulse::MODELS)),
                 &declaration,
             )
             .await?;
@@ -162,8 +163,8 @@ impl Pulse {
                     "change": change.action.as_str(), "row": row}))
                 .await?
         } else {
-            let url = format!("{}/_control/pulse/models/{model}/rows", self.base());
-            let body = json!({"action": change.action.as_str(), "row": row});
+            let url = format!("{}{}", self.base(), pulse::rows(model));
+            let body = pulse::change(change.action.as_str(), row.clone());
             let response = self.control(self.ctx.http.post(url), &body).await?;
             if response.status != 201 {
                 return Err(format!(
@@ -321,7 +322,7 @@ impl Pulse {
         let path = format!("/streams/{name}/events");
         let mut request = self.request(base, Method::GET, &path, Some(self.key()), None);
         if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id);
+            request = request.header(pulse::LAST_EVENT_ID, id);
         }
         self.open(request).await
     }
@@ -361,14 +362,14 @@ impl Pulse {
         model: &str,
         filter: Option<&Value>,
     ) -> Result<Result<SseConn, String>, String> {
-        let mut body = json!({ "model": model });
+        let mut body = pulse::subscription(model);
         if let Some(filter) = filter {
             body["filter"] = filter.clone();
         }
         let request = self.request(
             self.base(),
             Method::POST,
-            "/subscribe",
+            pulse::SUBSCRIBE,
             Some(self.key()),
             Some(&body),
         );

@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json};
 
-use super::{Adapter, ApiState, COLLECTION};
+use super::{Adapter, ApiState};
+use crate::client::atproto::{self, Session};
+use crate::client::{actyx, fauna};
 
 /// One request a load user sends over and over.
 #[derive(Debug, Clone)]
@@ -81,9 +83,9 @@ impl Adapter {
             ApiState::Fauna { collection, token } => vec![
                 Endpoint::post(
                     "query",
-                    "/query/1",
+                    fauna::QUERY,
                     &access.credentials.fauna_secret,
-                    json!({"query": {"fql": [format!("{collection}.all().eventSource()")]}}),
+                    fauna::query(&fauna::event_source(&format!("{collection}.all()"))),
                 ),
                 Endpoint::post(
                     "feed",
@@ -93,22 +95,25 @@ impl Adapter {
                 ),
             ],
             ApiState::Actyx { token } => vec![
-                Endpoint::get("offsets", "/api/v2/events/offsets".to_owned(), Some(token)),
+                Endpoint::get("offsets", actyx::events("offsets"), Some(token)),
                 Endpoint::post(
                     "query",
-                    "/api/v2/events/query",
+                    &actyx::events("query"),
                     token,
                     json!({"query": format!("FROM '{}'", self.tag()), "order": "asc"}),
                 ),
                 Endpoint::post(
                     "publish",
-                    "/api/v2/events/publish",
+                    &actyx::events("publish"),
                     token,
-                    json!({"data": [{"tags": [format!("{}.requests", self.tag())], "payload": {"load": self.run}}]}),
+                    actyx::publish([(
+                        json!([format!("{}.requests", self.tag())]),
+                        json!({"load": self.run}),
+                    )]),
                 )
                 .writing(),
             ],
-            ApiState::Atproto { did, jwt } => vec![
+            ApiState::Atproto(Session { did, access: jwt }) => vec![
                 Endpoint::get(
                     "getLatestCommit",
                     format!("/xrpc/com.atproto.sync.getLatestCommit?did={did}"),
@@ -121,9 +126,9 @@ impl Adapter {
                 ),
                 Endpoint::post(
                     "createRecord",
-                    "/xrpc/com.atproto.repo.createRecord",
+                    &atproto::xrpc(atproto::CREATE_RECORD),
                     jwt,
-                    json!({"repo": did, "collection": COLLECTION, "record": {"$type": COLLECTION, "text": "request load", "createdAt": "2026-01-01T00:00:00Z"}}),
+                    atproto::create_record(did, None, atproto::record("request load")),
                 )
                 .writing(),
             ],

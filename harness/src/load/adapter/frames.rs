@@ -1,11 +1,12 @@
 //! What a load subscriber reads: frames, the events in them, the positions they carry, and the SSE and line decoders.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::stream::{BoxStream, StreamExt};
 use wire::jsonl::LineSplitter;
 use wire::sse::{SseItem, SseLimits, SseParser};
+
+use crate::client::actyx::{self, OffsetMap};
 
 /// One frame (SSE event or comment, line, WebSocket message) a subscriber read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +36,7 @@ pub enum Position {
     Start,
     Id(String),
     Seq(i64),
-    Offsets(BTreeMap<String, u64>),
+    Offsets(OffsetMap),
 }
 
 impl Position {
@@ -43,11 +44,10 @@ impl Position {
     pub fn advance(&mut self, step: Step) {
         match (step, &mut *self) {
             (Step::Offset(stream, offset), Position::Offsets(map)) => {
-                let entry = map.entry(stream).or_default();
-                *entry = (*entry).max(offset);
+                actyx::advance(map, &stream, offset);
             }
             (Step::Offset(stream, offset), _) => {
-                *self = Position::Offsets(BTreeMap::from([(stream, offset)]));
+                *self = Position::Offsets(OffsetMap::from([(stream, offset)]));
             }
             (Step::Id(id), _) => *self = Position::Id(id),
             (Step::Seq(seq), _) => *self = Position::Seq(seq),

@@ -39,6 +39,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::Context;
+use crate::client::actyx::{self, NDJSON};
 use crate::snapshot::exchange::{Framing, Request, ScriptError, Session};
 use crate::snapshot::normalise::{Kind, Rules};
 
@@ -49,8 +50,6 @@ pub const RULES: Rules = &[
     ("timestamp", Kind::Time),
     ("stream", Kind::Opaque("stream")),
 ];
-
-const NDJSON: &str = "application/x-ndjson";
 
 pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError> {
     let tag = session.tag.clone();
@@ -67,21 +66,21 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         session.literals.push((node_id.clone(), "node".to_owned()));
     }
 
-    let manifest =
-        |app: &str| json!({"appId": app, "displayName": "harness snapshot", "version": "1.0"});
+    let manifest = |app: &str| actyx::manifest(app, "harness snapshot");
     let auth = session
         .exchange(
             "auth",
             "POST /api/v2/auth with a com.example.* app manifest, which needs no signature.",
-            Request::post("/api/v2/auth", manifest(&ctx.credentials.actyx_app_id)),
+            Request::post(actyx::AUTH, manifest(&ctx.credentials.actyx_app_id)),
             Framing::Whole,
         )
-        .await?
-        .json()
-        .unwrap_or(Value::Null);
-    let token = auth["token"].as_str().unwrap_or("missing").to_owned();
+        .await?;
+    let answer = auth.json().unwrap_or(Value::Null);
+    let token = actyx::token(auth.status, &answer)
+        .unwrap_or("missing")
+        .to_owned();
     let post = |path: &str, body: Value| {
-        Request::post(format!("/api/v2/events/{path}"), body)
+        Request::post(actyx::events(path), body)
             .bearer(&token)
             .header("accept", NDJSON)
     };
@@ -190,7 +189,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         (
             "error-auth-not-trial",
             "POST /api/v2/auth for an app id outside com.example., without a signature.",
-            Request::post("/api/v2/auth", manifest("org.snapshot.app")),
+            Request::post(actyx::AUTH, manifest("org.snapshot.app")),
         ),
         (
             "error-no-auth",

@@ -41,7 +41,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::Context;
-use crate::checks::atproto::COLLECTION;
+use crate::client::atproto::{self, COLLECTION, record};
 use crate::snapshot::exchange::{Framing, Request, ScriptError, Session, WAIT};
 use crate::snapshot::normalise::{Kind, Rules};
 
@@ -58,11 +58,6 @@ pub const RULES: Rules = &[
     ("serviceEndpoint", Kind::Opaque("endpoint")),
 ];
 
-/// Every record's `createdAt`: fixed, so that record CIDs are too.
-const CREATED_AT: &str = "2026-01-01T00:00:00.000Z";
-
-const SUBSCRIBE_REPOS: &str = "/xrpc/com.atproto.sync.subscribeRepos";
-
 pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError> {
     let tag = session.tag.clone();
     session
@@ -76,13 +71,14 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
 
     // A live subscription opened before the account exists sees the
     // account's first frame, so the script learns its seq on any target.
-    let mut watch = connect(&session.base, SUBSCRIBE_REPOS).await?;
-    let account = json!({"handle": format!("{tag}.test"), "email": format!("{tag}@example.com"), "password": format!("pw-{tag}")});
+    let repos = atproto::xrpc(atproto::SUBSCRIBE_REPOS);
+    let mut watch = connect(&session.base, &repos).await?;
+    let account = atproto::account(&tag, &format!("pw-{tag}"));
     let created = session
         .exchange(
             "create-account",
             "createAccount with a handle, an e-mail and a password: the session and the DID document.",
-            xrpc("com.atproto.server.createAccount", account.clone()),
+            xrpc(atproto::CREATE_ACCOUNT, account.clone()),
             Framing::Whole,
         )
         .await?;
@@ -102,7 +98,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         .exchange(
             "error-handle-taken",
             "createAccount with the handle just taken.",
-            xrpc("com.atproto.server.createAccount", account),
+            xrpc(atproto::CREATE_ACCOUNT, account),
             Framing::Whole,
         )
         .await?;
@@ -241,7 +237,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         (
             "error-bad-cursor",
             "subscribeRepos with a cursor that is not an integer, as plain HTTP: refused before any upgrade.",
-            Request::get(format!("{SUBSCRIBE_REPOS}?cursor=abc")),
+            Request::get(format!("{repos}?cursor=abc")),
         ),
     ];
     for (name, about, request) in errors {
@@ -254,7 +250,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         .websocket(
             "firehose-replay",
             "subscribeRepos from the seq before the account's first frame, for as many frames as the script made.",
-            &format!("{SUBSCRIBE_REPOS}?cursor={}", seen.first.saturating_sub(1)),
+            &format!("{repos}?cursor={}", seen.first.saturating_sub(1)),
             seen.count,
         )
         .await?;
@@ -262,7 +258,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         .websocket(
             "firehose-resume",
             "subscribeRepos from the seq before the last frame: only the frames after the cursor, so the last one.",
-            &format!("{SUBSCRIBE_REPOS}?cursor={}", seen.last.saturating_sub(1)),
+            &format!("{repos}?cursor={}", seen.last.saturating_sub(1)),
             1,
         )
         .await?;
@@ -270,7 +266,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         .websocket(
             "firehose-future-cursor",
             "subscribeRepos with a cursor far beyond the newest seq: an error frame, then the close.",
-            &format!("{SUBSCRIBE_REPOS}?cursor={}", seen.last + 1_000_000),
+            &format!("{repos}?cursor={}", seen.last + 1_000_000),
             2,
         )
         .await?;
@@ -298,11 +294,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
 
 /// `POST /xrpc/{method}` with a JSON body.
 fn xrpc(method: &str, body: Value) -> Request {
-    Request::post(format!("/xrpc/{method}"), body)
-}
-
-fn record(text: &str) -> Value {
-    json!({"$type": COLLECTION, "text": text, "createdAt": CREATED_AT})
+    Request::post(atproto::xrpc(method), body)
 }
 
 type Socket =
@@ -310,7 +302,7 @@ type Socket =
 
 /// A subscription that is not snapshotted.
 async fn connect(base: &str, path: &str) -> Result<Socket, ScriptError> {
-    let url = format!("{}{path}", base.replacen("http", "ws", 1));
+    let url = crate::client::ws_url(&format!("{base}{path}"));
     match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url.as_str())).await {
         Ok(Ok((socket, _))) => Ok(socket),
         Ok(Err(e)) => Err(ScriptError(format!("GET {path}: {e}"))),

@@ -30,6 +30,7 @@
 use serde_json::{Value, json};
 
 use super::Context;
+use crate::client::fauna;
 use crate::snapshot::exchange::{Framing, Request, ScriptError, Session};
 use crate::snapshot::normalise::{Kind, Rules};
 use crate::snapshot::render;
@@ -66,14 +67,16 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         .await?
         .json()
         .unwrap_or(Value::Null);
-    let token = text(&source["data"]["@stream"]);
+    let token = fauna::stream_token(&source["data"])
+        .unwrap_or("missing")
+        .to_owned();
     let token_ts = source["txn_ts"].as_u64().unwrap_or(0);
 
     // The stream is open and its status event read before the first write,
     // so the events below are live ones, not a replay. The writes follow
     // each other at once: the embedded server sends a status event after
     // half a second of silence, which would otherwise land between them.
-    let live = Request::post("/stream/1", json!({ "token": token })).bearer(&secret);
+    let live = Request::post(fauna::STREAM, fauna::stream(&token, None)).bearer(&secret);
     let mut open = session.open(&live, Framing::Lines(1)).await?;
     open.read().await;
     let created = session
@@ -122,12 +125,12 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
     let add_cursor = text(&add["cursor"]);
     let add_ts = add["txn_ts"].as_u64().unwrap_or(0);
 
-    let stream = |body: Value| Request::post("/stream/1", body).bearer(&secret);
+    let stream = |body: Value| Request::post(fauna::STREAM, body).bearer(&secret);
     session
         .exchange(
             "stream-resumed",
             "The stream resumed from the add event's cursor: status, then the update and the remove after it.",
-            stream(json!({ "token": token, "cursor": add_cursor })),
+            stream(fauna::stream(&token, Some(&add_cursor))),
             Framing::Lines(3),
         )
         .await?;
@@ -165,19 +168,19 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         (
             "error-query-no-secret",
             "POST /query/1 without an Authorization header.",
-            no_secret("/query/1", json!({"query": {"fql": ["Collection.all()"]}})),
+            no_secret(fauna::QUERY, fauna::query("Collection.all()")),
             Framing::Whole,
         ),
         (
             "error-stream-no-secret",
             "POST /stream/1 without an Authorization header.",
-            no_secret("/stream/1", json!({ "token": token })),
+            no_secret(fauna::STREAM, fauna::stream(&token, None)),
             Framing::Lines(1),
         ),
         (
             "error-stream-wrong-secret",
             "POST /stream/1 with a secret no database has.",
-            Request::post("/stream/1", json!({ "token": token })).bearer(WRONG_SECRET),
+            Request::post(fauna::STREAM, fauna::stream(&token, None)).bearer(WRONG_SECRET),
             Framing::Lines(1),
         ),
         (
@@ -247,9 +250,10 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
 
 /// `POST /query/1` with FQL text, as the drivers send it.
 fn query(secret: &str, fql: &str) -> Request {
-    Request::post("/query/1", json!({"query": {"fql": [fql]}}))
+    let (name, value) = fauna::FORMAT;
+    Request::post(fauna::QUERY, fauna::query(fql))
         .bearer(secret)
-        .header("x-format", "tagged")
+        .header(name, value)
 }
 
 /// A setup query that must succeed.

@@ -22,6 +22,7 @@ use scenarios::check::Api;
 use serde_json::{Value, json};
 
 use super::Context;
+use crate::client::fibric;
 use crate::snapshot::exchange::{Framing, Request, ScriptError, Session};
 use crate::snapshot::normalise::{Kind, Rules};
 
@@ -186,8 +187,8 @@ async fn append(
 ) -> Result<(), ScriptError> {
     session
         .setup_json(
-            Request::new(Method::POST, "/_control/fibric/envelopes")
-                .json(json!({ "envelopes": envelopes }))
+            Request::new(Method::POST, fibric::ENVELOPES)
+                .json(fibric::envelopes(&envelopes))
                 .bearer(ctx.target.control_token()),
         )
         .await

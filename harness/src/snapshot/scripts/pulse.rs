@@ -29,6 +29,7 @@ use scenarios::check::Api;
 use serde_json::{Value, json};
 
 use super::Context;
+use crate::client::pulse;
 use crate::snapshot::exchange::{Framing, Open, Request, ScriptError, Session};
 use crate::snapshot::normalise::{Kind, Rules};
 
@@ -109,7 +110,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         )
         .await?;
     drop(first);
-    let resumed = events.header("last-event-id", first_id.clone());
+    let resumed = events.header(pulse::LAST_EVENT_ID, first_id.clone());
     let open = reopen(session, &resumed, Framing::Sse(2)).await?;
     session.keep(
         "stream-resumed",
@@ -118,7 +119,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         open.response,
     );
 
-    let subscribe = Request::post("/subscribe", json!({"model": users}))
+    let subscribe = Request::post(pulse::SUBSCRIBE, pulse::subscription(&users))
         .bearer(&key)
         .header("accept", "text/event-stream");
     let mut live = session.open(&subscribe, Framing::Sse(3)).await?;
@@ -232,7 +233,7 @@ async fn declare(
     session
         .setup_json(
             Request::post(
-                "/_control/pulse/models",
+                pulse::MODELS,
                 json!({"name": model, "primary_key": "id", "replica_identity": identity}),
             )
             .bearer(ctx.target.control_token()),
@@ -250,11 +251,8 @@ async fn change(
 ) -> Result<(), ScriptError> {
     session
         .setup_json(
-            Request::post(
-                format!("/_control/pulse/models/{model}/rows"),
-                json!({"action": action, "row": row}),
-            )
-            .bearer(ctx.target.control_token()),
+            Request::post(pulse::rows(model), pulse::change(action, row))
+                .bearer(ctx.target.control_token()),
         )
         .await
         .map(|_| ())
