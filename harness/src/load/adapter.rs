@@ -16,13 +16,13 @@ use std::time::Duration;
 use futures_util::stream::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use scenarios::Api;
 
 use crate::client::atproto::{self, COLLECTION, Session};
 use crate::client::{actyx, fauna, fibric, pulse};
 use crate::target::Credentials;
+use crate::transport::ws;
 
 mod actyx_line;
 mod endpoints;
@@ -394,13 +394,8 @@ impl Adapter {
             atproto::SUBSCRIBE_REPOS,
             cursor,
         );
-        let config = WebSocketConfig::default()
-            .max_message_size(Some(MAX_FRAME))
-            .max_frame_size(Some(MAX_FRAME));
-        let connect = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
-        let (ws, _) = tokio::time::timeout(REQUEST_TIMEOUT, connect)
+        let (ws, _) = ws::open(&url, MAX_FRAME, REQUEST_TIMEOUT)
             .await
-            .map_err(|_| "no WebSocket upgrade in time".to_owned())?
             .map_err(|e| e.to_string())?;
         let prefix = format!("{COLLECTION}/ld-");
         let frames = ws.filter_map(move |message| {

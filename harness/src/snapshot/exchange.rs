@@ -11,9 +11,9 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::record::headers_of;
+use crate::transport::ws;
 
 /// The most bytes one exchange's body may hold.
 pub const MAX_BODY: usize = 4 << 20;
@@ -263,14 +263,9 @@ impl Session {
         path: &str,
         frames: usize,
     ) -> Result<Response, ScriptError> {
-        let url = format!("{}{path}", self.base.replacen("http", "ws", 1));
-        let config = WebSocketConfig::default()
-            .max_message_size(Some(MAX_BODY))
-            .max_frame_size(Some(MAX_BODY));
-        let connect = tokio_tungstenite::connect_async_with_config(&url, Some(config), false);
-        let (mut socket, head) = tokio::time::timeout(WAIT, connect)
+        let url = crate::client::ws_url(&format!("{}{path}", self.base));
+        let (mut socket, head) = ws::open(&url, MAX_BODY, WAIT)
             .await
-            .map_err(|_| ScriptError(format!("GET {path}: no upgrade within {WAIT:?}")))?
             .map_err(|e| ScriptError(format!("GET {path}: {e}")))?;
         let mut response = Response {
             status: head.status().as_u16(),

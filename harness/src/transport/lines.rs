@@ -9,12 +9,16 @@ use std::marker::PhantomData;
 use scenarios::transcript::Observed;
 use wire::jsonl::{Line, LineSplitter};
 
-use super::Framing;
+use super::{Framing, Observe};
 
-/// What an API's transcript keeps of its lines.
-pub trait LineNotes {
+/// How an API words a line over the limit.
+pub trait LineLimit {
     /// The reason a line over the limit closes the stream with, before the error.
     const BROKE: &'static str;
+}
+
+/// What an API's transcript keeps of its lines.
+pub trait LineNotes: LineLimit {
     /// The transcript entry of a line.
     fn note(line: &Line) -> Observed;
 }
@@ -36,7 +40,7 @@ impl<N> Lines<N> {
     }
 }
 
-impl<N: LineNotes> Framing for Lines<N> {
+impl<N: LineLimit> Framing for Lines<N> {
     type Item = Line;
 
     fn push(&mut self, chunk: &[u8]) {
@@ -56,7 +60,9 @@ impl<N: LineNotes> Framing for Lines<N> {
             Err(error) => format!("end of stream: {error}"),
         }
     }
+}
 
+impl<N: LineNotes> Observe for Lines<N> {
     fn observe(&self, line: &Line) -> Observed {
         N::note(line)
     }

@@ -1,20 +1,25 @@
-//! Recorded HTTP streams: one reader for every framing the checks read, with its limits and timeouts.
+//! Streams: one reader per framing (SSE, JSON lines, WebSocket messages), with its limits and timeouts; recording layered on top.
 //!
-//! [`Stream`] owns what every streamed response needs: the body read chunk
-//! by chunk against a deadline, the end of the stream and why, closing from
-//! the harness's side, and the `closed` entry in the transcript (once, also
-//! when the stream is dropped). A [`Framing`] turns the bytes into items,
-//! enforces its size limits, and says what each item records:
+//! A [`Framing`] turns a body's bytes into items and enforces its size
+//! limits:
 //!
-//! - [`sse`]: server-sent events (Fibric, Pulse), over `wire::sse`;
+//! - [`sse::Sse`]: server-sent events (Fibric, Pulse), over `wire::sse`;
 //! - [`lines::Lines`]: JSON lines (Fauna's `/stream/1`, Actyx's NDJSON
-//!   feeds), over `wire::jsonl`; each API decodes its lines on top.
+//!   feeds), over `wire::jsonl`; each API decodes its lines on top;
+//! - [`ws`]: WebSocket messages, whose limit tungstenite enforces.
 //!
-//! Streams are opened with [`crate::record::open_stream`], which records the
-//! request and the response head.
+//! Recording is a layer of its own: [`Observe`] says what the transcript
+//! keeps of an item, and [`Stream`] (the checks' reader) records every item
+//! it reads, plus the end of the stream and why (once, also when the stream
+//! is dropped). The load subscriber reads through the same framings
+//! ([`framed`]) and records nothing, so it does not pay for a transcript.
+//!
+//! Recorded streams are opened with [`crate::record::open_stream`], which
+//! records the request and the response head.
 
 pub mod lines;
 pub mod sse;
+pub mod ws;
 
 use std::time::Duration;
 
@@ -32,8 +37,42 @@ pub trait Framing {
     fn next(&mut self) -> Result<Option<Self::Item>, String>;
     /// Why the stream ended, once the body is over (an unfinished item says so).
     fn finish(&mut self) -> String;
-    /// What the transcript holds for an item.
+}
+
+/// What a recorded stream's transcript keeps of each item.
+pub trait Observe: Framing {
     fn observe(&self, item: &Self::Item) -> Observed;
+}
+
+/// The items of `response`'s body, unrecorded, each made a `T` by `each`,
+/// which also gets the bytes read since the item before it (so the bytes of
+/// all items add up to those of the body; a second item out of one chunk
+/// gets none). A broken limit or connection ends the stream with an `Err`.
+pub fn framed<F, T>(
+    response: reqwest::Response,
+    mut framing: F,
+    mut each: impl FnMut(F::Item, usize) -> T + Send + 'static,
+) -> futures_util::stream::BoxStream<'static, Result<T, String>>
+where
+    F: Framing + Send + 'static,
+    T: Send + 'static,
+{
+    use futures_util::stream::StreamExt;
+    let mut unread = 0;
+    response
+        .bytes_stream()
+        .map(move |chunk| {
+            let chunk = chunk.map_err(|e| e.to_string())?;
+            framing.push(&chunk);
+            let mut items = Vec::new();
+            unread += chunk.len();
+            while let Some(item) = framing.next()? {
+                items.push(Ok(each(item, std::mem::take(&mut unread))));
+            }
+            Ok::<_, String>(items)
+        })
+        .flat_map(|result| futures_util::stream::iter(result.unwrap_or_else(|e| vec![Err(e)])))
+        .boxed()
 }
 
 /// What one read of a stream came to.
@@ -48,7 +87,7 @@ pub enum Read<T> {
 
 /// An open streamed response, read one item at a time, every item recorded.
 #[derive(Debug)]
-pub struct Stream<F: Framing> {
+pub struct Stream<F: Observe> {
     pub conn: u32,
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -59,7 +98,7 @@ pub struct Stream<F: Framing> {
     pub closed: Option<String>,
 }
 
-impl<F: Framing> Stream<F> {
+impl<F: Observe> Stream<F> {
     /// Reads `open`'s body with `framing`, recording into `recorder`.
     pub fn new(open: OpenStream, framing: F, recorder: &Recorder) -> Stream<F> {
         Stream {
@@ -143,7 +182,7 @@ impl<F: Framing> Stream<F> {
     }
 }
 
-impl<F: Framing> Drop for Stream<F> {
+impl<F: Observe> Drop for Stream<F> {
     fn drop(&mut self) {
         self.close("closed by the harness".to_owned());
     }

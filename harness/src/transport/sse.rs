@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use scenarios::transcript::Observed;
-use wire::sse::{SseItem, SseParser};
+use wire::sse::{SseItem, SseLimits, SseParser};
 
-use super::{Framing, Stream};
+use super::{Framing, Observe, Stream};
 use crate::record::{self, CallError, HttpResponse, ReadLimits, Recorder};
 
 /// An open SSE response.
@@ -15,6 +15,12 @@ pub type SseConn = Stream<Sse>;
 /// `retry` fields are recorded as what they are.
 #[derive(Debug)]
 pub struct Sse(SseParser);
+
+impl Sse {
+    pub fn new(limits: SseLimits) -> Sse {
+        Sse(SseParser::new(limits))
+    }
+}
 
 impl Framing for Sse {
     type Item = SseItem;
@@ -36,7 +42,9 @@ impl Framing for Sse {
         }
         .to_owned()
     }
+}
 
+impl Observe for Sse {
     fn observe(&self, item: &SseItem) -> Observed {
         match item {
             SseItem::Event(event) => Observed::SseEvent {
@@ -61,7 +69,7 @@ pub async fn open_sse(
     timeout: Duration,
 ) -> Result<Result<SseConn, HttpResponse>, CallError> {
     let opened = record::open_stream(recorder, client, request, limits, timeout).await?;
-    Ok(opened.map(|open| Stream::new(open, Sse(SseParser::new(limits.sse)), recorder)))
+    Ok(opened.map(|open| Stream::new(open, Sse::new(limits.sse), recorder)))
 }
 
 impl Stream<Sse> {

@@ -15,7 +15,7 @@ use wire::jsonl::Line;
 use crate::client::actyx::{self, OffsetMap};
 use crate::record::{self, HttpResponse, ReadLimits, Recorder};
 use crate::transport::Stream;
-use crate::transport::lines::{LineNotes, Lines};
+use crate::transport::lines::{LineLimit, LineNotes, Lines};
 
 /// The longest feed line the harness holds.
 pub const MAX_LINE: usize = 1 << 20;
@@ -71,9 +71,11 @@ pub type Feed = Stream<Lines<ActyxNotes>>;
 #[derive(Debug)]
 pub struct ActyxNotes;
 
-impl LineNotes for ActyxNotes {
+impl LineLimit for ActyxNotes {
     const BROKE: &'static str = "the feed broke the line limit";
+}
 
+impl LineNotes for ActyxNotes {
     fn note(line: &Line) -> Observed {
         let text = String::from_utf8_lossy(line.bytes());
         Observed::Note {

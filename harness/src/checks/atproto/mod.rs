@@ -29,7 +29,6 @@ use futures_util::StreamExt;
 use scenarios::transcript::Observed;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use wire::cbor::{DecodeLimits, Value as Cbor};
 use wire::frame::{Frame, decode_frame};
 
@@ -38,6 +37,7 @@ use crate::client::atproto;
 use crate::property::{CaseOutcome, PropertyCheck};
 use crate::record::{self, ReadLimits, Recorder};
 use crate::runner::{Check, CheckContext};
+use crate::transport::ws;
 
 /// Every AT Protocol check, in catalogue order.
 pub fn checks() -> Vec<Box<dyn Check>> {
@@ -89,9 +89,7 @@ pub enum Received {
 /// A `subscribeRepos` connection.
 #[derive(Debug)]
 pub struct Subscription {
-    ws: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
+    ws: ws::Socket,
     conn: u32,
     recorder: Recorder,
 }
@@ -249,22 +247,8 @@ impl Atproto {
                 headers: vec![("upgrade".to_owned(), "websocket".to_owned())],
             },
         );
-        let config = WebSocketConfig::default()
-            .max_message_size(Some(MAX_MESSAGE))
-            .max_frame_size(Some(MAX_MESSAGE));
-        let connect = async {
-            let tcp = dial(&url, recv_buffer)
-                .await
-                .map_err(tokio_tungstenite::tungstenite::Error::Io)?;
-            tokio_tungstenite::client_async_with_config(
-                url.as_str(),
-                tokio_tungstenite::MaybeTlsStream::Plain(tcp),
-                Some(config),
-            )
-            .await
-        };
-        match tokio::time::timeout(PROMPT, connect).await {
-            Ok(Ok((ws, response))) => {
+        match ws::open_with_buffer(&url, MAX_MESSAGE, PROMPT, recv_buffer).await {
+            Ok((ws, response)) => {
                 self.recorder.record(
                     conn,
                     Observed::Response {
@@ -279,8 +263,7 @@ impl Atproto {
                     recorder: self.recorder.clone(),
                 })
             }
-            Ok(Err(e)) => Err(format!("{method}: {e}")),
-            Err(_) => Err(format!("{method}: no upgrade within {PROMPT:?}")),
+            Err(e) => Err(format!("{method}: {e}")),
         }
     }
 
@@ -290,47 +273,6 @@ impl Atproto {
             transcript: self.recorder.transcript(),
         })
     }
-}
-
-/// A TCP connection to the host of the `ws://` URL `url`. `wss://` is not
-/// supported: the harness is built without TLS for WebSockets.
-///
-/// With `recv_buffer`, the socket's receive buffer is that many bytes and its
-/// segments are Ethernet-sized (MSS 1,400): on loopback the MSS is 64 KiB,
-/// which lets the server's send buffer grow to megabytes at once, and bytes
-/// parked there are frames the server counts as delivered.
-async fn dial(url: &str, recv_buffer: Option<u32>) -> std::io::Result<tokio::net::TcpStream> {
-    let invalid = |what: &str| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{what}: {url}"))
-    };
-    let parsed = reqwest::Url::parse(url).map_err(|_| invalid("not a URL"))?;
-    if parsed.scheme() != "ws" {
-        return Err(invalid("only ws:// subscriptions are supported"));
-    }
-    let host = parsed.host_str().ok_or_else(|| invalid("no host"))?;
-    let port = parsed
-        .port_or_known_default()
-        .ok_or_else(|| invalid("no port"))?;
-    let mut last = invalid("the host resolved to no address");
-    for addr in tokio::net::lookup_host((host, port)).await? {
-        let socket = if addr.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()?
-        } else {
-            tokio::net::TcpSocket::new_v6()?
-        };
-        if let Some(size) = recv_buffer {
-            socket.set_recv_buffer_size(size)?;
-            socket2::SockRef::from(&socket).set_tcp_mss(1_400)?;
-        }
-        match socket.connect(addr).await {
-            Ok(stream) => {
-                stream.set_nodelay(true)?;
-                return Ok(stream);
-            }
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
 }
 
 impl Subscription {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use wire::jsonl::{Line, Terminator};
 
 use crate::record::{self, HttpResponse, ReadLimits, Recorder};
-use crate::transport::lines::{LineNotes, Lines};
+use crate::transport::lines::{LineLimit, LineNotes, Lines};
 use crate::transport::{Read, Stream};
 
 /// The longest line kept in a note of the transcript.
@@ -23,9 +23,11 @@ pub type LineConn = Stream<Lines<FaunaNotes>>;
 #[derive(Debug)]
 pub struct FaunaNotes;
 
-impl LineNotes for FaunaNotes {
+impl LineLimit for FaunaNotes {
     const BROKE: &'static str = "the stream broke";
+}
 
+impl LineNotes for FaunaNotes {
     fn note(line: &Line) -> Observed {
         let ending = match line.terminator() {
             Terminator::CrLf => "CRLF",

@@ -1,12 +1,14 @@
-//! What a load subscriber reads: frames, the events in them, the positions they carry, and the SSE and line decoders.
+//! What a load subscriber reads: frames, the events in them, the positions they carry, read through the transport's SSE and line framings.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::stream::{BoxStream, StreamExt};
-use wire::jsonl::LineSplitter;
-use wire::sse::{SseItem, SseLimits, SseParser};
+use futures_util::stream::BoxStream;
+use wire::sse::{SseItem, SseLimits};
 
 use crate::client::actyx::{self, OffsetMap};
+use crate::transport::framed;
+use crate::transport::lines::{LineLimit, Lines};
+use crate::transport::sse::Sse;
 
 /// One frame (SSE event or comment, line, WebSocket message) a subscriber read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,33 +91,24 @@ pub(super) fn sse_frames(
         max_line_bytes: MAX_FRAME,
         max_event_bytes: MAX_FRAME,
     };
-    let mut parser = SseParser::new(limits);
-    response
-        .bytes_stream()
-        .map(move |chunk| {
-            let chunk = chunk.map_err(|e| e.to_string())?;
-            parser.push(&chunk);
-            let mut frames = Vec::new();
-            let mut share = chunk.len();
-            while let Some(item) = parser.next_item().map_err(|e| e.to_string())? {
-                let (event, step) = match &item {
-                    SseItem::Event(data) => (
-                        Some(event(&data.data)),
-                        data.id_field_seen
-                            .then(|| Step::Id(data.last_event_id.clone())),
-                    ),
-                    _ => (None, None),
-                };
-                frames.push(Ok(Frame {
-                    bytes: std::mem::take(&mut share),
-                    event,
-                    step,
-                }));
-            }
-            Ok::<_, String>(frames)
-        })
-        .flat_map(|result| futures_util::stream::iter(result.unwrap_or_else(|e| vec![Err(e)])))
-        .boxed()
+    framed(response, Sse::new(limits), move |item, bytes| {
+        let (event, step) = match &item {
+            SseItem::Event(data) => (
+                Some(event(&data.data)),
+                data.id_field_seen
+                    .then(|| Step::Id(data.last_event_id.clone())),
+            ),
+            _ => (None, None),
+        };
+        Frame { bytes, event, step }
+    })
+}
+
+/// A load subscriber's lines: its limit, and nothing recorded.
+struct LoadLines;
+
+impl LineLimit for LoadLines {
+    const BROKE: &'static str = "a line passed the load's limit";
 }
 
 /// Lines of a response; `read` says which are events and where each line
@@ -124,24 +117,9 @@ pub(super) fn line_frames(
     response: reqwest::Response,
     read: impl Fn(&[u8]) -> (Option<Event>, Option<Step>) + Send + 'static,
 ) -> Frames {
-    let mut splitter = LineSplitter::new(MAX_FRAME);
-    response
-        .bytes_stream()
-        .map(move |chunk| {
-            let chunk = chunk.map_err(|e| e.to_string())?;
-            splitter.push(&chunk);
-            let mut frames = Vec::new();
-            while let Some(line) = splitter.next_line().map_err(|e| e.to_string())? {
-                let bytes = line.bytes();
-                let (event, step) = read(bytes);
-                frames.push(Ok(Frame {
-                    bytes: bytes.len() + 1,
-                    event,
-                    step,
-                }));
-            }
-            Ok::<_, String>(frames)
-        })
-        .flat_map(|result| futures_util::stream::iter(result.unwrap_or_else(|e| vec![Err(e)])))
-        .boxed()
+    let lines = Lines::<LoadLines>::new(MAX_FRAME);
+    framed(response, lines, move |line, bytes| {
+        let (event, step) = read(line.bytes());
+        Frame { bytes, event, step }
+    })
 }

@@ -42,8 +42,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::Context;
 use crate::client::atproto::{self, COLLECTION, record};
-use crate::snapshot::exchange::{Framing, Request, ScriptError, Session, WAIT};
+use crate::snapshot::exchange::{Framing, MAX_BODY, Request, ScriptError, Session, WAIT};
 use crate::snapshot::normalise::{Kind, Rules};
+use crate::transport::ws::{self, Socket};
 
 /// The fields that vary. DIDs, CIDs and times are found by shape.
 pub const RULES: Rules = &[
@@ -297,18 +298,12 @@ fn xrpc(method: &str, body: Value) -> Request {
     Request::post(atproto::xrpc(method), body)
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// A subscription that is not snapshotted.
 async fn connect(base: &str, path: &str) -> Result<Socket, ScriptError> {
     let url = crate::client::ws_url(&format!("{base}{path}"));
-    match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url.as_str())).await {
-        Ok(Ok((socket, _))) => Ok(socket),
-        Ok(Err(e)) => Err(ScriptError(format!("GET {path}: {e}"))),
-        Err(_) => Err(ScriptError(format!(
-            "GET {path}: no upgrade within {WAIT:?}"
-        ))),
+    match ws::open(&url, MAX_BODY, WAIT).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(e) => Err(ScriptError(format!("GET {path}: {e}"))),
     }
 }
 
