@@ -12,9 +12,12 @@
 //! - [`fauna`]: Fauna event streaming's checks.
 //! - [`actyx`]: the Actyx Events API's checks.
 //! - [`atproto`]: the AT Protocol firehose's checks.
+//! - [`case`]: the driver kit: a case, its recorded calls, and [`case::Stop`], the one outcome of a case body.
+//! - [`cuts`]: cutting a stream's connections through the fault proxy, for any framing.
 
 pub mod actyx;
 pub mod atproto;
+pub mod case;
 pub mod cuts;
 pub mod fauna;
 pub mod fibric;

@@ -75,6 +75,39 @@ where
         .boxed()
 }
 
+/// A stream read event by event (what an event is, each framing's API says).
+pub trait Events {
+    type Event;
+    /// The next event within `wait`; `None` on timeout or once the stream has ended.
+    fn next_event(&mut self, wait: Duration) -> impl Future<Output = Option<Self::Event>> + Send;
+}
+
+/// Events of `stream` until one satisfies `last` (kept), `max` have come,
+/// the stream ends, or `wait` passes. A case publishes a sentinel last and
+/// reads up to it, which tells "everything has arrived" from "something was
+/// lost" without waiting out a timeout.
+pub async fn read_until<S: Events>(
+    stream: &mut S,
+    wait: Duration,
+    max: usize,
+    last: impl Fn(&S::Event) -> bool,
+) -> Vec<S::Event> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut items = Vec::new();
+    while items.len() < max {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Some(item) = stream.next_event(left).await else {
+            break;
+        };
+        let done = last(&item);
+        items.push(item);
+        if done {
+            break;
+        }
+    }
+    items
+}
+
 /// What one read of a stream came to.
 #[derive(Debug)]
 pub enum Read<T> {

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use scenarios::transcript::Observed;
-use wire::sse::{SseItem, SseLimits, SseParser};
+use wire::sse::{SseEvent, SseItem, SseLimits, SseParser};
 
-use super::{Framing, Observe, Stream};
+use super::{Events, Framing, Observe, Stream};
 use crate::record::{self, CallError, HttpResponse, ReadLimits, Recorder};
 
 /// An open SSE response.
@@ -78,9 +78,24 @@ impl Stream<Sse> {
         self.next(timeout).await
     }
 
-    /// The next event within `timeout` (comments recorded and skipped).
-    pub async fn next_event(&mut self, timeout: Duration) -> Option<wire::sse::SseEvent> {
-        let deadline = tokio::time::Instant::now() + timeout;
+    /// Events until one satisfies `last` (kept), `max` have come, the stream
+    /// ends, or `wait` passes; see [`super::read_until`].
+    pub async fn read_until(
+        &mut self,
+        wait: Duration,
+        max: usize,
+        last: impl Fn(&SseEvent) -> bool,
+    ) -> Vec<SseEvent> {
+        super::read_until(self, wait, max, last).await
+    }
+}
+
+impl Events for SseConn {
+    type Event = SseEvent;
+
+    /// The next event within `wait` (comments recorded and skipped).
+    async fn next_event(&mut self, wait: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if let SseItem::Event(event) = self.next(left).await? {

@@ -6,6 +6,7 @@ use harness::proxy::framing::Framing;
 use harness::proxy::schedule::Schedule;
 use harness::proxy::{FaultLog, start};
 use harness::record::{ReadLimits, Recorder};
+use harness::transport::Events;
 use harness::transport::sse::open_sse;
 use reference_server::config::Config;
 use scenarios::transcript::Observed;

@@ -86,7 +86,7 @@ impl AuthRequired {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let ax = Actyx::new(&ctx);
         let found = Self::body(&ax).await;
-        ax.done(found)
+        ax.finish(found)
     }
 
     async fn body(ax: &Actyx) -> Found {
@@ -141,7 +141,7 @@ impl TokenFlow {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let mut ax = Actyx::new(&ctx);
         let found = Self::body(&mut ax).await;
-        ax.done(found)
+        ax.finish(found)
     }
 
     async fn body(ax: &mut Actyx) -> Found {
@@ -223,7 +223,7 @@ impl Negotiation {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let mut ax = Actyx::new(&ctx);
         let found = Self::body(&mut ax).await;
-        ax.done(found)
+        ax.finish(found)
     }
 
     async fn body(ax: &mut Actyx) -> Found {
@@ -312,7 +312,7 @@ impl KeepAlive {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let mut ax = Actyx::new(&ctx);
         let found = Self::body(&mut ax).await;
-        ax.done(found)
+        ax.finish(found)
     }
 
     async fn body(ax: &mut Actyx) -> Found {

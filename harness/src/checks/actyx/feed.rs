@@ -12,8 +12,9 @@ use scenarios::actyx::order::Key;
 use scenarios::transcript::Observed;
 use wire::jsonl::Line;
 
+use crate::checks::case::{Case, PROMPT};
 use crate::client::actyx::{self, OffsetMap};
-use crate::record::{self, HttpResponse, ReadLimits, Recorder};
+use crate::record::{self, HttpResponse, ReadLimits};
 use crate::transport::Stream;
 use crate::transport::lines::{LineLimit, LineNotes, Lines};
 
@@ -23,7 +24,7 @@ pub const MAX_LINE: usize = 1 << 20;
 pub const MAX_BODY: usize = 4 << 20;
 
 /// What a response may make the harness hold: bodies up to [`MAX_BODY`], feed lines up to [`MAX_LINE`].
-fn limits() -> ReadLimits {
+pub(super) fn limits() -> ReadLimits {
     let mut limits = ReadLimits {
         max_body: MAX_BODY,
         ..ReadLimits::default()
@@ -40,26 +41,23 @@ pub enum Answer {
     Feed(Box<Feed>),
 }
 
-/// Sends a request; a `2xx` is kept open as a feed when `feed` is set, else read whole.
-pub async fn send(
-    recorder: &Recorder,
-    client: &reqwest::Client,
-    request: reqwest::RequestBuilder,
-    feed: bool,
-    timeout: Duration,
-) -> Result<Answer, String> {
-    let limits = limits();
-    if !feed {
-        return record::call(recorder, client, request, &limits, timeout)
-            .await
-            .map(Answer::Whole)
-            .map_err(|e| e.0);
-    }
-    let opened = record::open_stream(recorder, client, request, &limits, timeout)
-        .await
-        .map_err(|e| e.0)?;
+/// Sends a request whose `2xx` answer is kept open as a feed; any other is read whole.
+pub async fn open(case: &Case, request: reqwest::RequestBuilder) -> Result<Answer, String> {
+    let opened = record::open_stream(
+        &case.recorder,
+        &case.ctx.http,
+        request,
+        &case.limits,
+        PROMPT,
+    )
+    .await
+    .map_err(|e| e.0)?;
     Ok(match opened {
-        Ok(open) => Answer::Feed(Box::new(Stream::new(open, Lines::new(MAX_LINE), recorder))),
+        Ok(open) => Answer::Feed(Box::new(Stream::new(
+            open,
+            Lines::new(MAX_LINE),
+            &case.recorder,
+        ))),
         Err(whole) => Answer::Whole(whole),
     })
 }

@@ -68,7 +68,7 @@ generated_property!(
     run: |ctx: CheckContext, plan: SeamPlan| async move {
         let mut ax = Actyx::new(&ctx);
         let found = seam(&mut ax, &plan).await;
-        ax.done(found)
+        ax.finish(found)
     }
 );
 
@@ -127,7 +127,7 @@ impl CaughtUp {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let mut ax = Actyx::new(&ctx);
         let found = Self::body(&mut ax).await;
-        ax.done(found)
+        ax.finish(found)
     }
 
     async fn body(ax: &mut Actyx) -> Found {
@@ -187,7 +187,7 @@ impl TimeTravel {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let mut ax = Actyx::new(&ctx);
         let found = Self::body(&mut ax).await;
-        ax.done(found)
+        ax.finish(found)
     }
 
     async fn body(ax: &mut Actyx) -> Found {
@@ -245,7 +245,7 @@ generated_property!(
     run: |ctx: CheckContext, plan: ResumePlan| async move {
         let mut ax = Actyx::new(&ctx);
         let found = resume(&mut ax, &plan).await;
-        ax.done(found)
+        ax.finish(found)
     }
 );
 

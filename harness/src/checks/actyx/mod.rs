@@ -20,7 +20,7 @@ pub mod feed;
 mod live;
 mod query;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use scenarios::Finding;
 use scenarios::actyx::lines::{EventLine, FeedLine};
@@ -30,9 +30,10 @@ use serde_json::{Value, json};
 
 use self::feed::{Answer, Feed};
 pub use self::feed::{bound_after, query_events};
+use super::case::Case;
 use crate::client::actyx;
-use crate::property::{CaseOutcome, PropertyCheck};
-use crate::record::{HttpResponse, Recorder};
+use crate::property::PropertyCheck;
+
 use crate::runner::{Check, CheckContext};
 
 pub(crate) use super::{fixed_property, generated_property};
@@ -57,32 +58,9 @@ pub fn checks() -> Vec<Box<dyn Check>> {
     ]
 }
 
-/// How long a case waits for something that should arrive at once.
-pub const PROMPT: Duration = Duration::from_secs(5);
+pub use super::case::{Found, PROMPT, Stop};
 
 pub use crate::client::actyx::NDJSON;
-
-/// Why a case stopped early: what it found, or the harness broke.
-#[derive(Debug)]
-pub enum Stop {
-    Found(Vec<Finding>),
-    Broke(String),
-}
-
-impl From<Finding> for Stop {
-    fn from(finding: Finding) -> Self {
-        Stop::Found(vec![finding])
-    }
-}
-
-impl From<String> for Stop {
-    fn from(error: String) -> Self {
-        Stop::Broke(error)
-    }
-}
-
-/// What a case body returns.
-pub type Found = Result<Vec<Finding>, Stop>;
 
 /// Microseconds since the epoch, by the harness's clock.
 pub fn now_micros() -> u64 {
@@ -115,32 +93,27 @@ pub fn delivered(event: &EventLine) -> (Key, String) {
 /// One case's view of the Events API.
 #[derive(Debug)]
 pub struct Actyx {
-    pub ctx: CheckContext,
-    pub recorder: Recorder,
-    pub nonce: String,
+    case: Case,
     token: String,
 }
 
+impl std::ops::Deref for Actyx {
+    type Target = Case;
+
+    fn deref(&self) -> &Case {
+        &self.case
+    }
+}
+
 impl Actyx {
+    /// A case that holds bodies and feed lines within the feeds' limits.
     pub fn new(ctx: &CheckContext) -> Self {
+        let mut case = Case::new(ctx);
+        case.limits = feed::limits();
         Self {
-            ctx: ctx.clone(),
-            recorder: Recorder::new(),
-            nonce: super::nonce(),
+            case,
             token: String::new(),
         }
-    }
-
-    /// Runs a case body and turns its result into the case's outcome.
-    pub fn done(self, found: Found) -> Result<CaseOutcome, String> {
-        let findings = match found {
-            Ok(findings) | Err(Stop::Found(findings)) => findings,
-            Err(Stop::Broke(error)) => return Err(error),
-        };
-        Ok(CaseOutcome {
-            findings,
-            transcript: self.recorder.transcript(),
-        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -160,17 +133,9 @@ impl Actyx {
         &self.token
     }
 
-    /// Sends a request and reads its whole answer.
-    pub async fn call(&self, request: reqwest::RequestBuilder) -> Result<HttpResponse, String> {
-        match feed::send(&self.recorder, &self.ctx.http, request, false, PROMPT).await? {
-            Answer::Whole(response) => Ok(response),
-            Answer::Feed(_) => Err("a whole answer was asked for".to_owned()),
-        }
-    }
-
     /// Sends a request whose `2xx` answer is a feed.
     pub async fn open(&self, request: reqwest::RequestBuilder) -> Result<Answer, String> {
-        feed::send(&self.recorder, &self.ctx.http, request, true, PROMPT).await
+        feed::open(&self.case, request).await
     }
 
     /// `POST /api/v2/auth` with the configured app id; anything but `{token}` is a finding.

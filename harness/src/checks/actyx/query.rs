@@ -48,7 +48,7 @@ generated_property!(
     run: |ctx: CheckContext, plan: BatchesPlan| async move {
         let mut ax = Actyx::new(&ctx);
         let found = publish_response(&mut ax, &plan).await;
-        ax.done(found)
+        ax.finish(found)
     }
 );
 
@@ -114,7 +114,7 @@ generated_property!(
     run: |ctx: CheckContext, plan: BatchesPlan| async move {
         let mut ax = Actyx::new(&ctx);
         let found = offsets_present(&mut ax, &plan).await;
-        ax.done(found)
+        ax.finish(found)
     }
 );
 
@@ -213,7 +213,7 @@ generated_property!(
     run: |ctx: CheckContext, plan: BoundsPlan| async move {
         let mut ax = Actyx::new(&ctx);
         let found = query_bounds(&mut ax, &plan).await;
-        ax.done(found)
+        ax.finish(found)
     }
 );
 
@@ -261,7 +261,7 @@ generated_property!(
             }
             Err(stop) => Err(stop),
         };
-        ax.done(found)
+        ax.finish(found)
     }
 );
 
@@ -295,7 +295,7 @@ generated_property!(
     run: |ctx: CheckContext, plan: TieBreakPlan| async move {
         let mut ax = Actyx::new(&ctx);
         let found = tie_break(&mut ax, &plan).await;
-        ax.done(found)
+        ax.finish(found)
     }
 );
 
@@ -330,7 +330,7 @@ generated_property!(
     run: |ctx: CheckContext, plan: TagPlan| async move {
         let mut ax = Actyx::new(&ctx);
         let found = tag_expressions(&mut ax, &plan).await;
-        ax.done(found)
+        ax.finish(found)
     }
 );
 

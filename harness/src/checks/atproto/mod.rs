@@ -32,10 +32,11 @@ use tokio_tungstenite::tungstenite::Message;
 use wire::cbor::{DecodeLimits, Value as Cbor};
 use wire::frame::{Frame, decode_frame};
 
+use super::case::Case;
 pub(crate) use super::fixed_property;
 use crate::client::atproto;
-use crate::property::{CaseOutcome, PropertyCheck};
-use crate::record::{self, ReadLimits, Recorder};
+use crate::property::PropertyCheck;
+use crate::record::Recorder;
 use crate::runner::{Check, CheckContext};
 use crate::transport::ws;
 
@@ -60,18 +61,22 @@ pub fn checks() -> Vec<Box<dyn Check>> {
 
 pub use crate::client::atproto::{COLLECTION, Session};
 
-/// How long a case waits for something that should arrive at once.
-pub const PROMPT: Duration = Duration::from_secs(5);
+pub use super::case::PROMPT;
 /// The largest WebSocket message read: a 2,000,000-byte CAR and its fields.
 const MAX_MESSAGE: usize = 3 << 20;
 
 /// One case's view of the AT Protocol.
 #[derive(Debug)]
 pub struct Atproto {
-    pub ctx: CheckContext,
-    pub recorder: Recorder,
-    limits: ReadLimits,
-    nonce: String,
+    case: Case,
+}
+
+impl std::ops::Deref for Atproto {
+    type Target = Case;
+
+    fn deref(&self) -> &Case {
+        &self.case
+    }
 }
 
 /// One message read from a subscription.
@@ -95,17 +100,11 @@ pub struct Subscription {
 }
 
 impl Atproto {
+    /// A case whose nonce starts with a letter, as a handle's first label must.
     pub fn new(ctx: &CheckContext) -> Self {
         Self {
-            ctx: ctx.clone(),
-            recorder: Recorder::new(),
-            limits: ReadLimits::default(),
-            nonce: format!("h{}", super::nonce()),
+            case: Case::named(ctx, format!("h{}", super::nonce())),
         }
-    }
-
-    pub fn base(&self) -> &str {
-        self.ctx.target.base_url().trim_end_matches('/')
     }
 
     /// `POST /xrpc/{method}`; the answer's status and JSON body.
@@ -123,15 +122,10 @@ impl Atproto {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        let response = record::call(
-            &self.recorder,
-            &self.ctx.http,
-            request,
-            &self.limits,
-            PROMPT,
-        )
-        .await
-        .map_err(|e| format!("{method}: {e}"))?;
+        let response = self
+            .call(request)
+            .await
+            .map_err(|e| format!("{method}: {e}"))?;
         Ok((response.status, response.json().unwrap_or(Value::Null)))
     }
 
@@ -186,15 +180,7 @@ impl Atproto {
             Some(plc) => format!("{}/{did}", plc.trim_end_matches('/')),
             None => format!("{}/_plc/{did}", self.base()),
         };
-        let response = record::call(
-            &self.recorder,
-            &self.ctx.http,
-            self.ctx.http.get(url),
-            &self.limits,
-            PROMPT,
-        )
-        .await
-        .map_err(|e| e.0)?;
+        let response = self.call(self.ctx.http.get(url)).await?;
         let doc = response
             .json()
             .ok_or_else(|| format!("the DID document of {did} is not JSON"))?;
@@ -265,13 +251,6 @@ impl Atproto {
             }
             Err(e) => Err(format!("{method}: {e}")),
         }
-    }
-
-    pub fn done(self, findings: Vec<scenarios::Finding>) -> Result<CaseOutcome, String> {
-        Ok(CaseOutcome {
-            findings,
-            transcript: self.recorder.transcript(),
-        })
     }
 }
 

@@ -7,9 +7,12 @@ use scenarios::fauna::{meta, shape};
 use serde_json::{Value, json};
 
 use super::{Fauna, LineConn, PROMPT, Read, Written, fixed_property, never};
+use crate::checks::case::{Stop, or_stop};
+use crate::client::fauna as client;
 use crate::property::CaseOutcome;
 use crate::record::HttpResponse;
 use crate::runner::CheckContext;
+use crate::transport::Events;
 
 /// Fauna's replay limit: a replay of more events than this is refused.
 pub const REPLAY_LIMIT: usize = 128;
@@ -49,13 +52,13 @@ pub async fn too_old_error_event(fauna: &Fauna) -> Result<Option<Value>, String>
 }
 
 /// Opens a stream with more than [`REPLAY_LIMIT`] events to replay.
-async fn open_over_limit(fauna: &Fauna) -> Result<Result<LineConn, Finding>, String> {
+async fn open_over_limit(fauna: &Fauna) -> Result<LineConn, Stop> {
     let collection = fauna.collection("flood", None).await?;
     let (token, _) = fauna
         .token(&format!("{collection}.all().eventSource()"))
         .await?;
     fauna.creates(&collection, REPLAY_LIMIT + 1).await?;
-    fauna.stream(&json!({ "token": token })).await
+    fauna.stream(&client::stream(&token, None)).await
 }
 
 /// Reads a replay until its error event, the end, or the first status after data (live).
@@ -86,10 +89,7 @@ impl ReplayLimit {
 
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let fauna = Fauna::new(&ctx);
-        let mut stream = match open_over_limit(&fauna).await? {
-            Ok(stream) => stream,
-            Err(finding) => return fauna.done(vec![finding]),
-        };
+        let mut stream = or_stop!(fauna, open_over_limit(&fauna).await);
         let events = read_replay(&mut stream).await;
         let data = events.iter().filter(|e| shape::is_data(e)).count();
         let mut findings = Vec::new();
@@ -135,10 +135,7 @@ impl ErrorEndsStream {
         // server that refuses that with an HTTP error gets a replay over the limit.
         let mut stream = match open_too_old(&fauna).await?.0 {
             Ok(stream) => stream,
-            Err(_) => match open_over_limit(&fauna).await? {
-                Ok(stream) => stream,
-                Err(finding) => return fauna.done(vec![finding]),
-            },
+            Err(_) => or_stop!(fauna, open_over_limit(&fauna).await),
         };
         let events = read_replay(&mut stream).await;
         let Some(error) = events.iter().find(|e| e["type"] == "error").cloned() else {

@@ -11,7 +11,7 @@ use wire::jsonl::{Line, Terminator};
 
 use crate::record::{self, HttpResponse, ReadLimits, Recorder};
 use crate::transport::lines::{LineLimit, LineNotes, Lines};
-use crate::transport::{Read, Stream};
+use crate::transport::{Events, Read, Stream};
 
 /// The longest line kept in a note of the transcript.
 const NOTE_CHARS: usize = 2_000;
@@ -64,10 +64,25 @@ impl LineConn {
         self.read(wait).await
     }
 
+    /// Reads events until one satisfies `stop` (kept), `max` have come, the
+    /// stream ends, or `wait` passes.
+    pub async fn read_until(
+        &mut self,
+        wait: Duration,
+        max: usize,
+        stop: impl Fn(&Value) -> bool,
+    ) -> Vec<Value> {
+        crate::transport::read_until(self, wait, max, stop).await
+    }
+}
+
+impl Events for LineConn {
+    type Event = Value;
+
     /// The next JSON event within `wait`; blank lines and lines that are not
     /// JSON objects are skipped (the line-format check judges them). `None`
     /// on timeout or at the end.
-    pub async fn next_event(&mut self, wait: Duration) -> Option<Value> {
+    async fn next_event(&mut self, wait: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -80,29 +95,5 @@ impl LineConn {
                 Read::Timeout | Read::Ended(_) => return None,
             }
         }
-    }
-
-    /// Reads events until one satisfies `stop` (kept), `max` have come, the
-    /// stream ends, or `wait` passes.
-    pub async fn read_until(
-        &mut self,
-        wait: Duration,
-        max: usize,
-        stop: impl Fn(&Value) -> bool,
-    ) -> Vec<Value> {
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut events = Vec::new();
-        while events.len() < max {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let Some(event) = self.next_event(left).await else {
-                break;
-            };
-            let done = stop(&event);
-            events.push(event);
-            if done {
-                break;
-            }
-        }
-        events
     }
 }

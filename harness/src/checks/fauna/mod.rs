@@ -24,15 +24,14 @@ mod resume;
 mod set;
 mod wire;
 
-use std::time::Duration;
-
 use scenarios::Finding;
 use serde_json::{Map, Value, json};
 
+use super::case::{Case, Stop};
 pub(crate) use super::fixed_property;
 use crate::client::fauna;
-use crate::property::{CaseOutcome, PropertyCheck};
-use crate::record::{self, HttpResponse, ReadLimits, Recorder};
+use crate::property::PropertyCheck;
+use crate::record::HttpResponse;
 use crate::runner::{Check, CheckContext};
 pub use crate::transport::Read;
 pub use lines::LineConn;
@@ -55,8 +54,7 @@ pub fn checks() -> Vec<Box<dyn Check>> {
     ]
 }
 
-/// How long a case waits for something that should arrive at once.
-pub const PROMPT: Duration = Duration::from_secs(5);
+pub use super::case::PROMPT;
 
 /// A secret no Fauna database has.
 pub const WRONG_SECRET: &str = "fauna_harness_wrong_secret";
@@ -76,36 +74,26 @@ pub struct Written {
 /// One case's view of Fauna.
 #[derive(Debug)]
 pub struct Fauna {
-    pub ctx: CheckContext,
-    pub recorder: Recorder,
-    pub limits: ReadLimits,
-    nonce: String,
+    case: Case,
+}
+
+impl std::ops::Deref for Fauna {
+    type Target = Case;
+
+    fn deref(&self) -> &Case {
+        &self.case
+    }
 }
 
 impl Fauna {
     pub fn new(ctx: &CheckContext) -> Self {
         Self {
-            ctx: ctx.clone(),
-            recorder: Recorder::new(),
-            limits: ReadLimits::default(),
-            nonce: super::nonce(),
+            case: Case::new(ctx),
         }
-    }
-
-    fn base(&self) -> &str {
-        self.ctx.target.base_url().trim_end_matches('/')
     }
 
     pub fn secret(&self) -> &str {
         &self.ctx.credentials.fauna_secret
-    }
-
-    /// The case's outcome: its findings and everything recorded.
-    pub fn done(self, findings: Vec<Finding>) -> Result<CaseOutcome, String> {
-        Ok(CaseOutcome {
-            findings,
-            transcript: self.recorder.transcript(),
-        })
     }
 
     /// `POST /query/1` with FQL text and the given secret (or none), as the drivers send it.
@@ -120,15 +108,9 @@ impl Fauna {
         if let Some(secret) = secret {
             request = request.bearer_auth(secret);
         }
-        record::call(
-            &self.recorder,
-            &self.ctx.http,
-            request,
-            &self.limits,
-            PROMPT,
-        )
-        .await
-        .map_err(|e| format!("POST /query/1 for `{fql}`: {e}"))
+        self.call(request)
+            .await
+            .map_err(|e| format!("POST /query/1 for `{fql}`: {e}"))
     }
 
     /// A query that must succeed: its `data` and `txn_ts`. Anything else
@@ -243,9 +225,8 @@ impl Fauna {
     }
 
     /// Opens a stream that must answer `200`; anything else is a finding.
-    pub async fn stream(&self, body: &Value) -> Result<Result<LineConn, Finding>, String> {
-        Ok(self
-            .stream_as(Some(self.secret()), body)
+    pub async fn stream(&self, body: &Value) -> Result<LineConn, Stop> {
+        self.stream_as(Some(self.secret()), body)
             .await?
             .map_err(|response| {
                 Finding::new(
@@ -257,7 +238,8 @@ impl Fauna {
                     ),
                 )
                 .with_evidence(json!({"request": body, "status": response.status}))
-            }))
+                .into()
+            })
     }
 }
 

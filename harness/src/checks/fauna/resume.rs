@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::errors::open_too_old;
 use super::{Fauna, LineConn, PROMPT, clip, data_ids, fixed_property, is_event_of, never};
+use crate::checks::case::or_stop;
 use crate::checks::generated_property;
 use crate::client::fauna as client;
 use crate::property::CaseOutcome;
@@ -129,10 +130,7 @@ async fn cursor_case(ctx: CheckContext, plan: ResumePlan) -> Result<CaseOutcome,
         .await?;
     let docs = fauna.creates(&collection, plan.events).await?;
     let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
-    let mut stream = match fauna.stream(&json!({ "token": token })).await? {
-        Ok(stream) => stream,
-        Err(finding) => return fauna.done(vec![finding]),
-    };
+    let mut stream = or_stop!(fauna, fauna.stream(&client::stream(&token, None)).await);
     let last = ids.last().cloned().unwrap_or_default();
     let events = stream
         .read_until(PROMPT, 64, |e| is_event_of(e, &last))
@@ -151,10 +149,10 @@ async fn cursor_case(ctx: CheckContext, plan: ResumePlan) -> Result<CaseOutcome,
             ),
         )]);
     };
-    let mut resumed = match fauna.stream(&client::stream(&token, Some(cursor))).await? {
-        Ok(stream) => stream,
-        Err(finding) => return fauna.done(vec![finding]),
-    };
+    let mut resumed = or_stop!(
+        fauna,
+        fauna.stream(&client::stream(&token, Some(cursor))).await
+    );
     let sentinel = fauna
         .create(&collection, &json!({ "n": "sentinel" }))
         .await?;
@@ -184,13 +182,8 @@ async fn start_ts_case(ctx: CheckContext, plan: ResumePlan) -> Result<CaseOutcom
         .await?;
     let docs = fauna.creates(&collection, plan.events).await?;
     let start = docs[plan.at].txn_ts;
-    let mut stream = match fauna
-        .stream(&json!({ "token": token, "start_ts": start }))
-        .await?
-    {
-        Ok(stream) => stream,
-        Err(finding) => return fauna.done(vec![finding]),
-    };
+    let body = json!({ "token": token, "start_ts": start });
+    let mut stream = or_stop!(fauna, fauna.stream(&body).await);
     let sentinel = fauna
         .create(&collection, &json!({ "n": "sentinel" }))
         .await?;
@@ -223,10 +216,7 @@ impl StartTsWithCursor {
             .token(&format!("{collection}.all().eventSource()"))
             .await?;
         let doc = fauna.create(&collection, &json!({ "n": 1 })).await?;
-        let mut stream = match fauna.stream(&json!({ "token": token })).await? {
-            Ok(stream) => stream,
-            Err(finding) => return fauna.done(vec![finding]),
-        };
+        let mut stream = or_stop!(fauna, fauna.stream(&client::stream(&token, None)).await);
         let events = stream
             .read_until(PROMPT, 16, |e| is_event_of(e, &doc.id))
             .await;

@@ -7,7 +7,9 @@ use scenarios::fauna::shape;
 use serde_json::json;
 
 use super::{Fauna, PROMPT, is_event_of, never};
+use crate::checks::case::or_stop;
 use crate::checks::generated_property;
+use crate::client::fauna as client;
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
 
@@ -36,10 +38,10 @@ async fn membership_case(ctx: CheckContext, plan: SetPlan) -> Result<CaseOutcome
         .await?;
     let mut stream = None;
     if !plan.replay {
-        match fauna.stream(&json!({ "token": token })).await? {
-            Ok(opened) => stream = Some(opened),
-            Err(finding) => return fauna.done(vec![finding]),
-        }
+        stream = Some(or_stop!(
+            fauna,
+            fauna.stream(&client::stream(&token, None)).await
+        ));
     }
     // The plan's writes, then a sentinel that enters the set: the case reads up to its add.
     let mut writes = model::writes(&plan);
@@ -56,10 +58,10 @@ async fn membership_case(ctx: CheckContext, plan: SetPlan) -> Result<CaseOutcome
     for (index, write) in writes.iter().enumerate() {
         if index + 1 == writes.len() && stream.is_none() {
             // Replayed: the stream opens after the plan's writes, before the sentinel.
-            match fauna.stream(&json!({ "token": token })).await? {
-                Ok(opened) => stream = Some(opened),
-                Err(finding) => return fauna.done(vec![finding]),
-            }
+            stream = Some(or_stop!(
+                fauna,
+                fauna.stream(&client::stream(&token, None)).await
+            ));
         }
         match *write {
             Write::Create { inside, v, .. } => {

@@ -6,8 +6,11 @@ use serde_json::{Value, json};
 use wire::jsonl::Terminator;
 
 use super::{Fauna, PROMPT, Read, WRONG_SECRET, clip, fixed_property, is_event_of, never};
+use crate::checks::case::or_stop;
+use crate::client::fauna as client;
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
+use crate::transport::Events;
 
 fixed_property!(LineFormat, meta::LINE_FORMAT, skip: Self::skip);
 
@@ -23,10 +26,7 @@ impl LineFormat {
             .token(&format!("{collection}.all().eventSource()"))
             .await?;
         fauna.creates(&collection, 2).await?;
-        let mut stream = match fauna.stream(&json!({ "token": token })).await? {
-            Ok(stream) => stream,
-            Err(finding) => return fauna.done(vec![finding]),
-        };
+        let mut stream = or_stop!(fauna, fauna.stream(&client::stream(&token, None)).await);
         let mut findings = Vec::new();
         let content_type = stream.header("content-type").unwrap_or("").to_owned();
         if !shape::is_json_content_type(&content_type) {
@@ -84,10 +84,7 @@ impl StatusFirst {
         // An event waits to be replayed, so a server that skips the status
         // event sends this add first rather than nothing.
         fauna.creates(&collection, 1).await?;
-        let mut stream = match fauna.stream(&json!({ "token": token })).await? {
-            Ok(stream) => stream,
-            Err(finding) => return fauna.done(vec![finding]),
-        };
+        let mut stream = or_stop!(fauna, fauna.stream(&client::stream(&token, None)).await);
         let mut findings = Vec::new();
         match stream.next_event(PROMPT).await {
             None => findings.push(Finding::new(
@@ -139,10 +136,7 @@ impl EventShape {
                 "{collection}.where(.status == \"in\").eventSource()"
             ))
             .await?;
-        let mut stream = match fauna.stream(&json!({ "token": token })).await? {
-            Ok(stream) => stream,
-            Err(finding) => return fauna.done(vec![finding]),
-        };
+        let mut stream = or_stop!(fauna, fauna.stream(&client::stream(&token, None)).await);
         // add, update, remove (updated out), add, remove (deleted).
         let a = fauna
             .create(&collection, &json!({"status": "in", "v": 1}))
@@ -199,10 +193,7 @@ impl TxnTsOrder {
             .await?;
         // Three to replay, three live.
         fauna.creates(&collection, 3).await?;
-        let mut stream = match fauna.stream(&json!({ "token": token })).await? {
-            Ok(stream) => stream,
-            Err(finding) => return fauna.done(vec![finding]),
-        };
+        let mut stream = or_stop!(fauna, fauna.stream(&client::stream(&token, None)).await);
         let live = fauna.creates(&collection, 3).await?;
         let last = live.last().map(|w| w.id.clone()).unwrap_or_default();
         let events = stream

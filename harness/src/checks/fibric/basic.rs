@@ -8,9 +8,10 @@ use serde_json::{Value, json};
 use wire::sse::{SseEvent, SseItem};
 
 use super::{
-    Fibric, PROMPT, deliveries, done, fixed_property, generated_property, needs_producer,
-    read_events, read_until, sentinel_for,
+    Fibric, PROMPT, deliveries, fixed_property, generated_property, needs_producer, read_events,
+    read_until, sentinel_for,
 };
+use crate::checks::case::or_stop;
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
 
@@ -72,7 +73,7 @@ impl AuthRequired {
                 )),
             }
         }
-        done(fibric, findings)
+        fibric.done(findings)
     }
 }
 
@@ -101,9 +102,9 @@ impl ContentType {
                     );
                 }
             }
-            Err(problem) => findings.push(Finding::new("status", problem)),
+            Err(stop) => return fibric.finish(Err(stop)),
         }
-        done(fibric, findings)
+        fibric.done(findings)
     }
 }
 
@@ -131,9 +132,9 @@ impl NoStore {
                     );
                 }
             }
-            Err(problem) => findings.push(Finding::new("status", problem)),
+            Err(stop) => return fibric.finish(Err(stop)),
         }
-        done(fibric, findings)
+        fibric.done(findings)
     }
 }
 
@@ -177,9 +178,9 @@ impl KeepAlive {
                     ));
                 }
             }
-            Err(problem) => findings.push(Finding::new("status", problem)),
+            Err(stop) => return fibric.finish(Err(stop)),
         }
-        done(fibric, findings)
+        fibric.done(findings)
     }
 }
 
@@ -214,28 +215,25 @@ impl FrameShape {
             workspace_id: Some("ws_shape".into()),
             entities: vec![],
         };
-        let mut stream = match fibric.open_ok(0, "event_type=harness.shape", None).await {
-            Ok(stream) => stream,
-            Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
-        };
+        let mut stream = or_stop!(
+            fibric,
+            fibric.open_ok(0, "event_type=harness.shape", None).await
+        );
         fibric.publish(&[(0, 0, &spec)]).await?;
         let events = read_events(&mut stream, 1, PROMPT).await;
         let Some(event) = events.first() else {
-            return done(
-                fibric,
-                vec![Finding::new(
-                    "unseen",
-                    format!(
-                        "the published envelope never arrived within {}{}",
-                        humantime::format_duration(PROMPT),
-                        stream
-                            .closed
-                            .as_deref()
-                            .map(|r| format!(" (it ended: {r})"))
-                            .unwrap_or_default()
-                    ),
-                )],
-            );
+            return fibric.done(vec![Finding::new(
+                "unseen",
+                format!(
+                    "the published envelope never arrived within {}{}",
+                    humantime::format_duration(PROMPT),
+                    stream
+                        .closed
+                        .as_deref()
+                        .map(|r| format!(" (it ended: {r})"))
+                        .unwrap_or_default()
+                ),
+            )]);
         };
         if event.event_type != "envelope" {
             findings.push(Finding::new(
@@ -253,7 +251,7 @@ impl FrameShape {
             )),
             Ok(envelope) => findings.extend(frame_findings(event, &envelope, &fibric.event_id(0))),
         }
-        done(fibric, findings)
+        fibric.done(findings)
     }
 }
 
@@ -307,10 +305,10 @@ async fn filtered_stream_case(
     reader: usize,
 ) -> Result<CaseOutcome, String> {
     let fibric = Fibric::new(&ctx);
-    let mut stream = match fibric.open_ok(reader, &plan.filters.query(), None).await {
-        Ok(stream) => stream,
-        Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
-    };
+    let mut stream = or_stop!(
+        fibric,
+        fibric.open_ok(reader, &plan.filters.query(), None).await
+    );
     let sentinel = sentinel_for(&plan.filters);
     let last = plan.envelopes.len();
     let mut items: Vec<(usize, usize, &EnvelopeSpec)> = plan
@@ -341,7 +339,7 @@ async fn filtered_stream_case(
         }],
         complete: true,
     };
-    done(fibric, delivery::check(&observation))
+    fibric.done(delivery::check(&observation))
 }
 
 // Read as the second tenant: a server that sends every key to one tenant's

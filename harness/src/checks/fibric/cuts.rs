@@ -11,9 +11,10 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{
-    Fibric, PROMPT, deliveries, done, fixed_property, generated_property, needs_producer,
-    read_events, read_until, spec,
+    Fibric, PROMPT, deliveries, fixed_property, generated_property, needs_producer, read_events,
+    read_until, spec,
 };
+use crate::checks::case::{Stop, or_stop};
 use crate::checks::cuts::fault_proxy;
 use crate::property::CaseOutcome;
 use crate::proxy::Proxy;
@@ -40,17 +41,14 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
     let query = "event_type=harness.cuts";
     // A marker gives the first connection a position to resume from.
     let marker = spec("harness.cuts", "harness");
-    let mut direct = match fibric.open_ok(0, query, None).await {
-        Ok(stream) => stream,
-        Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
-    };
+    let mut direct = or_stop!(fibric, fibric.open_ok(0, query, None).await);
     fibric.publish(&[(0, 0, &marker)]).await?;
     let marker_events = read_events(&mut direct, 1, PROMPT).await;
     let Some(first) = marker_events.first().cloned() else {
-        return done(
-            fibric,
-            vec![Finding::new("unseen", "the marker envelope never arrived")],
-        );
+        return fibric.done(vec![Finding::new(
+            "unseen",
+            "the marker envelope never arrived",
+        )]);
     };
     let mut connections = vec![Connection {
         conn: direct.conn,
@@ -66,10 +64,10 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
         query,
         envelope: &envelope,
     };
-    match through.reconnects(&plan, first.last_event_id).await? {
-        Ok(more) => connections.extend(more),
-        Err(finding) => return done(fibric, vec![finding]),
-    }
+    connections.extend(or_stop!(
+        fibric,
+        through.reconnects(&plan, first.last_event_id).await
+    ));
     let all: Vec<(usize, &EnvelopeSpec)> = (0..=plan.published).map(|k| (k, &envelope)).collect();
     let observation = Observation {
         promise: Promise::AT_LEAST_ONCE_ORDERED,
@@ -78,7 +76,7 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
         connections,
         complete: true,
     };
-    done(fibric, delivery::check(&observation))
+    fibric.done(delivery::check(&observation))
 }
 
 /// The stream read through the fault proxy.
@@ -93,11 +91,7 @@ impl Through<'_> {
     /// Reconnects after `last` again and again, each connection reading up
     /// to the last envelope published or its cut, until one reads to the end;
     /// what each delivered, or a finding when a reconnect is refused.
-    async fn reconnects(
-        &self,
-        plan: &CutsPlan,
-        mut last: String,
-    ) -> Result<Result<Vec<Connection>, Finding>, String> {
+    async fn reconnects(&self, plan: &CutsPlan, mut last: String) -> Result<Vec<Connection>, Stop> {
         let fibric = self.fibric;
         let items: Vec<(usize, usize, &EnvelopeSpec)> = (1..=plan.published)
             .map(|k| (0, k, self.envelope))
@@ -129,7 +123,7 @@ impl Through<'_> {
                 Err(response) => {
                     let answered = format!("{} {}", response.status, response.body);
                     let problem = format!("reconnect {attempt} answered {answered}");
-                    return Ok(Err(Finding::new("status", problem)));
+                    return Err(Finding::new("status", problem).into());
                 }
             };
             if !published {
@@ -156,7 +150,7 @@ impl Through<'_> {
                 break;
             }
         }
-        Ok(Ok(connections))
+        Ok(connections)
     }
 }
 
@@ -204,10 +198,10 @@ impl SlowConsumer {
         fibric
             .recorder
             .note("a raw connection asked for the stream and stops reading");
-        let mut healthy = match fibric.open_ok(0, "event_type=harness.slow", None).await {
-            Ok(stream) => stream,
-            Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
-        };
+        let mut healthy = or_stop!(
+            fibric,
+            fibric.open_ok(0, "event_type=harness.slow", None).await
+        );
         let filler = "x".repeat(Self::PAYLOAD);
         let mut findings = Vec::new();
         let mut received = 0;
@@ -250,7 +244,7 @@ impl SlowConsumer {
                 .with_evidence(json!({"drained": drained, "published_bytes": total})),
             ),
         }
-        done(fibric, findings)
+        fibric.done(findings)
     }
 }
 

@@ -19,18 +19,20 @@ mod resume;
 
 use std::time::Duration;
 
+use scenarios::Finding;
 use scenarios::delivery::Expected;
 use scenarios::fibric::plans::EnvelopeSpec;
 use scenarios::transcript::Observed;
 use serde_json::{Value, json};
 use wire::sse::SseEvent;
 
+use super::case::{Case, Stop};
 pub(crate) use super::{fixed_property, generated_property, needs_producer};
 use crate::client::fibric;
 use crate::property::PropertyCheck;
-use crate::record::{self, HttpResponse, ReadLimits, Recorder};
+use crate::record::HttpResponse;
 use crate::runner::{Check, CheckContext};
-use crate::transport::sse::{self, SseConn};
+use crate::transport::sse::SseConn;
 
 /// Every Fibric check, in catalogue order.
 pub fn checks() -> Vec<Box<dyn Check>> {
@@ -56,30 +58,27 @@ pub fn checks() -> Vec<Box<dyn Check>> {
     ]
 }
 
-/// How long a case waits for something that should arrive at once.
-pub const PROMPT: Duration = Duration::from_secs(5);
+pub use super::case::PROMPT;
 
 /// One case's view of the Fibric API.
 #[derive(Debug)]
 pub struct Fibric {
-    pub ctx: CheckContext,
-    pub recorder: Recorder,
-    pub limits: ReadLimits,
-    nonce: String,
+    case: Case,
+}
+
+impl std::ops::Deref for Fibric {
+    type Target = Case;
+
+    fn deref(&self) -> &Case {
+        &self.case
+    }
 }
 
 impl Fibric {
     pub fn new(ctx: &CheckContext) -> Self {
         Self {
-            ctx: ctx.clone(),
-            recorder: Recorder::new(),
-            limits: ReadLimits::default(),
-            nonce: super::nonce(),
+            case: Case::new(ctx),
         }
-    }
-
-    pub fn base(&self) -> &str {
-        self.ctx.target.base_url()
     }
 
     /// The API key of tenant 0 or 1.
@@ -165,15 +164,10 @@ impl Fibric {
                 .post(format!("{}{}", self.base(), fibric::ENVELOPES))
                 .bearer_auth(self.ctx.target.control_token())
                 .json(&fibric::envelopes(&envelopes));
-            let response = record::call(
-                &self.recorder,
-                &self.ctx.http,
-                request,
-                &self.limits,
-                PROMPT,
-            )
-            .await
-            .map_err(|e| format!("publishing through the control API: {e}"))?;
+            let response = self
+                .call(request)
+                .await
+                .map_err(|e| format!("publishing through the control API: {e}"))?;
             if response.status != 201 {
                 return Err(format!(
                     "the control API refused the envelopes: {} {}",
@@ -213,15 +207,7 @@ impl Fibric {
         if let Some(id) = last_event_id {
             request = request.header(fibric::LAST_EVENT_ID, id);
         }
-        sse::open_sse(
-            &self.recorder,
-            &self.ctx.http,
-            request,
-            &self.limits,
-            PROMPT,
-        )
-        .await
-        .map_err(|e| e.0)
+        self.open_sse(request).await
     }
 
     /// Opens the stream on the target, expecting 200; anything else is an `Err`
@@ -232,18 +218,18 @@ impl Fibric {
         key: usize,
         query: &str,
         last_event_id: Option<&str>,
-    ) -> Result<SseConn, String> {
-        match self
+    ) -> Result<SseConn, Stop> {
+        let problem = match self
             .open(self.base(), Some(self.key(key)), query, last_event_id)
             .await
         {
-            Ok(Ok(stream)) => Ok(stream),
-            Ok(Err(response)) => Err(format!(
-                "the stream answered {} {}",
-                response.status, response.body
-            )),
-            Err(error) => Err(format!("the stream did not open: {error}")),
-        }
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(response)) => {
+                format!("the stream answered {} {}", response.status, response.body)
+            }
+            Err(error) => format!("the stream did not open: {error}"),
+        };
+        Err(Finding::new("status", problem).into())
     }
 
     /// `GET /v1/events?query` as the given key (or none).
@@ -256,27 +242,8 @@ impl Fibric {
         if let Some(key) = key {
             request = request.bearer_auth(key);
         }
-        record::call(
-            &self.recorder,
-            &self.ctx.http,
-            request,
-            &self.limits,
-            PROMPT,
-        )
-        .await
-        .map_err(|e| e.0)
+        self.call(request).await
     }
-}
-
-/// A case's outcome: its findings and everything it recorded.
-pub fn done(
-    fibric: Fibric,
-    findings: Vec<scenarios::Finding>,
-) -> Result<crate::property::CaseOutcome, String> {
-    Ok(crate::property::CaseOutcome {
-        findings,
-        transcript: fibric.recorder.transcript(),
-    })
 }
 
 /// An envelope of the given type and source, with no workspace or entities.
@@ -291,16 +258,7 @@ pub fn spec(event_type: &str, source: &str) -> EnvelopeSpec {
 
 /// Reads up to `n` events (fewer if `wait` passes first).
 pub async fn read_events(conn: &mut SseConn, n: usize, wait: Duration) -> Vec<SseEvent> {
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut events = Vec::new();
-    while events.len() < n {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match conn.next_event(left).await {
-            Some(event) => events.push(event),
-            None => break,
-        }
-    }
-    events
+    conn.read_until(wait, n, |_| false).await
 }
 
 /// Reads events until the one whose data has `event_id` arrives (inclusive),
@@ -313,21 +271,10 @@ pub async fn read_until(
     max: usize,
     wait: Duration,
 ) -> Vec<SseEvent> {
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut events = Vec::new();
-    while events.len() < max {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let Some(event) = conn.next_event(left).await else {
-            break;
-        };
-        let done =
-            serde_json::from_str::<Value>(&event.data).is_ok_and(|v| v["event_id"] == event_id);
-        events.push(event);
-        if done {
-            break;
-        }
-    }
-    events
+    conn.read_until(wait, max, |event| {
+        serde_json::from_str::<Value>(&event.data).is_ok_and(|v| v["event_id"] == event_id)
+    })
+    .await
 }
 
 /// An envelope every given filter admits: the last of a case, read up to with [`read_until`].

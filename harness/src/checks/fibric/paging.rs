@@ -7,9 +7,9 @@ use scenarios::fibric::plans::{EnvelopeSpec, SeamPlan, seam_plan};
 use serde_json::Value;
 
 use super::{
-    Fibric, PROMPT, deliveries, done, generated_property, needs_producer, read_events, read_until,
-    spec,
+    Fibric, PROMPT, deliveries, generated_property, needs_producer, read_events, read_until, spec,
 };
+use crate::checks::case::{Stop, or_stop};
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
 
@@ -19,7 +19,7 @@ async fn backfill(
     query: &str,
     limit: usize,
     max_pages: usize,
-) -> Result<Result<(Vec<Value>, String), Finding>, String> {
+) -> Result<(Vec<Value>, String), Stop> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..max_pages {
@@ -29,34 +29,30 @@ async fn backfill(
         };
         let response = fibric.list(Some(fibric.key(0)), &page_query).await?;
         let Some(page) = response.json().filter(|_| response.status == 200) else {
-            return Ok(Err(Finding::new(
-                "status",
-                format!(
-                    "GET /v1/events answered {} {}",
-                    response.status, response.body
-                ),
-            )));
+            let problem = format!(
+                "GET /v1/events answered {} {}",
+                response.status, response.body
+            );
+            return Err(Finding::new("status", problem).into());
         };
         let Some(data) = page["data"].as_array() else {
-            return Ok(Err(
-                Finding::new("list-shape", "a page has no data array").with_evidence(page.clone())
-            ));
+            let finding =
+                Finding::new("list-shape", "a page has no data array").with_evidence(page.clone());
+            return Err(finding.into());
         };
         items.extend(data.iter().cloned());
         let Some(next) = page["next_cursor"].as_str() else {
-            return Ok(Err(
-                Finding::new("list-shape", "a page has no next_cursor").with_evidence(page.clone())
-            ));
+            let finding =
+                Finding::new("list-shape", "a page has no next_cursor").with_evidence(page.clone());
+            return Err(finding.into());
         };
         cursor = Some(next.to_owned());
         if page["has_more"] == false {
-            return Ok(Ok((items, next.to_owned())));
+            return Ok((items, next.to_owned()));
         }
     }
-    Ok(Err(Finding::new(
-        "list-shape",
-        format!("has_more was still true after {max_pages} pages"),
-    )))
+    let problem = format!("has_more was still true after {max_pages} pages");
+    Err(Finding::new("list-shape", problem).into())
 }
 
 generated_property!(Seam, meta::SEAM, SeamPlan,
@@ -76,10 +72,10 @@ async fn seam_case(ctx: CheckContext, plan: SeamPlan) -> Result<CaseOutcome, Str
     let first: Vec<(usize, usize, &EnvelopeSpec)> =
         (0..plan.backfill).map(|k| (0, k, &envelope)).collect();
     fibric.publish(&first).await?;
-    let (items, cursor) = match backfill(&fibric, &query, plan.page, plan.backfill + 3).await? {
-        Ok(done_paging) => done_paging,
-        Err(finding) => return done(fibric, vec![finding]),
-    };
+    let (items, cursor) = or_stop!(
+        fibric,
+        backfill(&fibric, &query, plan.page, plan.backfill + 3).await
+    );
     let gap: Vec<(usize, usize, &EnvelopeSpec)> = (plan.backfill..plan.backfill + plan.gap)
         .map(|k| (0, k, &envelope))
         .collect();
@@ -89,15 +85,7 @@ async fn seam_case(ctx: CheckContext, plan: SeamPlan) -> Result<CaseOutcome, Str
         .await
     {
         Ok(stream) => stream,
-        Err(problem) => {
-            return done(
-                fibric,
-                vec![Finding::new(
-                    "status",
-                    format!("tailing from next_cursor: {problem}"),
-                )],
-            );
-        }
+        Err(stop) => return fibric.finish(Err(stop.prefixed("tailing from next_cursor"))),
     };
     // Let the stream catch up with the gap before the live envelopes land.
     let mut events = read_events(&mut stream, plan.gap, PROMPT).await;
@@ -138,7 +126,7 @@ async fn seam_case(ctx: CheckContext, plan: SeamPlan) -> Result<CaseOutcome, Str
         ],
         complete: true,
     };
-    done(fibric, delivery::check(&observation))
+    fibric.done(delivery::check(&observation))
 }
 
 // `count` envelopes paged with `limit`.
@@ -157,11 +145,10 @@ async fn pages_case(
     let envelope = spec("harness.pages", &source);
     let items: Vec<(usize, usize, &EnvelopeSpec)> = (0..count).map(|k| (0, k, &envelope)).collect();
     fibric.publish(&items).await?;
-    let (listed, _) = match backfill(&fibric, &format!("source={source}"), limit, count + 3).await?
-    {
-        Ok(paged) => paged,
-        Err(finding) => return done(fibric, vec![finding]),
-    };
+    let (listed, _) = or_stop!(
+        fibric,
+        backfill(&fibric, &format!("source={source}"), limit, count + 3).await
+    );
     let all: Vec<(usize, &EnvelopeSpec)> = (0..count).map(|k| (k, &envelope)).collect();
     let observation = Observation {
         promise: Promise::AT_LEAST_ONCE_ORDERED,
@@ -182,5 +169,5 @@ async fn pages_case(
         }],
         complete: true,
     };
-    done(fibric, delivery::check(&observation))
+    fibric.done(delivery::check(&observation))
 }

@@ -8,9 +8,10 @@ use scenarios::fibric::plans::{EnvelopeSpec, ResumePlan, resume_plan};
 use serde_json::{Value, json};
 
 use super::{
-    Fibric, PROMPT, deliveries, done, fixed_property, generated_property, needs_producer,
-    read_events, read_until, spec,
+    Fibric, PROMPT, deliveries, fixed_property, generated_property, needs_producer, read_events,
+    read_until, spec,
 };
+use crate::checks::case::{Stop, or_stop};
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
 use crate::transport::sse::SseConn;
@@ -35,10 +36,10 @@ impl StartsAtNow {
         fibric
             .publish(&[(0, 0, &before[0]), (0, 1, &before[1])])
             .await?;
-        let mut stream = match fibric.open_ok(0, "event_type=harness.now.*", None).await {
-            Ok(stream) => stream,
-            Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
-        };
+        let mut stream = or_stop!(
+            fibric,
+            fibric.open_ok(0, "event_type=harness.now.*", None).await
+        );
         let sentinel = spec("harness.now.sentinel", "harness");
         fibric
             .publish(&[(0, 2, &after[0]), (0, 3, &after[1]), (0, 4, &sentinel)])
@@ -55,7 +56,7 @@ impl StartsAtNow {
             }],
             complete: true,
         };
-        done(fibric, delivery::check(&observation))
+        fibric.done(delivery::check(&observation))
     }
 }
 
@@ -68,10 +69,10 @@ generated_property!(Order, meta::ORDER, Vec<u8>,
 
 async fn order_case(ctx: CheckContext, batches: Vec<u8>) -> Result<CaseOutcome, String> {
     let fibric = Fibric::new(&ctx);
-    let mut stream = match fibric.open_ok(0, "event_type=harness.order", None).await {
-        Ok(stream) => stream,
-        Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
-    };
+    let mut stream = or_stop!(
+        fibric,
+        fibric.open_ok(0, "event_type=harness.order", None).await
+    );
     let envelope = spec("harness.order", "harness");
     let mut n = 0;
     for size in &batches {
@@ -95,7 +96,7 @@ async fn order_case(ctx: CheckContext, batches: Vec<u8>) -> Result<CaseOutcome, 
         }],
         complete: true,
     };
-    done(fibric, delivery::check(&observation))
+    fibric.done(delivery::check(&observation))
 }
 
 /// How the second connection says where to resume.
@@ -113,10 +114,7 @@ async fn resume_case(
     let fibric = Fibric::new(&ctx);
     let envelope = spec("harness.resume", "harness");
     let query = "event_type=harness.resume";
-    let mut first = match fibric.open_ok(0, query, None).await {
-        Ok(stream) => stream,
-        Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
-    };
+    let mut first = or_stop!(fibric, fibric.open_ok(0, query, None).await);
     let first_conn = first.conn;
     let items: Vec<(usize, usize, &EnvelopeSpec)> =
         (0..plan.published).map(|k| (0, k, &envelope)).collect();
@@ -129,23 +127,14 @@ async fn resume_case(
             first_events.len(),
             plan.published
         );
-        return done(fibric, vec![Finding::new("unseen", message)]);
+        return fibric.done(vec![Finding::new("unseen", message)]);
     };
     let resumed: Value = serde_json::from_str(&resume_from.data).unwrap_or_default();
     let resumed_after_id = resumed["event_id"].as_str().unwrap_or_default().to_owned();
-    let opened = match resume(&fibric, query, by, &resumed, &resume_from.last_event_id).await {
-        Ok(opened) => opened,
-        Err(finding) => return done(fibric, vec![finding]),
-    };
-    let mut second = match opened {
-        Ok(stream) => stream,
-        Err(problem) => {
-            return done(
-                fibric,
-                vec![Finding::new("status", format!("resuming: {problem}"))],
-            );
-        }
-    };
+    let mut second = or_stop!(
+        fibric,
+        resume(&fibric, query, by, &resumed, &resume_from.last_event_id).await
+    );
     // The live envelopes, the last of them a sentinel to read up to.
     let total = plan.published + plan.live + 1;
     let live: Vec<(usize, usize, &EnvelopeSpec)> =
@@ -171,7 +160,7 @@ async fn resume_case(
         ],
         complete: true,
     };
-    done(fibric, delivery::check(&observation))
+    fibric.done(delivery::check(&observation))
 }
 
 /// Opens the stream again after envelope `resumed` (whose frame id was
@@ -183,21 +172,23 @@ async fn resume(
     by: ResumeBy,
     resumed: &Value,
     frame_id: &str,
-) -> Result<Result<SseConn, String>, Finding> {
-    Ok(match by {
+) -> Result<SseConn, Stop> {
+    let opened = match by {
         ResumeBy::CursorParameter => {
             let Some(cursor) = resumed["cursor"].as_str() else {
                 return Err(Finding::new(
                     "cursor",
                     "the envelope to resume from carries no cursor",
-                ));
+                )
+                .into());
             };
             fibric
                 .open_ok(0, &format!("{query}&cursor={cursor}"), None)
                 .await
         }
         ResumeBy::LastEventId => fibric.open_ok(0, query, Some(frame_id)).await,
-    })
+    };
+    opened.map_err(|stop| stop.prefixed("resuming"))
 }
 
 generated_property!(ResumeCursor, meta::RESUME_CURSOR, ResumePlan,
@@ -255,10 +246,10 @@ impl CursorBound {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let fibric = Fibric::new(&ctx);
         let envelope = spec("harness.bound.x", "harness");
-        let mut stream = match fibric.open_ok(0, "event_type=harness.bound.*", None).await {
-            Ok(stream) => stream,
-            Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
-        };
+        let mut stream = or_stop!(
+            fibric,
+            fibric.open_ok(0, "event_type=harness.bound.*", None).await
+        );
         fibric.publish(&[(0, 0, &envelope)]).await?;
         let events = read_events(&mut stream, 1, PROMPT).await;
         drop(stream);
@@ -267,10 +258,10 @@ impl CursorBound {
             .and_then(|e| serde_json::from_str::<Value>(&e.data).ok())
             .and_then(|v| v["cursor"].as_str().map(str::to_owned))
         else {
-            return done(
-                fibric,
-                vec![Finding::new("unseen", "no envelope with a cursor arrived")],
-            );
+            return fibric.done(vec![Finding::new(
+                "unseen",
+                "no envelope with a cursor arrived",
+            )]);
         };
         let mut findings = Vec::new();
         for other in ["event_type=harness.*.x", "source=harness", ""] {
@@ -310,7 +301,7 @@ impl CursorBound {
                 Some("invalid_cursor"),
             ));
         }
-        done(fibric, findings)
+        fibric.done(findings)
     }
 }
 
@@ -326,23 +317,20 @@ impl CursorExpired {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let fibric = Fibric::new(&ctx);
         let envelope = spec("harness.expire", "harness");
-        let mut stream = match fibric.open_ok(0, "event_type=harness.expire", None).await {
-            Ok(stream) => stream,
-            Err(problem) => return done(fibric, vec![Finding::new("status", problem)]),
-        };
+        let mut stream = or_stop!(
+            fibric,
+            fibric.open_ok(0, "event_type=harness.expire", None).await
+        );
         fibric
             .publish(&[(0, 0, &envelope), (0, 1, &envelope), (0, 2, &envelope)])
             .await?;
         let events = read_events(&mut stream, 3, PROMPT).await;
         drop(stream);
         let Some(first) = events.first() else {
-            return done(
-                fibric,
-                vec![Finding::new(
-                    "unseen",
-                    "the published envelopes never arrived",
-                )],
-            );
+            return fibric.done(vec![Finding::new(
+                "unseen",
+                "the published envelopes never arrived",
+            )]);
         };
         let data: Value = serde_json::from_str(&first.data).unwrap_or_default();
         let cursor = data["cursor"].as_str().unwrap_or_default().to_owned();
@@ -392,6 +380,6 @@ impl CursorExpired {
             &[400, 404, 410],
             None,
         ));
-        done(fibric, findings)
+        fibric.done(findings)
     }
 }

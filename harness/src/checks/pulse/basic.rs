@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use wire::sse::SseItem;
 
 use super::{Pulse, UNKNOWN_ID, clip, fixed_property, needs_producer};
+use crate::checks::case::{Stop, or_stop};
 use crate::property::CaseOutcome;
 use crate::record::HttpResponse;
 use crate::runner::CheckContext;
@@ -195,22 +196,14 @@ impl ErrorShape {
 }
 
 /// Declares a model and opens a named stream of it and a subscription to it.
-async fn open_both(pulse: &Pulse) -> Result<Result<(SseConn, SseConn), Finding>, String> {
+async fn open_both(pulse: &Pulse) -> Result<(SseConn, SseConn), Stop> {
     let model = pulse.model_name("Wire");
     pulse.declare_model(&model, Identity::Default).await?;
     let name = pulse.stream_name("wire");
-    if let Err(finding) = pulse.create_stream_ok(&name, &model, None).await? {
-        return Ok(Err(finding));
-    }
-    let stream = match pulse.consume_ok(pulse.base(), &name, None).await? {
-        Ok(stream) => stream,
-        Err(problem) => return Ok(Err(Finding::new("status", problem))),
-    };
-    let subscription = match pulse.subscribe_ok(&model, None).await? {
-        Ok(subscription) => subscription,
-        Err(problem) => return Ok(Err(Finding::new("status", problem))),
-    };
-    Ok(Ok((stream, subscription)))
+    pulse.create_stream_ok(&name, &model, None).await?;
+    let stream = pulse.consume_ok(pulse.base(), &name, None).await?;
+    let subscription = pulse.subscribe_ok(&model, None).await?;
+    Ok((stream, subscription))
 }
 
 fixed_property!(ContentType, meta::CONTENT_TYPE, skip: Self::skip);
@@ -222,10 +215,7 @@ impl ContentType {
 
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let pulse = Pulse::new(&ctx);
-        let (stream, subscription) = match open_both(&pulse).await? {
-            Ok(both) => both,
-            Err(finding) => return pulse.done(vec![finding]),
-        };
+        let (stream, subscription) = or_stop!(pulse, open_both(&pulse).await);
         let mut findings = Vec::new();
         for (what, conn) in [
             ("the named stream", &stream),
@@ -263,10 +253,7 @@ impl KeepAlive {
         let pulse = Pulse::new(&ctx);
         let model = pulse.model_name("Idle");
         pulse.declare_model(&model, Identity::Default).await?;
-        let mut subscription = match pulse.subscribe_ok(&model, None).await? {
-            Ok(subscription) => subscription,
-            Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
-        };
+        let mut subscription = or_stop!(pulse, pulse.subscribe_ok(&model, None).await);
         let patience = ctx.patience;
         let deadline = tokio::time::Instant::now() + patience;
         let mut comment = false;

@@ -1,6 +1,5 @@
 //! Pulse's at-least-once promise across connections that the fault proxy cuts at random frame and byte positions.
 
-use scenarios::Finding;
 use scenarios::delivery::{self, Connection, Observation, Promise, Start};
 use scenarios::pulse::meta;
 use scenarios::pulse::plans::Identity;
@@ -9,6 +8,7 @@ use scenarios::transcript::Observed;
 use super::{
     PROMPT, Published, Pulse, deliveries, event_id, expected, needs_producer, read_until, resume_id,
 };
+use crate::checks::case::{Stop, or_stop};
 use crate::checks::cuts::{fault_proxy, plain_tcp_only};
 use crate::checks::generated_property;
 use crate::property::CaseOutcome;
@@ -38,9 +38,7 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
     let model = pulse.model_name("Cut");
     pulse.declare_model(&model, Identity::Default).await?;
     let name = pulse.stream_name("cut");
-    if let Err(finding) = pulse.create_stream_ok(&name, &model, None).await? {
-        return pulse.done(vec![finding]);
-    }
+    or_stop!(pulse, pulse.create_stream_ok(&name, &model, None).await);
     let proxy = fault_proxy(pulse.base(), &plan.cuts, Framing::Sse, &pulse.recorder).await?;
     let mut published = Published::new(Identity::Default);
     if plan.before {
@@ -52,10 +50,7 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
         name: &name,
         model: &model,
     };
-    let connections = match through.reconnects(&plan, &mut published).await? {
-        Ok(connections) => connections,
-        Err(finding) => return pulse.done(vec![finding]),
-    };
+    let connections = or_stop!(pulse, through.reconnects(&plan, &mut published).await);
     drop(proxy);
     let observation = Observation {
         promise: Promise::AT_LEAST_ONCE_ORDERED,
@@ -85,7 +80,7 @@ impl Through<'_> {
         &self,
         plan: &CutsPlan,
         published: &mut Published,
-    ) -> Result<Result<Vec<Connection>, Finding>, String> {
+    ) -> Result<Vec<Connection>, Stop> {
         let pulse = self.pulse;
         let mut connections = Vec::new();
         // The first connection starts at the stream's saved cursor; every later
@@ -106,14 +101,13 @@ impl Through<'_> {
                 None => Start::Beginning,
             };
             let mut stream = match opened {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(problem)) => {
-                    let problem = format!("reconnect {attempt}: {problem}");
-                    return Ok(Err(Finding::new("status", problem)));
+                Ok(stream) => stream,
+                Err(refused @ Stop::Found(_)) => {
+                    return Err(refused.prefixed(&format!("reconnect {attempt}")));
                 }
                 // A cut can fall inside the response head; that connection
                 // delivered nothing, and the next one tries again.
-                Err(error) => {
+                Err(Stop::Broke(error)) => {
                     pulse.recorder.record(
                         0,
                         Observed::Note {
@@ -141,6 +135,6 @@ impl Through<'_> {
                 break;
             }
         }
-        Ok(Ok(connections))
+        Ok(connections)
     }
 }

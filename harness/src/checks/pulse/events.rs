@@ -14,6 +14,7 @@ use super::{
     PROMPT, Published, Pulse, SUBSCRIPTION, UNKNOWN_ID, clip, create, deliveries, event_id,
     expected, fixed_property, needs_producer, read_until,
 };
+use crate::checks::case::{Stop, or_stop};
 use crate::checks::generated_property;
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
@@ -38,10 +39,7 @@ impl SubscribeLive {
         let after = [update(0), create(2), update(1)];
         let mut published = Published::new(Identity::Default);
         published.changes(&pulse, &model, &before).await?;
-        let mut subscription = match pulse.subscribe_ok(&model, None).await? {
-            Ok(subscription) => subscription,
-            Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
-        };
+        let mut subscription = or_stop!(pulse, pulse.subscribe_ok(&model, None).await);
         published.changes(&pulse, &model, &after).await?;
         let events = read_until(&mut subscription, &published.last_id(), 32, PROMPT).await;
         let observation = Observation {
@@ -74,10 +72,7 @@ async fn subscribe_at_most_once_case(
     let pulse = Pulse::new(&ctx);
     let model = pulse.model_name("Once");
     pulse.declare_model(&model, Identity::Default).await?;
-    let mut subscription = match pulse.subscribe_ok(&model, None).await? {
-        Ok(subscription) => subscription,
-        Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
-    };
+    let mut subscription = or_stop!(pulse, pulse.subscribe_ok(&model, None).await);
     // A last change of a row of its own: reading up to it reads
     // past every copy of the plan's events.
     let mut all = changes;
@@ -131,17 +126,14 @@ async fn open_via(
     model: &str,
     name: &str,
     filter: Option<&Value>,
-) -> Result<Result<SseConn, Finding>, String> {
-    let opened = match via {
+) -> Result<SseConn, Stop> {
+    match via {
         Via::NamedStream => {
-            if let Err(finding) = pulse.create_stream_ok(name, model, filter).await? {
-                return Ok(Err(finding));
-            }
-            pulse.consume_ok(pulse.base(), name, None).await?
+            pulse.create_stream_ok(name, model, filter).await?;
+            pulse.consume_ok(pulse.base(), name, None).await
         }
-        Via::Subscription => pulse.subscribe_ok(model, filter).await?,
-    };
-    Ok(opened.map_err(|problem| Finding::new("status", problem)))
+        Via::Subscription => pulse.subscribe_ok(model, filter).await,
+    }
 }
 
 generated_property!(Filters, meta::FILTERS, FilterPlan,
@@ -156,10 +148,10 @@ async fn filters_case(ctx: CheckContext, plan: FilterPlan) -> Result<CaseOutcome
     pulse.declare_model(&model, plan.identity).await?;
     let name = pulse.stream_name("filter");
     let filter_json = plan.filter.to_json();
-    let mut conn = match open_via(&pulse, plan.via, &model, &name, Some(&filter_json)).await? {
-        Ok(conn) => conn,
-        Err(finding) => return pulse.done(vec![finding]),
-    };
+    let mut conn = or_stop!(
+        pulse,
+        open_via(&pulse, plan.via, &model, &name, Some(&filter_json)).await
+    );
     let sentinel = plan
         .filter
         .sentinel(plan.identity)
@@ -204,10 +196,7 @@ async fn event_shape_case(ctx: CheckContext, plan: ShapePlan) -> Result<CaseOutc
     let pulse = Pulse::new(&ctx);
     let model = pulse.model_name("Shape");
     pulse.declare_model(&model, plan.identity).await?;
-    let mut subscription = match pulse.subscribe_ok(&model, None).await? {
-        Ok(subscription) => subscription,
-        Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
-    };
+    let mut subscription = or_stop!(pulse, pulse.subscribe_ok(&model, None).await);
     let mut published = Published::new(plan.identity);
     published.changes(&pulse, &model, &plan.changes).await?;
     let max = 2 * plan.changes.len() + 2;
@@ -265,9 +254,7 @@ impl UlidOrder {
         let model = pulse.model_name("Order");
         pulse.declare_model(&model, Identity::Default).await?;
         let name = pulse.stream_name("order");
-        if let Err(finding) = pulse.create_stream_ok(&name, &model, None).await? {
-            return pulse.done(vec![finding]);
-        }
+        or_stop!(pulse, pulse.create_stream_ok(&name, &model, None).await);
         let lanes = (0..Self::LANES).map(|lane| {
             let changes: Vec<Change> = (0..Self::PER_LANE)
                 .map(|k| create(lane * Self::PER_LANE + k))
@@ -284,10 +271,7 @@ impl UlidOrder {
             .change(&model, &create(Self::LANES * Self::PER_LANE))
             .await?;
         ids.push(stop.clone());
-        let mut stream = match pulse.consume_ok(pulse.base(), &name, None).await? {
-            Ok(stream) => stream,
-            Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
-        };
+        let mut stream = or_stop!(pulse, pulse.consume_ok(pulse.base(), &name, None).await);
         let events = read_until(&mut stream, &stop, 2 * ids.len() + 2, PROMPT).await;
         let delivered: Vec<String> = events.iter().filter_map(event_id).collect();
         let mut findings = Vec::new();
@@ -350,10 +334,7 @@ impl Lookup {
         let pulse = Pulse::new(&ctx);
         let model = pulse.model_name("Lookup");
         pulse.declare_model(&model, Identity::Full).await?;
-        let mut subscription = match pulse.subscribe_ok(&model, None).await? {
-            Ok(subscription) => subscription,
-            Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
-        };
+        let mut subscription = or_stop!(pulse, pulse.subscribe_ok(&model, None).await);
         let id = pulse.change(&model, &create(0)).await?;
         let events = read_until(&mut subscription, &id, 4, PROMPT).await;
         let Some(delivered) = events

@@ -31,11 +31,12 @@ use scenarios::pulse::plans::{Change, Identity, PRIMARY_KEY};
 use scenarios::transcript::Observed;
 use serde_json::{Value, json};
 
+use super::case::{Case, Stop};
 use crate::client::pulse;
-use crate::property::{CaseOutcome, PropertyCheck};
-use crate::record::{self, HttpResponse, ReadLimits, Recorder};
+use crate::property::PropertyCheck;
+use crate::record::HttpResponse;
 use crate::runner::{Check, CheckContext};
-use crate::transport::sse::{self, SseConn};
+use crate::transport::sse::SseConn;
 
 pub(crate) use super::{fixed_property, needs_producer};
 pub use observe::{Published, create, deliveries, event_id, expected, read_until, resume_id};
@@ -62,8 +63,7 @@ pub fn checks() -> Vec<Box<dyn Check>> {
     ]
 }
 
-/// How long a case waits for something that should arrive at once.
-pub const PROMPT: Duration = Duration::from_secs(5);
+pub use super::case::PROMPT;
 
 /// What a subscription promises on a connection that stays up: no event
 /// twice, none missed (the seed only excuses events while disconnected), and
@@ -81,24 +81,22 @@ pub const UNKNOWN_ID: &str = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
 /// One case's view of the Pulse API.
 #[derive(Debug)]
 pub struct Pulse {
-    pub ctx: CheckContext,
-    pub recorder: Recorder,
-    pub limits: ReadLimits,
-    nonce: String,
+    case: Case,
+}
+
+impl std::ops::Deref for Pulse {
+    type Target = Case;
+
+    fn deref(&self) -> &Case {
+        &self.case
+    }
 }
 
 impl Pulse {
     pub fn new(ctx: &CheckContext) -> Self {
         Self {
-            ctx: ctx.clone(),
-            recorder: Recorder::new(),
-            limits: ReadLimits::default(),
-            nonce: super::nonce(),
+            case: Case::new(ctx),
         }
-    }
-
-    pub fn base(&self) -> &str {
-        self.ctx.target.base_url()
     }
 
     pub fn key(&self) -> &str {
@@ -113,14 +111,6 @@ impl Pulse {
     /// A stream name of this case: `harness-<role>-<nonce>`.
     pub fn stream_name(&self, role: &str) -> String {
         format!("harness-{role}-{}", self.nonce)
-    }
-
-    /// The case's outcome: its findings and everything recorded.
-    pub fn done(self, findings: Vec<Finding>) -> Result<CaseOutcome, String> {
-        Ok(CaseOutcome {
-            findings,
-            transcript: self.recorder.transcript(),
-        })
     }
 
     /// Declares a model with primary key `id`, through the control API or the producer.
@@ -204,15 +194,9 @@ impl Pulse {
         let request = request
             .bearer_auth(self.ctx.target.control_token())
             .json(body);
-        record::call(
-            &self.recorder,
-            &self.ctx.http,
-            request,
-            &self.limits,
-            PROMPT,
-        )
-        .await
-        .map_err(|e| format!("calling the control API: {e}"))
+        self.call(request)
+            .await
+            .map_err(|e| format!("calling the control API: {e}"))
     }
 
     /// A request to the API with the given key (or none) and JSON body.
@@ -234,34 +218,13 @@ impl Pulse {
         request
     }
 
-    /// Sends a request and reads its whole answer.
-    pub async fn call(&self, request: reqwest::RequestBuilder) -> Result<HttpResponse, String> {
-        record::call(
-            &self.recorder,
-            &self.ctx.http,
-            request,
-            &self.limits,
-            PROMPT,
-        )
-        .await
-        .map_err(|e| e.0)
-    }
-
     /// Sends a request whose answer may be a stream.
     pub async fn open(
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<Result<SseConn, HttpResponse>, String> {
-        let request = request.header("accept", "text/event-stream");
-        sse::open_sse(
-            &self.recorder,
-            &self.ctx.http,
-            request,
-            &self.limits,
-            PROMPT,
-        )
-        .await
-        .map_err(|e| e.0)
+        self.open_sse(request.header("accept", "text/event-stream"))
+            .await
     }
 
     /// `POST /streams {name, model, filter?}` with the right key.
@@ -291,9 +254,9 @@ impl Pulse {
         name: &str,
         model: &str,
         filter: Option<&Value>,
-    ) -> Result<Result<Value, Finding>, String> {
+    ) -> Result<Value, Stop> {
         let response = self.create_stream(name, model, filter).await?;
-        Ok(match (response.status, response.json()) {
+        match (response.status, response.json()) {
             (201, Some(info)) => Ok(info),
             (status, _) => Err(Finding::new(
                 "status",
@@ -301,8 +264,9 @@ impl Pulse {
                     "POST /streams for {name} answered {status}, not 201: {}",
                     clip(&response.body)
                 ),
-            )),
-        })
+            )
+            .into()),
+        }
     }
 
     /// `DELETE /streams/{name}` with the right key.
@@ -329,39 +293,37 @@ impl Pulse {
 
     /// Consumes a named stream, expecting `200`. A `409` is retried for a
     /// while: a server notices that the previous consumer left only when it
-    /// next writes to it. Anything else is an `Err` describing it.
+    /// next writes to it. Anything else is a `status` finding.
     pub async fn consume_ok(
         &self,
         base: &str,
         name: &str,
         last_event_id: Option<&str>,
-    ) -> Result<Result<SseConn, String>, String> {
+    ) -> Result<SseConn, Stop> {
         let deadline = tokio::time::Instant::now() + self.ctx.patience;
         loop {
             match self.consume(base, name, last_event_id).await? {
-                Ok(stream) => return Ok(Ok(stream)),
+                Ok(stream) => return Ok(stream),
                 Err(response)
                     if response.status == 409 && tokio::time::Instant::now() < deadline =>
                 {
                     tokio::time::sleep(Duration::from_millis(25)).await;
                 }
                 Err(response) => {
-                    return Ok(Err(format!(
+                    let problem = format!(
                         "consuming {name} answered {} {}",
                         response.status,
                         clip(&response.body)
-                    )));
+                    );
+                    return Err(Finding::new("status", problem).into());
                 }
             }
         }
     }
 
-    /// `POST /subscribe {model, filter?}` with the right key, expecting `200`.
-    pub async fn subscribe_ok(
-        &self,
-        model: &str,
-        filter: Option<&Value>,
-    ) -> Result<Result<SseConn, String>, String> {
+    /// `POST /subscribe {model, filter?}` with the right key, expecting `200`;
+    /// anything else is a `status` finding.
+    pub async fn subscribe_ok(&self, model: &str, filter: Option<&Value>) -> Result<SseConn, Stop> {
         let mut body = pulse::subscription(model);
         if let Some(filter) = filter {
             body["filter"] = filter.clone();
@@ -373,13 +335,14 @@ impl Pulse {
             Some(self.key()),
             Some(&body),
         );
-        Ok(self.open(request).await?.map_err(|response| {
-            format!(
+        self.open(request).await?.map_err(|response| {
+            let problem = format!(
                 "POST /subscribe answered {} {}",
                 response.status,
                 clip(&response.body)
-            )
-        }))
+            );
+            Finding::new("status", problem).into()
+        })
     }
 }
 

@@ -32,20 +32,8 @@ pub async fn read_until(
     max: usize,
     wait: Duration,
 ) -> Vec<SseEvent> {
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut events = Vec::new();
-    while events.len() < max {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let Some(event) = conn.next_event(left).await else {
-            break;
-        };
-        let done = event_id(&event).as_deref() == Some(stop);
-        events.push(event);
-        if done {
-            break;
-        }
-    }
-    events
+    conn.read_until(wait, max, |event| event_id(event).as_deref() == Some(stop))
+        .await
 }
 
 /// The (event id, content) of delivered frames, from their data.

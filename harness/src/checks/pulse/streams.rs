@@ -12,6 +12,7 @@ use super::{
     PROMPT, Published, Pulse, clip, create, deliveries, expected, fixed_property, needs_producer,
     read_until, resume_id,
 };
+use crate::checks::case::{Stop, or_stop};
 use crate::checks::generated_property;
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
@@ -138,15 +139,10 @@ impl Delete {
         let model = pulse.model_name("Gone");
         pulse.declare_model(&model, Identity::Default).await?;
         let name = pulse.stream_name("gone");
-        if let Err(finding) = pulse.create_stream_ok(&name, &model, None).await? {
-            return pulse.done(vec![finding]);
-        }
+        or_stop!(pulse, pulse.create_stream_ok(&name, &model, None).await);
         let mut published = Published::new(Identity::Default);
         let first = published.change(&pulse, &model, &create(0)).await?;
-        let mut consumer = match pulse.consume_ok(pulse.base(), &name, None).await? {
-            Ok(stream) => stream,
-            Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
-        };
+        let mut consumer = or_stop!(pulse, pulse.consume_ok(pulse.base(), &name, None).await);
         // The consumer is surely connected once it has the first event.
         read_until(&mut consumer, &first, 4, PROMPT).await;
         let mut findings = Vec::new();
@@ -181,17 +177,22 @@ impl Delete {
         let mut update = create(0);
         update.action = plans::Action::Update;
         published.change(&pulse, &model, &update).await?;
-        if let Err(finding) = pulse.create_stream_ok(&name, &model, None).await? {
-            findings.push(finding);
-            return pulse.done(findings);
-        }
-        let last = published.change(&pulse, &model, &update).await?;
-        let mut fresh = match pulse.consume_ok(pulse.base(), &name, None).await? {
-            Ok(stream) => stream,
-            Err(problem) => {
-                findings.push(Finding::new("status", problem));
+        match pulse.create_stream_ok(&name, &model, None).await {
+            Ok(_) => {}
+            Err(Stop::Found(more)) => {
+                findings.extend(more);
                 return pulse.done(findings);
             }
+            Err(Stop::Broke(error)) => return Err(error),
+        }
+        let last = published.change(&pulse, &model, &update).await?;
+        let mut fresh = match pulse.consume_ok(pulse.base(), &name, None).await {
+            Ok(stream) => stream,
+            Err(Stop::Found(more)) => {
+                findings.extend(more);
+                return pulse.done(findings);
+            }
+            Err(Stop::Broke(error)) => return Err(error),
         };
         let events = read_until(&mut fresh, &last, 8, PROMPT).await;
         let observation = Observation {
@@ -224,13 +225,8 @@ impl SingleConsumer {
         let model = pulse.model_name("Busy");
         pulse.declare_model(&model, Identity::Default).await?;
         let name = pulse.stream_name("busy");
-        if let Err(finding) = pulse.create_stream_ok(&name, &model, None).await? {
-            return pulse.done(vec![finding]);
-        }
-        let first = match pulse.consume_ok(pulse.base(), &name, None).await? {
-            Ok(stream) => stream,
-            Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
-        };
+        or_stop!(pulse, pulse.create_stream_ok(&name, &model, None).await);
+        let first = or_stop!(pulse, pulse.consume_ok(pulse.base(), &name, None).await);
         let mut findings = Vec::new();
         match pulse.consume(pulse.base(), &name, None).await? {
             Ok(second) => findings.push(Finding::new(
@@ -269,9 +265,7 @@ async fn resume_case(ctx: CheckContext, plan: ResumePlan) -> Result<CaseOutcome,
     let model = pulse.model_name("Resume");
     pulse.declare_model(&model, Identity::Default).await?;
     let name = pulse.stream_name("resume");
-    if let Err(finding) = pulse.create_stream_ok(&name, &model, None).await? {
-        return pulse.done(vec![finding]);
-    }
+    or_stop!(pulse, pulse.create_stream_ok(&name, &model, None).await);
     let mut published = Published::new(Identity::Default);
     // What an EventSource keeps: the id of the last event it received, on
     // any connection; and what the server should have saved as the cursor.
@@ -295,13 +289,10 @@ async fn resume_case(ctx: CheckContext, plan: ResumePlan) -> Result<CaseOutcome,
             Some(id) => Start::After(id.clone()),
             None => Start::Beginning,
         };
-        let mut stream = match pulse
-            .consume_ok(pulse.base(), &name, send.as_deref())
-            .await?
-        {
-            Ok(stream) => stream,
-            Err(problem) => return pulse.done(vec![Finding::new("status", problem)]),
-        };
+        let mut stream = or_stop!(
+            pulse,
+            pulse.consume_ok(pulse.base(), &name, send.as_deref()).await
+        );
         let stop = published.last_id();
         let max = step.read.min(2 * published.events.len() + 2);
         let events = if max == 0 {
