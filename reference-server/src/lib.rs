@@ -18,7 +18,7 @@
 //! - [`fibric`]: the Fibric envelope stream (seed 004).
 //! - [`pulse`]: Prisma Pulse (seed 001).
 //! - [`actyx`]: the Actyx Events API v2 (seed 003).
-//! - [`atproto`]: AT Protocol repositories (the firehose arrives with issue 6).
+//! - [`atproto`]: AT Protocol repositories, the firehose (`subscribeRepos`) and the label stream.
 //! - [`fauna`]: Fauna event streaming and the FQL subset that feeds it (seed 000).
 //! - `fuzzing` (hidden): the checks the fuzz targets and `fixtures/fuzz/` regression tests share.
 //! - [`random`]: random bytes for identities and secrets.

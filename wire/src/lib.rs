@@ -10,7 +10,7 @@
 //! - [`sse`]: server-sent events, an incremental WHATWG parser and an encoder.
 //! - [`jsonl`]: a JSON-lines splitter (`\n` and `\r\n`, blank lines as keep-alives).
 //! - [`varint`]: unsigned LEB128 varints as used by multiformats and CAR.
-//! - [`multibase`]: the base32 (lower, unpadded) multibase used for CID strings.
+//! - [`multibase`]: base32 (lower, unpadded) for CID strings and base58btc for `did:key`.
 //! - [`cid`]: CIDv1 (dag-cbor and raw codecs, sha2-256): parse, format, compute.
 //! - [`cbor`]: a strict DAG-CBOR decoder, a canonical encoder, and the atproto JSON mapping.
 //! - [`frame`]: the atproto event-stream frame (exactly two DAG-CBOR objects).

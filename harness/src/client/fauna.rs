@@ -1,4 +1,4 @@
-//! Fauna event streaming (seed 001): FQL queries, event sources, and the stream body that resumes from a cursor.
+//! Fauna event streaming (seed 000): FQL queries, event sources, and the stream body that resumes from a cursor.
 
 use serde_json::{Value, json};
 

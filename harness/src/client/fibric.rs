@@ -1,4 +1,4 @@
-//! The Fibric envelope stream (seed 005): the stream's path, publishing envelopes through the control API, and resuming by event id.
+//! The Fibric envelope stream (seed 004): the stream's path, publishing envelopes through the control API, and resuming by event id.
 
 use serde_json::{Value, json};
 

@@ -1,4 +1,4 @@
-//! Prisma Pulse (seed 004): the reference server's control paths for models and rows, the live subscription, and resuming by event id.
+//! Prisma Pulse (seed 001): the reference server's control paths for models and rows, the live subscription, and resuming by event id.
 
 use serde_json::{Value, json};
 

@@ -220,3 +220,64 @@ impl<F: Observe> Drop for Stream<F> {
         self.close("closed by the harness".to_owned());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use wire::sse::{SseItem, SseLimits};
+
+    use super::lines::{LineLimit, Lines};
+    use super::sse::Sse;
+    use super::*;
+
+    /// A response whose body comes in `chunks`.
+    fn response(chunks: &[&str]) -> reqwest::Response {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            chunks.iter().map(|c| Ok(c.as_bytes().to_vec())).collect();
+        let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+        reqwest::Response::from(tokio_tungstenite::tungstenite::http::Response::new(body))
+    }
+
+    struct Four;
+
+    impl LineLimit for Four {
+        const BROKE: &'static str = "a line passed four bytes";
+    }
+
+    #[tokio::test]
+    async fn framed_items_carry_every_byte_read_since_the_item_before() {
+        let limits = SseLimits {
+            max_line_bytes: 64,
+            max_event_bytes: 64,
+        };
+        let chunks = ["data: a\n", "\ndata: b\n\n", "data: c\n\n"];
+        let items: Vec<(String, usize)> =
+            framed(response(&chunks), Sse::new(limits), |item, n| match item {
+                SseItem::Event(event) => (event.data, n),
+                other => (format!("{other:?}"), n),
+            })
+            .map(Result::unwrap)
+            .collect()
+            .await;
+        // The first chunk completes nothing: its bytes go to the event it begins.
+        let expected = [("a", 18), ("b", 0), ("c", 9)].map(|(d, n)| (d.to_owned(), n));
+        assert_eq!(items, expected);
+        let body: usize = chunks.iter().map(|c| c.len()).sum();
+        assert_eq!(items.iter().map(|(_, n)| n).sum::<usize>(), body);
+    }
+
+    #[tokio::test]
+    async fn framed_lines_end_with_the_limit_they_broke() {
+        let chunks = ["ab\ncd", "\n", "toolong\n", "ef\n"];
+        let items: Vec<Result<(Vec<u8>, usize), String>> =
+            framed(response(&chunks), Lines::<Four>::new(4), |line, n| {
+                (line.bytes().to_vec(), n)
+            })
+            .collect()
+            .await;
+        assert_eq!(items[0], Ok((b"ab".to_vec(), 5)));
+        assert_eq!(items[1], Ok((b"cd".to_vec(), 1)));
+        let broke = items[2].as_ref().unwrap_err();
+        assert!(broke.starts_with("a line passed four bytes"), "{broke}");
+    }
+}
