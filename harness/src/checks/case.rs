@@ -42,12 +42,6 @@ impl From<String> for Stop {
     }
 }
 
-impl From<&str> for Stop {
-    fn from(error: &str) -> Self {
-        Stop::Broke(error.to_owned())
-    }
-}
-
 /// The value of a `Result<T, Stop>` inside a case function, or the end of
 /// the case with what stopped it: `let conn = or_stop!(pulse, pulse.subscribe_ok(m, None).await);`.
 macro_rules! or_stop {

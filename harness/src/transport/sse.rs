@@ -73,11 +73,6 @@ pub async fn open_sse(
 }
 
 impl Stream<Sse> {
-    /// The next item within `timeout`, recorded; `None` on timeout or once closed.
-    pub async fn next_item(&mut self, timeout: Duration) -> Option<SseItem> {
-        self.next(timeout).await
-    }
-
     /// Events until one satisfies `last` (kept), `max` have come, the stream
     /// ends, or `wait` passes; see [`super::read_until`].
     pub async fn read_until(

@@ -154,7 +154,7 @@ impl KeepAlive {
                 let mut comment = false;
                 while tokio::time::Instant::now() < deadline {
                     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                    match stream.next_item(left).await {
+                    match stream.next(left).await {
                         Some(SseItem::Comment(_)) => {
                             comment = true;
                             break;

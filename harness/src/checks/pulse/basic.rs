@@ -259,7 +259,7 @@ impl KeepAlive {
         let mut comment = false;
         while !comment {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match subscription.next_item(left).await {
+            match subscription.next(left).await {
                 Some(SseItem::Comment(_)) => comment = true,
                 Some(_) => {}
                 None => break,
