@@ -16,7 +16,9 @@ use super::nonce;
 use crate::property::CaseOutcome;
 use crate::record::{self, HttpResponse, ReadLimits, Recorder};
 use crate::runner::CheckContext;
-use crate::transport::sse::{self, SseConn};
+use crate::transport::lines::{LineNotes, Lines};
+use crate::transport::sse::{Sse, SseConn};
+use crate::transport::{Observe, Stream};
 
 /// How long a case waits for something that should arrive at once.
 pub const PROMPT: Duration = Duration::from_secs(5);
@@ -123,7 +125,26 @@ impl Case {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<Result<SseConn, HttpResponse>, String> {
-        sse::open_sse(
+        self.open_stream(request, Sse::new(self.limits.sse)).await
+    }
+
+    /// Opens a stream of lines of at most `max_line` bytes, recorded as `N`
+    /// says; a non-2xx answer is read whole and returned as `Err(response)`.
+    pub async fn open_lines<N: LineNotes>(
+        &self,
+        request: reqwest::RequestBuilder,
+        max_line: usize,
+    ) -> Result<Result<Stream<Lines<N>>, HttpResponse>, String> {
+        self.open_stream(request, Lines::new(max_line)).await
+    }
+
+    /// Opens a stream read with `framing`, every item recorded.
+    async fn open_stream<F: Observe>(
+        &self,
+        request: reqwest::RequestBuilder,
+        framing: F,
+    ) -> Result<Result<Stream<F>, HttpResponse>, String> {
+        let opened = record::open_stream(
             &self.recorder,
             &self.ctx.http,
             request,
@@ -131,7 +152,8 @@ impl Case {
             PROMPT,
         )
         .await
-        .map_err(|e| e.0)
+        .map_err(|e| e.0)?;
+        Ok(opened.map(|open| Stream::new(open, framing, &self.recorder)))
     }
 
     /// The case's outcome from its findings, with everything recorded.

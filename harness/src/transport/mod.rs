@@ -80,32 +80,38 @@ pub trait Events {
     type Event;
     /// The next event within `wait`; `None` on timeout or once the stream has ended.
     fn next_event(&mut self, wait: Duration) -> impl Future<Output = Option<Self::Event>> + Send;
-}
 
-/// Events of `stream` until one satisfies `last` (kept), `max` have come,
-/// the stream ends, or `wait` passes. A case publishes a sentinel last and
-/// reads up to it, which tells "everything has arrived" from "something was
-/// lost" without waiting out a timeout.
-pub async fn read_until<S: Events>(
-    stream: &mut S,
-    wait: Duration,
-    max: usize,
-    last: impl Fn(&S::Event) -> bool,
-) -> Vec<S::Event> {
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut items = Vec::new();
-    while items.len() < max {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let Some(item) = stream.next_event(left).await else {
-            break;
-        };
-        let done = last(&item);
-        items.push(item);
-        if done {
-            break;
+    /// Events until one satisfies `last` (kept), `max` have come, the
+    /// stream ends, or `wait` passes. A case publishes a sentinel last and
+    /// reads up to it, which tells "everything has arrived" from "something
+    /// was lost" without waiting out a timeout.
+    fn read_until(
+        &mut self,
+        wait: Duration,
+        max: usize,
+        last: impl Fn(&Self::Event) -> bool + Send,
+    ) -> impl Future<Output = Vec<Self::Event>> + Send
+    where
+        Self: Send,
+        Self::Event: Send,
+    {
+        async move {
+            let deadline = tokio::time::Instant::now() + wait;
+            let mut items = Vec::new();
+            while items.len() < max {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let Some(item) = self.next_event(left).await else {
+                    break;
+                };
+                let done = last(&item);
+                items.push(item);
+                if done {
+                    break;
+                }
+            }
+            items
         }
     }
-    items
 }
 
 /// What one read of a stream came to.

@@ -72,19 +72,6 @@ pub async fn open_sse(
     Ok(opened.map(|open| Stream::new(open, Sse::new(limits.sse), recorder)))
 }
 
-impl Stream<Sse> {
-    /// Events until one satisfies `last` (kept), `max` have come, the stream
-    /// ends, or `wait` passes; see [`super::read_until`].
-    pub async fn read_until(
-        &mut self,
-        wait: Duration,
-        max: usize,
-        last: impl Fn(&SseEvent) -> bool,
-    ) -> Vec<SseEvent> {
-        super::read_until(self, wait, max, last).await
-    }
-}
-
 impl Events for SseConn {
     type Event = SseEvent;
 

@@ -1,6 +1,6 @@
 //! Recorded HTTP exchanges with an Actyx node, its NDJSON feeds read line by line with a size limit and timeouts, and the helpers that judge a query's lines.
 //!
-//! Requests go through [`record::call`] and [`record::open_stream`], which
+//! Requests go through `Case::call` and `Case::open_lines`, which
 //! record credentials by name only (`Authorization`, `access_token`).
 //! Feed lines are recorded as notes (`line: …`), blank keep-alives as `line: (blank)`.
 
@@ -12,9 +12,8 @@ use scenarios::actyx::order::Key;
 use scenarios::transcript::Observed;
 use wire::jsonl::Line;
 
-use crate::checks::case::{Case, PROMPT};
 use crate::client::actyx::{self, OffsetMap};
-use crate::record::{self, HttpResponse, ReadLimits};
+use crate::record::{HttpResponse, ReadLimits};
 use crate::transport::Stream;
 use crate::transport::lines::{LineLimit, LineNotes, Lines};
 
@@ -39,27 +38,6 @@ pub enum Answer {
     Whole(HttpResponse),
     /// Boxed: a feed holds its response and line buffer.
     Feed(Box<Feed>),
-}
-
-/// Sends a request whose `2xx` answer is kept open as a feed; any other is read whole.
-pub async fn open(case: &Case, request: reqwest::RequestBuilder) -> Result<Answer, String> {
-    let opened = record::open_stream(
-        &case.recorder,
-        &case.ctx.http,
-        request,
-        &case.limits,
-        PROMPT,
-    )
-    .await
-    .map_err(|e| e.0)?;
-    Ok(match opened {
-        Ok(open) => Answer::Feed(Box::new(Stream::new(
-            open,
-            Lines::new(MAX_LINE),
-            &case.recorder,
-        ))),
-        Err(whole) => Answer::Whole(whole),
-    })
 }
 
 /// An open NDJSON response, read one line at a time.

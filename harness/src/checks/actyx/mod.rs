@@ -135,7 +135,10 @@ impl Actyx {
 
     /// Sends a request whose `2xx` answer is a feed.
     pub async fn open(&self, request: reqwest::RequestBuilder) -> Result<Answer, String> {
-        feed::open(&self.case, request).await
+        Ok(match self.open_lines(request, feed::MAX_LINE).await? {
+            Ok(feed) => Answer::Feed(Box::new(feed)),
+            Err(whole) => Answer::Whole(whole),
+        })
     }
 
     /// `POST /api/v2/auth` with the configured app id; anything but `{token}` is a finding.

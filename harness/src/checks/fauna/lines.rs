@@ -1,4 +1,4 @@
-//! A `/stream/1` response read line by line, each line recorded, with a line-length limit and timeouts.
+//! A `/stream/1` response read line by line (opened with `Case::open_lines`), each line recorded, with a line-length limit and timeouts.
 //!
 //! The transcript has no entry kind for JSON lines, so each line is recorded
 //! as a note on its connection: `CRLF line: {...}` or `LF line: {...}`.
@@ -9,7 +9,6 @@ use scenarios::transcript::Observed;
 use serde_json::Value;
 use wire::jsonl::{Line, Terminator};
 
-use crate::record::{self, HttpResponse, ReadLimits, Recorder};
 use crate::transport::lines::{LineLimit, LineNotes, Lines};
 use crate::transport::{Events, Read, Stream};
 
@@ -43,36 +42,10 @@ impl LineNotes for FaunaNotes {
     }
 }
 
-/// Opens a stream; a non-2xx answer is read whole (up to the limit) and returned as `Err`.
-pub async fn open(
-    recorder: &Recorder,
-    client: &reqwest::Client,
-    request: reqwest::RequestBuilder,
-    limits: &ReadLimits,
-    timeout: Duration,
-) -> Result<Result<LineConn, HttpResponse>, String> {
-    let opened = record::open_stream(recorder, client, request, limits, timeout)
-        .await
-        .map_err(|e| e.0)?;
-    let framing = || Lines::new(limits.sse.max_line_bytes);
-    Ok(opened.map(|open| Stream::new(open, framing(), recorder)))
-}
-
 impl LineConn {
     /// The next complete line within `wait`, recorded.
     pub async fn next_line(&mut self, wait: Duration) -> Read<Line> {
         self.read(wait).await
-    }
-
-    /// Reads events until one satisfies `stop` (kept), `max` have come, the
-    /// stream ends, or `wait` passes.
-    pub async fn read_until(
-        &mut self,
-        wait: Duration,
-        max: usize,
-        stop: impl Fn(&Value) -> bool,
-    ) -> Vec<Value> {
-        crate::transport::read_until(self, wait, max, stop).await
     }
 }
 

@@ -214,14 +214,8 @@ impl Fauna {
         if let Some(secret) = secret {
             request = request.bearer_auth(secret);
         }
-        lines::open(
-            &self.recorder,
-            &self.ctx.http,
-            request,
-            &self.limits,
-            PROMPT,
-        )
-        .await
+        self.open_lines(request, self.limits.sse.max_line_bytes)
+            .await
     }
 
     /// Opens a stream that must answer `200`; anything else is a finding.

@@ -13,6 +13,7 @@ use crate::client::fauna as client;
 use crate::property::CaseOutcome;
 use crate::record::HttpResponse;
 use crate::runner::CheckContext;
+use crate::transport::Events;
 
 /// Findings unless a start was refused: an HTTP 4xx with one of `codes`, or
 /// an error event with one of them before any data event.

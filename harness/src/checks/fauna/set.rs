@@ -12,6 +12,7 @@ use crate::checks::generated_property;
 use crate::client::fauna as client;
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
+use crate::transport::Events;
 
 generated_property!(
     SetMembership,

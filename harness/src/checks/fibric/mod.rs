@@ -32,6 +32,7 @@ use crate::client::fibric;
 use crate::property::PropertyCheck;
 use crate::record::HttpResponse;
 use crate::runner::{Check, CheckContext};
+use crate::transport::Events;
 use crate::transport::sse::SseConn;
 
 /// Every Fibric check, in catalogue order.

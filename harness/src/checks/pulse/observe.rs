@@ -8,6 +8,7 @@ use serde_json::Value;
 use wire::sse::SseEvent;
 
 use super::Pulse;
+use crate::transport::Events;
 use crate::transport::sse::SseConn;
 
 /// The event id in a frame's data, which is what the case published; the
