@@ -15,7 +15,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
-use crate::config::{self, Config, FileConfig, Overrides, Storage};
+use crate::config::{Config, Storage};
+use crate::config_file::{self, FileConfig, Overrides};
 use crate::defects::{self, Defects};
 use crate::server;
 
@@ -61,7 +62,7 @@ impl Cli {
             control_token: self.control_token.clone(),
             defects: Defects::parse(&self.defects)?,
         };
-        Ok(config::resolve(file, flags)?)
+        Ok(config_file::resolve(file, flags)?)
     }
 }
 

@@ -13,8 +13,6 @@ use std::time::Duration;
 use crate::defects::Defects;
 use crate::store::Retention;
 
-pub use crate::config_file::{ConfigError, FileConfig, Overrides, resolve};
-
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 pub const DEFAULT_DATA_DIR: &str = "reference-data";
 pub const DEFAULT_CONTROL_TOKEN: &str = "control_test_token";

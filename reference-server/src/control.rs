@@ -14,8 +14,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::{AppState, now_micros};
 use crate::config::Storage;
+use crate::core::{Core, now_micros};
 use crate::error::{ApiError, JsonBody};
 use crate::store::{NewRecord, ReadLimit, WriteBatch};
 
@@ -26,24 +26,23 @@ pub const MAX_SCRATCH_READ: usize = 1000;
 /// The most records one scratch append takes.
 pub const MAX_SCRATCH_BATCH: usize = 1000;
 
-pub fn routes(state: AppState) -> Router<AppState> {
-    Router::new()
+/// The control routes, with each API's own under `/<api>`, all behind the token.
+pub fn routes(core: Core, apis: Vec<(&'static str, Router<Core>)>) -> Router<Core> {
+    let mut router = Router::new()
         .route("/info", get(info))
         .route("/defects", get(defects))
         .route("/stats", get(stats))
         .route("/disconnect", post(disconnect))
-        .route("/log/{stream}", get(read_scratch).post(append_scratch))
-        .nest("/fibric", crate::fibric::control_routes())
-        .nest("/pulse", crate::pulse::control_routes())
-        .nest("/actyx", crate::actyx::control_routes())
-        .nest("/fauna", crate::fauna::control_routes())
-        .nest("/atproto", crate::atproto::control_routes())
-        .layer(middleware::from_fn_with_state(state, require_token))
+        .route("/log/{stream}", get(read_scratch).post(append_scratch));
+    for (api, routes) in apis {
+        router = router.nest(&format!("/{api}"), routes);
+    }
+    router.layer(middleware::from_fn_with_state(core, require_token))
 }
 
 /// Checks `Authorization: Bearer <control token>` on every control route.
 async fn require_token(
-    State(state): State<AppState>,
+    State(state): State<Core>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
@@ -61,7 +60,7 @@ async fn require_token(
     }
 }
 
-async fn info(State(state): State<AppState>) -> Json<Value> {
+async fn info(State(state): State<Core>) -> Json<Value> {
     let storage = match &state.config.storage {
         Storage::Memory => "memory",
         Storage::Durable(_) => "durable",
@@ -73,12 +72,12 @@ async fn info(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
-async fn defects(State(state): State<AppState>) -> Json<Value> {
+async fn defects(State(state): State<Core>) -> Json<Value> {
     let names: Vec<&str> = state.config.defects.iter().map(|d| d.name()).collect();
     Json(json!({ "defects": names }))
 }
 
-async fn stats(State(state): State<AppState>) -> Json<Value> {
+async fn stats(State(state): State<Core>) -> Json<Value> {
     Json(json!({ "subscribers": state.hub.stats() }))
 }
 
@@ -94,7 +93,7 @@ const STREAMING_APIS: &[&str] = &["fibric", "pulse", "actyx", "fauna", "atproto"
 
 /// Ends the open streams of one API (or all), as a deploy would; clients reconnect.
 async fn disconnect(
-    State(state): State<AppState>,
+    State(state): State<Core>,
     JsonBody(body): JsonBody<DisconnectBody>,
 ) -> Result<Json<Value>, ApiError> {
     let apis: Vec<&'static str> = match body.api.as_deref() {
@@ -132,7 +131,7 @@ struct AppendBody {
 }
 
 async fn append_scratch(
-    State(state): State<AppState>,
+    State(state): State<Core>,
     Path(stream): Path<String>,
     JsonBody(body): JsonBody<AppendBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -166,7 +165,7 @@ struct ReadQuery {
 }
 
 async fn read_scratch(
-    State(state): State<AppState>,
+    State(state): State<Core>,
     Path(stream): Path<String>,
     query: Result<Query<ReadQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {

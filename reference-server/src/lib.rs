@@ -33,6 +33,7 @@ pub mod config;
 pub mod config_file;
 pub mod conn;
 pub mod control;
+pub mod core;
 pub mod defects;
 pub mod error;
 pub mod fauna;

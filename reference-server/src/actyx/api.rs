@@ -19,7 +19,8 @@ use super::feed::{self, Feed, Mode, lines_response};
 use super::line::diagnostic_line;
 use super::offsets::{self, OffsetMap};
 use super::read::ranges;
-use crate::app::{AppState, now_micros};
+use crate::actyx::Ctx;
+use crate::core::now_micros;
 use crate::defects::Defect;
 
 pub const JSON: &str = "application/json";
@@ -33,23 +34,12 @@ pub async fn method_not_allowed() -> ActyxError {
     ActyxError::method_not_allowed()
 }
 
-/// The body, or the node's 413 when it is over the server's limit.
-pub fn bytes(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ActyxError> {
-    body.map_err(|rejection| {
-        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ActyxError::length_unknown(state.config.max_body_bytes)
-        } else {
-            ActyxError::bad_request(rejection.body_text())
-        }
-    })
-}
-
 /// `GET /api/v2/node/id`: the node id as plain text, no newline, no auth.
-pub async fn node_id(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn node_id(State(state): State<Ctx>, headers: HeaderMap) -> Response {
     if let Err(error) = auth::accept(&headers, "text/plain") {
         return error.into_response();
     }
-    let mut response = state.actyx.node.id.to_string().into_response();
+    let mut response = state.api.node.id.to_string().into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -61,13 +51,13 @@ pub async fn node_id(State(state): State<AppState>, headers: HeaderMap) -> Respo
 
 /// `GET /api/v2/events/offsets`.
 pub async fn offsets(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ActyxError> {
     auth::authorize(&state, &headers, &uri)?;
     auth::accept_unless_defective(&state, &headers, JSON)?;
-    let streams = state.actyx.node.streams();
+    let streams = state.api.node.streams();
     let lag = u64::from(state.config.defects.contains(Defect::OffsetsPresentLags));
     let present: serde_json::Map<String, Value> = streams
         .iter()
@@ -116,7 +106,7 @@ impl<'de> Deserialize<'de> for Tag {
 
 /// `POST /api/v2/events/publish`: tags sorted and unique, one timestamp per request.
 pub async fn publish(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
@@ -134,7 +124,7 @@ pub async fn publish(
         })
         .collect();
     let published = state
-        .actyx
+        .api
         .node
         .publish(&state.log, &caller.app_id, events, now_micros())
         .await
@@ -182,7 +172,7 @@ struct QueryRequest {
 }
 
 /// Parses the AQL and checks its features for `endpoint`: the node's 400 and 418 answers.
-pub fn parse_query(state: &AppState, text: &str, endpoint: Endpoint) -> Result<Query, ActyxError> {
+pub fn parse_query(state: &Ctx, text: &str, endpoint: Endpoint) -> Result<Query, ActyxError> {
     let flat = state.config.defects.contains(Defect::TagPrecedenceFlat);
     let query = Query::parse_with(text, flat).map_err(ActyxError::bad_request)?;
     match query.check_features(endpoint) {
@@ -203,7 +193,7 @@ pub const OUT_OF_RANGE: &str =
 
 /// `POST /api/v2/events/query`.
 pub async fn query(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
@@ -211,7 +201,7 @@ pub async fn query(
     let (_caller, request): (Caller, QueryRequest) =
         auth::request(&state, &headers, &uri, NDJSON, body)?;
     let query = parse_query(&state, &request.query, Endpoint::Query)?;
-    let present = state.actyx.node.present();
+    let present = state.api.node.present();
     let upper = match request.upper_bound {
         None => present.clone(),
         Some(OffsetMap(upper)) => {

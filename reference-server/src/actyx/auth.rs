@@ -18,7 +18,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::error::ActyxError;
-use crate::app::{AppState, now_micros};
+use crate::actyx::Ctx;
+use crate::core::now_micros;
 use crate::defects::Defect;
 use crate::hmac::hmac_sha256;
 
@@ -43,8 +44,8 @@ pub struct Caller {
 }
 
 /// Makes a token for `claims`.
-pub fn issue(state: &AppState, claims: &Claims) -> String {
-    let node = &state.actyx.node;
+pub fn issue(state: &Ctx, claims: &Claims) -> String {
+    let node = &state.api.node;
     let json = serde_json::to_vec(claims).unwrap_or_default();
     let mut bytes = Vec::with_capacity(json.len() + 69);
     bytes.extend_from_slice(&u32::try_from(json.len()).unwrap_or(u32::MAX).to_be_bytes());
@@ -56,7 +57,7 @@ pub fn issue(state: &AppState, claims: &Claims) -> String {
 }
 
 /// Checks a token: the node's answers for each way it can be wrong.
-pub fn verify(state: &AppState, token: &str, now_micros: u64) -> Result<Claims, ActyxError> {
+pub fn verify(state: &Ctx, token: &str, now_micros: u64) -> Result<Claims, ActyxError> {
     if token.is_empty() {
         return Err(ActyxError::token_invalid(token, "Missing token bytes."));
     }
@@ -71,7 +72,7 @@ pub fn verify(state: &AppState, token: &str, now_micros: u64) -> Result<Claims, 
     }
     let (json, tail) = rest.split_at(length);
     let (node_id, mac) = tail[1..].split_at(32);
-    let node = &state.actyx.node;
+    let node = &state.api.node;
     if node_id != node.id.0 || mac != hmac_sha256(&node.secret, json) {
         return Err(ActyxError::token_unauthorized());
     }
@@ -80,7 +81,7 @@ pub fn verify(state: &AppState, token: &str, now_micros: u64) -> Result<Claims, 
     let expires = claims
         .created
         .saturating_add(claims.validity.saturating_mul(1_000_000));
-    if claims.cycles != state.actyx.cycle || now_micros > expires {
+    if claims.cycles != state.api.cycle || now_micros > expires {
         return Err(ActyxError::token_expired());
     }
     Ok(claims)
@@ -89,7 +90,7 @@ pub fn verify(state: &AppState, token: &str, now_micros: u64) -> Result<Claims, 
 /// The caller of a request: the `access_token` query parameter (taken
 /// verbatim, and winning over the header, as on the node), else
 /// `Authorization: Bearer <token>`.
-pub fn authorize(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Caller, ActyxError> {
+pub fn authorize(state: &Ctx, headers: &HeaderMap, uri: &Uri) -> Result<Caller, ActyxError> {
     let defects = &state.config.defects;
     let from_query = uri
         .query()
@@ -148,7 +149,7 @@ pub fn accept(headers: &HeaderMap, produces: &str) -> Result<(), ActyxError> {
 
 /// [`accept`], skipped under the `accept-ignored` defect.
 pub fn accept_unless_defective(
-    state: &AppState,
+    state: &Ctx,
     headers: &HeaderMap,
     produces: &str,
 ) -> Result<(), ActyxError> {
@@ -179,7 +180,7 @@ pub fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ActyxError> {
 
 /// Everything a JSON-in route checks before its own work, in the node's order.
 pub fn request<T: DeserializeOwned>(
-    state: &AppState,
+    state: &Ctx,
     headers: &HeaderMap,
     uri: &Uri,
     produces: &str,
@@ -190,7 +191,7 @@ pub fn request<T: DeserializeOwned>(
     if !state.config.defects.contains(Defect::ContentTypeIgnored) {
         content_type(headers)?;
     }
-    let bytes = super::api::bytes(state, bytes)?;
+    let bytes = super::error::bytes(state, bytes)?;
     Ok((caller, body(&bytes)?))
 }
 
@@ -224,14 +225,14 @@ pub fn valid_app_id(id: &str) -> Result<(), String> {
 
 /// `POST /api/v2/auth`.
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = (|| {
         accept(&headers, "application/json")?;
         content_type(&headers)?;
-        let bytes = super::api::bytes(&state, bytes)?;
+        let bytes = super::error::bytes(&state, bytes)?;
         let manifest: Manifest = body(&bytes)?;
         let _ = manifest.display_name;
         valid_app_id(&manifest.app_id).map_err(ActyxError::bad_request)?;
@@ -249,9 +250,9 @@ pub async fn login(
         let claims = Claims {
             created: now_micros(),
             app_id: manifest.app_id,
-            cycles: state.actyx.cycle,
+            cycles: state.api.cycle,
             app_version: manifest.version,
-            validity: state.actyx.config.token_validity.as_secs(),
+            validity: state.api.config.token_validity.as_secs(),
             app_mode: "trial".to_owned(),
         };
         Ok(issue(&state, &claims))

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 
 use super::model::StreamId;
 use super::node::{ForeignEvent, WriteError};
-use crate::app::{AppState, now_micros};
+use crate::actyx::Ctx;
+use crate::core::now_micros;
 use crate::error::{ApiError, JsonBody};
 
 /// The most events one replicate call takes.
@@ -32,7 +33,7 @@ pub struct Replicate {
 }
 
 pub async fn replicate(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     JsonBody(request): JsonBody<Replicate>,
 ) -> Result<Json<Value>, ApiError> {
     let stream: StreamId = request.stream.parse().map_err(ApiError::bad_request)?;
@@ -48,7 +49,7 @@ pub async fn replicate(
         super::auth::valid_app_id(&event.app_id)
             .map_err(|e| ApiError::bad_request(format!("appId {:?}: {e}", event.app_id)))?;
     }
-    let node = &state.actyx.node;
+    let node = &state.api.node;
     node.replicate(
         &state.log,
         stream,

@@ -1,11 +1,27 @@
 //! Actyx's error answers: `{code, message}` with the node's codes, statuses and message texts.
 
 use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::store::StoreError;
+
+/// The body, or the node's 413 when it is over the server's limit.
+pub fn bytes(
+    state: &crate::actyx::Ctx,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ActyxError> {
+    body.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ActyxError::length_unknown(state.config.max_body_bytes)
+        } else {
+            ActyxError::bad_request(rejection.body_text())
+        }
+    })
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActyxError {

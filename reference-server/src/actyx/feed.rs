@@ -20,7 +20,7 @@ use super::aql::{EventMeta, TagExpr};
 use super::line::{diagnostic_line, event_line, offsets_line, time_travel_line};
 use super::model::{Event, EventKey, StreamId};
 use super::read::{Merge, Range, ranges};
-use crate::app::AppState;
+use crate::actyx::Ctx;
 use crate::defects::Defect;
 use crate::store::StoreError;
 use crate::subscribers::StreamGuard;
@@ -60,7 +60,7 @@ enum Phase {
 }
 
 pub struct Feed {
-    state: AppState,
+    state: Ctx,
     pipeline: Pipeline,
     mode: Mode,
     phase: Phase,
@@ -90,14 +90,14 @@ impl std::fmt::Debug for Feed {
 
 impl Feed {
     pub fn new(
-        state: &AppState,
+        state: &Ctx,
         pipeline: Pipeline,
         mode: Mode,
         source: Source,
         read_to: BTreeMap<StreamId, u64>,
     ) -> Self {
         Self {
-            watch: state.actyx.node.watch(),
+            watch: state.api.node.watch(),
             stop: state.hub.token("actyx"),
             _guard: state.hub.open_stream(),
             state: state.clone(),
@@ -131,7 +131,7 @@ impl Feed {
         let meta = EventMeta {
             tags: &event.tags,
             app_id: &event.app_id,
-            local: event.key.stream.node == self.state.actyx.node.id,
+            local: event.key.stream.node == self.state.api.node.id,
         };
         if self.unchanged {
             if self.pipeline.admit(&meta) {
@@ -254,7 +254,7 @@ impl Feed {
             // Mark the counter seen before looking, so that a commit after
             // the look wakes the wait below.
             self.watch.borrow_and_update();
-            let present = self.state.actyx.node.present();
+            let present = self.state.api.node.present();
             let wanted = ranges(&self.read_to, &present);
             if !wanted.is_empty() {
                 for (stream, range) in &wanted {
@@ -264,7 +264,7 @@ impl Feed {
                 self.phase = Phase::Live(Some(reader));
                 return;
             }
-            let keepalive = self.state.actyx.config.keepalive;
+            let keepalive = self.state.api.config.keepalive;
             let stop = self.stop.clone();
             tokio::select! {
                 changed = self.watch.changed() => {
@@ -332,8 +332,8 @@ impl Feed {
     fn live_merge(&self, wanted: &BTreeMap<StreamId, Range>) -> Merge {
         Merge::new(
             self.state.log.clone(),
-            Arc::clone(&self.state.actyx.recent),
-            self.state.actyx.node.id,
+            Arc::clone(&self.state.api.recent),
+            self.state.api.node.id,
             self.pipeline.query().source.clone(),
             wanted,
             self.read_batch(),
@@ -367,15 +367,15 @@ pub fn lines_response(lines: String) -> Response {
 
 /// Shared by the handlers: the events of `ranges` as a catch-up source.
 pub async fn source(
-    state: &AppState,
+    state: &Ctx,
     source: &TagExpr,
     wanted: &BTreeMap<StreamId, Range>,
     descending: bool,
 ) -> Result<Source, StoreError> {
     let mut merge = Merge::new(
         state.log.clone(),
-        Arc::clone(&state.actyx.recent),
-        state.actyx.node.id,
+        Arc::clone(&state.api.recent),
+        state.api.node.id,
         source.clone(),
         wanted,
         state.config.subscribers.read_batch,

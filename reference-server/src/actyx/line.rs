@@ -10,41 +10,13 @@
 //! [`Event::line`] inserts them, so both give the same bytes (see the tests).
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use axum::body::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::aql::eval::Output;
-use super::model::{Event, EventKey, NodeId, StreamId};
-
-/// Where an [`Event`] keeps its rendered line. It is not part of the event's
-/// value: clones start empty and every two caches compare equal.
-#[derive(Default)]
-pub struct LineCache(OnceLock<Bytes>);
-
-impl Clone for LineCache {
-    fn clone(&self) -> Self {
-        Self::default()
-    }
-}
-
-impl PartialEq for LineCache {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl std::fmt::Debug for LineCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.get().is_some() {
-            "LineCache(rendered)"
-        } else {
-            "LineCache(empty)"
-        })
-    }
-}
+use super::model::{Event, EventKey, LineCache, NodeId, StreamId};
 
 /// The fields of an `event` line, in the order the node writes them.
 #[derive(Serialize)]
@@ -75,7 +47,7 @@ impl Event {
     /// rendered on first use. Shared events are never changed, so the bytes
     /// stay those of the event.
     pub fn shared_line(&self) -> &Bytes {
-        self.line_cache.0.get_or_init(|| {
+        self.line_cache.get_or_init(|| {
             let line = Line {
                 kind: "event",
                 lamport: self.key.lamport,

@@ -76,7 +76,6 @@ mod subscribe;
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::app::AppState;
 use crate::config::ActyxConfig;
 use crate::log::Log;
 
@@ -105,8 +104,11 @@ impl State {
     }
 }
 
+/// What Actyx's handlers extract: the core and Actyx's own [`State`].
+pub type Ctx = crate::core::Api<State>;
+
 /// The public Actyx routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Ctx> {
     Router::new()
         .route(
             "/api/v2/auth",
@@ -137,6 +139,6 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Actyx's routes under `/_control/actyx`.
-pub fn control_routes() -> Router<AppState> {
+pub fn control_routes() -> Router<Ctx> {
     Router::new().route("/replicate", post(control::replicate))
 }

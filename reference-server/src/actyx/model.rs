@@ -13,8 +13,10 @@ use base64::alphabet::CRYPT;
 use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::sync::OnceLock;
 
-use super::line::LineCache;
+use axum::body::Bytes;
+
 use crate::store::Record;
 
 const NODE_ID_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -182,6 +184,40 @@ impl Event {
             line.insert("caughtUp".into(), json!(caught_up));
         }
         line
+    }
+}
+
+/// Where an [`Event`] keeps its rendered line. It is not part of the event's
+/// value: clones start empty and every two caches compare equal.
+#[derive(Default)]
+pub struct LineCache(OnceLock<Bytes>);
+
+impl LineCache {
+    /// The line, rendered by `render` on first use (see [`super::line`]).
+    pub fn get_or_init(&self, render: impl FnOnce() -> Bytes) -> &Bytes {
+        self.0.get_or_init(render)
+    }
+}
+
+impl Clone for LineCache {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for LineCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for LineCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "LineCache(rendered)"
+        } else {
+            "LineCache(empty)"
+        })
     }
 }
 

@@ -20,7 +20,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::line::LineCache;
+use super::model::LineCache;
 use super::model::{Event, EventKey, NodeId, Stored, StreamId, log_stream};
 use crate::log::Log;
 use crate::store::{LogStore, NewRecord, WriteBatch};

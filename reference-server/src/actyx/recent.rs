@@ -113,7 +113,7 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actyx::line::LineCache;
+    use crate::actyx::model::LineCache;
     use crate::actyx::model::{EventKey, NodeId};
 
     fn stream() -> StreamId {

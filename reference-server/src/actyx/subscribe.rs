@@ -18,7 +18,7 @@ use super::feed::{self, Feed, Mode};
 use super::model::{Event, EventKey, StreamId, log_stream};
 use super::offsets::{self, OffsetMap};
 use super::read::ranges;
-use crate::app::AppState;
+use crate::actyx::Ctx;
 use crate::defects::Defect;
 use crate::store::{ReadLimit, StoreError};
 
@@ -51,7 +51,7 @@ fn union(a: &BTreeMap<StreamId, u64>, b: &BTreeMap<StreamId, u64>) -> BTreeMap<S
 
 /// `POST /api/v2/events/subscribe`.
 pub async fn subscribe(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
@@ -60,7 +60,7 @@ pub async fn subscribe(
         auth::request(&state, &headers, &uri, NDJSON, body)?;
     let query = parse_query(&state, &request.query, Endpoint::Subscribe)?;
     let lower = request.lower_bound.unwrap_or_default().0;
-    let present = state.actyx.node.present();
+    let present = state.api.node.present();
     let wanted = ranges(&lower, &present);
     let source = feed::source(&state, &query.source, &wanted, false).await?;
     let read_to = union(&lower, &present);
@@ -76,7 +76,7 @@ pub async fn subscribe(
 
 /// `POST /api/v2/events/subscribe_monotonic`.
 pub async fn subscribe_monotonic(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
@@ -85,7 +85,7 @@ pub async fn subscribe_monotonic(
         auth::request(&state, &headers, &uri, NDJSON, body)?;
     let query = parse_query(&state, &request.query, Endpoint::SubscribeMonotonic)?;
     let lower = request.lower_bound.0;
-    let known = state.actyx.node.present();
+    let known = state.api.node.present();
     let beyond = lower
         .iter()
         .any(|(stream, offset)| known.get(stream).is_none_or(|p| offset > p));
@@ -112,7 +112,7 @@ pub async fn subscribe_monotonic(
 /// stream: the point a monotonic subscription must not travel back behind.
 /// Streams are read backwards in windows, since lamports grow with offsets.
 pub async fn newest_within(
-    state: &AppState,
+    state: &Ctx,
     source: &TagExpr,
     lower: &BTreeMap<StreamId, u64>,
 ) -> Result<Option<EventKey>, StoreError> {
@@ -137,7 +137,7 @@ pub async fn newest_within(
                 let meta = EventMeta {
                     tags: &event.tags,
                     app_id: &event.app_id,
-                    local: stream.node == state.actyx.node.id,
+                    local: stream.node == state.api.node.id,
                 };
                 (event.key.offset <= *upto && source.matches(&meta)).then_some(event.key)
             });

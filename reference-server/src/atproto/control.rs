@@ -18,7 +18,8 @@ use wire::cid::Cid;
 
 use super::events;
 use super::xrpc::XrpcError;
-use crate::app::{AppState, now_micros};
+use crate::atproto::Ctx;
+use crate::core::now_micros;
 use crate::error::{ApiError, JsonBody};
 
 fn api_error(error: XrpcError) -> ApiError {
@@ -33,7 +34,7 @@ pub struct StatusBody {
 }
 
 pub async fn set_status(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     Path(did): Path<String>,
     JsonBody(body): JsonBody<StatusBody>,
 ) -> Result<Json<JsonValue>, ApiError> {
@@ -50,7 +51,7 @@ pub async fn set_status(
         }
     };
     let seq = state
-        .atproto
+        .api
         .set_status(&state.log, &did, body.active, status, now_micros())
         .await
         .map_err(api_error)?;
@@ -70,7 +71,7 @@ pub struct LabelBody {
 }
 
 pub async fn create_label(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     JsonBody(body): JsonBody<LabelBody>,
 ) -> Result<Json<JsonValue>, ApiError> {
     if body.val.is_empty() || body.val.len() > 128 {
@@ -81,16 +82,16 @@ pub async fn create_label(
     }
     let (src, key) = match &body.src {
         None => (
-            state.atproto.labeler.did.clone(),
-            state.atproto.label_key(&state.atproto.labeler),
+            state.api.labeler.did.clone(),
+            state.api.label_key(&state.api.labeler),
         ),
         Some(did) => {
-            let repos = state.atproto.repos.lock().await;
+            let repos = state.api.repos.lock().await;
             let account = repos
                 .accounts
                 .get(did)
                 .ok_or_else(|| ApiError::not_found(format!("no account {did}")))?;
-            (did.clone(), state.atproto.label_key(&account.identity))
+            (did.clone(), state.api.label_key(&account.identity))
         }
     };
     let now = now_micros();
@@ -113,7 +114,7 @@ pub async fn create_label(
         label.insert("exp".to_owned(), Value::String(exp));
     }
     let (seq, label) = state
-        .atproto
+        .api
         .label(&state.log, label, &key, now)
         .await
         .map_err(api_error)?;

@@ -155,7 +155,5 @@ pub fn reverse_body_keys(frame: &[u8]) -> Vec<u8> {
 
 /// A time as the firehose writes it: RFC 3339 with milliseconds, UTC.
 pub fn time(micros: u64) -> String {
-    let full = crate::fauna::time::rfc3339(micros);
-    // `…SS.ffffffZ` → `…SS.fffZ`
-    format!("{}Z", &full[..full.len() - 4])
+    crate::core::clock::rfc3339_millis(micros)
 }

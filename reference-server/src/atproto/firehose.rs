@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::xrpc::XrpcError;
 use super::{LABELS_STREAM, REPOS_STREAM, events};
-use crate::app::AppState;
+use crate::atproto::Ctx;
 use crate::defects::Defect;
 use crate::store::ReadLimit;
 
@@ -44,7 +44,7 @@ fn cursor(query: &CursorQuery) -> Result<Option<u64>, XrpcError> {
 }
 
 pub async fn subscribe_repos(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     Query(query): Query<CursorQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -52,7 +52,7 @@ pub async fn subscribe_repos(
 }
 
 pub async fn subscribe_labels(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     Query(query): Query<CursorQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -60,7 +60,7 @@ pub async fn subscribe_labels(
 }
 
 fn subscribe(
-    state: AppState,
+    state: Ctx,
     stream: &'static str,
     query: CursorQuery,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -101,19 +101,14 @@ async fn feed_frame(tx: &mut Sink, frame: Bytes) -> Result<(), axum::Error> {
 }
 
 /// An error frame, then a close.
-async fn fail(
-    state: &AppState,
-    tx: &mut Sink,
-    error: &str,
-    message: &str,
-) -> Result<(), axum::Error> {
+async fn fail(state: &Ctx, tx: &mut Sink, error: &str, message: &str) -> Result<(), axum::Error> {
     let typed = state.config.defects.contains(Defect::ErrorFrameWithType);
     send_frame(tx, events::error(error, message, typed)).await?;
     tx.send(Message::Close(None)).await
 }
 
 async fn serve(
-    state: &AppState,
+    state: &Ctx,
     stream: &'static str,
     cursor: Option<u64>,
     head: u64,

@@ -48,8 +48,6 @@ pub mod xrpc;
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::app::AppState;
-
 /// The firehose of repository events.
 pub const REPOS_STREAM: &str = "atproto.repos";
 /// The label stream.
@@ -57,56 +55,53 @@ pub const LABELS_STREAM: &str = "atproto.labels";
 
 pub use writer::State;
 
+/// What AT Protocol's handlers extract: the core and AT Protocol's own [`State`].
+pub type Ctx = crate::core::Api<State>;
+
 /// The public routes: XRPC and the directory.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Ctx> {
     Router::new()
         .route(
-            "/xrpc/com.atproto.server.createAccount",
+            "/xrpc/com.api.server.createAccount",
             post(server_api::create_account),
         )
         .route(
-            "/xrpc/com.atproto.server.createSession",
+            "/xrpc/com.api.server.createSession",
             post(server_api::create_session),
         )
         .route(
-            "/xrpc/com.atproto.server.getSession",
+            "/xrpc/com.api.server.getSession",
             get(server_api::get_session),
         )
         .route(
-            "/xrpc/com.atproto.server.describeServer",
+            "/xrpc/com.api.server.describeServer",
             get(server_api::describe_server),
         )
         .route(
-            "/xrpc/com.atproto.repo.createRecord",
+            "/xrpc/com.api.repo.createRecord",
             post(repo_api::create_record),
         )
+        .route("/xrpc/com.api.repo.putRecord", post(repo_api::put_record))
         .route(
-            "/xrpc/com.atproto.repo.putRecord",
-            post(repo_api::put_record),
-        )
-        .route(
-            "/xrpc/com.atproto.repo.deleteRecord",
+            "/xrpc/com.api.repo.deleteRecord",
             post(repo_api::delete_record),
         )
         .route(
-            "/xrpc/com.atproto.repo.applyWrites",
+            "/xrpc/com.api.repo.applyWrites",
             post(repo_api::apply_writes),
         )
+        .route("/xrpc/com.api.repo.getRecord", get(repo_api::get_record))
         .route(
-            "/xrpc/com.atproto.repo.getRecord",
-            get(repo_api::get_record),
-        )
-        .route(
-            "/xrpc/com.atproto.sync.getLatestCommit",
+            "/xrpc/com.api.sync.getLatestCommit",
             get(sync_api::get_latest_commit),
         )
-        .route("/xrpc/com.atproto.sync.getRepo", get(sync_api::get_repo))
+        .route("/xrpc/com.api.sync.getRepo", get(sync_api::get_repo))
         .route(
-            "/xrpc/com.atproto.sync.subscribeRepos",
+            "/xrpc/com.api.sync.subscribeRepos",
             get(firehose::subscribe_repos),
         )
         .route(
-            "/xrpc/com.atproto.label.subscribeLabels",
+            "/xrpc/com.api.label.subscribeLabels",
             get(firehose::subscribe_labels),
         )
         .route(
@@ -118,7 +113,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The control routes under `/_control/atproto`.
-pub fn control_routes() -> Router<AppState> {
+pub fn control_routes() -> Router<Ctx> {
     Router::new()
         .route("/accounts/{did}/status", post(control::set_status))
         .route("/labels", post(control::create_label))

@@ -1,4 +1,4 @@
-//! `com.atproto.repo.*`: record writes (one signed commit each) and `getRecord`.
+//! `com.api.repo.*`: record writes (one signed commit each) and `getRecord`.
 //!
 //! As on the PDS: `repo` is the caller's DID or handle; a record without
 //! `$type` gets the collection, one with another `$type` is refused; an
@@ -23,7 +23,8 @@ use super::server_api::caller;
 use super::tid::tid;
 use super::writer::State as Atproto;
 use super::xrpc::{Input, XrpcError, input};
-use crate::app::{AppState, now_micros};
+use crate::atproto::Ctx;
+use crate::core::now_micros;
 
 /// A TID for a new record key, later than every one handed out before.
 fn next_tid() -> String {
@@ -38,9 +39,9 @@ fn next_tid() -> String {
 }
 
 /// The DID `repo` names, which must be the caller's.
-async fn own_repo(state: &AppState, headers: &HeaderMap, repo: &str) -> Result<String, XrpcError> {
+async fn own_repo(state: &Ctx, headers: &HeaderMap, repo: &str) -> Result<String, XrpcError> {
     let did = caller(state, headers)?;
-    let repos = state.atproto.repos.lock().await;
+    let repos = state.api.repos.lock().await;
     let named = repos.find(repo).map(|a| a.did().to_owned());
     match named {
         Some(named) if named == did => Ok(did),
@@ -98,13 +99,13 @@ fn commit_meta(applied: &Applied) -> JsonValue {
 }
 
 async fn write(
-    state: &AppState,
+    state: &Ctx,
     did: &str,
     writes: &[Write],
     swap_commit: Option<&str>,
 ) -> Result<Applied, XrpcError> {
     Atproto::commit(
-        &state.atproto,
+        &state.api,
         &state.log,
         did,
         writes,
@@ -126,7 +127,7 @@ pub struct RecordInput {
 }
 
 pub async fn create_record(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     Input(body): Input,
 ) -> Result<Json<JsonValue>, XrpcError> {
@@ -134,7 +135,7 @@ pub async fn create_record(
 }
 
 pub async fn put_record(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     Input(body): Input,
 ) -> Result<Json<JsonValue>, XrpcError> {
@@ -143,7 +144,7 @@ pub async fn put_record(
 
 /// `createRecord` (a new record; the rkey defaults to a TID) or `putRecord` (create or update).
 async fn write_record(
-    state: &AppState,
+    state: &Ctx,
     headers: &HeaderMap,
     body: &Bytes,
     put: bool,
@@ -182,7 +183,7 @@ async fn write_record(
 }
 
 pub async fn delete_record(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     Input(body): Input,
 ) -> Result<Json<JsonValue>, XrpcError> {
@@ -194,7 +195,7 @@ pub async fn delete_record(
         .ok_or_else(|| XrpcError::invalid("Input must have the property \"rkey\""))?;
     let path = path(&request.collection, &rkey)?;
     let exists = {
-        let repos = state.atproto.repos.lock().await;
+        let repos = state.api.repos.lock().await;
         repos
             .repos
             .get(&did)
@@ -222,7 +223,7 @@ pub struct ApplyWrites {
 }
 
 pub async fn apply_writes(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     Input(body): Input,
 ) -> Result<Json<JsonValue>, XrpcError> {
@@ -235,21 +236,21 @@ pub async fn apply_writes(
         let collection = item["collection"].as_str().unwrap_or_default();
         let rkey = item["rkey"].as_str().map(str::to_owned);
         let write = match kind {
-            "com.atproto.repo.applyWrites#create" => {
+            "com.api.repo.applyWrites#create" => {
                 let path = path(collection, &rkey.unwrap_or_else(next_tid))?;
                 Write::Create {
                     record: record(collection, &item["value"])?,
                     path,
                 }
             }
-            "com.atproto.repo.applyWrites#update" => {
+            "com.api.repo.applyWrites#update" => {
                 let rkey = rkey.ok_or_else(|| XrpcError::invalid("An update needs an rkey"))?;
                 Write::Update {
                     path: path(collection, &rkey)?,
                     record: record(collection, &item["value"])?,
                 }
             }
-            "com.atproto.repo.applyWrites#delete" => {
+            "com.api.repo.applyWrites#delete" => {
                 let rkey = rkey.ok_or_else(|| XrpcError::invalid("A delete needs an rkey"))?;
                 Write::Delete {
                     path: path(collection, &rkey)?,
@@ -275,9 +276,9 @@ pub async fn apply_writes(
                 .find(|op| op.path == write.path())
                 .and_then(|op| op.cid);
             match *kind {
-                "delete" => json!({"$type": "com.atproto.repo.applyWrites#deleteResult"}),
+                "delete" => json!({"$type": "com.api.repo.applyWrites#deleteResult"}),
                 kind => json!({
-                    "$type": format!("com.atproto.repo.applyWrites#{kind}Result"),
+                    "$type": format!("com.api.repo.applyWrites#{kind}Result"),
                     "uri": format!("at://{did}/{}", write.path()),
                     "cid": cid.map(|c| c.to_string()),
                     "validationStatus": "unknown",
@@ -298,12 +299,12 @@ pub struct GetRecord {
 }
 
 pub async fn get_record(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     Query(query): Query<GetRecord>,
 ) -> Result<Json<JsonValue>, XrpcError> {
     let path = path(&query.collection, &query.rkey)?;
     let did = {
-        let repos = state.atproto.repos.lock().await;
+        let repos = state.api.repos.lock().await;
         repos
             .find(&query.repo)
             .map(|a| a.did().to_owned())

@@ -1,4 +1,4 @@
-//! `com.atproto.server.*`: accounts and sessions.
+//! `com.api.server.*`: accounts and sessions.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,7 +9,8 @@ use serde_json::{Value as JsonValue, json};
 
 use super::account::{Account, is_handle};
 use super::xrpc::{Input, Scope, XrpcError, authenticate, input, issue};
-use crate::app::{AppState, now_micros};
+use crate::atproto::Ctx;
+use crate::core::now_micros;
 
 /// This server's base URL as the client reached it: the PDS endpoint in DID documents.
 pub fn endpoint(headers: &HeaderMap) -> String {
@@ -25,19 +26,19 @@ fn now_seconds() -> u64 {
 }
 
 /// The session answer shared by `createAccount` and `createSession`.
-fn session(state: &AppState, account: &Account) -> serde_json::Map<String, JsonValue> {
+fn session(state: &Ctx, account: &Account) -> serde_json::Map<String, JsonValue> {
     let config = &state.config.atproto;
     let now = now_seconds();
     let did = account.did();
     let access = issue(
-        &state.atproto.jwt_secret,
+        &state.api.jwt_secret,
         did,
         Scope::Access,
         now,
         config.access_validity.as_secs(),
     );
     let refresh = issue(
-        &state.atproto.jwt_secret,
+        &state.api.jwt_secret,
         did,
         Scope::Refresh,
         now,
@@ -63,7 +64,7 @@ pub struct CreateAccount {
 }
 
 pub async fn create_account(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     Input(body): Input,
 ) -> Result<Json<JsonValue>, XrpcError> {
@@ -81,7 +82,7 @@ pub async fn create_account(
         .filter(|p| !p.is_empty())
         .ok_or_else(|| XrpcError::invalid("Password is required"))?;
     let account = state
-        .atproto
+        .api
         .create_account(&state.log, &handle, request.email, &password, now_micros())
         .await?;
     let mut answer = session(&state, &account);
@@ -99,12 +100,12 @@ pub struct CreateSession {
 }
 
 pub async fn create_session(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     Input(body): Input,
 ) -> Result<Json<JsonValue>, XrpcError> {
     let request: CreateSession = input(&headers, &body)?;
-    let repos = state.atproto.repos.lock().await;
+    let repos = state.api.repos.lock().await;
     let account = repos
         .find(&request.identifier)
         .filter(|a| a.password_matches(&request.password))
@@ -122,16 +123,16 @@ pub async fn create_session(
 }
 
 pub async fn get_session(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
 ) -> Result<Json<JsonValue>, XrpcError> {
     let did = authenticate(
-        &state.atproto.jwt_secret,
+        &state.api.jwt_secret,
         &headers,
         Scope::Access,
         now_seconds(),
     )?;
-    let repos = state.atproto.repos.lock().await;
+    let repos = state.api.repos.lock().await;
     let account = repos
         .accounts
         .get(&did)
@@ -157,11 +158,6 @@ pub async fn describe_server(headers: HeaderMap) -> Json<JsonValue> {
 }
 
 /// The DID a request's access token names, checked now.
-pub fn caller(state: &AppState, headers: &HeaderMap) -> Result<String, XrpcError> {
-    authenticate(
-        &state.atproto.jwt_secret,
-        headers,
-        Scope::Access,
-        now_seconds(),
-    )
+pub fn caller(state: &Ctx, headers: &HeaderMap) -> Result<String, XrpcError> {
+    authenticate(&state.api.jwt_secret, headers, Scope::Access, now_seconds())
 }

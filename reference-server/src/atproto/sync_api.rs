@@ -1,4 +1,4 @@
-//! `com.atproto.sync.getLatestCommit` and `getRepo`, the directory `GET /_plc/{did}`, and unknown XRPC methods.
+//! `com.api.sync.getLatestCommit` and `getRepo`, the directory `GET /_plc/{did}`, and unknown XRPC methods.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -12,7 +12,7 @@ use wire::cid::Cid;
 use super::server_api::endpoint;
 use super::writer::State as Atproto;
 use super::xrpc::XrpcError;
-use crate::app::AppState;
+use crate::atproto::Ctx;
 
 #[derive(Deserialize)]
 pub struct DidQuery {
@@ -34,11 +34,11 @@ fn did_param(query: DidQuery) -> Result<String, XrpcError> {
 }
 
 pub async fn get_latest_commit(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     Query(query): Query<DidQuery>,
 ) -> Result<Json<JsonValue>, XrpcError> {
     let did = did_param(query)?;
-    let repos = state.atproto.repos.lock().await;
+    let repos = state.api.repos.lock().await;
     let (cid, _) = repos
         .repos
         .get(&did)
@@ -50,13 +50,13 @@ pub async fn get_latest_commit(
 
 /// The whole repository as a CAR: the commit (root), every MST node, every record.
 pub async fn get_repo(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     Query(query): Query<DidQuery>,
 ) -> Result<Response, XrpcError> {
     let did = did_param(query)?;
     // Read under the writer lock, so that the records are the ones the tree names.
     let (commit, blocks) = {
-        let repos = state.atproto.repos.lock().await;
+        let repos = state.api.repos.lock().await;
         let repo = repos.repos.get(&did).ok_or_else(|| repo_not_found(&did))?;
         let (cid, block) = repo.commit().ok_or_else(|| repo_not_found(&did))?;
         let mut blocks: Vec<(Cid, Vec<u8>)> = vec![(*cid, block.to_vec())];
@@ -77,15 +77,15 @@ pub async fn get_repo(
 
 /// `GET /_plc/{did}`: the DID document, as a PLC directory serves it.
 pub async fn did_document(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     Path(did): Path<String>,
     headers: HeaderMap,
 ) -> Response {
     let endpoint = endpoint(&headers);
-    if did == state.atproto.labeler.did {
-        return Json(state.atproto.labeler.document(&endpoint, true)).into_response();
+    if did == state.api.labeler.did {
+        return Json(state.api.labeler.document(&endpoint, true)).into_response();
     }
-    let repos = state.atproto.repos.lock().await;
+    let repos = state.api.repos.lock().await;
     match repos.accounts.get(&did) {
         Some(account) => Json(account.identity.document(&endpoint, false)).into_response(),
         None => (
@@ -100,7 +100,7 @@ pub async fn did_document(
 /// `/{did}` against its `plcUrl` and so drops any path the URL has. Other
 /// single-segment paths stay unknown.
 pub async fn did_document_at_root(
-    state: State<AppState>,
+    state: State<Ctx>,
     Path(did): Path<String>,
     headers: HeaderMap,
     uri: axum::http::Uri,

@@ -16,10 +16,11 @@ use serde_json::{Map, Value, json};
 use super::db::{self, DbError, Write};
 use super::fql::SourceSpec;
 use super::source::Claims;
-use crate::app::{AppState, now_micros};
+use crate::core::now_micros;
 use crate::error::{ApiError, JsonBody};
+use crate::fauna::Ctx;
 
-fn database(state: &AppState, name: Option<String>) -> Result<(String, String), ApiError> {
+fn database(state: &Ctx, name: Option<String>) -> Result<(String, String), ApiError> {
     let keys = &state.config.fauna.keys;
     let wanted = match name {
         Some(name) => name,
@@ -58,11 +59,11 @@ pub struct NewCollection {
 }
 
 pub async fn create_collection(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     JsonBody(request): JsonBody<NewCollection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (db, _) = database(&state, request.database)?;
-    let mut writer = state.fauna.writer.lock().await;
+    let mut writer = state.api.writer.lock().await;
     let def = writer
         .create_collection(
             &state.log,
@@ -100,7 +101,7 @@ pub struct DocumentWrite {
 }
 
 pub async fn write(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     JsonBody(request): JsonBody<DocumentWrite>,
 ) -> Result<Json<Value>, ApiError> {
     let (db, _) = database(&state, request.database)?;
@@ -131,7 +132,7 @@ pub struct DatabaseParam {
 }
 
 pub async fn remove(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     Path((collection, id)): Path<(String, String)>,
     Query(param): Query<DatabaseParam>,
 ) -> Result<Json<Value>, ApiError> {
@@ -140,13 +141,13 @@ pub async fn remove(
 }
 
 async fn apply(
-    state: &AppState,
+    state: &Ctx,
     db: &str,
     collection: &str,
     id: Option<&str>,
     change: Write,
 ) -> Result<Json<Value>, ApiError> {
-    let mut writer = state.fauna.writer.lock().await;
+    let mut writer = state.api.writer.lock().await;
     let (change, _, txn_ts) = writer
         .write(&state.log, db, collection, id, change, now_micros())
         .await
@@ -176,7 +177,7 @@ pub struct TokenRequest {
 }
 
 pub async fn token(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     JsonBody(request): JsonBody<TokenRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let (db, secret) = database(&state, request.database)?;
@@ -207,7 +208,7 @@ pub async fn token(
     {
         return Err(db_error(DbError::NoCollection(collection)));
     }
-    let _writer = state.fauna.writer.lock().await;
+    let _writer = state.api.writer.lock().await;
     let at = state.log.head(&db::log_stream(&db, &collection))?;
     let claims = Claims {
         db,
@@ -216,6 +217,6 @@ pub async fn token(
         at,
     };
     Ok(Json(
-        json!({"token": state.fauna.signer.token(&claims, &secret), "txn_ts": claims.ts}),
+        json!({"token": state.api.signer.token(&claims, &secret), "txn_ts": claims.ts}),
     ))
 }

@@ -17,7 +17,7 @@ use super::db::log_stream;
 use super::error::{FaunaError, error_event, event_stats};
 use super::source::Cursor;
 use super::stream::{Endpoint, convert, open, too_old_message};
-use crate::app::AppState;
+use crate::fauna::Ctx;
 use crate::store::ReadLimit;
 
 pub const DEFAULT_PAGE_SIZE: u64 = 16;
@@ -25,7 +25,7 @@ pub const MAX_PAGE_SIZE: u64 = 16_000;
 
 /// `POST /feed/1`.
 pub async fn feed(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -36,7 +36,7 @@ pub async fn feed(
 }
 
 async fn page(
-    state: &AppState,
+    state: &Ctx,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Value, FaunaError> {
@@ -70,7 +70,7 @@ async fn page(
     let collection = opened.claims.source.collection().to_owned();
     let cursor_at = |p, t| {
         state
-            .fauna
+            .api
             .signer
             .cursor(&opened.db, &collection, Cursor { p, t })
     };

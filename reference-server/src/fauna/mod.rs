@@ -50,7 +50,6 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::routing::{delete, post};
 
-use crate::app::AppState;
 use crate::config::FaunaConfig;
 use crate::log::Log;
 
@@ -87,7 +86,7 @@ impl State {
 }
 
 /// The database and secret a request's `Authorization: Bearer <secret>` names.
-pub fn database(state: &AppState, headers: &HeaderMap) -> Option<(String, String)> {
+pub fn database(state: &Ctx, headers: &HeaderMap) -> Option<(String, String)> {
     let secret = headers
         .get(AUTHORIZATION)?
         .to_str()
@@ -98,8 +97,11 @@ pub fn database(state: &AppState, headers: &HeaderMap) -> Option<(String, String
     Some((db.clone(), secret.to_owned()))
 }
 
+/// What Fauna's handlers extract: the core and Fauna's own [`State`].
+pub type Ctx = crate::core::Api<State>;
+
 /// The public Fauna routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Ctx> {
     Router::new()
         .route("/stream/1", post(stream::stream))
         .route("/feed/1", post(feed::feed))
@@ -107,7 +109,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Fauna's routes under `/_control/fauna`.
-pub fn control_routes() -> Router<AppState> {
+pub fn control_routes() -> Router<Ctx> {
     Router::new()
         .route("/collections", post(control::create_collection))
         .route("/documents", post(control::write))

@@ -13,7 +13,8 @@ use super::error::{FaunaError, query_error, query_stats};
 use super::fql::{self, Command, FqlErrorKind, Fragment};
 use super::source::Claims;
 use super::tagged;
-use crate::app::{AppState, now_micros};
+use crate::core::now_micros;
+use crate::fauna::Ctx;
 
 /// The query's text and values, flattened from the drivers' `{"fql": [...]}` form.
 fn fragments(query: &Value, out: &mut Vec<Fragment>, depth: usize) -> Result<(), String> {
@@ -111,7 +112,7 @@ fn null_doc(collection: &str, id: &str, cause: &str) -> Value {
 
 /// `POST /query/1`.
 pub async fn query(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -211,7 +212,7 @@ impl From<DbError> for Failure {
 
 /// Runs a command: the tagged answer, its `txn_ts`, and how many writes it made.
 async fn run(
-    state: &AppState,
+    state: &Ctx,
     db: &str,
     secret: &str,
     command: Command,
@@ -219,7 +220,7 @@ async fn run(
 ) -> Result<(Value, u64, u64), Failure> {
     let store = &**state.log.store();
     let write = |collection: String, id: Option<String>, change: Write| async move {
-        let mut writer = state.fauna.writer.lock().await;
+        let mut writer = state.api.writer.lock().await;
         let (change, _, ts) = writer
             .write(&state.log, db, &collection, id.as_deref(), change, now)
             .await?;
@@ -227,7 +228,7 @@ async fn run(
     };
     match command {
         Command::CreateCollection { name, history_days } => {
-            let mut writer = state.fauna.writer.lock().await;
+            let mut writer = state.api.writer.lock().await;
             let def = writer
                 .create_collection(&state.log, db, &name, history_days, now)
                 .await?;
@@ -280,7 +281,7 @@ async fn run(
             }
             // Under the writer lock, the head and the time agree: nothing
             // committed before `at` has a later `txn_ts` than `ts`.
-            let _writer = state.fauna.writer.lock().await;
+            let _writer = state.api.writer.lock().await;
             let at = state
                 .log
                 .head(&db::log_stream(db, &collection))
@@ -291,7 +292,7 @@ async fn run(
                 ts: now_micros(),
                 at,
             };
-            let token = state.fauna.signer.token(&claims, secret);
+            let token = state.api.signer.token(&claims, secret);
             Ok((json!({"@stream": token}), claims.ts, 0))
         }
     }

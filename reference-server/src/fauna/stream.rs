@@ -21,8 +21,9 @@ use super::db::{self, log_stream};
 use super::error::{FaunaError, error_event, event_stats};
 use super::source::{Claims, Cursor, Kind, Refusal, classify, event_document};
 use super::tagged;
-use crate::app::{AppState, now_micros};
+use crate::core::now_micros;
 use crate::defects::Defect;
+use crate::fauna::Ctx;
 use crate::store::{Position, ReadLimit};
 use crate::subscribers::StreamGuard;
 
@@ -62,7 +63,7 @@ fn bad(endpoint: Endpoint, message: &str) -> FaunaError {
 
 /// Checks auth, body, token, cursor and start time, as Fauna does, in its order.
 pub async fn open(
-    state: &AppState,
+    state: &Ctx,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     endpoint: Endpoint,
@@ -120,7 +121,7 @@ pub async fn open(
             "can not provide both `start_ts` and `cursor`",
         ));
     }
-    let signer = &state.fauna.signer;
+    let signer = &state.api.signer;
     let claims = match signer.check_token(&token, &secret) {
         Ok(claims) if claims.db == db => claims,
         Ok(_) | Err(Refusal::Malformed) => {
@@ -185,7 +186,7 @@ pub async fn open(
 
 /// The last position whose change has `txn_ts <= start`, from `from` on.
 async fn position_at(
-    state: &AppState,
+    state: &Ctx,
     db: &str,
     collection: &str,
     from: Position,
@@ -228,7 +229,7 @@ pub struct Converted {
 
 /// Turns change records into events of the token's set.
 pub fn convert(
-    state: &AppState,
+    state: &Ctx,
     opened: &Opened,
     records: &[crate::store::Record],
     mut position: Position,
@@ -258,7 +259,7 @@ pub fn convert(
             let doc = event_document(&opened.claims.source, &change.id, version);
             let cursor =
                 state
-                    .fauna
+                    .api
                     .signer
                     .cursor(&opened.db, collection, Cursor { p: position, t: ts });
             let mut txn_ts = ts;
@@ -289,7 +290,7 @@ pub fn convert(
 }
 
 struct Follower {
-    state: AppState,
+    state: Ctx,
     opened: Opened,
     /// The log position read up to, and its `txn_ts`.
     position: Position,
@@ -310,7 +311,7 @@ fn line(value: &Value) -> String {
 
 impl Follower {
     fn status(&self) -> String {
-        let cursor = self.state.fauna.signer.cursor(
+        let cursor = self.state.api.signer.cursor(
             &self.opened.db,
             self.opened.claims.source.collection(),
             Cursor {
@@ -372,7 +373,10 @@ impl Follower {
                 Ok(batch) => batch,
                 Err(error) => {
                     tracing::error!(%error, "fauna: reading a stream failed");
-                    return self.end_with("internal_error", "Reading the log failed. Please create a ticket at https://support.fauna.com");
+                    return self.end_with(
+                        "internal_error",
+                        "Reading the log failed. Please create a ticket at https://support.api.com",
+                    );
                 }
             };
             if !batch.records.is_empty() {
@@ -389,7 +393,7 @@ impl Follower {
                 };
                 let converted = match convert(&self.state, &self.opened, &batch.records, self.position, self.ts, room) {
                     Ok(converted) => converted,
-                    Err(_) => return self.end_with("internal_error", "A change record is corrupt. Please create a ticket at https://support.fauna.com"),
+                    Err(_) => return self.end_with("internal_error", "A change record is corrupt. Please create a ticket at https://support.api.com"),
                 };
                 let full = replaying && converted.events.len() == room;
                 let over_limit = full && self.replay_has_more(&name, converted.position).await;
@@ -468,7 +472,7 @@ impl Follower {
 
 /// `POST /stream/1`.
 pub async fn stream(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {

@@ -1,19 +1,6 @@
-//! Fauna's times: microseconds since the epoch, and the RFC 3339 text of `@time` values.
+//! Fauna's times: microseconds since the epoch, and the RFC 3339 text of `@time` values (written by the core's clock, parsed here).
 
-/// `2024-05-06T07:08:09.123456Z` for a time in microseconds since the Unix epoch.
-pub fn rfc3339(micros: u64) -> String {
-    let seconds = micros / 1_000_000;
-    let fraction = micros % 1_000_000;
-    let days = seconds / 86_400;
-    let rest = seconds % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:06}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
+pub use crate::core::clock::rfc3339;
 
 /// Parses what [`rfc3339`] writes, and the same with fewer fraction digits,
 /// none, or a `+00:00` offset. Other offsets are refused: Fauna writes UTC.
@@ -51,20 +38,6 @@ pub fn parse_rfc3339(text: &str) -> Option<u64> {
     let days = days_from_civil(year, month, day)?;
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
     seconds.checked_mul(1_000_000)?.checked_add(micros)
-}
-
-/// Howard Hinnant's days-to-civil for days since 1970-01-01 (no dates before it here).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {

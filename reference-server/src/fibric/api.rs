@@ -13,9 +13,10 @@ use super::cursor::Cursor;
 use super::envelope::StoredEnvelope;
 use super::filter::{FilterDefects, FilterSet, TypePattern};
 use super::{authenticate, ids_namespace, stream_name};
-use crate::app::{AppState, now_micros};
+use crate::core::now_micros;
 use crate::defects::Defect;
 use crate::error::ApiError;
+use crate::fibric::Ctx;
 use crate::sse::{self, Subscription};
 use crate::store::{Position, ReadLimit, StreamBounds};
 
@@ -82,7 +83,7 @@ fn invalid_cursor(message: impl Into<String>) -> ApiError {
 /// lies beyond everything the log has handed out; returns the position to
 /// read after.
 fn check_position(
-    state: &AppState,
+    state: &Ctx,
     bounds: &StreamBounds,
     after: Position,
 ) -> Result<Position, ApiError> {
@@ -114,7 +115,7 @@ enum Origin {
 
 /// The position to read after, from a cursor or `Last-Event-ID` value.
 fn start_after(
-    state: &AppState,
+    state: &Ctx,
     tenant: &str,
     binding: &str,
     bounds: &StreamBounds,
@@ -135,7 +136,7 @@ fn start_after(
 }
 
 /// The filters of a request, with the matching defects switched on.
-fn with_defects(mut filters: FilterSet, state: &AppState) -> FilterSet {
+fn with_defects(mut filters: FilterSet, state: &Ctx) -> FilterSet {
     filters.defects = FilterDefects {
         glob_spans_segments: state.config.defects.contains(Defect::GlobSpansSegments),
         or: state.config.defects.contains(Defect::FiltersOr),
@@ -145,7 +146,7 @@ fn with_defects(mut filters: FilterSet, state: &AppState) -> FilterSet {
 
 /// Resolves a cursor or `Last-Event-ID` value to the position to resume after.
 fn resume_position(
-    state: &AppState,
+    state: &Ctx,
     tenant: &str,
     binding: &str,
     token: &str,
@@ -172,10 +173,7 @@ fn resume_position(
 
 /// Removes what retention no longer keeps before a read, so that an expired
 /// cursor is refused even when nothing has been appended for a while.
-pub(super) async fn enforce_retention(
-    state: &AppState,
-    stream: &str,
-) -> Result<StreamBounds, ApiError> {
+pub(super) async fn enforce_retention(state: &Ctx, stream: &str) -> Result<StreamBounds, ApiError> {
     let retention = state.config.fibric.retention;
     let bounds = state.log.bounds(stream)?;
     let (Some(first), Some(last)) = (bounds.first, bounds.last) else {
@@ -238,7 +236,7 @@ fn envelope_json(
 
 /// `GET /v1/events`: a page of the tenant's log in log order.
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -310,7 +308,7 @@ pub async fn list(
 
 /// `GET /v1/events/stream`: SSE, replay after the cursor (or from now), then live.
 pub async fn stream(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {

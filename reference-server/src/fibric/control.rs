@@ -10,8 +10,9 @@ use super::cursor::Cursor;
 use super::envelope::EnvelopeInput;
 use super::filter::FilterSet;
 use super::{ids_namespace, stream_name};
-use crate::app::{AppState, now_micros};
+use crate::core::now_micros;
 use crate::error::{ApiError, JsonBody};
+use crate::fibric::Ctx;
 use crate::store::{NewRecord, Position, WriteBatch};
 
 /// The most envelopes one request appends.
@@ -54,7 +55,7 @@ fn new_event_id(tenant: &str, position: Position, now: u64) -> String {
 }
 
 pub async fn append(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let inputs = inputs(body)?;
@@ -84,7 +85,7 @@ pub async fn append(
     let now = now_micros();
     // Positions must be known before the commit, because the id index is
     // written in the same commit; appends are serialised to make that true.
-    let _guard = state.fibric.append_lock.lock().await;
+    let _guard = state.api.append_lock.lock().await;
     let mut next: std::collections::HashMap<String, Position> = std::collections::HashMap::new();
     let mut batch = WriteBatch::new();
     let mut planned = Vec::with_capacity(inputs.len());
@@ -156,7 +157,7 @@ pub struct TrimBody {
 /// only the newest `keep_last` envelopes of a tenant; the way to age a log on
 /// purpose (an expired-cursor test).
 pub async fn trim(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     JsonBody(body): JsonBody<TrimBody>,
 ) -> Result<Json<Value>, ApiError> {
     if !state

@@ -30,7 +30,6 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::routing::{get, post};
 
-use crate::app::AppState;
 use crate::config::FibricConfig;
 use crate::defects::Defect;
 use crate::error::ApiError;
@@ -60,7 +59,7 @@ impl State {
 }
 
 /// The tenant an `Authorization: Bearer <key>` header names.
-pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+pub fn authenticate(state: &Ctx, headers: &HeaderMap) -> Result<String, ApiError> {
     let config = &state.config.fibric;
     let defects = &state.config.defects;
     // The first tenant, in key order: where the auth defects send every reader.
@@ -88,15 +87,18 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<String, Api
     }
 }
 
+/// What Fibric's handlers extract: the core and Fibric's own [`State`].
+pub type Ctx = crate::core::Api<State>;
+
 /// The public Fibric routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Ctx> {
     Router::new()
         .route("/v1/events", get(api::list))
         .route("/v1/events/stream", get(api::stream))
 }
 
 /// Fibric's routes under `/_control/fibric`.
-pub fn control_routes() -> Router<AppState> {
+pub fn control_routes() -> Router<Ctx> {
     Router::new()
         .route("/envelopes", post(control::append))
         .route("/trim", post(control::trim))

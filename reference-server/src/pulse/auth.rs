@@ -6,18 +6,18 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use super::error::{PulseError, WrapErrors};
-use crate::app::AppState;
 use crate::defects::Defect;
+use crate::pulse::Ctx;
 
 /// Proof that the request carried the Pulse API key. Handlers take it as
 /// their first argument, so the key is checked before the body is read.
 #[derive(Debug, Clone, Copy)]
 pub struct Authorized;
 
-impl FromRequestParts<AppState> for Authorized {
+impl FromRequestParts<Ctx> for Authorized {
     type Rejection = PulseError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PulseError> {
+    async fn from_request_parts(parts: &mut Parts, state: &Ctx) -> Result<Self, PulseError> {
         // The first extractor with the server's state decides the error shape
         // of the whole request (see `WrapErrors`).
         if let Some(wrap) = parts.extensions.get::<WrapErrors>() {
@@ -29,7 +29,7 @@ impl FromRequestParts<AppState> for Authorized {
 }
 
 /// Whether `headers` carry the Pulse API key; `no-auth` accepts anything.
-pub fn check(headers: &HeaderMap, state: &AppState) -> Result<(), PulseError> {
+pub fn check(headers: &HeaderMap, state: &Ctx) -> Result<(), PulseError> {
     if state.config.defects.contains(Defect::NoAuth) {
         return Ok(());
     }

@@ -13,13 +13,13 @@ use serde_json::{Value, json};
 use super::error::{PulseError, PulseJson};
 use super::model;
 use super::rows::{self, RowRequest};
-use crate::app::AppState;
 use crate::config::ModelDecl;
+use crate::pulse::Ctx;
 
 /// `POST /_control/pulse/models {name, primary_key, replica_identity?}`:
 /// `201` declared, `200` already declared the same way, `409 model_exists`.
 pub async fn declare_model(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     PulseJson(decl): PulseJson<ModelDecl>,
 ) -> Result<(StatusCode, Json<ModelDecl>), PulseError> {
     let status = model::declare(&state, decl.clone()).await?;
@@ -27,14 +27,14 @@ pub async fn declare_model(
 }
 
 /// `GET /_control/pulse/models`: every declared model, sorted by name.
-pub async fn list_models(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({ "data": state.pulse.models() }))
+pub async fn list_models(State(state): State<Ctx>) -> Json<Value> {
+    Json(json!({ "data": state.api.models() }))
 }
 
 /// `POST /_control/pulse/models/{model}/rows {action, row}`: `201 {"id"}`
 /// with the id of the event the change produced.
 pub async fn change_row(
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     model: Result<Path<String>, PathRejection>,
     PulseJson(request): PulseJson<RowRequest>,
 ) -> Result<(StatusCode, Json<Value>), PulseError> {

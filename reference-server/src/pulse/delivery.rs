@@ -27,8 +27,8 @@ use super::events::{self, Event, STREAM};
 use super::filter::EventFilter;
 use super::streams::{self, cursor_name};
 use super::ulid;
-use crate::app::AppState;
 use crate::defects::Defect;
+use crate::pulse::Ctx;
 use crate::sse::{self, Render, Subscription};
 use crate::store::{LogStore, Record, WriteBatch};
 
@@ -207,7 +207,7 @@ impl Renderer {
 /// the `Last-Event-ID`, which is saved as the acknowledged position first.
 pub async fn consume(
     _auth: Authorized,
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     name: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, PulseError> {
@@ -223,7 +223,7 @@ pub async fn consume(
     };
     // Under the writer lock, a deletion cannot slip between the checks below
     // and the claim, and an acknowledgement cannot outlive its stream.
-    let writer = state.pulse.writer.lock().await;
+    let writer = state.api.writer.lock().await;
     let store = state.log.store();
     let Some(def) = streams::load(&**store, &name)? else {
         return Err(streams::not_found(&name));
@@ -247,7 +247,7 @@ pub async fn consume(
     let resumed = acknowledged.is_some();
     let share = defects.contains(Defect::AllowSecondConsumer);
     let Some(claim) = state
-        .pulse
+        .api
         .claims
         .claim(&name, &state.hub.token("pulse"), share)
     else {
@@ -318,7 +318,7 @@ pub struct SubscribeRequest {
 /// replay, and `Last-Event-ID` is ignored.
 pub async fn subscribe(
     _auth: Authorized,
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     PulseJson(request): PulseJson<SubscribeRequest>,
 ) -> Result<Response, PulseError> {
     let filter = streams::check_model_and_filter(&state, &request.model, request.filter.as_ref())?;

@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use super::auth::{self, Authorized};
 use super::error::PulseError;
 use super::ulid;
-use crate::app::{AppState, now_micros};
+use crate::core::now_micros;
 use crate::defects::Defect;
+use crate::pulse::Ctx;
 use crate::store::{LogStore, Position, StoreError};
 
 /// The one log stream every Pulse event goes to, whatever its model.
@@ -106,7 +107,7 @@ pub fn id_at(store: &dyn LogStore, position: Position) -> Result<Option<String>,
 /// `GET /events/{id}`: `200` the event, `400 invalid_event_id`, `404 event_not_found`.
 pub async fn lookup(
     _auth: Authorized,
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PulseError> {
     let Path(id) = id?;
@@ -145,7 +146,7 @@ pub async fn lookup(
 
 /// `GET /health`, without authentication: `200` while the log store answers, `503` when it does not.
 /// The `health-needs-auth` defect asks for the API key.
-pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn health(State(state): State<Ctx>, headers: HeaderMap) -> Response {
     if state.config.defects.contains(Defect::HealthNeedsAuth)
         && let Err(error) = auth::check(&headers, &state)
     {

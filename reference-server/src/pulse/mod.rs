@@ -98,7 +98,6 @@ use anyhow::Context;
 use axum::Router;
 use axum::routing::{MethodRouter, delete, get, post};
 
-use crate::app::AppState;
 use crate::config::{ModelDecl, PulseConfig};
 use crate::log::Log;
 
@@ -165,14 +164,17 @@ pub fn rfc3339(micros: u64) -> String {
 
 /// A route whose other methods get Pulse's `405`, and whose error bodies
 /// the `error-shape-wrapped` defect can reshape.
-fn pulse_route(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+fn pulse_route(route: MethodRouter<Ctx>) -> MethodRouter<Ctx> {
     route
         .fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn(error::reshape))
 }
 
+/// What Pulse's handlers extract: the core and Pulse's own [`State`].
+pub type Ctx = crate::core::Api<State>;
+
 /// The public Pulse routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<Ctx> {
     Router::new()
         .route("/health", pulse_route(get(events::health)))
         .route("/events/{id}", pulse_route(get(events::lookup)))
@@ -189,7 +191,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Pulse's routes under `/_control/pulse`.
-pub fn control_routes() -> Router<AppState> {
+pub fn control_routes() -> Router<Ctx> {
     Router::new()
         .route(
             "/models",

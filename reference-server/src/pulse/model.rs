@@ -11,8 +11,8 @@ use anyhow::Context;
 use axum::http::StatusCode;
 
 use super::error::PulseError;
-use crate::app::AppState;
 use crate::config::{ModelDecl, PulseConfig};
+use crate::pulse::Ctx;
 use crate::store::{LogStore, WriteBatch};
 
 /// KV namespace: model name → JSON [`ModelDecl`].
@@ -79,11 +79,11 @@ pub fn load(
 
 /// Declares a model: `201` when new, `200` when the same declaration exists,
 /// `409 model_exists` when a different one does.
-pub async fn declare(state: &AppState, decl: ModelDecl) -> Result<StatusCode, PulseError> {
+pub async fn declare(state: &Ctx, decl: ModelDecl) -> Result<StatusCode, PulseError> {
     validate(&decl).map_err(PulseError::invalid_request)?;
     // The writer lock orders this against other declarations of the same name.
-    let _writer = state.pulse.writer.lock().await;
-    if let Some(existing) = state.pulse.model(&decl.name) {
+    let _writer = state.api.writer.lock().await;
+    if let Some(existing) = state.api.model(&decl.name) {
         if existing == decl {
             return Ok(StatusCode::OK);
         }
@@ -102,6 +102,6 @@ pub async fn declare(state: &AppState, decl: ModelDecl) -> Result<StatusCode, Pu
     let mut batch = WriteBatch::new();
     batch.put(MODELS_NS, &decl.name, value);
     state.log.commit(batch).await?;
-    state.pulse.insert_model(decl);
+    state.api.insert_model(decl);
     Ok(StatusCode::CREATED)
 }

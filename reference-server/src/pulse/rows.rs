@@ -11,9 +11,10 @@ use serde_json::{Map, Value};
 use super::error::PulseError;
 use super::events::{Action, Event, INDEX_NS, STREAM};
 use super::model::rows_namespace;
-use crate::app::{AppState, now_micros};
 use crate::config::{ModelDecl, ReplicaIdentity};
+use crate::core::now_micros;
 use crate::defects::Defect;
+use crate::pulse::Ctx;
 use crate::store::{NewRecord, WriteBatch};
 
 type Row = Map<String, Value>;
@@ -35,11 +36,11 @@ enum RowOp {
 
 /// Applies one row change and appends its event; returns the event.
 pub async fn apply(
-    state: &AppState,
+    state: &Ctx,
     model_name: &str,
     request: RowRequest,
 ) -> Result<Event, PulseError> {
-    let Some(model) = state.pulse.model(model_name) else {
+    let Some(model) = state.api.model(model_name) else {
         return Err(PulseError::not_found(
             "model_not_found",
             format!("no model named {model_name}"),
@@ -53,7 +54,7 @@ pub async fn apply(
     let namespace = rows_namespace(&model.name);
     // One writer at a time: the stored row read here is still the stored row
     // at commit, and the next position of the log is the one this event gets.
-    let mut ulids = state.pulse.writer.lock().await;
+    let mut ulids = state.api.writer.lock().await;
     let store = state.log.store();
     let stored = match store.kv_get(&namespace, &key)? {
         Some(bytes) => match serde_json::from_slice::<Value>(&bytes) {

@@ -18,8 +18,9 @@ use super::auth::Authorized;
 use super::error::{PulseError, PulseJson};
 use super::events::{self, STREAM};
 use super::filter::EventFilter;
-use crate::app::{AppState, now_micros};
+use crate::core::now_micros;
 use crate::defects::Defect;
+use crate::pulse::Ctx;
 use crate::store::{LogStore, Position, StoreError, WriteBatch};
 
 /// KV namespace: stream name → JSON [`StreamDef`].
@@ -84,7 +85,7 @@ pub struct StreamInfo {
     pub created_at: String,
 }
 
-fn info(state: &AppState, def: &StreamDef) -> Result<StreamInfo, StoreError> {
+fn info(state: &Ctx, def: &StreamDef) -> Result<StreamInfo, StoreError> {
     let store = state.log.store();
     let saved = store.cursor(&cursor_name(&def.name))?.unwrap_or(def.start);
     let cursor = if saved > def.start {
@@ -92,7 +93,7 @@ fn info(state: &AppState, def: &StreamDef) -> Result<StreamInfo, StoreError> {
     } else {
         None
     };
-    let status = if state.pulse.claims.is_active(&def.name) {
+    let status = if state.api.claims.is_active(&def.name) {
         "active"
     } else {
         "paused"
@@ -131,7 +132,7 @@ fn validate_name(name: &str) -> Result<(), PulseError> {
 
 /// Checks a request's model and filter, shared with `POST /subscribe`.
 pub fn check_model_and_filter(
-    state: &AppState,
+    state: &Ctx,
     model: &str,
     filter: Option<&Value>,
 ) -> Result<Option<EventFilter>, PulseError> {
@@ -139,7 +140,7 @@ pub fn check_model_and_filter(
         .map(EventFilter::parse)
         .transpose()
         .map_err(|reason| PulseError::bad_request("invalid_filter", reason))?;
-    if state.pulse.model(model).is_none() {
+    if state.api.model(model).is_none() {
         return Err(
             PulseError::bad_request("model_not_found", format!("no model named {model}"))
                 .with_meta("model", model),
@@ -152,12 +153,12 @@ pub fn check_model_and_filter(
 /// `duplicate-stream-created` defect, `201` and the stream is replaced).
 pub async fn create(
     _auth: Authorized,
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     PulseJson(request): PulseJson<CreateRequest>,
 ) -> Result<Response, PulseError> {
     validate_name(&request.name)?;
     check_model_and_filter(&state, &request.model, request.filter.as_ref())?;
-    let _writer = state.pulse.writer.lock().await;
+    let _writer = state.api.writer.lock().await;
     let store = state.log.store();
     if load(&**store, &request.name)?.is_some()
         && !state
@@ -189,10 +190,7 @@ pub async fn create(
 }
 
 /// `GET /streams`: every stream, sorted by name.
-pub async fn list(
-    _auth: Authorized,
-    State(state): State<AppState>,
-) -> Result<Json<Value>, PulseError> {
+pub async fn list(_auth: Authorized, State(state): State<Ctx>) -> Result<Json<Value>, PulseError> {
     let mut data = Vec::new();
     for (name, bytes) in state.log.store().kv_scan(STREAMS_NS)? {
         let def: StreamDef = serde_json::from_slice(&bytes)
@@ -207,11 +205,11 @@ pub async fn list(
 /// cursor, so the name starts fresh when reused.
 pub async fn delete(
     _auth: Authorized,
-    State(state): State<AppState>,
+    State(state): State<Ctx>,
     name: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, PulseError> {
     let Path(name) = name?;
-    let _writer = state.pulse.writer.lock().await;
+    let _writer = state.api.writer.lock().await;
     if load(&**state.log.store(), &name)?.is_none() {
         return Err(not_found(&name));
     }
@@ -220,7 +218,7 @@ pub async fn delete(
     batch.delete_cursor(&cursor_name(&name));
     state.log.commit(batch).await?;
     if !state.config.defects.contains(Defect::DeleteKeepsConsumer) {
-        state.pulse.claims.end(&name);
+        state.api.claims.end(&name);
     }
     Ok(StatusCode::NO_CONTENT)
 }

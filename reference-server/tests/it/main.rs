@@ -10,5 +10,6 @@ mod fauna;
 mod fibric;
 mod fuzz_inputs;
 mod http;
+mod layering;
 mod pulse;
 mod support;
