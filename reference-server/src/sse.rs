@@ -1,26 +1,23 @@
-//! Server-sent-event streams over the log: replay after a position, then follow live, with keep-alives.
+//! Server-sent-event streams over the log, for Fibric and Pulse: replay after a position, then follow live, with keep-alive comments.
 //!
-//! A stream is pulled, not pushed: each time hyper asks for more body, the
-//! stream reads the next batch of records after its position, renders the ones
-//! its subscriber wants, and hands them over. When it has caught up it waits
-//! for the log's watch, a keep-alive deadline, or its cancellation token. A
-//! consumer that reads slowly therefore slows only itself, and one that stops
-//! reading is cut by [`crate::conn::StallGuard`]; memory per stream is one
-//! read batch.
+//! The stream is a [`Follower`] (see [`crate::core::follow`]) around an SSE
+//! feed: each step reads a batch of records after its position, renders the
+//! ones its subscriber wants with the API's [`Render`], and hands them over
+//! as one chunk. This module adds what SSE itself needs: the preamble, the
+//! keep-alive comment, the retention comment, the headers, and the defects
+//! that live in the framing.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::core::follow::{End, Feed, Follower, LogCursor, Pace, Step};
 use crate::log::Log;
-use crate::store::{Position, ReadLimit, Record};
-use crate::subscribers::{Hub, StreamGuard};
+use crate::store::{Position, Record};
+use crate::subscribers::Hub;
 
 /// Renders one record as SSE frame text, or `None` when the subscriber does not want it.
 pub type Render = Arc<dyn Fn(&Record) -> Option<String> + Send + Sync>;
@@ -82,165 +79,106 @@ impl std::fmt::Debug for Subscription {
 /// The keep-alive frame: a comment, which every SSE client ignores.
 pub const KEEPALIVE: &str = ": keep-alive\n\n";
 
-/// Why a stream ended, for the log and the counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
-    Stopped,
-    FellBehindRetention,
-    StoreFailed,
-}
+/// The retention comment: the stream fell behind what the log keeps.
+const FELL_BEHIND: &str =
+    ": this stream fell behind the retention window; resume with your cursor\n\n";
 
-/// What ended a wait for new records.
-enum Wake {
-    MoreRecords,
-    KeepAlive,
-    Stop,
-    LogGone,
-}
-
-struct Follower {
-    log: Log,
-    hub: Arc<Hub>,
-    sub: Subscription,
-    watch: watch::Receiver<Position>,
+/// SSE framing over one log stream, for the [`Follower`].
+struct SseFeed {
+    cursor: LogCursor,
+    render: Render,
     preamble: Option<String>,
-    ended: Option<End>,
+    defects: StreamDefects,
     /// For the `replay-live-seam-gap` defect: the stream has caught up and
     /// not yet dropped a live record.
     seam_pending: bool,
     seam_used: bool,
-    _guard: StreamGuard,
 }
 
-impl Follower {
-    /// The next chunk of body, or `None` when the stream is over.
-    async fn next_chunk(&mut self) -> Option<String> {
+impl Feed for SseFeed {
+    type Out = String;
+
+    async fn step(&mut self, batch: usize) -> Step<String> {
         if let Some(preamble) = self.preamble.take() {
-            return Some(preamble);
+            return Step::Send(preamble);
         }
-        if self.ended.is_some() {
-            return None;
+        // Records this stream has not delivered were removed by retention:
+        // continuing would skip them silently. End it; the client's resume
+        // then gets the API's expired-cursor answer. (Positions are
+        // contiguous, so anything between `after` and the oldest record
+        // kept, or the next position when nothing is kept, is gone.)
+        match self.cursor.oldest_kept() {
+            Ok(oldest) if oldest > self.cursor.after + 1 => {
+                return Step::End(End::FellBehindRetention, Some(FELL_BEHIND.to_owned()));
+            }
+            Ok(_) => {}
+            Err(_) => return Step::End(End::StoreFailed, None),
         }
-        loop {
-            if self.sub.stop.is_cancelled() {
-                return self.end(End::Stopped);
+        let read = match self.cursor.read(batch).await {
+            Ok(read) => read,
+            Err(error) => {
+                tracing::error!(%error, stream = %self.cursor.stream(), "reading the log for a stream failed");
+                return Step::End(End::StoreFailed, None);
             }
-            let bounds = match self.log.bounds(&self.sub.stream) {
-                Ok(bounds) => bounds,
-                Err(_) => return self.end(End::StoreFailed),
-            };
-            // Records this stream has not delivered were removed by retention:
-            // continuing would skip them silently. End it; the client's resume
-            // then gets the API's expired-cursor answer. (Positions are
-            // contiguous, so anything between `after` and the oldest record
-            // kept, or the next position when nothing is kept, is gone.)
-            if bounds.first.unwrap_or(bounds.next) > self.sub.after + 1 {
-                self.ended = Some(End::FellBehindRetention);
-                return Some(
-                    ": this stream fell behind the retention window; resume with your cursor\n\n"
-                        .to_owned(),
-                );
-            }
-            let limit = ReadLimit {
-                max_records: self.sub.read_batch,
-                max_scanned: self.sub.read_batch,
-            };
-            let batch = match self
-                .log
-                .read_after(&self.sub.stream, self.sub.after, limit, Box::new(|_| true))
-                .await
-            {
-                Ok(batch) => batch,
-                Err(error) => {
-                    tracing::error!(%error, stream = %self.sub.stream, "reading the log for a stream failed");
-                    return self.end(End::StoreFailed);
-                }
-            };
-            self.sub.after = batch.scanned_to;
-            let skip = usize::from(self.seam_pending && !batch.records.is_empty());
-            if skip > 0 {
-                self.seam_pending = false;
-            }
-            let mut frames: Vec<String> = batch
-                .records
-                .iter()
-                .skip(skip)
-                .filter_map(|record| (self.sub.render)(record))
-                .collect();
-            if self.sub.defects.reverse_batches {
-                frames.reverse();
-            }
-            let frames = frames.concat();
-            if !frames.is_empty() {
-                return Some(frames);
-            }
-            if !batch.reached_end {
-                continue;
-            }
-            if self.sub.defects.seam_gap && !self.seam_used {
-                self.seam_used = true;
-                self.seam_pending = true;
-            }
-            let after = self.sub.after;
-            let stop = self.sub.stop.clone();
-            let wake = tokio::select! {
-                changed = self.watch.wait_for(|last| *last > after) => {
-                    if changed.is_ok() { Wake::MoreRecords } else { Wake::LogGone }
-                }
-                () = keepalive(self.sub.keepalive, self.sub.defects.no_keepalive) => Wake::KeepAlive,
-                () = stop.cancelled() => Wake::Stop,
-            };
-            match wake {
-                Wake::MoreRecords => {}
-                Wake::KeepAlive => return Some(KEEPALIVE.to_owned()),
-                Wake::Stop => return self.end(End::Stopped),
-                Wake::LogGone => return self.end(End::StoreFailed),
-            }
+        };
+        self.cursor.after = read.scanned_to;
+        let skip = usize::from(self.seam_pending && !read.records.is_empty());
+        if skip > 0 {
+            self.seam_pending = false;
         }
+        let mut frames: Vec<String> = read
+            .records
+            .iter()
+            .skip(skip)
+            .filter_map(|record| (self.render)(record))
+            .collect();
+        if self.defects.reverse_batches {
+            frames.reverse();
+        }
+        if !frames.is_empty() {
+            return Step::Send(frames.concat());
+        }
+        if !read.reached_end {
+            return Step::Again;
+        }
+        if self.defects.seam_gap && !self.seam_used {
+            self.seam_used = true;
+            self.seam_pending = true;
+        }
+        Step::CaughtUp
     }
 
-    fn end(&mut self, why: End) -> Option<String> {
-        if why == End::Stopped && !self.hub.shutting_down() {
-            self.hub.count_forced_disconnect();
-        }
-        self.ended = Some(why);
-        None
+    async fn more(&mut self) -> bool {
+        self.cursor.more().await
     }
-}
 
-/// Sleeps for the keep-alive interval, or forever under `no-keepalive`.
-async fn keepalive(interval: Duration, disabled: bool) {
-    if disabled {
-        std::future::pending::<()>().await;
+    fn keepalive(&mut self) -> Option<String> {
+        (!self.defects.no_keepalive).then(|| KEEPALIVE.to_owned())
     }
-    tokio::time::sleep(interval).await;
 }
 
 /// The response for a subscription: `200`, `text/event-stream`, never cached.
-pub fn response(log: &Log, hub: &Arc<Hub>, mut sub: Subscription) -> Response {
-    let watch = log.watch(&sub.stream);
-    let preamble = sub.preamble.take();
-    let follower = Follower {
-        log: log.clone(),
-        hub: Arc::clone(hub),
-        watch,
-        preamble,
-        ended: None,
-        seam_pending: false,
-        seam_used: false,
-        _guard: hub.open_stream(),
-        sub,
-    };
-    let content_type = if follower.sub.defects.wrong_content_type {
+pub fn response(log: &Log, hub: &Arc<Hub>, sub: Subscription) -> Response {
+    let content_type = if sub.defects.wrong_content_type {
         "text/plain; charset=utf-8"
     } else {
         "text/event-stream; charset=utf-8"
     };
-    let body = futures_util::stream::unfold(follower, |mut follower| async move {
-        let chunk = follower.next_chunk().await?;
-        Some((Ok::<_, Infallible>(Bytes::from(chunk)), follower))
-    });
-    let mut response = Body::from_stream(body).into_response();
+    let pace = Pace {
+        stop: sub.stop,
+        keepalive: sub.keepalive,
+        read_batch: sub.read_batch,
+    };
+    let feed = SseFeed {
+        cursor: LogCursor::new(log, sub.stream, sub.after),
+        render: sub.render,
+        preamble: sub.preamble,
+        defects: sub.defects,
+        seam_pending: false,
+        seam_used: false,
+    };
+    let body = Follower::new(feed, hub, pace).body();
+    let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -1,19 +1,18 @@
 //! The NDJSON body of query, subscribe and subscribe_monotonic: catch-up in key order, the `offsets` line, then live.
 //!
-//! Like the SSE streams, a feed is pulled: each time hyper wants more body it
-//! reads the next batch of events, runs them through the query's pipeline
-//! and hands over the lines. Live, it waits for the node's change counter, a
-//! keep-alive deadline (a blank line) or its cancellation token.
+//! The body is a [`Follower`] (see [`crate::core::follow`]) around the feed:
+//! each step reads the next batch of events, runs them through the query's
+//! pipeline and hands over the lines. Its position is an offset per stream
+//! (`read_to`); its watch is the node's change counter; its keep-alive is a
+//! blank line.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 use super::aql::eval::Pipeline;
 use super::aql::{EventMeta, TagExpr};
@@ -21,9 +20,9 @@ use super::line::{diagnostic_line, event_line, offsets_line, time_travel_line};
 use super::model::{Event, EventKey, StreamId};
 use super::read::{Merge, Range, ranges};
 use crate::actyx::Ctx;
+use crate::core::follow::{End, Feed as Follow, Follower, Pace, Step};
 use crate::defects::Defect;
 use crate::store::StoreError;
-use crate::subscribers::StreamGuard;
 
 /// What kind of feed, and what it needs to know.
 #[derive(Debug, Clone)]
@@ -67,7 +66,6 @@ pub struct Feed {
     /// Per stream, the newest offset read; the live phase reads after it.
     read_to: BTreeMap<StreamId, u64>,
     watch: watch::Receiver<u64>,
-    stop: CancellationToken,
     /// The body chunk being built: every line of one read batch.
     out: Vec<u8>,
     /// The read batch being delivered; kept to reuse its memory.
@@ -77,7 +75,6 @@ pub struct Feed {
     unchanged: bool,
     /// Whether a live event was sent yet (the `subscribe-live-gap` defect drops the first).
     live_sent: bool,
-    _guard: StreamGuard,
 }
 
 impl std::fmt::Debug for Feed {
@@ -98,8 +95,6 @@ impl Feed {
     ) -> Self {
         Self {
             watch: state.api.node.watch(),
-            stop: state.hub.token("actyx"),
-            _guard: state.hub.open_stream(),
             state: state.clone(),
             unchanged: pipeline.passes_unchanged(),
             pipeline,
@@ -110,10 +105,6 @@ impl Feed {
             batch: Vec::new(),
             live_sent: false,
         }
-    }
-
-    fn read_batch(&self) -> usize {
-        self.state.config.subscribers.read_batch.max(1)
     }
 
     /// Runs one event through the pipeline into `out`; the monotonic rule first.
@@ -163,30 +154,13 @@ impl Feed {
         }
     }
 
-    /// The next chunk of body, or `None` at the end.
-    async fn next_chunk(&mut self) -> Option<Vec<u8>> {
-        loop {
-            if !self.out.is_empty() {
-                return Some(std::mem::take(&mut self.out));
-            }
-            if self.stop.is_cancelled() {
-                self.phase = Phase::Done;
-            }
-            match &mut self.phase {
-                Phase::Done => return None,
-                Phase::CatchUp(_) => self.catch_up_step().await,
-                Phase::Live(_) => self.live_step().await,
-            }
-        }
-    }
-
-    async fn catch_up_step(&mut self) {
+    async fn catch_up_step(&mut self, read_batch: usize) {
         let Phase::CatchUp(source) = &mut self.phase else {
             return;
         };
         let mut finished = false;
         let mut events = std::mem::take(&mut self.batch);
-        for _ in 0..self.state.config.subscribers.read_batch.max(1) {
+        for _ in 0..read_batch {
             match source.next().await {
                 Ok(Some(event)) => events.push(event),
                 Ok(None) => {
@@ -245,42 +219,29 @@ impl Feed {
         }
     }
 
-    async fn live_step(&mut self) {
-        let read_batch = self.read_batch();
+    /// Live and caught up: starts reading what the node has beyond what
+    /// was read, or returns false when it has nothing new.
+    fn look(&mut self, read_batch: usize) -> bool {
+        // Mark the counter seen before looking, so that a commit after the
+        // look wakes the follower's wait.
+        self.watch.borrow_and_update();
+        let present = self.state.api.node.present();
+        let wanted = ranges(&self.read_to, &present);
+        if wanted.is_empty() {
+            return false;
+        }
+        for (stream, range) in &wanted {
+            self.read_to.insert(*stream, range.upto);
+        }
+        let reader = self.live_merge(&wanted, read_batch);
+        self.phase = Phase::Live(Some(reader));
+        true
+    }
+
+    async fn live_step(&mut self, read_batch: usize) {
         let Phase::Live(merge) = &mut self.phase else {
             return;
         };
-        if merge.is_none() {
-            // Mark the counter seen before looking, so that a commit after
-            // the look wakes the wait below.
-            self.watch.borrow_and_update();
-            let present = self.state.api.node.present();
-            let wanted = ranges(&self.read_to, &present);
-            if !wanted.is_empty() {
-                for (stream, range) in &wanted {
-                    self.read_to.insert(*stream, range.upto);
-                }
-                let reader = self.live_merge(&wanted);
-                self.phase = Phase::Live(Some(reader));
-                return;
-            }
-            let keepalive = self.state.api.config.keepalive;
-            let stop = self.stop.clone();
-            tokio::select! {
-                changed = self.watch.changed() => {
-                    if changed.is_err() {
-                        self.phase = Phase::Done;
-                    }
-                }
-                () = tokio::time::sleep(keepalive) => {
-                    if !self.state.config.defects.contains(Defect::ActyxNoKeepalive) {
-                        self.out.push(b'\n');
-                    }
-                }
-                () = stop.cancelled() => self.phase = Phase::Done,
-            }
-            return;
-        }
         let Some(reader) = merge.as_mut() else { return };
         let mut events = std::mem::take(&mut self.batch);
         let mut drained = false;
@@ -329,29 +290,65 @@ impl Feed {
         }
     }
 
-    fn live_merge(&self, wanted: &BTreeMap<StreamId, Range>) -> Merge {
+    fn live_merge(&self, wanted: &BTreeMap<StreamId, Range>, read_batch: usize) -> Merge {
         Merge::new(
             self.state.log.clone(),
             Arc::clone(&self.state.api.recent),
             self.state.api.node.id,
             self.pipeline.query().source.clone(),
             wanted,
-            self.read_batch(),
+            read_batch,
         )
     }
 
     /// The streaming response: `200`, `application/x-ndjson`.
     pub fn response(self) -> Response {
-        let body = futures_util::stream::unfold(self, |mut feed| async move {
-            let chunk = feed.next_chunk().await?;
-            Some((Ok::<_, Infallible>(Bytes::from(chunk)), feed))
-        });
-        let mut response = Body::from_stream(body).into_response();
+        let pace = Pace {
+            stop: self.state.hub.token("actyx"),
+            keepalive: self.state.api.config.keepalive,
+            read_batch: self.state.config.subscribers.read_batch,
+        };
+        let hub = Arc::clone(&self.state.hub);
+        let mut response = Follower::new(self, &hub, pace).body().into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/x-ndjson"),
         );
         response
+    }
+}
+
+impl Follow for Feed {
+    type Out = Vec<u8>;
+
+    async fn step(&mut self, batch: usize) -> Step<Vec<u8>> {
+        match &self.phase {
+            Phase::Done => return Step::End(End::Finished, None),
+            Phase::CatchUp(_) => self.catch_up_step(batch).await,
+            Phase::Live(None) => {
+                if !self.look(batch) {
+                    return Step::CaughtUp;
+                }
+            }
+            Phase::Live(Some(_)) => self.live_step(batch).await,
+        }
+        let out = std::mem::take(&mut self.out);
+        match (&self.phase, out.is_empty()) {
+            (Phase::Done, true) => Step::End(End::Finished, None),
+            (Phase::Done, false) => Step::End(End::Finished, Some(out)),
+            (_, true) => Step::Again,
+            (_, false) => Step::Send(out),
+        }
+    }
+
+    async fn more(&mut self) -> bool {
+        self.watch.changed().await.is_ok()
+    }
+
+    /// A blank line.
+    fn keepalive(&mut self) -> Option<Vec<u8>> {
+        let silent = self.state.config.defects.contains(Defect::ActyxNoKeepalive);
+        (!silent).then(|| b"\n".to_vec())
     }
 }
 

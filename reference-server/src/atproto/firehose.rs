@@ -5,12 +5,13 @@
 //! frame gets `#info OutdatedCursor` first, one beyond the newest `seq` an
 //! error frame `FutureCursor` and a close. A subscriber that has caught up
 //! and then falls more than `consumer_buffer` frames behind gets an error
-//! frame `ConsumerTooSlow` and a close. Frames are pulled from the log (from
-//! its in-memory tail, shared by every subscriber and sent without a copy, or
-//! from the store for a subscriber behind it), so a slow subscriber holds at
-//! most one read batch. After `ping_interval`
-//! without a frame the server sends a WebSocket ping; pings from the client
-//! are answered.
+//! frame `ConsumerTooSlow` and a close. The socket is fed by a [`Follower`]
+//! (see [`crate::core::follow`]) around the firehose feed: frames are pulled
+//! from the log (from its in-memory tail, shared by every subscriber and sent
+//! without a copy, or from the store for a subscriber behind it), so a slow
+//! subscriber holds at most one read batch. The keep-alive, after
+//! `ping_interval` without a frame, is a WebSocket ping; pings from the
+//! client are answered.
 
 use axum::body::Bytes;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -24,8 +25,8 @@ use tokio_util::sync::CancellationToken;
 use super::xrpc::XrpcError;
 use super::{LABELS_STREAM, REPOS_STREAM, events};
 use crate::atproto::Ctx;
+use crate::core::follow::{End, Feed, Follower, LogCursor, Pace, Step};
 use crate::defects::Defect;
-use crate::store::ReadLimit;
 
 #[derive(Deserialize)]
 pub struct CursorQuery {
@@ -107,6 +108,75 @@ async fn fail(state: &Ctx, tx: &mut Sink, error: &str, message: &str) -> Result<
     tx.send(Message::Close(None)).await
 }
 
+/// What the firehose feed hands the socket.
+#[derive(Debug)]
+enum Out {
+    /// Stored frames, shared with every other subscriber; flushed together.
+    Frames(Vec<Bytes>),
+    /// The keep-alive.
+    Ping,
+    /// The subscriber fell too far behind: the frames read before it
+    /// noticed, then an error frame and a close.
+    TooSlow(Vec<Bytes>),
+}
+
+/// The frames of one log stream, for the [`Follower`].
+struct FirehoseFeed {
+    cursor: LogCursor,
+    /// Caught up once: from here on, falling behind cuts the subscriber.
+    live: bool,
+    consumer_buffer: u64,
+    cut_laggards: bool,
+    repeat_frames: bool,
+}
+
+impl Feed for FirehoseFeed {
+    type Out = Out;
+
+    async fn step(&mut self, batch: usize) -> Step<Out> {
+        let read = match self.cursor.read(batch).await {
+            Ok(read) => read,
+            Err(error) => {
+                tracing::debug!(%error, "reading the firehose failed");
+                return Step::End(End::StoreFailed, None);
+            }
+        };
+        let mut frames = Vec::with_capacity(read.records.len());
+        for record in read.records {
+            let behind = self.cursor.newest().saturating_sub(record.position);
+            if self.cut_laggards && self.live && behind > self.consumer_buffer {
+                return Step::End(End::Finished, Some(Out::TooSlow(frames)));
+            }
+            if self.repeat_frames && record.position % 4 == 0 {
+                frames.push(record.payload.clone());
+            }
+            frames.push(record.payload);
+            self.cursor.after = record.position;
+        }
+        self.cursor.after = self.cursor.after.max(read.scanned_to);
+        match (read.reached_end, frames.is_empty()) {
+            (false, true) => Step::Again,
+            (false, false) => Step::Send(Out::Frames(frames)),
+            (true, empty) => {
+                self.live = true;
+                if empty {
+                    Step::CaughtUp
+                } else {
+                    Step::SendCaughtUp(Out::Frames(frames))
+                }
+            }
+        }
+    }
+
+    async fn more(&mut self) -> bool {
+        self.cursor.more().await
+    }
+
+    fn keepalive(&mut self) -> Option<Out> {
+        Some(Out::Ping)
+    }
+}
+
 async fn serve(
     state: &Ctx,
     stream: &'static str,
@@ -114,9 +184,6 @@ async fn serve(
     head: u64,
     socket: WebSocket,
 ) -> Result<(), axum::Error> {
-    let _guard = state.hub.open_stream();
-    let token = state.hub.token("atproto");
-    let config = &state.config.atproto;
     let (mut tx, mut rx) = socket.split();
     // Reading answers the client's pings and notices its close.
     let gone = CancellationToken::new();
@@ -132,7 +199,69 @@ async fn serve(
         }
     });
     let _reader = AbortOnDrop(reader);
-    let mut watch = state.log.watch(stream);
+    let Some((position, live)) = start(state, stream, cursor, head, &mut tx).await? else {
+        return Ok(());
+    };
+    let defects = &state.config.defects;
+    let feed = FirehoseFeed {
+        cursor: LogCursor::new(&state.log, stream, position),
+        live,
+        consumer_buffer: state.config.atproto.consumer_buffer,
+        cut_laggards: !defects.contains(Defect::NoSlowConsumerCut),
+        repeat_frames: defects.contains(Defect::RepeatFrames),
+    };
+    let pace = Pace {
+        stop: state.hub.token("atproto"),
+        keepalive: state.config.atproto.ping_interval,
+        read_batch: state.config.subscribers.read_batch,
+    };
+    let mut follower = Follower::new(feed, &state.hub, pace);
+    loop {
+        let out = tokio::select! {
+            out = follower.next() => out,
+            () = gone.cancelled() => return Ok(()),
+        };
+        match out {
+            None => break,
+            Some(Out::Frames(frames)) => {
+                for frame in frames {
+                    feed_frame(&mut tx, frame).await?;
+                }
+                // One flush (one socket write, as far as the socket takes it) per batch read.
+                tx.flush().await?;
+            }
+            Some(Out::Ping) => tx.send(Message::Ping(Bytes::new())).await?,
+            Some(Out::TooSlow(frames)) => {
+                for frame in frames {
+                    feed_frame(&mut tx, frame).await?;
+                }
+                return fail(
+                    state,
+                    &mut tx,
+                    "ConsumerTooSlow",
+                    "Stream consumer too slow",
+                )
+                .await;
+            }
+        }
+    }
+    if follower.ended() == Some(End::Stopped) {
+        tx.send(Message::Close(None)).await?;
+    }
+    Ok(())
+}
+
+/// Where a subscriber starts, and whether it starts live: after the head
+/// without a cursor, after the cursor with one (an `OutdatedCursor` info
+/// first when it is before the window), or nowhere (`None`) for a cursor in
+/// the future, which gets an error frame and a close.
+async fn start(
+    state: &Ctx,
+    stream: &'static str,
+    cursor: Option<u64>,
+    head: u64,
+    tx: &mut Sink,
+) -> Result<Option<(u64, bool)>, axum::Error> {
     let defects = &state.config.defects;
     let cursor = match cursor {
         Some(0) if defects.contains(Defect::CursorZeroLive) => None,
@@ -147,10 +276,11 @@ async fn serve(
         }
         other => other,
     };
-    let mut position = match cursor {
-        None => head,
+    match cursor {
+        None => Ok(Some((head, true))),
         Some(cursor) if cursor > head => {
-            return fail(state, &mut tx, "FutureCursor", "Cursor in the future.").await;
+            fail(state, tx, "FutureCursor", "Cursor in the future.").await?;
+            Ok(None)
         }
         Some(cursor) => {
             let first = state.log.bounds(stream).ok().and_then(|b| b.first);
@@ -158,71 +288,9 @@ async fn serve(
                 && !defects.contains(Defect::NoOutdatedCursor)
             {
                 let message = "Requested cursor exceeded limit. Possibly missing events";
-                send_frame(&mut tx, events::info("OutdatedCursor", message)).await?;
+                send_frame(tx, events::info("OutdatedCursor", message)).await?;
             }
-            cursor
-        }
-    };
-    let mut live = cursor.is_none();
-    let cut_laggards = !defects.contains(Defect::NoSlowConsumerCut);
-    let repeat_frames = defects.contains(Defect::RepeatFrames);
-    let batch = state.config.subscribers.read_batch;
-    loop {
-        let read = state
-            .log
-            .read_after(
-                stream,
-                position,
-                ReadLimit::records(batch),
-                Box::new(|_| true),
-            )
-            .await
-            .map_err(axum::Error::new)?;
-        for record in read.records {
-            let newest = *watch.borrow();
-            if cut_laggards
-                && live
-                && newest.saturating_sub(record.position) > config.consumer_buffer
-            {
-                return fail(
-                    state,
-                    &mut tx,
-                    "ConsumerTooSlow",
-                    "Stream consumer too slow",
-                )
-                .await;
-            }
-            if repeat_frames && record.position % 4 == 0 {
-                feed_frame(&mut tx, record.payload.clone()).await?;
-            }
-            feed_frame(&mut tx, record.payload).await?;
-            position = record.position;
-        }
-        // One flush (one socket write, as far as the socket takes it) per batch read.
-        tx.flush().await?;
-        position = position.max(read.scanned_to);
-        if !read.reached_end {
-            continue;
-        }
-        live = true;
-        loop {
-            if *watch.borrow_and_update() > position {
-                break;
-            }
-            tokio::select! {
-                changed = watch.changed() => {
-                    if changed.is_err() {
-                        return Ok(());
-                    }
-                }
-                () = tokio::time::sleep(config.ping_interval) => {
-                    tx.send(Message::Ping(Bytes::new())).await?;
-                }
-                () = token.cancelled() => {
-                    return tx.send(Message::Close(None)).await;
-                }
-                () = gone.cancelled() => return Ok(()),
-            }
+            Ok(Some((cursor, false)))
         }
     }
 }

@@ -62,46 +62,52 @@ pub type Ctx = crate::core::Api<State>;
 pub fn routes() -> Router<Ctx> {
     Router::new()
         .route(
-            "/xrpc/com.api.server.createAccount",
+            "/xrpc/com.atproto.server.createAccount",
             post(server_api::create_account),
         )
         .route(
-            "/xrpc/com.api.server.createSession",
+            "/xrpc/com.atproto.server.createSession",
             post(server_api::create_session),
         )
         .route(
-            "/xrpc/com.api.server.getSession",
+            "/xrpc/com.atproto.server.getSession",
             get(server_api::get_session),
         )
         .route(
-            "/xrpc/com.api.server.describeServer",
+            "/xrpc/com.atproto.server.describeServer",
             get(server_api::describe_server),
         )
         .route(
-            "/xrpc/com.api.repo.createRecord",
+            "/xrpc/com.atproto.repo.createRecord",
             post(repo_api::create_record),
         )
-        .route("/xrpc/com.api.repo.putRecord", post(repo_api::put_record))
         .route(
-            "/xrpc/com.api.repo.deleteRecord",
+            "/xrpc/com.atproto.repo.putRecord",
+            post(repo_api::put_record),
+        )
+        .route(
+            "/xrpc/com.atproto.repo.deleteRecord",
             post(repo_api::delete_record),
         )
         .route(
-            "/xrpc/com.api.repo.applyWrites",
+            "/xrpc/com.atproto.repo.applyWrites",
             post(repo_api::apply_writes),
         )
-        .route("/xrpc/com.api.repo.getRecord", get(repo_api::get_record))
         .route(
-            "/xrpc/com.api.sync.getLatestCommit",
+            "/xrpc/com.atproto.repo.getRecord",
+            get(repo_api::get_record),
+        )
+        .route(
+            "/xrpc/com.atproto.sync.getLatestCommit",
             get(sync_api::get_latest_commit),
         )
-        .route("/xrpc/com.api.sync.getRepo", get(sync_api::get_repo))
+        .route("/xrpc/com.atproto.sync.getRepo", get(sync_api::get_repo))
         .route(
-            "/xrpc/com.api.sync.subscribeRepos",
+            "/xrpc/com.atproto.sync.subscribeRepos",
             get(firehose::subscribe_repos),
         )
         .route(
-            "/xrpc/com.api.label.subscribeLabels",
+            "/xrpc/com.atproto.label.subscribeLabels",
             get(firehose::subscribe_labels),
         )
         .route(

@@ -1,4 +1,4 @@
-//! `com.api.repo.*`: record writes (one signed commit each) and `getRecord`.
+//! `com.atproto.repo.*`: record writes (one signed commit each) and `getRecord`.
 //!
 //! As on the PDS: `repo` is the caller's DID or handle; a record without
 //! `$type` gets the collection, one with another `$type` is refused; an
@@ -236,21 +236,21 @@ pub async fn apply_writes(
         let collection = item["collection"].as_str().unwrap_or_default();
         let rkey = item["rkey"].as_str().map(str::to_owned);
         let write = match kind {
-            "com.api.repo.applyWrites#create" => {
+            "com.atproto.repo.applyWrites#create" => {
                 let path = path(collection, &rkey.unwrap_or_else(next_tid))?;
                 Write::Create {
                     record: record(collection, &item["value"])?,
                     path,
                 }
             }
-            "com.api.repo.applyWrites#update" => {
+            "com.atproto.repo.applyWrites#update" => {
                 let rkey = rkey.ok_or_else(|| XrpcError::invalid("An update needs an rkey"))?;
                 Write::Update {
                     path: path(collection, &rkey)?,
                     record: record(collection, &item["value"])?,
                 }
             }
-            "com.api.repo.applyWrites#delete" => {
+            "com.atproto.repo.applyWrites#delete" => {
                 let rkey = rkey.ok_or_else(|| XrpcError::invalid("A delete needs an rkey"))?;
                 Write::Delete {
                     path: path(collection, &rkey)?,
@@ -276,9 +276,9 @@ pub async fn apply_writes(
                 .find(|op| op.path == write.path())
                 .and_then(|op| op.cid);
             match *kind {
-                "delete" => json!({"$type": "com.api.repo.applyWrites#deleteResult"}),
+                "delete" => json!({"$type": "com.atproto.repo.applyWrites#deleteResult"}),
                 kind => json!({
-                    "$type": format!("com.api.repo.applyWrites#{kind}Result"),
+                    "$type": format!("com.atproto.repo.applyWrites#{kind}Result"),
                     "uri": format!("at://{did}/{}", write.path()),
                     "cid": cid.map(|c| c.to_string()),
                     "validationStatus": "unknown",

@@ -1,4 +1,4 @@
-//! `com.api.server.*`: accounts and sessions.
+//! `com.atproto.server.*`: accounts and sessions.
 
 use axum::Json;
 use axum::extract::State;

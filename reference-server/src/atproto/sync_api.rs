@@ -1,4 +1,4 @@
-//! `com.api.sync.getLatestCommit` and `getRepo`, the directory `GET /_plc/{did}`, and unknown XRPC methods.
+//! `com.atproto.sync.getLatestCommit` and `getRepo`, the directory `GET /_plc/{did}`, and unknown XRPC methods.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};

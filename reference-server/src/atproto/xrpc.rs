@@ -110,8 +110,8 @@ pub enum Scope {
 impl Scope {
     fn text(self) -> &'static str {
         match self {
-            Scope::Access => "com.api.access",
-            Scope::Refresh => "com.api.refresh",
+            Scope::Access => "com.atproto.access",
+            Scope::Refresh => "com.atproto.refresh",
         }
     }
 }

@@ -13,7 +13,7 @@
 //!   with each API's framing plugged into it.
 
 pub mod clock;
-// pub mod follow;
+pub mod follow;
 
 use std::ops::Deref;
 use std::sync::Arc;

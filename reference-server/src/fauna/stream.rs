@@ -1,10 +1,10 @@
 //! `POST /stream/1`: a `status` event, the replay since the start point, then live changes, each a JSON object and `\r\n`.
 //!
-//! The body is pulled like every stream of this server: each time hyper asks
-//! for more, it reads the next batch of change records after its position,
-//! turns the ones that concern the set into events, and hands them over as
-//! one chunk (so a burst reaches a client in one write). When caught up it
-//! waits for the collection log's watch, the status interval, or its token.
+//! The body is a [`Follower`] (see [`crate::core::follow`]) around Fauna's
+//! line feed: each step reads the next batch of change records after its
+//! position, turns the ones that concern the set into events, and hands them
+//! over as one chunk (so a burst reaches a client in one write). Its
+//! keep-alive is a `status` event, every status interval.
 
 use std::convert::Infallible;
 
@@ -14,18 +14,16 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 use super::db::{self, log_stream};
 use super::error::{FaunaError, error_event, event_stats};
 use super::source::{Claims, Cursor, Kind, Refusal, classify, event_document};
 use super::tagged;
+use crate::core::follow::{End, Feed, Follower, LogCursor, Pace, Step};
 use crate::core::now_micros;
 use crate::defects::Defect;
 use crate::fauna::Ctx;
 use crate::store::{Position, ReadLimit};
-use crate::subscribers::StreamGuard;
 
 /// More replayed events than this end the stream with `stream_replay_volume_exceeded`.
 pub const REPLAY_LIMIT: usize = 128;
@@ -289,33 +287,69 @@ pub fn convert(
     })
 }
 
-struct Follower {
+/// Fauna's lines over one collection's change log, for the [`Follower`].
+struct LinesFeed {
     state: Ctx,
     opened: Opened,
-    /// The log position read up to, and its `txn_ts`.
-    position: Position,
+    /// The change log read up to (`after`), and the `txn_ts` there.
+    cursor: LogCursor,
     ts: u64,
     /// Replay ends at the head the log had when the stream opened.
     replay_until: Position,
     replayed: usize,
     started: bool,
-    ended: bool,
-    watch: watch::Receiver<Position>,
-    stop: CancellationToken,
-    _guard: StreamGuard,
 }
 
 fn line(value: &Value) -> String {
     format!("{value}\r\n")
 }
 
-impl Follower {
+/// The `error` event that ends a stream, as its last words.
+fn end_with(code: &str, message: &str) -> Step<String> {
+    Step::End(End::Finished, Some(line(&error_event(code, message))))
+}
+
+impl Feed for LinesFeed {
+    type Out = String;
+
+    async fn step(&mut self, batch: usize) -> Step<String> {
+        if !self.started {
+            self.started = true;
+            return self.first();
+        }
+        let read = match self.cursor.read(batch).await {
+            Ok(read) => read,
+            Err(error) => {
+                tracing::error!(%error, "fauna: reading a stream failed");
+                return end_with(
+                    "internal_error",
+                    "Reading the log failed. Please create a ticket at https://support.fauna.com",
+                );
+            }
+        };
+        if read.records.is_empty() {
+            return Step::CaughtUp;
+        }
+        self.deliver(&read.records).await
+    }
+
+    async fn more(&mut self) -> bool {
+        self.cursor.more().await
+    }
+
+    /// A `status` event.
+    fn keepalive(&mut self) -> Option<String> {
+        Some(self.status())
+    }
+}
+
+impl LinesFeed {
     fn status(&self) -> String {
         let cursor = self.state.api.signer.cursor(
             &self.opened.db,
             self.opened.claims.source.collection(),
             Cursor {
-                p: self.position,
+                p: self.cursor.after,
                 t: self.ts,
             },
         );
@@ -324,123 +358,79 @@ impl Follower {
         )
     }
 
-    fn end_with(&mut self, code: &str, message: &str) -> Option<String> {
-        self.ended = true;
-        Some(line(&error_event(code, message)))
+    /// The first `status` event, or the start-time error.
+    fn first(&self) -> Step<String> {
+        let defects = &self.state.config.defects;
+        let mut first = if defects.contains(Defect::FaunaNoInitialStatus) {
+            String::new()
+        } else {
+            self.status()
+        };
+        if !self.opened.too_old {
+            return Step::Send(first);
+        }
+        first.push_str(&line(&error_event(
+            "invalid_stream_start_time",
+            &too_old_message(self.opened.ts),
+        )));
+        if defects.contains(Defect::FaunaErrorKeepsStream) {
+            Step::Send(first)
+        } else {
+            Step::End(End::Finished, Some(first))
+        }
     }
 
-    async fn next_chunk(&mut self) -> Option<String> {
-        if self.ended {
-            return None;
-        }
-        if !self.started {
-            self.started = true;
-            let defects = &self.state.config.defects;
-            let mut first = if defects.contains(Defect::FaunaNoInitialStatus) {
-                String::new()
-            } else {
-                self.status()
-            };
-            if self.opened.too_old {
-                first.push_str(&line(&error_event(
-                    "invalid_stream_start_time",
-                    &too_old_message(self.opened.ts),
-                )));
-                self.ended = !defects.contains(Defect::FaunaErrorKeepsStream);
-            }
-            return Some(first);
-        }
-        let name = log_stream(&self.opened.db, self.opened.claims.source.collection());
-        let read_batch = self.state.config.subscribers.read_batch.max(1);
-        loop {
-            if self.stop.is_cancelled() {
-                return None;
-            }
-            let batch = match self
+    /// The events of `records`, under the replay limit.
+    async fn deliver(&mut self, records: &[crate::store::Record]) -> Step<String> {
+        let replaying = self.cursor.after < self.replay_until
+            && !self
                 .state
-                .log
-                .read_after(
-                    &name,
-                    self.position,
-                    ReadLimit {
-                        max_records: read_batch,
-                        max_scanned: read_batch,
-                    },
-                    Box::new(|_| true),
-                )
-                .await
-            {
-                Ok(batch) => batch,
-                Err(error) => {
-                    tracing::error!(%error, "fauna: reading a stream failed");
-                    return self.end_with(
-                        "internal_error",
-                        "Reading the log failed. Please create a ticket at https://support.api.com",
-                    );
-                }
-            };
-            if !batch.records.is_empty() {
-                let replaying = self.position < self.replay_until
-                    && !self
-                        .state
-                        .config
-                        .defects
-                        .contains(Defect::FaunaReplayUnlimited);
-                let room = if replaying {
-                    REPLAY_LIMIT - self.replayed
-                } else {
-                    usize::MAX
-                };
-                let converted = match convert(&self.state, &self.opened, &batch.records, self.position, self.ts, room) {
-                    Ok(converted) => converted,
-                    Err(_) => return self.end_with("internal_error", "A change record is corrupt. Please create a ticket at https://support.api.com"),
-                };
-                let full = replaying && converted.events.len() == room;
-                let over_limit = full && self.replay_has_more(&name, converted.position).await;
-                if full && !over_limit {
-                    // Nothing of the set is left to replay: the rest is live.
-                    self.replay_until = 0;
-                }
-                if replaying {
-                    self.replayed += converted.events.len();
-                }
-                self.position = converted.position;
-                self.ts = converted.ts;
-                let mut chunk: String = converted.events.iter().map(line).collect();
-                if over_limit {
-                    chunk.push_str(&line(&error_event(
-                        "stream_replay_volume_exceeded",
-                        "Too many events to replay. Recreate the stream and try again.",
-                    )));
-                    self.ended = true;
-                }
-                if !chunk.is_empty() {
-                    return Some(chunk);
-                }
-                continue;
-            }
-            let position = self.position;
-            let interval = self.state.config.fauna.status_interval;
-            let stop = self.stop.clone();
-            let woke = tokio::select! {
-                changed = self.watch.wait_for(|last| *last > position) => {
-                    if changed.is_err() {
-                        return None;
-                    }
-                    true
-                }
-                () = tokio::time::sleep(interval) => false,
-                () = stop.cancelled() => return None,
-            };
-            if !woke {
-                return Some(self.status());
-            }
+                .config
+                .defects
+                .contains(Defect::FaunaReplayUnlimited);
+        let room = if replaying {
+            REPLAY_LIMIT - self.replayed
+        } else {
+            usize::MAX
+        };
+        let after = self.cursor.after;
+        let Ok(converted) = convert(&self.state, &self.opened, records, after, self.ts, room)
+        else {
+            return end_with(
+                "internal_error",
+                "A change record is corrupt. Please create a ticket at https://support.fauna.com",
+            );
+        };
+        let full = replaying && converted.events.len() == room;
+        let over_limit = full && self.replay_has_more(converted.position).await;
+        if full && !over_limit {
+            // Nothing of the set is left to replay: the rest is live.
+            self.replay_until = 0;
+        }
+        if replaying {
+            self.replayed += converted.events.len();
+        }
+        self.cursor.after = converted.position;
+        self.ts = converted.ts;
+        let mut chunk: String = converted.events.iter().map(line).collect();
+        if over_limit {
+            chunk.push_str(&line(&error_event(
+                "stream_replay_volume_exceeded",
+                "Too many events to replay. Recreate the stream and try again.",
+            )));
+            return Step::End(End::Finished, Some(chunk));
+        }
+        if chunk.is_empty() {
+            Step::Again
+        } else {
+            Step::Send(chunk)
         }
     }
 
     /// Whether the replay holds another event of the set after `position`.
-    async fn replay_has_more(&self, name: &str, mut position: Position) -> bool {
+    async fn replay_has_more(&self, mut position: Position) -> bool {
         let spec = &self.opened.claims.source;
+        let name = self.cursor.stream();
         while position < self.replay_until {
             let Ok(batch) = self
                 .state
@@ -481,24 +471,26 @@ pub async fn stream(
         Err(error) => return error.into_response(),
     };
     let name = log_stream(&opened.db, opened.claims.source.collection());
-    let watch = state.log.watch(&name);
+    let cursor = LogCursor::new(&state.log, name.as_str(), opened.after);
     let replay_until = state.log.head(&name).unwrap_or(0);
-    let follower = Follower {
-        position: opened.after,
+    let pace = Pace {
+        stop: state.hub.token("fauna"),
+        keepalive: state.config.fauna.status_interval,
+        read_batch: state.config.subscribers.read_batch,
+    };
+    let feed = LinesFeed {
         ts: opened.ts,
+        cursor,
         replay_until,
         replayed: 0,
         started: false,
-        ended: false,
-        watch,
-        stop: state.hub.token("fauna"),
-        _guard: state.hub.open_stream(),
         state: state.clone(),
         opened,
     };
+    let follower = Follower::new(feed, &state.hub, pace);
     let lf_only = state.config.defects.contains(Defect::FaunaLfLines);
     let body = futures_util::stream::unfold(follower, move |mut follower| async move {
-        let mut chunk = follower.next_chunk().await?;
+        let mut chunk = follower.next().await?;
         if lf_only {
             // Compact JSON holds no raw line breaks, so every CRLF is a line end.
             chunk = chunk.replace("\r\n", "\n");
