@@ -58,6 +58,17 @@
 //! - [`api`]: node id, offsets, publish, query.
 //! - [`subscribe`]: the two live endpoints.
 //! - [`control`]: the control routes under `/_control/actyx`.
+//!
+//! # Shape
+//!
+//! | part | where |
+//! |---|---|
+//! | state | [`State`], here |
+//! | routes | [`routes`] and [`control_routes`], here |
+//! | write path | [`node`] (publish, replicate) |
+//! | auth | [`auth`] |
+//! | errors | [`error`] |
+//! | streams | [`feed`], opened by [`api`] (query) and [`subscribe`] |
 
 mod api;
 pub mod aql;

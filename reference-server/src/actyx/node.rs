@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use super::model::LineCache;
 use super::model::{Event, EventKey, NodeId, Stored, StreamId, log_stream};
 use crate::log::Log;
-use crate::store::{LogStore, NewRecord, WriteBatch};
+use crate::store::{NewRecord, WriteBatch};
 
 const NODE_NS: &str = "actyx.node";
 const STREAMS_NS: &str = "actyx.streams";
@@ -113,7 +113,7 @@ pub struct Node {
 impl Node {
     /// Loads the node's identity, clock and streams, creating the identity on first start.
     pub fn load(log: &Log, now_micros: u64) -> anyhow::Result<Self> {
-        let store = &**log.store();
+        let store = log;
         let (id, secret) = identity(store, now_micros)?;
         let lamport = match store.kv_get(NODE_NS, "lamport")? {
             Some(bytes) => String::from_utf8_lossy(&bytes)
@@ -368,7 +368,7 @@ const ROUTING: &[(&str, u64)] = &[
 
 /// The node id and token secret, made and stored on first start together
 /// with the routing events a real node starts its stream 0 with.
-fn identity(store: &dyn LogStore, now_micros: u64) -> anyhow::Result<(NodeId, [u8; 32])> {
+fn identity(store: &Log, now_micros: u64) -> anyhow::Result<(NodeId, [u8; 32])> {
     let id = store.kv_get(NODE_NS, "id")?;
     let secret = store.kv_get(NODE_NS, "secret")?;
     if let (Some(id), Some(secret)) = (id, secret) {
@@ -401,7 +401,7 @@ fn identity(store: &dyn LogStore, now_micros: u64) -> anyhow::Result<(NodeId, [u
     );
     batch.put(STREAMS_NS, &local.to_string(), b"{}".to_vec());
     store
-        .commit(batch)
+        .commit_at_start(batch)
         .context("storing the Actyx node identity")?;
     Ok((NodeId(id), secret))
 }

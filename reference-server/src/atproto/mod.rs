@@ -30,6 +30,17 @@
 //! - [`server_api`], [`repo_api`], [`sync_api`]: the XRPC methods and the directory.
 //! - [`firehose`]: the WebSocket streams.
 //! - [`control`]: the routes under `/_control/atproto`.
+//!
+//! # Shape
+//!
+//! | part | where |
+//! |---|---|
+//! | state | [`State`], in [`writer`] |
+//! | routes | [`routes`] and [`control_routes`], here |
+//! | write path | [`writer`] |
+//! | auth | [`xrpc`] (bearer tokens) |
+//! | errors | [`xrpc`] ([`xrpc::XrpcError`]) |
+//! | streams | `firehose` |
 
 pub mod account;
 mod control;

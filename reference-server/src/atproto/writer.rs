@@ -78,7 +78,7 @@ fn load_error(what: &str) -> anyhow::Error {
 
 impl State {
     pub fn load(config: &AtprotoConfig, defects: &Defects, log: &Log) -> anyhow::Result<Self> {
-        let store = log.store();
+        let store = log;
         let mut batch = WriteBatch::new();
         let jwt_secret = match store.kv_get(META_NS, "secret")? {
             Some(bytes) => bytes.try_into().map_err(|_| load_error("secret"))?,
@@ -97,7 +97,7 @@ impl State {
             }
         };
         if !batch.is_empty() {
-            store.commit(batch)?;
+            store.commit_at_start(batch)?;
         }
         let mut repos = Repos::default();
         for (did, bytes) in store.kv_scan(ACCOUNTS_NS)? {
@@ -407,6 +407,6 @@ impl State {
 
     /// The stored block of a record.
     pub fn record_block(log: &Log, did: &str, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        log.store().kv_get(RECORDS_NS, &record_key(did, path))
+        log.kv_get(RECORDS_NS, &record_key(did, path))
     }
 }

@@ -202,7 +202,7 @@ pub async fn token(
             collection: collection.clone(),
         },
     };
-    if db::collection(&**state.log.store(), &db, &collection)
+    if db::collection(&state.log, &db, &collection)
         .map_err(db_error)?
         .is_none()
     {

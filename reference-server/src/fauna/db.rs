@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::log::Log;
-use crate::store::{LogStore, NewRecord, Position, StoreError, WriteBatch};
+use crate::store::{NewRecord, Position, StoreError, WriteBatch};
 
 /// Days of history a collection keeps when its definition does not say.
 pub const DEFAULT_HISTORY_DAYS: u64 = 1;
@@ -113,11 +113,7 @@ fn json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, D
     serde_json::from_slice(bytes).map_err(|e| DbError::Corrupt(format!("{what}: {e}")))
 }
 
-pub fn collection(
-    store: &dyn LogStore,
-    db: &str,
-    name: &str,
-) -> Result<Option<CollectionDef>, DbError> {
+pub fn collection(store: &Log, db: &str, name: &str) -> Result<Option<CollectionDef>, DbError> {
     store
         .kv_get(&collections_ns(db), name)?
         .map(|bytes| json(&bytes, name))
@@ -125,7 +121,7 @@ pub fn collection(
 }
 
 pub fn document(
-    store: &dyn LogStore,
+    store: &Log,
     db: &str,
     collection_name: &str,
     id: &str,
@@ -138,7 +134,7 @@ pub fn document(
 
 impl Writer {
     /// The next `txn_ts` (after `now` and after every earlier one) and the next id.
-    fn clock(&mut self, store: &dyn LogStore, db: &str, now: u64) -> Result<(u64, u64), DbError> {
+    fn clock(&mut self, store: &Log, db: &str, now: u64) -> Result<(u64, u64), DbError> {
         if !self.clocks.contains_key(db) {
             let meta = meta_ns(db);
             let last_ts = match store.kv_get(&meta, "last_ts")? {
@@ -166,7 +162,7 @@ impl Writer {
         if !valid_collection(name) {
             return Err(DbError::BadName(name.to_owned()));
         }
-        if collection(&**log.store(), db, name)?.is_some() {
+        if collection(log, db, name)?.is_some() {
             return Err(DbError::CollectionExists(name.to_owned()));
         }
         let def = CollectionDef {
@@ -193,7 +189,7 @@ impl Writer {
         write: Write,
         now: u64,
     ) -> Result<(Change, Position, u64), DbError> {
-        let store = &**log.store();
+        let store = log;
         if collection(store, db, collection_name)?.is_none() {
             return Err(DbError::NoCollection(collection_name.to_owned()));
         }

@@ -33,6 +33,17 @@
 //! - [`error`]: protocol errors, query errors, error events, stats.
 //! - [`stream`]: `POST /stream/1`; [`feed`]: `POST /feed/1`; [`query`]: `POST /query/1`.
 //! - [`control`]: the control routes under `/_control/fauna`.
+//!
+//! # Shape
+//!
+//! | part | where |
+//! |---|---|
+//! | state | [`State`], here |
+//! | routes | [`routes`] and [`control_routes`], here |
+//! | write path | [`db`] (documents and the change log), fed by `query` and `control` |
+//! | auth | [`database`], here |
+//! | errors | [`error`] |
+//! | streams | `stream` (and the `feed` pages) |
 
 mod control;
 pub mod db;
@@ -65,7 +76,7 @@ const META_NS: &str = "fauna.meta";
 
 impl State {
     pub fn load(_config: &FaunaConfig, log: &Log) -> anyhow::Result<Self> {
-        let store = log.store();
+        let store = log;
         let secret = match store.kv_get(META_NS, "secret")? {
             Some(bytes) => bytes
                 .try_into()
@@ -74,7 +85,7 @@ impl State {
                 let secret = crate::random::bytes32();
                 let mut batch = crate::store::WriteBatch::new();
                 batch.put(META_NS, "secret", secret.to_vec());
-                store.commit(batch)?;
+                store.commit_at_start(batch)?;
                 secret
             }
         };

@@ -218,7 +218,7 @@ async fn run(
     command: Command,
     now: u64,
 ) -> Result<(Value, u64, u64), Failure> {
-    let store = &**state.log.store();
+    let store = &state.log;
     let write = |collection: String, id: Option<String>, change: Write| async move {
         let mut writer = state.api.writer.lock().await;
         let (change, _, ts) = writer

@@ -142,7 +142,7 @@ pub async fn open(
         }
     };
     let collection = claims.source.collection().to_owned();
-    let store = &**state.log.store();
+    let store = &state.log;
     let Some(def) = db::collection(store, &db, &collection).map_err(|_| FaunaError::internal())?
     else {
         return Err(bad(endpoint, "invalid event source provided"));

@@ -12,8 +12,8 @@ use wire::sse::{EncodeEvent, encode_event};
 use super::cursor::Cursor;
 use super::envelope::StoredEnvelope;
 use super::filter::{FilterDefects, FilterSet, TypePattern};
+use super::write;
 use super::{authenticate, ids_namespace, stream_name};
-use crate::core::now_micros;
 use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::fibric::Ctx;
@@ -162,40 +162,13 @@ fn resume_position(
         return Ok(cursor.position);
     }
     // Anything else is an event id, as EventSource sends back from the `id` field.
-    let stored = state.log.store().kv_get(&ids_namespace(tenant), token)?;
+    let stored = state.log.kv_get(&ids_namespace(tenant), token)?;
     let bytes =
         stored.ok_or_else(|| invalid_cursor("Last-Event-ID names no envelope of this tenant"))?;
     let bytes: [u8; 8] = bytes
         .try_into()
         .map_err(|_| ApiError::internal("corrupt event id index"))?;
     Ok(u64::from_le_bytes(bytes))
-}
-
-/// Removes what retention no longer keeps before a read, so that an expired
-/// cursor is refused even when nothing has been appended for a while.
-pub(super) async fn enforce_retention(state: &Ctx, stream: &str) -> Result<StreamBounds, ApiError> {
-    let retention = state.config.fibric.retention;
-    let bounds = state.log.bounds(stream)?;
-    let (Some(first), Some(last)) = (bounds.first, bounds.last) else {
-        return Ok(bounds);
-    };
-    let now = now_micros();
-    let too_many = retention
-        .max_records
-        .is_some_and(|max| last - first + 1 > max);
-    let too_old = match retention.max_age_micros {
-        Some(age) => state
-            .log
-            .store()
-            .get(stream, first)?
-            .is_some_and(|oldest| oldest.timestamp_micros < now.saturating_sub(age)),
-        None => false,
-    };
-    if too_many || too_old {
-        Ok(state.log.trim(stream, retention, now).await?.bounds)
-    } else {
-        Ok(bounds)
-    }
 }
 
 /// The data of one envelope frame or list item: the envelope with its cursor.
@@ -253,7 +226,7 @@ pub async fn list(
     }
     let stream = stream_name(&tenant);
     let binding = params.filters.binding(&tenant);
-    let bounds = enforce_retention(&state, &stream).await?;
+    let bounds = write::enforce_retention(&state, &stream).await?;
     let after = match &params.cursor {
         Some(token) => {
             let after = resume_position(&state, &tenant, &binding, token)?;
@@ -317,7 +290,7 @@ pub async fn stream(
     let params = parse_params(pairs, false)?;
     let stream = stream_name(&tenant);
     let binding = params.filters.binding(&tenant);
-    let bounds = enforce_retention(&state, &stream).await?;
+    let bounds = write::enforce_retention(&state, &stream).await?;
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

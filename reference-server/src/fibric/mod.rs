@@ -18,12 +18,24 @@
 //!   backfill-then-tail has no gap even when the last page is empty.
 //! - The control API's `entities` (the entity keys an envelope's plans
 //!   touched) feed the `entity` filter and are not part of the envelope.
+//!
+//! # Shape
+//!
+//! | part | where |
+//! |---|---|
+//! | state | [`State`], here |
+//! | routes | [`routes`] and [`control_routes`], here |
+//! | write path | `write` (appends with their id index, retention) |
+//! | auth | [`authenticate`], here |
+//! | errors | [`crate::error::ApiError`], Fibric's shape being the server's default |
+//! | streams | `api` (`stream`, over [`crate::sse`]); the list in `api` too |
 
 mod api;
 mod control;
 pub mod cursor;
 pub mod envelope;
 pub mod filter;
+mod write;
 
 use axum::Router;
 use axum::http::HeaderMap;

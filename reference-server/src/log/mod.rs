@@ -126,9 +126,34 @@ impl Log {
         }
     }
 
-    /// The store itself, for quick synchronous reads.
-    pub fn store(&self) -> &Arc<dyn LogStore> {
-        &self.store
+    /// Commits `batch` on this thread, past the committer: for the APIs'
+    /// start-up, which runs before the server serves, so nothing is queued
+    /// and nothing follows the log (no stream has a tail yet).
+    pub fn commit_at_start(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
+        let streams: Vec<String> = batch.appends.iter().map(|(s, _)| s.clone()).collect();
+        let committed = self.store.commit(batch)?;
+        notify_newest(&self.watchers, &streams, &committed.positions);
+        Ok(committed)
+    }
+
+    /// The record at `position` of `stream`, if the store still holds it.
+    pub fn get(&self, stream: &str, position: Position) -> Result<Option<Record>, StoreError> {
+        self.store.get(stream, position)
+    }
+
+    /// The value under `key` in `namespace`: what the APIs keep beside their streams.
+    pub fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.kv_get(namespace, key)
+    }
+
+    /// Every key and value of `namespace`, in key order.
+    pub fn kv_scan(&self, namespace: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.store.kv_scan(namespace)
+    }
+
+    /// The saved position of the named cursor.
+    pub fn cursor(&self, name: &str) -> Result<Option<Position>, StoreError> {
+        self.store.cursor(name)
     }
 
     /// Commits `batch` and waits until it is durable.

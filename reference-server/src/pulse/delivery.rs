@@ -28,9 +28,10 @@ use super::filter::EventFilter;
 use super::streams::{self, cursor_name};
 use super::ulid;
 use crate::defects::Defect;
+use crate::log::Log;
 use crate::pulse::Ctx;
 use crate::sse::{self, Render, Subscription};
-use crate::store::{LogStore, Record, WriteBatch};
+use crate::store::{Record, WriteBatch};
 
 /// Which named streams have a consumer now.
 #[derive(Debug, Default)]
@@ -121,11 +122,10 @@ struct RenderDefects {
     skip_next: AtomicBool,
     /// `subscribe-duplicates`: counts the events sent; every second one goes twice.
     duplicate_every_second: Option<AtomicU64>,
-    /// `ack-on-send`: the store and named cursor that move as each event is
-    /// sent. The commit is synchronous, inside rendering, so the cursor has
-    /// moved before the frame can reach the client (with durable storage
-    /// it blocks the runtime for an fsync; this is a defect, not a path to tune).
-    ack_on_send: Option<(Arc<dyn LogStore>, String)>,
+    /// `ack-on-send`: the log and named cursor that move as each event is
+    /// sent. The move is enqueued inside rendering, before the frame can reach
+    /// the client, and nobody waits for it (this is a defect, not a path to tune).
+    ack_on_send: Option<(Log, String)>,
 }
 
 impl std::fmt::Debug for RenderDefects {
@@ -191,7 +191,7 @@ impl Renderer {
         if let Some((store, cursor)) = &self.defects.ack_on_send {
             let mut batch = WriteBatch::new();
             batch.set_cursor(cursor, record.position);
-            if let Err(error) = store.commit(batch) {
+            if let Err(error) = store.enqueue(batch) {
                 tracing::error!(%error, "pulse: ack-on-send could not move the cursor");
             }
         }
@@ -224,8 +224,8 @@ pub async fn consume(
     // Under the writer lock, a deletion cannot slip between the checks below
     // and the claim, and an acknowledgement cannot outlive its stream.
     let writer = state.api.writer.lock().await;
-    let store = state.log.store();
-    let Some(def) = streams::load(&**store, &name)? else {
+    let store = &state.log;
+    let Some(def) = streams::load(store, &name)? else {
         return Err(streams::not_found(&name));
     };
     let acknowledged = match acknowledged {
@@ -234,7 +234,7 @@ pub async fn consume(
             if !ulid::is_well_formed(&id) {
                 return Err(invalid_cursor("Last-Event-ID is not a ULID").with_meta("cursor", id));
             }
-            match events::position_of(&**store, &id)? {
+            match events::position_of(store, &id)? {
                 Some(position) => Some(position),
                 None => {
                     return Err(
@@ -281,7 +281,7 @@ pub async fn consume(
             duplicate_every_second: None,
             ack_on_send: defects
                 .contains(Defect::AckOnSend)
-                .then(|| (Arc::clone(state.log.store()), cursor.clone())),
+                .then(|| (state.log.clone(), cursor.clone())),
         },
         _claim: Some(claim),
     };

@@ -13,8 +13,9 @@ use super::error::PulseError;
 use super::ulid;
 use crate::core::now_micros;
 use crate::defects::Defect;
+use crate::log::Log;
 use crate::pulse::Ctx;
-use crate::store::{LogStore, Position, StoreError};
+use crate::store::{Position, StoreError};
 
 /// The one log stream every Pulse event goes to, whatever its model.
 pub const STREAM: &str = "pulse";
@@ -72,7 +73,7 @@ impl Event {
 }
 
 /// The log position of the event with id `id`, if there is one.
-pub fn position_of(store: &dyn LogStore, id: &str) -> Result<Option<Position>, StoreError> {
+pub fn position_of(store: &Log, id: &str) -> Result<Option<Position>, StoreError> {
     let Some(value) = store.kv_get(INDEX_NS, id)? else {
         return Ok(None);
     };
@@ -90,7 +91,7 @@ pub fn position_of(store: &dyn LogStore, id: &str) -> Result<Option<Position>, S
 }
 
 /// The id of the event at `position`, if it is still in the log.
-pub fn id_at(store: &dyn LogStore, position: Position) -> Result<Option<String>, StoreError> {
+pub fn id_at(store: &Log, position: Position) -> Result<Option<String>, StoreError> {
     let Some(record) = store.get(STREAM, position)? else {
         return Ok(None);
     };
@@ -124,8 +125,8 @@ pub async fn lookup(
         )
         .with_meta("eventId", id));
     }
-    let store = state.log.store();
-    let record = match position_of(&**store, &id)? {
+    let store = &state.log;
+    let record = match position_of(store, &id)? {
         Some(position) => store.get(STREAM, position)?,
         None => None,
     };

@@ -78,6 +78,17 @@
 //! - [`streams`]: named stream definitions, create, list, delete.
 //! - [`delivery`]: SSE delivery of named streams and subscriptions.
 //! - [`control`]: the `/_control/pulse` handlers.
+//!
+//! # Shape
+//!
+//! | part | where |
+//! |---|---|
+//! | state | [`State`], here |
+//! | routes | [`routes`] and [`control_routes`], here |
+//! | write path | [`rows`] (row changes and their events), [`streams`] and [`model`] (definitions) |
+//! | auth | [`auth`] |
+//! | errors | [`error`] |
+//! | streams | [`delivery`], over [`crate::sse`] |
 
 pub mod auth;
 pub mod control;
@@ -114,15 +125,15 @@ pub struct State {
 impl State {
     /// Reads the models and the newest event id from the store.
     pub fn load(config: &PulseConfig, log: &Log) -> anyhow::Result<Self> {
-        let store = log.store();
-        let models = model::load(config, &**store)?;
+        let store = log;
+        let models = model::load(config, store)?;
         let bounds = log
             .bounds(events::STREAM)
             .context("reading the pulse log")?;
         let last =
             match bounds.last {
                 Some(position) => {
-                    let id = events::id_at(&**store, position)
+                    let id = events::id_at(store, position)
                         .context("reading the newest pulse event")?
                         .context("the newest pulse event is missing")?;
                     Some(ulid::Ulid::parse(&id).with_context(|| {

@@ -12,8 +12,9 @@ use axum::http::StatusCode;
 
 use super::error::PulseError;
 use crate::config::{ModelDecl, PulseConfig};
+use crate::log::Log;
 use crate::pulse::Ctx;
-use crate::store::{LogStore, WriteBatch};
+use crate::store::WriteBatch;
 
 /// KV namespace: model name → JSON [`ModelDecl`].
 pub const MODELS_NS: &str = "pulse.models";
@@ -52,10 +53,7 @@ pub fn validate(decl: &ModelDecl) -> Result<(), String> {
 }
 
 /// The stored declarations, overlaid by the config's.
-pub fn load(
-    config: &PulseConfig,
-    store: &dyn LogStore,
-) -> anyhow::Result<BTreeMap<String, ModelDecl>> {
+pub fn load(config: &PulseConfig, store: &Log) -> anyhow::Result<BTreeMap<String, ModelDecl>> {
     let mut models = BTreeMap::new();
     for (name, value) in store
         .kv_scan(MODELS_NS)

@@ -55,7 +55,7 @@ pub async fn apply(
     // One writer at a time: the stored row read here is still the stored row
     // at commit, and the next position of the log is the one this event gets.
     let mut ulids = state.api.writer.lock().await;
-    let store = state.log.store();
+    let store = &state.log;
     let stored = match store.kv_get(&namespace, &key)? {
         Some(bytes) => match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(row)) => Some(row),

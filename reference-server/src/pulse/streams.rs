@@ -20,8 +20,9 @@ use super::events::{self, STREAM};
 use super::filter::EventFilter;
 use crate::core::now_micros;
 use crate::defects::Defect;
+use crate::log::Log;
 use crate::pulse::Ctx;
-use crate::store::{LogStore, Position, StoreError, WriteBatch};
+use crate::store::{Position, StoreError, WriteBatch};
 
 /// KV namespace: stream name → JSON [`StreamDef`].
 pub const STREAMS_NS: &str = "pulse.streams";
@@ -57,7 +58,7 @@ pub fn cursor_name(stream: &str) -> String {
 }
 
 /// The stored definition of `name`, if any.
-pub fn load(store: &dyn LogStore, name: &str) -> Result<Option<StreamDef>, PulseError> {
+pub fn load(store: &Log, name: &str) -> Result<Option<StreamDef>, PulseError> {
     let Some(bytes) = store.kv_get(STREAMS_NS, name)? else {
         return Ok(None);
     };
@@ -86,10 +87,10 @@ pub struct StreamInfo {
 }
 
 fn info(state: &Ctx, def: &StreamDef) -> Result<StreamInfo, StoreError> {
-    let store = state.log.store();
+    let store = &state.log;
     let saved = store.cursor(&cursor_name(&def.name))?.unwrap_or(def.start);
     let cursor = if saved > def.start {
-        events::id_at(&**store, saved)?
+        events::id_at(store, saved)?
     } else {
         None
     };
@@ -159,8 +160,8 @@ pub async fn create(
     validate_name(&request.name)?;
     check_model_and_filter(&state, &request.model, request.filter.as_ref())?;
     let _writer = state.api.writer.lock().await;
-    let store = state.log.store();
-    if load(&**store, &request.name)?.is_some()
+    let store = &state.log;
+    if load(store, &request.name)?.is_some()
         && !state
             .config
             .defects
@@ -192,7 +193,7 @@ pub async fn create(
 /// `GET /streams`: every stream, sorted by name.
 pub async fn list(_auth: Authorized, State(state): State<Ctx>) -> Result<Json<Value>, PulseError> {
     let mut data = Vec::new();
-    for (name, bytes) in state.log.store().kv_scan(STREAMS_NS)? {
+    for (name, bytes) in state.log.kv_scan(STREAMS_NS)? {
         let def: StreamDef = serde_json::from_slice(&bytes)
             .map_err(|error| PulseError::internal(format!("stored stream {name:?}: {error}")))?;
         data.push(info(&state, &def)?);
@@ -210,7 +211,7 @@ pub async fn delete(
 ) -> Result<StatusCode, PulseError> {
     let Path(name) = name?;
     let _writer = state.api.writer.lock().await;
-    if load(&**state.log.store(), &name)?.is_none() {
+    if load(&state.log, &name)?.is_none() {
         return Err(not_found(&name));
     }
     let mut batch = WriteBatch::new();

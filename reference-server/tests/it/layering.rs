@@ -11,6 +11,8 @@
 //!   `control`, ...) imports no API and nothing of the composition.
 //! - No cycle among files. A module's own children are not edges: a parent
 //!   owns them (`mod x; pub use x::Y`), and a child may use its parent.
+//! - An API reaches the store only through `Log` (which wakes followers and
+//!   keeps the tail true): no API file names `LogStore`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -280,6 +282,22 @@ fn the_server_keeps_its_layers_and_has_no_import_cycle() {
     );
     let cycles = cycles(&graph);
     assert!(cycles.is_empty(), "import cycles among files: {cycles:#?}");
+}
+
+#[test]
+fn the_apis_reach_the_store_only_through_the_log() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let sources = sources(&src);
+    let past_the_log: Vec<String> = sources
+        .iter()
+        .filter(|(module, _)| layer(module) == "api")
+        .filter(|(_, text)| code(text).contains("LogStore"))
+        .map(|(module, _)| module.join("::"))
+        .collect();
+    assert!(
+        sources.len() > 50 && past_the_log.is_empty(),
+        "these API modules name the raw store: {past_the_log:?}"
+    );
 }
 
 #[test]
