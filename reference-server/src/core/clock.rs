@@ -1,13 +1,28 @@
 //! The wall clock, and the RFC 3339 text of its times.
 //!
 //! Handlers read the clock here and pass the time down, so the layers below
-//! stay deterministic. Waits (keep-alives, status intervals, pings) use
-//! `tokio::time`, which tests can pause and advance.
+//! stay deterministic. The clock is the wall clock read once, when first
+//! asked, then moved on by tokio's monotonic clock: it never goes backwards
+//! (a wall clock stepped back cannot make a `txn_ts` or a token's expiry run
+//! backwards), and a test that pauses tokio's time and advances it moves the
+//! server's clock with it, so token expiry and history windows are tested
+//! without sleeping. Waits (keep-alives, status intervals, pings) use
+//! `tokio::time` too.
 
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 /// Microseconds since the Unix epoch.
 pub fn now_micros() -> u64 {
+    static ANCHOR: OnceLock<(u64, Instant)> = OnceLock::new();
+    let (wall, at) = *ANCHOR.get_or_init(|| (wall_micros(), Instant::now()));
+    let since = Instant::now().saturating_duration_since(at).as_micros();
+    wall.saturating_add(u64::try_from(since).unwrap_or(u64::MAX))
+}
+
+fn wall_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
@@ -51,7 +66,18 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_clock_moves_with_tokios_time() {
+        let before = now_micros();
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        let after = now_micros();
+        assert!(after - before >= 3_600_000_000, "{before} → {after}");
+        assert!(after - before < 3_601_000_000, "{before} → {after}");
+    }
 
     #[test]
     fn known_instants() {

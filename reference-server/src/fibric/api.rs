@@ -18,7 +18,7 @@ use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::fibric::Ctx;
 use crate::sse::{self, Subscription};
-use crate::store::{Position, ReadLimit, StreamBounds};
+use crate::store::{Position, ReadLimit, Record, StreamBounds};
 
 /// The query parameters of both endpoints, checked: unknown or repeated
 /// parameters are refused, so a typo cannot silently widen a filter.
@@ -323,31 +323,11 @@ pub async fn stream(
     let id_is_cursor = defects.contains(Defect::FrameIdNotEventId);
     let renamed = defects.contains(Defect::EnvelopeFieldRenamed);
     let owner = tenant.clone();
+    let group = state.api.frames.join(filters.key(&tenant));
     let render: sse::Render = Arc::new(move |record| {
-        let envelope = StoredEnvelope::decode(&record.payload)?;
-        if envelope.tenant_id != owner || !filters.matches(&envelope) {
-            return None;
-        }
-        let data = envelope_json(&envelope, record.position, &binding, renamed)?;
-        let cursor = id_is_cursor.then(|| {
-            Cursor {
-                position: record.position,
-                binding: binding.clone(),
-            }
-            .encode()
-        });
-        let mut frame = String::new();
-        encode_event(
-            &mut frame,
-            &EncodeEvent {
-                id: Some(cursor.as_deref().unwrap_or(&envelope.event_id)),
-                event: Some("envelope"),
-                data: &data,
-                retry: None,
-            },
-        )
-        .ok()?;
-        Some(frame)
+        group.frame(record.position, || {
+            render_frame(record, &owner, &filters, &binding, renamed, id_is_cursor)
+        })
     });
     let subscription = Subscription {
         stream,
@@ -370,4 +350,40 @@ pub async fn stream(
             .remove(axum::http::header::CACHE_CONTROL);
     }
     Ok(response)
+}
+
+/// One envelope's stream frame, or `None` when the subscriber's tenant or
+/// filters refuse it.
+fn render_frame(
+    record: &Record,
+    owner: &str,
+    filters: &FilterSet,
+    binding: &str,
+    renamed: bool,
+    id_is_cursor: bool,
+) -> Option<String> {
+    let envelope = StoredEnvelope::decode(&record.payload)?;
+    if envelope.tenant_id != owner || !filters.matches(&envelope) {
+        return None;
+    }
+    let data = envelope_json(&envelope, record.position, binding, renamed)?;
+    let cursor = id_is_cursor.then(|| {
+        Cursor {
+            position: record.position,
+            binding: binding.to_owned(),
+        }
+        .encode()
+    });
+    let mut frame = String::new();
+    encode_event(
+        &mut frame,
+        &EncodeEvent {
+            id: Some(cursor.as_deref().unwrap_or(&envelope.event_id)),
+            event: Some("envelope"),
+            data: &data,
+            retry: None,
+        },
+    )
+    .ok()?;
+    Some(frame)
 }

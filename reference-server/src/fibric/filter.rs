@@ -134,9 +134,9 @@ impl FilterSet {
         }
     }
 
-    /// What a cursor is bound to: the tenant and this exact filter set. Two
-    /// requests get the same binding only if they select the same envelopes.
-    pub fn binding(&self, tenant: &str) -> String {
+    /// The tenant and this exact filter set, as bytes: two requests have the
+    /// same key exactly when they select the same envelopes.
+    pub fn key(&self, tenant: &str) -> Vec<u8> {
         let canonical: BTreeMap<&str, &str> = [
             (
                 "event_type",
@@ -149,16 +149,22 @@ impl FilterSet {
         .into_iter()
         .filter_map(|(key, value)| value.map(|v| (key, v)))
         .collect();
-        let mut hasher = Sha256::new();
-        hasher.update(tenant.as_bytes());
-        hasher.update([0]);
-        for (key, value) in canonical {
-            hasher.update(key.as_bytes());
-            hasher.update([0]);
-            hasher.update(value.as_bytes());
-            hasher.update([0]);
+        let mut key = Vec::with_capacity(64);
+        key.extend_from_slice(tenant.as_bytes());
+        key.push(0);
+        for (name, value) in canonical {
+            key.extend_from_slice(name.as_bytes());
+            key.push(0);
+            key.extend_from_slice(value.as_bytes());
+            key.push(0);
         }
-        let digest = hasher.finalize();
+        key
+    }
+
+    /// What a cursor is bound to: the tenant and this exact filter set. Two
+    /// requests get the same binding only if they select the same envelopes.
+    pub fn binding(&self, tenant: &str) -> String {
+        let digest = Sha256::digest(self.key(tenant));
         digest[..8].iter().map(|b| format!("{b:02x}")).collect()
     }
 }

@@ -28,13 +28,14 @@
 //! | write path | `write` (appends with their id index, retention) |
 //! | auth | [`authenticate`], here |
 //! | errors | [`crate::error::ApiError`], Fibric's shape being the server's default |
-//! | streams | `api` (`stream`, over [`crate::sse`]); the list in `api` too |
+//! | streams | `api` (`stream`, over [`crate::sse`], its frames shared per filter set by `frames`); the list in `api` too |
 
 mod api;
 mod control;
 pub mod cursor;
 pub mod envelope;
 pub mod filter;
+mod frames;
 mod write;
 
 use axum::Router;
@@ -62,6 +63,8 @@ pub struct State {
     /// Appends are serialised, so that positions (and the id index written
     /// in the same commit) are known before the commit.
     append_lock: tokio::sync::Mutex<()>,
+    /// Stream frames, rendered once per filter set.
+    frames: std::sync::Arc<frames::Frames>,
 }
 
 impl State {

@@ -11,5 +11,6 @@ mod fibric;
 mod fuzz_inputs;
 mod http;
 mod layering;
+mod paced;
 mod pulse;
 mod support;

@@ -135,37 +135,6 @@ async fn tokens_travel_in_the_header_or_the_query_and_bad_ones_get_the_node_code
 }
 
 #[tokio::test]
-async fn tokens_expire_after_their_validity() {
-    let mut config = reference_server::config::Config::ephemeral();
-    config.actyx.token_validity = std::time::Duration::from_secs(1);
-    let running = reference_server::server::start(config).await.unwrap();
-    let ax = Ax::new(&running.base_url()).await;
-    assert_eq!(
-        send(
-            ax.http
-                .get(format!("{}/api/v2/events/offsets", ax.base))
-                .bearer_auth(&ax.token)
-        )
-        .await
-        .status(),
-        StatusCode::OK
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let message = expect_error(
-        send(
-            ax.http
-                .get(format!("{}/api/v2/events/offsets", ax.base))
-                .bearer_auth(&ax.token),
-        )
-        .await,
-        StatusCode::UNAUTHORIZED,
-        "ERR_TOKEN_EXPIRED",
-    )
-    .await;
-    assert_eq!(message, "Expired token.");
-}
-
-#[tokio::test]
 async fn accept_content_type_body_path_and_method_errors() {
     let (_server, ax) = server().await;
     let query = json!({"query": "FROM allEvents", "order": "asc"});

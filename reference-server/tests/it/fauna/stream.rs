@@ -263,27 +263,6 @@ async fn bad_requests_get_fauna_messages() {
 }
 
 #[tokio::test]
-async fn a_start_older_than_the_history_window_is_an_error_event() {
-    let (_server, fauna) = server().await;
-    fauna
-        .query(r#"Collection.create({ name: "Brief", history_days: 0 })"#)
-        .await;
-    let token = fauna.token("Brief.all().eventSource()").await;
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let mut events = fauna.stream(json!({"token": token})).await;
-    assert_eq!(events.next().await["type"], "status");
-    let error = events.next().await;
-    assert_eq!(error["error"]["code"], "invalid_stream_start_time");
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("is too far in the past")
-    );
-    assert!(events.next_within(Duration::from_secs(2)).await.is_none());
-}
-
-#[tokio::test]
 async fn h2c_with_prior_knowledge_streams_too() {
     let (_server, fauna) = server().await;
     let token = fauna.token("Orders.all().eventSource()").await;
