@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::error::{PulseError, PulseJson};
-use super::model;
-use super::rows::{self, RowRequest};
+use super::rows::RowRequest;
+use super::write;
 use crate::config::ModelDecl;
 use crate::pulse::Ctx;
 
@@ -22,7 +22,7 @@ pub async fn declare_model(
     State(state): State<Ctx>,
     PulseJson(decl): PulseJson<ModelDecl>,
 ) -> Result<(StatusCode, Json<ModelDecl>), PulseError> {
-    let status = model::declare(&state, decl.clone()).await?;
+    let status = write::declare_model(&state, decl.clone()).await?;
     Ok((status, Json(decl)))
 }
 
@@ -39,6 +39,6 @@ pub async fn change_row(
     PulseJson(request): PulseJson<RowRequest>,
 ) -> Result<(StatusCode, Json<Value>), PulseError> {
     let Path(model) = model?;
-    let event = rows::apply(&state, &model, request).await?;
+    let event = write::row(&state, &model, request).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": event.id }))))
 }

@@ -26,7 +26,7 @@ use super::error::{PulseError, PulseJson};
 use super::events::{self, Event, STREAM};
 use super::filter::EventFilter;
 use super::streams::{self, cursor_name};
-use super::ulid;
+use super::{ulid, write};
 use crate::defects::Defect;
 use crate::log::Log;
 use crate::pulse::Ctx;
@@ -263,9 +263,7 @@ pub async fn consume(
         // name) acknowledges nothing of this one.
         Some(position) => {
             let position = position.max(def.start);
-            let mut batch = WriteBatch::new();
-            batch.set_cursor(&cursor, position);
-            state.log.commit(batch).await?;
+            write::acknowledge(&state, &writer, &cursor, position).await?;
             position
         }
         None => store.cursor(&cursor)?.unwrap_or(def.start),

@@ -60,10 +60,10 @@
 //! whose rule it breaks: `no-auth` and the key check in [`auth`];
 //! `health-needs-auth` and `lookup-malformed-404` in [`events`];
 //! `error-shape-wrapped` in [`error::reshape`]; `duplicate-stream-created`
-//! and `delete-keeps-consumer` in [`streams`]; `allow-second-consumer`,
+//! and `delete-keeps-consumer` in `write`; `allow-second-consumer`,
 //! `ack-on-send`, `drop-on-reconnect`, `filter-ignores-action`,
 //! `subscribe-replays` and `subscribe-duplicates` in [`delivery`];
-//! `update-without-before` and `ulid-not-monotonic` in [`rows`] (with
+//! `update-without-before` and `ulid-not-monotonic` in `write` (with
 //! [`ulid::Generator::next_unordered`]). `wrong-content-type` and
 //! `no-keepalive` live in the shared SSE machinery ([`crate::sse`]).
 //!
@@ -74,8 +74,9 @@
 //! - [`ulid`]: ULID text form and the monotonic generator.
 //! - [`events`]: the event JSON, the id index, `GET /events/{id}`, `GET /health`.
 //! - [`filter`]: `EventFilter` parsing and matching.
-//! - [`model`]: model declarations; [`rows`]: row changes and their events.
-//! - [`streams`]: named stream definitions, create, list, delete.
+//! - [`model`]: model declarations; [`rows`]: what a row change does and the event it makes.
+//! - [`streams`]: named stream definitions as stored; `streams_api`: create, list, delete.
+//! - `write`: every Pulse write, each one commit under the writer lock.
 //! - [`delivery`]: SSE delivery of named streams and subscriptions.
 //! - [`control`]: the `/_control/pulse` handlers.
 //!
@@ -85,7 +86,7 @@
 //! |---|---|
 //! | state | [`State`], here |
 //! | routes | [`routes`] and [`control_routes`], here |
-//! | write path | [`rows`] (row changes and their events), [`streams`] and [`model`] (definitions) |
+//! | write path | `write` (rows with their events, models, stream definitions, acknowledgements) |
 //! | auth | [`auth`] |
 //! | errors | [`error`] |
 //! | streams | [`delivery`], over [`crate::sse`] |
@@ -99,7 +100,9 @@ pub mod filter;
 pub mod model;
 pub mod rows;
 pub mod streams;
+mod streams_api;
 pub mod ulid;
+mod write;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -191,9 +194,9 @@ pub fn routes() -> Router<Ctx> {
         .route("/events/{id}", pulse_route(get(events::lookup)))
         .route(
             "/streams",
-            pulse_route(post(streams::create).get(streams::list)),
+            pulse_route(post(streams_api::create).get(streams_api::list)),
         )
-        .route("/streams/{name}", pulse_route(delete(streams::delete)))
+        .route("/streams/{name}", pulse_route(delete(streams_api::delete)))
         .route(
             "/streams/{name}/events",
             pulse_route(get(delivery::consume)),

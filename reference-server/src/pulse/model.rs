@@ -8,13 +8,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use axum::http::StatusCode;
 
-use super::error::PulseError;
 use crate::config::{ModelDecl, PulseConfig};
 use crate::log::Log;
-use crate::pulse::Ctx;
-use crate::store::WriteBatch;
 
 /// KV namespace: model name → JSON [`ModelDecl`].
 pub const MODELS_NS: &str = "pulse.models";
@@ -73,33 +69,4 @@ pub fn load(config: &PulseConfig, store: &Log) -> anyhow::Result<BTreeMap<String
         models.insert(decl.name.clone(), decl.clone());
     }
     Ok(models)
-}
-
-/// Declares a model: `201` when new, `200` when the same declaration exists,
-/// `409 model_exists` when a different one does.
-pub async fn declare(state: &Ctx, decl: ModelDecl) -> Result<StatusCode, PulseError> {
-    validate(&decl).map_err(PulseError::invalid_request)?;
-    // The writer lock orders this against other declarations of the same name.
-    let _writer = state.api.writer.lock().await;
-    if let Some(existing) = state.api.model(&decl.name) {
-        if existing == decl {
-            return Ok(StatusCode::OK);
-        }
-        return Err(PulseError::conflict(
-            "model_exists",
-            format!("the model {} is already declared differently", decl.name),
-        )
-        .with_meta("model", decl.name)
-        .with_meta(
-            "existing",
-            serde_json::to_value(&existing).unwrap_or_default(),
-        ));
-    }
-    let value = serde_json::to_vec(&decl)
-        .map_err(|error| PulseError::internal(format!("encoding a model: {error}")))?;
-    let mut batch = WriteBatch::new();
-    batch.put(MODELS_NS, &decl.name, value);
-    state.log.commit(batch).await?;
-    state.api.insert_model(decl);
-    Ok(StatusCode::CREATED)
 }

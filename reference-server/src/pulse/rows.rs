@@ -9,15 +9,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::PulseError;
-use super::events::{Action, Event, INDEX_NS, STREAM};
-use super::model::rows_namespace;
+use super::events::{Action, Event};
 use crate::config::{ModelDecl, ReplicaIdentity};
-use crate::core::now_micros;
-use crate::defects::Defect;
-use crate::pulse::Ctx;
-use crate::store::{NewRecord, WriteBatch};
 
-type Row = Map<String, Value>;
+pub type Row = Map<String, Value>;
 
 /// The body of `POST /_control/pulse/models/{model}/rows`.
 #[derive(Debug, Deserialize)]
@@ -29,92 +24,13 @@ pub struct RowRequest {
 
 /// What a change does to the stored row.
 #[derive(Debug, PartialEq)]
-enum RowOp {
+pub enum RowOp {
     Put(Row),
     Delete,
 }
 
-/// Applies one row change and appends its event; returns the event.
-pub async fn apply(
-    state: &Ctx,
-    model_name: &str,
-    request: RowRequest,
-) -> Result<Event, PulseError> {
-    let Some(model) = state.api.model(model_name) else {
-        return Err(PulseError::not_found(
-            "model_not_found",
-            format!("no model named {model_name}"),
-        )
-        .with_meta("model", model_name));
-    };
-    let Value::Object(row) = request.row else {
-        return Err(PulseError::invalid_request("row must be a JSON object"));
-    };
-    let key = row_key(&model, &row)?;
-    let namespace = rows_namespace(&model.name);
-    // One writer at a time: the stored row read here is still the stored row
-    // at commit, and the next position of the log is the one this event gets.
-    let mut ulids = state.api.writer.lock().await;
-    let store = &state.log;
-    let stored = match store.kv_get(&namespace, &key)? {
-        Some(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(row)) => Some(row),
-            _ => {
-                return Err(PulseError::internal(format!(
-                    "the stored row {key} is corrupt"
-                )));
-            }
-        },
-        None => None,
-    };
-    let defects = &state.config.defects;
-    let (op, mut event) = change(&model, request.action, row, stored, &key)?;
-    if defects.contains(Defect::UpdateWithoutBefore) {
-        event.before = None;
-    }
-    let expected = state.log.bounds(STREAM)?.next;
-    let now = now_micros();
-    let id = if defects.contains(Defect::UlidNotMonotonic) {
-        ulids.next_unordered(now / 1000)
-    } else {
-        ulids.next(now / 1000)
-    };
-    let Some(id) = id else {
-        return Err(PulseError::internal("the event id space is exhausted"));
-    };
-    event.id = id.to_string();
-    let payload = serde_json::to_vec(&event)
-        .map_err(|error| PulseError::internal(format!("encoding an event: {error}")))?;
-    let mut batch = WriteBatch::new();
-    match op {
-        RowOp::Put(row) => {
-            let value = serde_json::to_vec(&row)
-                .map_err(|error| PulseError::internal(format!("encoding a row: {error}")))?;
-            batch.put(&namespace, &key, value)
-        }
-        RowOp::Delete => batch.delete(&namespace, &key),
-    };
-    batch.append(
-        STREAM,
-        NewRecord {
-            timestamp_micros: now,
-            payload,
-        },
-    );
-    batch.put(INDEX_NS, &event.id, expected.to_string().into_bytes());
-    let committed = state.log.commit(batch).await?;
-    if committed.positions != [expected] {
-        // Only this module appends to the stream, under the lock held here.
-        tracing::error!(?committed.positions, expected, "pulse: an event got an unexpected position; its index entry is wrong");
-        return Err(PulseError::internal(
-            "the event was stored at an unexpected position",
-        ));
-    }
-    Ok(event)
-}
-
 /// The KV key of a row: the JSON text of its primary key, which must be a string or a number.
-fn row_key(model: &ModelDecl, row: &Row) -> Result<String, PulseError> {
+pub fn row_key(model: &ModelDecl, row: &Row) -> Result<String, PulseError> {
     match row.get(&model.primary_key) {
         Some(value @ (Value::String(_) | Value::Number(_))) => Ok(value.to_string()),
         Some(_) => Err(PulseError::invalid_request(format!(
@@ -129,7 +45,7 @@ fn row_key(model: &ModelDecl, row: &Row) -> Result<String, PulseError> {
 }
 
 /// The row operation and the event (without its id) for one change.
-fn change(
+pub fn change(
     model: &ModelDecl,
     action: Action,
     row: Row,

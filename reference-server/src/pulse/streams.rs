@@ -1,28 +1,21 @@
-//! Named streams: `POST /streams`, `GET /streams`, `DELETE /streams/{name}`, and how a stream is stored.
+//! Named streams as stored: definitions, saved cursors, and what `GET /streams` shows of them.
 //!
 //! A definition lives in the KV namespace `pulse.streams`, its saved cursor
 //! (the log position of the last acknowledged event) in the named cursor
 //! `pulse.stream.<name>`. Creating a stream sets that cursor to the log head,
 //! so the stream holds every event committed after the creation was
-//! acknowledged, whether or not a consumer is connected.
+//! acknowledged, whether or not a consumer is connected. The routes are in
+//! [`super::streams_api`], the writes in [`super::write`].
 
-use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::auth::Authorized;
-use super::error::{PulseError, PulseJson};
-use super::events::{self, STREAM};
+use super::error::PulseError;
+use super::events::{self};
 use super::filter::EventFilter;
-use crate::core::now_micros;
-use crate::defects::Defect;
 use crate::log::Log;
 use crate::pulse::Ctx;
-use crate::store::{Position, StoreError, WriteBatch};
+use crate::store::{Position, StoreError};
 
 /// KV namespace: stream name → JSON [`StreamDef`].
 pub const STREAMS_NS: &str = "pulse.streams";
@@ -86,7 +79,8 @@ pub struct StreamInfo {
     pub created_at: String,
 }
 
-fn info(state: &Ctx, def: &StreamDef) -> Result<StreamInfo, StoreError> {
+/// What `GET /streams` shows of a stream.
+pub fn info(state: &Ctx, def: &StreamDef) -> Result<StreamInfo, StoreError> {
     let store = &state.log;
     let saved = store.cursor(&cursor_name(&def.name))?.unwrap_or(def.start);
     let cursor = if saved > def.start {
@@ -118,7 +112,7 @@ pub struct CreateRequest {
     pub filter: Option<Value>,
 }
 
-fn validate_name(name: &str) -> Result<(), PulseError> {
+pub fn validate_name(name: &str) -> Result<(), PulseError> {
     let reason = if name.is_empty() {
         "a stream name must not be empty".to_owned()
     } else if name.len() > MAX_NAME_BYTES {
@@ -148,78 +142,4 @@ pub fn check_model_and_filter(
         );
     }
     Ok(filter)
-}
-
-/// `POST /streams`: `201` StreamInfo, `400`, `409 stream_exists` (under the
-/// `duplicate-stream-created` defect, `201` and the stream is replaced).
-pub async fn create(
-    _auth: Authorized,
-    State(state): State<Ctx>,
-    PulseJson(request): PulseJson<CreateRequest>,
-) -> Result<Response, PulseError> {
-    validate_name(&request.name)?;
-    check_model_and_filter(&state, &request.model, request.filter.as_ref())?;
-    let _writer = state.api.writer.lock().await;
-    let store = &state.log;
-    if load(store, &request.name)?.is_some()
-        && !state
-            .config
-            .defects
-            .contains(Defect::DuplicateStreamCreated)
-    {
-        return Err(PulseError::conflict(
-            "stream_exists",
-            format!("a stream named {} already exists", request.name),
-        )
-        .with_meta("stream", request.name));
-    }
-    let def = StreamDef {
-        name: request.name,
-        model: request.model,
-        filter: request.filter,
-        created_at_micros: now_micros(),
-        start: state.log.head(STREAM)?,
-    };
-    let value = serde_json::to_vec(&def)
-        .map_err(|error| PulseError::internal(format!("encoding a stream: {error}")))?;
-    let mut batch = WriteBatch::new();
-    batch.put(STREAMS_NS, &def.name, value);
-    batch.set_cursor(&cursor_name(&def.name), def.start);
-    state.log.commit(batch).await?;
-    let info = info(&state, &def)?;
-    Ok((StatusCode::CREATED, Json(info)).into_response())
-}
-
-/// `GET /streams`: every stream, sorted by name.
-pub async fn list(_auth: Authorized, State(state): State<Ctx>) -> Result<Json<Value>, PulseError> {
-    let mut data = Vec::new();
-    for (name, bytes) in state.log.kv_scan(STREAMS_NS)? {
-        let def: StreamDef = serde_json::from_slice(&bytes)
-            .map_err(|error| PulseError::internal(format!("stored stream {name:?}: {error}")))?;
-        data.push(info(&state, &def)?);
-    }
-    Ok(Json(serde_json::json!({ "data": data })))
-}
-
-/// `DELETE /streams/{name}`: `204`, or `404 stream_not_found`. Ends the
-/// stream's consumer (not under `delete-keeps-consumer`) and forgets its
-/// cursor, so the name starts fresh when reused.
-pub async fn delete(
-    _auth: Authorized,
-    State(state): State<Ctx>,
-    name: Result<Path<String>, PathRejection>,
-) -> Result<StatusCode, PulseError> {
-    let Path(name) = name?;
-    let _writer = state.api.writer.lock().await;
-    if load(&state.log, &name)?.is_none() {
-        return Err(not_found(&name));
-    }
-    let mut batch = WriteBatch::new();
-    batch.delete(STREAMS_NS, &name);
-    batch.delete_cursor(&cursor_name(&name));
-    state.log.commit(batch).await?;
-    if !state.config.defects.contains(Defect::DeleteKeepsConsumer) {
-        state.api.claims.end(&name);
-    }
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,54 @@
+//! Named streams over HTTP: `POST /streams`, `GET /streams`, `DELETE /streams/{name}`.
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::auth::Authorized;
+use super::error::{PulseError, PulseJson};
+use super::streams::{
+    CreateRequest, STREAMS_NS, StreamDef, check_model_and_filter, info, validate_name,
+};
+use super::write;
+use crate::pulse::Ctx;
+
+/// `POST /streams`: `201` StreamInfo, `400`, `409 stream_exists` (under the
+/// `duplicate-stream-created` defect, `201` and the stream is replaced).
+pub async fn create(
+    _auth: Authorized,
+    State(state): State<Ctx>,
+    PulseJson(request): PulseJson<CreateRequest>,
+) -> Result<Response, PulseError> {
+    validate_name(&request.name)?;
+    check_model_and_filter(&state, &request.model, request.filter.as_ref())?;
+    let def = write::create_stream(&state, request).await?;
+    let info = info(&state, &def)?;
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+/// `GET /streams`: every stream, sorted by name.
+pub async fn list(_auth: Authorized, State(state): State<Ctx>) -> Result<Json<Value>, PulseError> {
+    let mut data = Vec::new();
+    for (name, bytes) in state.log.kv_scan(STREAMS_NS)? {
+        let def: StreamDef = serde_json::from_slice(&bytes)
+            .map_err(|error| PulseError::internal(format!("stored stream {name:?}: {error}")))?;
+        data.push(info(&state, &def)?);
+    }
+    Ok(Json(serde_json::json!({ "data": data })))
+}
+
+/// `DELETE /streams/{name}`: `204`, or `404 stream_not_found`. Ends the
+/// stream's consumer (not under `delete-keeps-consumer`) and forgets its
+/// cursor, so the name starts fresh when reused.
+pub async fn delete(
+    _auth: Authorized,
+    State(state): State<Ctx>,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, PulseError> {
+    let Path(name) = name?;
+    write::delete_stream(&state, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
