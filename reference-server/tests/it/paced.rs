@@ -64,6 +64,11 @@ async fn call(
     serde_json::from_slice(&bytes).unwrap_or(Value::Null)
 }
 
+/// A control request's JSON answer.
+async fn control(router: &Router, path: &str, body: Value) -> Value {
+    call(router, "POST", path, Some(DEFAULT_CONTROL_TOKEN), body).await
+}
+
 /// A stream's body, chunk by chunk.
 async fn open(router: &Router, request: Request<Body>) -> BoxStream<'static, Bytes> {
     let response = router.clone().oneshot(request).await.expect("infallible");
@@ -98,7 +103,7 @@ async fn read_to(body: &mut BoxStream<'static, Bytes>, wanted: &str) {
 
 /// Idle, the stream sends `keepalive` after exactly [`INTERVAL`], twice;
 /// `write` in the middle of a wait sends a record at once and restarts it.
-async fn keeps_pace<W: std::future::Future<Output = ()>>(
+async fn keeps_pace<W: std::future::Future<Output = Value>>(
     mut body: BoxStream<'static, Bytes>,
     keepalive: &str,
     wanted: &str,
@@ -127,17 +132,8 @@ async fn fibric_sends_a_keepalive_comment_after_each_idle_interval() {
     let key = Some("sk_test_tenant_a");
     let body = open(&router, request("GET", "/v1/events/stream", key, None)).await;
     let envelope = json!({"tenant_id": "tn_a", "event_type": "paced.one", "source": "s"});
-    let write = call(
-        &router,
-        "POST",
-        "/_control/fibric/envelopes",
-        Some(DEFAULT_CONTROL_TOKEN),
-        envelope,
-    );
-    keeps_pace(body, ": keep-alive\n\n", "paced.one", async {
-        write.await;
-    })
-    .await;
+    let write = control(&router, "/_control/fibric/envelopes", envelope);
+    keeps_pace(body, ": keep-alive\n\n", "paced.one", write).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -145,12 +141,9 @@ async fn pulse_sends_a_keepalive_comment_after_each_idle_interval() {
     let mut config = Config::ephemeral();
     config.pulse.keepalive = INTERVAL;
     let router = router(config);
-    let control = Some(DEFAULT_CONTROL_TOKEN);
-    call(
+    control(
         &router,
-        "POST",
         "/_control/pulse/models",
-        control,
         json!({"name": "User", "primary_key": "id"}),
     )
     .await;
@@ -162,17 +155,8 @@ async fn pulse_sends_a_keepalive_comment_after_each_idle_interval() {
     );
     let body = open(&router, subscribe).await;
     let row = json!({"action": "create", "row": {"id": "u1", "name": "paced"}});
-    let write = call(
-        &router,
-        "POST",
-        "/_control/pulse/models/User/rows",
-        control,
-        row,
-    );
-    keeps_pace(body, ": keep-alive\n\n", "paced", async {
-        write.await;
-    })
-    .await;
+    let write = control(&router, "/_control/pulse/models/User/rows", row);
+    keeps_pace(body, ": keep-alive\n\n", "paced", write).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -180,20 +164,15 @@ async fn fauna_sends_a_status_event_after_each_idle_interval() {
     let mut config = Config::ephemeral();
     config.fauna.status_interval = INTERVAL;
     let router = router(config);
-    let control = Some(DEFAULT_CONTROL_TOKEN);
-    call(
+    control(
         &router,
-        "POST",
         "/_control/fauna/collections",
-        control,
         json!({"name": "Paced"}),
     )
     .await;
-    let token = call(
+    let token = control(
         &router,
-        "POST",
         "/_control/fauna/tokens",
-        control,
         json!({"collection": "Paced"}),
     )
     .await;
@@ -209,11 +188,9 @@ async fn fauna_sends_a_status_event_after_each_idle_interval() {
         first.starts_with(r#"{"type":"status""#) && waited.is_zero(),
         "{first}"
     );
-    let write = call(
+    let write = control(
         &router,
-        "POST",
         "/_control/fauna/documents",
-        control,
         json!({"collection": "Paced", "op": "create", "data": {"name": "paced"}}),
     );
     let mut statuses = body
@@ -229,10 +206,7 @@ async fn fauna_sends_a_status_event_after_each_idle_interval() {
         .boxed();
     let (chunk, waited) = next(&mut statuses).await;
     assert_eq!((chunk.as_str(), waited), ("status", INTERVAL));
-    keeps_pace(statuses, "status", "paced", async {
-        write.await;
-    })
-    .await;
+    keeps_pace(statuses, "status", "paced", write).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -260,10 +234,7 @@ async fn actyx_sends_a_blank_line_after_each_idle_interval() {
         Some(&token),
         publish,
     );
-    keeps_pace(body, "\n", r#""n":1"#, async {
-        write.await;
-    })
-    .await;
+    keeps_pace(body, "\n", r#""n":1"#, write).await;
 }
 
 /// A request's status and JSON body, whatever the status.
@@ -345,21 +316,11 @@ async fn actyx_tokens_expire_after_their_validity() {
 #[tokio::test(start_paused = true)]
 async fn a_fauna_start_older_than_the_history_window_is_an_error_event_that_ends_the_stream() {
     let router = router(Config::ephemeral());
-    let control = Some(DEFAULT_CONTROL_TOKEN);
     let brief = json!({"name": "Brief", "history_days": 0});
-    call(
+    control(&router, "/_control/fauna/collections", brief).await;
+    let token = control(
         &router,
-        "POST",
-        "/_control/fauna/collections",
-        control,
-        brief,
-    )
-    .await;
-    let token = call(
-        &router,
-        "POST",
         "/_control/fauna/tokens",
-        control,
         json!({"collection": "Brief"}),
     )
     .await;
