@@ -214,8 +214,14 @@ mod tests {
         let hub = Arc::new(Hub::default());
         let mut guard = StallGuard::new(writer, Duration::from_secs(2), Arc::clone(&hub));
         guard.write_all(&[0; 16]).await.unwrap();
+        let start = tokio::time::Instant::now();
         let error = guard.write_all(&[0; 16]).await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(2),
+            "cut at the timeout, to the instant"
+        );
         assert_eq!(hub.stats().stall_disconnects, 1);
     }
 

@@ -14,6 +14,7 @@
 //! their last subscriber.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::store::Position;
@@ -30,6 +31,8 @@ pub const MAX_RINGS: usize = 64;
 #[derive(Debug, Default)]
 pub struct Frames {
     groups: Mutex<HashMap<Vec<u8>, Weak<Group>>>,
+    /// How many groups have a ring now; at most [`MAX_RINGS`].
+    rings: AtomicUsize,
 }
 
 impl Frames {
@@ -48,13 +51,23 @@ impl Frames {
         group
     }
 
+    /// Takes one of the [`MAX_RINGS`] rings, if one is free.
+    fn take_ring(&self) -> bool {
+        self.rings
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < MAX_RINGS).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    fn give_ring(&self) {
+        self.rings.fetch_sub(1, Ordering::Relaxed);
+    }
+
     /// How many groups have a ring now.
+    #[cfg(test)]
     fn rings(&self) -> usize {
-        lock(&self.groups)
-            .values()
-            .filter_map(Weak::upgrade)
-            .filter(|group| lock(&group.ring).is_some())
-            .count()
+        self.rings.load(Ordering::Relaxed)
     }
 }
 
@@ -84,7 +97,7 @@ impl Group {
         // Each subscriber holds one count (in its render closure), the
         // group map none: a second count is a second subscriber.
         if Arc::strong_count(self) < 2 {
-            *lock(&self.ring) = None;
+            self.drop_ring();
             return render();
         }
         if let Some(ring) = lock(&self.ring).as_ref()
@@ -100,18 +113,27 @@ impl Group {
     fn keep(&self, position: Position, frame: Option<&str>) {
         let mut ring = lock(&self.ring);
         if ring.is_none() {
-            drop(ring);
-            let room = self
-                .frames
-                .upgrade()
-                .is_some_and(|frames| frames.rings() < MAX_RINGS);
+            let room = self.frames.upgrade().is_some_and(|f| f.take_ring());
             if !room {
                 return;
             }
-            ring = lock(&self.ring);
         }
         let ring = ring.get_or_insert_with(Ring::default);
         ring.push(position, frame.map(Arc::from));
+    }
+
+    fn drop_ring(&self) {
+        if lock(&self.ring).take().is_some()
+            && let Some(frames) = self.frames.upgrade()
+        {
+            frames.give_ring();
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.drop_ring();
     }
 }
 
@@ -176,6 +198,10 @@ mod tests {
         assert_eq!(count.get(), 10, "one render per record, refusals included");
         assert_eq!(rendered(&two, 3, &count), None, "a refusal is kept as one");
         assert_eq!(count.get(), 10);
+        assert_eq!(frames.rings(), 1);
+        drop(two);
+        rendered(&one, 11, &count);
+        assert_eq!(frames.rings(), 0, "a subscriber alone gives the ring back");
     }
 
     #[test]
@@ -234,6 +260,7 @@ mod tests {
         }
         assert_eq!(frames.rings(), MAX_RINGS);
         held.clear();
+        assert_eq!(frames.rings(), 0, "a group's ring goes with it");
         let _fresh = frames.join(b"new".to_vec());
         assert_eq!(lock(&frames.groups).len(), 1, "dead groups are dropped");
     }
