@@ -5,6 +5,11 @@
 //!
 //! # Layout
 //!
+//! The APIs sit on a core that knows none of them ([`core`]); only [`app`]
+//! (with [`server`], [`cli`] and `fuzzing`) knows every API.
+//! `tests/it/layering.rs` holds the import graph to that.
+//!
+//! - [`core`]: the `Core` (config, log, hub, shutdown), the clock, and the one follower behind every stream.
 //! - [`cli`]: command-line flags, turned into a [`config::Config`] in one step.
 //! - [`config`]: the validated configuration and the dev credentials; [`config_file`]: the TOML file and merging.
 //! - [`defects`]: the deliberate defects (`--defect NAME`) that prove checks can fail.
@@ -13,7 +18,7 @@
 //! - [`error`]: JSON error bodies and the JSON body extractor.
 //! - [`control`]: the `/_control/` API (bearer token): info, defects, stats, disconnect, scratch log.
 //! - [`subscribers`]: open streams, their counters, and the tokens that end them.
-//! - [`sse`]: server-sent-event streams over the log (replay, live, keep-alive).
+//! - [`sse`]: the server-sent-event feed of Fibric and Pulse, on the follower.
 //! - [`conn`]: accepted connections, cut when the peer stops reading.
 //! - [`fibric`]: the Fibric envelope stream (seed 004).
 //! - [`pulse`]: Prisma Pulse (seed 001).
@@ -22,7 +27,7 @@
 //! - [`fauna`]: Fauna event streaming and the FQL subset that feeds it (seed 000).
 //! - `fuzzing` (hidden): the checks the fuzz targets and `fixtures/fuzz/` regression tests share.
 //! - [`random`]: random bytes for identities and secrets.
-//! - [`app`]: the router and its shared state.
+//! - [`app`]: composition: each API's state, and every route.
 //! - [`server`]: listener, HTTP/1.1 + h2c, graceful shutdown.
 
 pub mod actyx;

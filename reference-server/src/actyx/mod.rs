@@ -68,7 +68,7 @@
 //! | write path | [`node`] (publish, replicate) |
 //! | auth | [`auth`] |
 //! | errors | [`error`] |
-//! | streams | [`feed`], opened by [`api`] (query) and [`subscribe`] |
+//! | streams | `feed`, opened by `api` (query) and `subscribe` |
 
 mod api;
 pub mod aql;

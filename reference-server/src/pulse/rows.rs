@@ -3,7 +3,7 @@
 //! Rows live in the KV namespace of their model (see
 //! [`super::model::rows_namespace`]), keyed by the JSON text of their primary
 //! key value, so `1` and `"1"` are different rows. A change, its event, and
-//! the event's index entry are one [`WriteBatch`].
+//! the event's index entry are one [`crate::store::WriteBatch`], committed by `write`.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};

@@ -5,7 +5,7 @@
 //! `pulse.stream.<name>`. Creating a stream sets that cursor to the log head,
 //! so the stream holds every event committed after the creation was
 //! acknowledged, whether or not a consumer is connected. The routes are in
-//! [`super::streams_api`], the writes in [`super::write`].
+//! `streams_api`, the writes in `write`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
