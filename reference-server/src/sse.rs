@@ -85,7 +85,6 @@ const FELL_BEHIND: &str =
 
 /// SSE framing over one log stream, for the [`Follower`].
 struct SseFeed {
-    cursor: LogCursor,
     render: Render,
     preamble: Option<String>,
     defects: StreamDefects,
@@ -97,8 +96,9 @@ struct SseFeed {
 
 impl Feed for SseFeed {
     type Out = String;
+    type Place = LogCursor;
 
-    async fn step(&mut self, batch: usize) -> Step<String> {
+    async fn step(&mut self, cursor: &mut LogCursor, batch: usize) -> Step<String> {
         if let Some(preamble) = self.preamble.take() {
             return Step::Send(preamble);
         }
@@ -107,21 +107,21 @@ impl Feed for SseFeed {
         // then gets the API's expired-cursor answer. (Positions are
         // contiguous, so anything between `after` and the oldest record
         // kept, or the next position when nothing is kept, is gone.)
-        match self.cursor.oldest_kept() {
-            Ok(oldest) if oldest > self.cursor.after + 1 => {
+        match cursor.oldest_kept() {
+            Ok(oldest) if oldest > cursor.after + 1 => {
                 return Step::End(End::FellBehindRetention, Some(FELL_BEHIND.to_owned()));
             }
             Ok(_) => {}
             Err(_) => return Step::End(End::StoreFailed, None),
         }
-        let read = match self.cursor.read(batch).await {
+        let read = match cursor.read(batch).await {
             Ok(read) => read,
             Err(error) => {
-                tracing::error!(%error, stream = %self.cursor.stream(), "reading the log for a stream failed");
+                tracing::error!(%error, stream = %cursor.stream(), "reading the log for a stream failed");
                 return Step::End(End::StoreFailed, None);
             }
         };
-        self.cursor.after = read.scanned_to;
+        cursor.after = read.scanned_to;
         let skip = usize::from(self.seam_pending && !read.records.is_empty());
         if skip > 0 {
             self.seam_pending = false;
@@ -148,11 +148,7 @@ impl Feed for SseFeed {
         Step::CaughtUp
     }
 
-    async fn more(&mut self) -> bool {
-        self.cursor.more().await
-    }
-
-    fn keepalive(&mut self) -> Option<String> {
+    fn keepalive(&mut self, _at: &LogCursor) -> Option<String> {
         (!self.defects.no_keepalive).then(|| KEEPALIVE.to_owned())
     }
 }
@@ -169,15 +165,15 @@ pub fn response(log: &Log, hub: &Arc<Hub>, sub: Subscription) -> Response {
         keepalive: sub.keepalive,
         read_batch: sub.read_batch,
     };
+    let cursor = LogCursor::new(log, sub.stream, sub.after);
     let feed = SseFeed {
-        cursor: LogCursor::new(log, sub.stream, sub.after),
         render: sub.render,
         preamble: sub.preamble,
         defects: sub.defects,
         seam_pending: false,
         seam_used: false,
     };
-    let body = Follower::new(feed, hub, pace).body();
+    let body = Follower::new(feed, cursor, hub, pace).body();
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

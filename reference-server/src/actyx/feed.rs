@@ -20,7 +20,7 @@ use super::line::{diagnostic_line, event_line, offsets_line, time_travel_line};
 use super::model::{Event, EventKey, StreamId};
 use super::read::{Merge, Range, ranges};
 use crate::actyx::Ctx;
-use crate::core::follow::{End, Feed as Follow, Follower, Pace, Step};
+use crate::core::follow::{End, Feed as Follow, Follower, Pace, Place, Step};
 use crate::defects::Defect;
 use crate::store::StoreError;
 
@@ -63,9 +63,8 @@ pub struct Feed {
     pipeline: Pipeline,
     mode: Mode,
     phase: Phase,
-    /// Per stream, the newest offset read; the live phase reads after it.
-    read_to: BTreeMap<StreamId, u64>,
-    watch: watch::Receiver<u64>,
+    /// The offsets a subscription read to, until the response takes them.
+    read_to: Option<BTreeMap<StreamId, u64>>,
     /// The body chunk being built: every line of one read batch.
     out: Vec<u8>,
     /// The read batch being delivered; kept to reuse its memory.
@@ -94,13 +93,12 @@ impl Feed {
         read_to: BTreeMap<StreamId, u64>,
     ) -> Self {
         Self {
-            watch: state.api.node.watch(),
             state: state.clone(),
             unchanged: pipeline.passes_unchanged(),
             pipeline,
             mode,
             phase: Phase::CatchUp(source),
-            read_to,
+            read_to: Some(read_to),
             out: Vec::new(),
             batch: Vec::new(),
             live_sent: false,
@@ -154,7 +152,7 @@ impl Feed {
         }
     }
 
-    async fn catch_up_step(&mut self, read_batch: usize) {
+    async fn catch_up_step(&mut self, at: &Offsets, read_batch: usize) {
         let Phase::CatchUp(source) = &mut self.phase else {
             return;
         };
@@ -209,7 +207,7 @@ impl Feed {
                 // subscription opened, and the lower bound beyond it), never
                 // streams or events that appeared since, which come live.
                 self.out
-                    .extend_from_slice(offsets_line(&self.read_to).as_bytes());
+                    .extend_from_slice(offsets_line(&at.read_to).as_bytes());
                 self.phase = if self.pipeline.exhausted() {
                     Phase::Done
                 } else {
@@ -221,17 +219,17 @@ impl Feed {
 
     /// Live and caught up: starts reading what the node has beyond what
     /// was read, or returns false when it has nothing new.
-    fn look(&mut self, read_batch: usize) -> bool {
+    fn look(&mut self, at: &mut Offsets, read_batch: usize) -> bool {
         // Mark the counter seen before looking, so that a commit after the
         // look wakes the follower's wait.
-        self.watch.borrow_and_update();
+        at.watch.borrow_and_update();
         let present = self.state.api.node.present();
-        let wanted = ranges(&self.read_to, &present);
+        let wanted = ranges(&at.read_to, &present);
         if wanted.is_empty() {
             return false;
         }
         for (stream, range) in &wanted {
-            self.read_to.insert(*stream, range.upto);
+            at.read_to.insert(*stream, range.upto);
         }
         let reader = self.live_merge(&wanted, read_batch);
         self.phase = Phase::Live(Some(reader));
@@ -302,14 +300,18 @@ impl Feed {
     }
 
     /// The streaming response: `200`, `application/x-ndjson`.
-    pub fn response(self) -> Response {
+    pub fn response(mut self) -> Response {
+        let at = Offsets {
+            read_to: self.read_to.take().unwrap_or_default(),
+            watch: self.state.api.node.watch(),
+        };
         let pace = Pace {
             stop: self.state.hub.token("actyx"),
             keepalive: self.state.api.config.keepalive,
             read_batch: self.state.config.subscribers.read_batch,
         };
         let hub = Arc::clone(&self.state.hub);
-        let mut response = Follower::new(self, &hub, pace).body().into_response();
+        let mut response = Follower::new(self, at, &hub, pace).body().into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/x-ndjson"),
@@ -318,15 +320,29 @@ impl Feed {
     }
 }
 
+/// Where a feed is: per stream, the newest offset read (the live phase
+/// reads after it), and the node's change counter.
+pub struct Offsets {
+    read_to: BTreeMap<StreamId, u64>,
+    watch: watch::Receiver<u64>,
+}
+
+impl Place for Offsets {
+    async fn more(&mut self) -> bool {
+        self.watch.changed().await.is_ok()
+    }
+}
+
 impl Follow for Feed {
     type Out = Vec<u8>;
+    type Place = Offsets;
 
-    async fn step(&mut self, batch: usize) -> Step<Vec<u8>> {
+    async fn step(&mut self, at: &mut Offsets, batch: usize) -> Step<Vec<u8>> {
         match &self.phase {
             Phase::Done => return Step::End(End::Finished, None),
-            Phase::CatchUp(_) => self.catch_up_step(batch).await,
+            Phase::CatchUp(_) => self.catch_up_step(at, batch).await,
             Phase::Live(None) => {
-                if !self.look(batch) {
+                if !self.look(at, batch) {
                     return Step::CaughtUp;
                 }
             }
@@ -341,12 +357,8 @@ impl Follow for Feed {
         }
     }
 
-    async fn more(&mut self) -> bool {
-        self.watch.changed().await.is_ok()
-    }
-
     /// A blank line.
-    fn keepalive(&mut self) -> Option<Vec<u8>> {
+    fn keepalive(&mut self, _at: &Offsets) -> Option<Vec<u8>> {
         let silent = self.state.config.defects.contains(Defect::ActyxNoKeepalive);
         (!silent).then(|| b"\n".to_vec())
     }

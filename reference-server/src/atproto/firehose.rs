@@ -122,7 +122,6 @@ enum Out {
 
 /// The frames of one log stream, for the [`Follower`].
 struct FirehoseFeed {
-    cursor: LogCursor,
     /// Caught up once: from here on, falling behind cuts the subscriber.
     live: bool,
     consumer_buffer: u64,
@@ -132,9 +131,10 @@ struct FirehoseFeed {
 
 impl Feed for FirehoseFeed {
     type Out = Out;
+    type Place = LogCursor;
 
-    async fn step(&mut self, batch: usize) -> Step<Out> {
-        let read = match self.cursor.read(batch).await {
+    async fn step(&mut self, cursor: &mut LogCursor, batch: usize) -> Step<Out> {
+        let read = match cursor.read(batch).await {
             Ok(read) => read,
             Err(error) => {
                 tracing::debug!(%error, "reading the firehose failed");
@@ -143,7 +143,7 @@ impl Feed for FirehoseFeed {
         };
         let mut frames = Vec::with_capacity(read.records.len());
         for record in read.records {
-            let behind = self.cursor.newest().saturating_sub(record.position);
+            let behind = cursor.newest().saturating_sub(record.position);
             if self.cut_laggards && self.live && behind > self.consumer_buffer {
                 return Step::End(End::Finished, Some(Out::TooSlow(frames)));
             }
@@ -151,9 +151,9 @@ impl Feed for FirehoseFeed {
                 frames.push(record.payload.clone());
             }
             frames.push(record.payload);
-            self.cursor.after = record.position;
+            cursor.after = record.position;
         }
-        self.cursor.after = self.cursor.after.max(read.scanned_to);
+        cursor.after = cursor.after.max(read.scanned_to);
         match (read.reached_end, frames.is_empty()) {
             (false, true) => Step::Again,
             (false, false) => Step::Send(Out::Frames(frames)),
@@ -168,11 +168,7 @@ impl Feed for FirehoseFeed {
         }
     }
 
-    async fn more(&mut self) -> bool {
-        self.cursor.more().await
-    }
-
-    fn keepalive(&mut self) -> Option<Out> {
+    fn keepalive(&mut self, _at: &LogCursor) -> Option<Out> {
         Some(Out::Ping)
     }
 }
@@ -203,8 +199,8 @@ async fn serve(
         return Ok(());
     };
     let defects = &state.config.defects;
+    let cursor = LogCursor::new(&state.log, stream, position);
     let feed = FirehoseFeed {
-        cursor: LogCursor::new(&state.log, stream, position),
         live,
         consumer_buffer: state.config.atproto.consumer_buffer,
         cut_laggards: !defects.contains(Defect::NoSlowConsumerCut),
@@ -215,7 +211,7 @@ async fn serve(
         keepalive: state.config.atproto.ping_interval,
         read_batch: state.config.subscribers.read_batch,
     };
-    let mut follower = Follower::new(feed, &state.hub, pace);
+    let mut follower = Follower::new(feed, cursor, &state.hub, pace);
     loop {
         let out = tokio::select! {
             out = follower.next() => out,

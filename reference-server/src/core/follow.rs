@@ -4,17 +4,19 @@
 //! Actyx's NDJSON, the AT Protocol firehose) is a [`Follower`] around a
 //! [`Feed`]. The follower owns what they share:
 //!
+//! - the position ([`Place`]): a [`LogCursor`] in one log stream, or Actyx's
+//!   offsets across many, with the watch that says there is more;
 //! - the read batch each step may read;
-//! - the wait once caught up: the feed's watch ([`Feed::more`]), the
+//! - the wait once caught up: the position's watch ([`Place::more`]), the
 //!   keep-alive deadline, or the stream's token, whichever comes first;
 //! - the end: why the stream ended ([`End`]), and the hub's accounting (the
 //!   stream counted open while it lives, a forced disconnect counted when the
 //!   token fired and the server is not shutting down).
 //!
-//! The feed owns its position (a log [`LogCursor`] for one stream, Actyx's
-//! offset map for many), and renders what it reads into its own output: body
-//! text, or WebSocket frames. So "where is the keep-alive applied?" has one
-//! answer: in [`Follower::next`], with what [`Feed::keepalive`] gives.
+//! The feed is the API's framing: each step it reads after the position,
+//! moves it on, and renders what it read into its own output (body text, or
+//! WebSocket frames). So "where is the keep-alive applied?" has one answer:
+//! in [`Follower::next`], with what [`Feed::keepalive`] gives.
 //!
 //! A stream is pulled, not pushed: hyper (or the firehose's socket loop) asks
 //! for the next output when it can take it, so a consumer that reads slowly
@@ -64,19 +66,29 @@ pub enum Step<T> {
     End(End, Option<T>),
 }
 
+/// Where a stream is in what it follows, and the watch that says there is more.
+pub trait Place: Send {
+    /// Resolves once there may be more to read after the position; `false`
+    /// when the log is gone.
+    fn more(&mut self) -> impl Future<Output = bool> + Send;
+}
+
 /// One API's framing and rendering over what it follows.
 pub trait Feed: Send {
     /// What a step hands over: body bytes, or a batch of WebSocket frames.
     type Out: Send;
+    /// The position the follower keeps for the feed.
+    type Place: Place;
 
-    /// Reads at most `batch` records after the feed's position and renders them.
-    fn step(&mut self, batch: usize) -> impl Future<Output = Step<Self::Out>> + Send;
+    /// Reads at most `batch` records after `at`, moves it on, and renders them.
+    fn step(
+        &mut self,
+        at: &mut Self::Place,
+        batch: usize,
+    ) -> impl Future<Output = Step<Self::Out>> + Send;
 
-    /// Resolves once there may be more to read; `false` when the log is gone.
-    fn more(&mut self) -> impl Future<Output = bool> + Send;
-
-    /// What an idle subscriber gets after the keep-alive interval; `None` sends nothing.
-    fn keepalive(&mut self) -> Option<Self::Out>;
+    /// What an idle subscriber at `at` gets after the keep-alive interval; `None` sends nothing.
+    fn keepalive(&mut self, at: &Self::Place) -> Option<Self::Out>;
 }
 
 /// How a follower waits and ends.
@@ -93,6 +105,7 @@ pub struct Pace {
 /// A feed, followed: see the module doc.
 pub struct Follower<F: Feed> {
     feed: F,
+    at: F::Place,
     pace: Pace,
     hub: Arc<Hub>,
     ended: Option<End>,
@@ -111,11 +124,13 @@ impl<F: Feed> std::fmt::Debug for Follower<F> {
 }
 
 impl<F: Feed> Follower<F> {
-    /// Counts the stream open in `hub` until the follower is dropped.
-    pub fn new(feed: F, hub: &Arc<Hub>, mut pace: Pace) -> Self {
+    /// Follows `feed` from `at`; counts the stream open in `hub` until the
+    /// follower is dropped.
+    pub fn new(feed: F, at: F::Place, hub: &Arc<Hub>, mut pace: Pace) -> Self {
         pace.read_batch = pace.read_batch.max(1);
         Self {
             feed,
+            at,
             pace,
             hub: Arc::clone(hub),
             ended: None,
@@ -139,7 +154,7 @@ impl<F: Feed> Follower<F> {
                 return self.end(End::Stopped, None);
             }
             if !std::mem::take(&mut self.caught_up) {
-                match self.feed.step(self.pace.read_batch).await {
+                match self.feed.step(&mut self.at, self.pace.read_batch).await {
                     Step::Send(out) => return Some(out),
                     Step::SendCaughtUp(out) => {
                         self.caught_up = true;
@@ -152,13 +167,13 @@ impl<F: Feed> Follower<F> {
             }
             let stop = self.pace.stop.clone();
             tokio::select! {
-                more = self.feed.more() => {
+                more = self.at.more() => {
                     if !more {
                         return self.end(End::StoreFailed, None);
                     }
                 }
                 () = tokio::time::sleep(self.pace.keepalive) => {
-                    if let Some(out) = self.feed.keepalive() {
+                    if let Some(out) = self.feed.keepalive(&self.at) {
                         return Some(out);
                     }
                 }
@@ -239,9 +254,11 @@ impl LogCursor {
     pub fn newest(&self) -> Position {
         *self.watch.borrow()
     }
+}
 
+impl Place for LogCursor {
     /// Resolves once the log holds a record after the position; `false` when it is gone.
-    pub async fn more(&mut self) -> bool {
+    async fn more(&mut self) -> bool {
         let after = self.after;
         self.watch.wait_for(|last| *last > after).await.is_ok()
     }

@@ -291,8 +291,7 @@ pub fn convert(
 struct LinesFeed {
     state: Ctx,
     opened: Opened,
-    /// The change log read up to (`after`), and the `txn_ts` there.
-    cursor: LogCursor,
+    /// The `txn_ts` of the position read up to.
     ts: u64,
     /// Replay ends at the head the log had when the stream opened.
     replay_until: Position,
@@ -311,13 +310,14 @@ fn end_with(code: &str, message: &str) -> Step<String> {
 
 impl Feed for LinesFeed {
     type Out = String;
+    type Place = LogCursor;
 
-    async fn step(&mut self, batch: usize) -> Step<String> {
+    async fn step(&mut self, cursor: &mut LogCursor, batch: usize) -> Step<String> {
         if !self.started {
             self.started = true;
-            return self.first();
+            return self.first(cursor);
         }
-        let read = match self.cursor.read(batch).await {
+        let read = match cursor.read(batch).await {
             Ok(read) => read,
             Err(error) => {
                 tracing::error!(%error, "fauna: reading a stream failed");
@@ -330,26 +330,22 @@ impl Feed for LinesFeed {
         if read.records.is_empty() {
             return Step::CaughtUp;
         }
-        self.deliver(&read.records).await
-    }
-
-    async fn more(&mut self) -> bool {
-        self.cursor.more().await
+        self.deliver(cursor, &read.records).await
     }
 
     /// A `status` event.
-    fn keepalive(&mut self) -> Option<String> {
-        Some(self.status())
+    fn keepalive(&mut self, cursor: &LogCursor) -> Option<String> {
+        Some(self.status(cursor))
     }
 }
 
 impl LinesFeed {
-    fn status(&self) -> String {
+    fn status(&self, at: &LogCursor) -> String {
         let cursor = self.state.api.signer.cursor(
             &self.opened.db,
             self.opened.claims.source.collection(),
             Cursor {
-                p: self.cursor.after,
+                p: at.after,
                 t: self.ts,
             },
         );
@@ -359,12 +355,12 @@ impl LinesFeed {
     }
 
     /// The first `status` event, or the start-time error.
-    fn first(&self) -> Step<String> {
+    fn first(&self, at: &LogCursor) -> Step<String> {
         let defects = &self.state.config.defects;
         let mut first = if defects.contains(Defect::FaunaNoInitialStatus) {
             String::new()
         } else {
-            self.status()
+            self.status(at)
         };
         if !self.opened.too_old {
             return Step::Send(first);
@@ -381,8 +377,12 @@ impl LinesFeed {
     }
 
     /// The events of `records`, under the replay limit.
-    async fn deliver(&mut self, records: &[crate::store::Record]) -> Step<String> {
-        let replaying = self.cursor.after < self.replay_until
+    async fn deliver(
+        &mut self,
+        cursor: &mut LogCursor,
+        records: &[crate::store::Record],
+    ) -> Step<String> {
+        let replaying = cursor.after < self.replay_until
             && !self
                 .state
                 .config
@@ -393,7 +393,7 @@ impl LinesFeed {
         } else {
             usize::MAX
         };
-        let after = self.cursor.after;
+        let after = cursor.after;
         let Ok(converted) = convert(&self.state, &self.opened, records, after, self.ts, room)
         else {
             return end_with(
@@ -402,7 +402,10 @@ impl LinesFeed {
             );
         };
         let full = replaying && converted.events.len() == room;
-        let over_limit = full && self.replay_has_more(converted.position).await;
+        let over_limit = full
+            && self
+                .replay_has_more(cursor.stream(), converted.position)
+                .await;
         if full && !over_limit {
             // Nothing of the set is left to replay: the rest is live.
             self.replay_until = 0;
@@ -410,7 +413,7 @@ impl LinesFeed {
         if replaying {
             self.replayed += converted.events.len();
         }
-        self.cursor.after = converted.position;
+        cursor.after = converted.position;
         self.ts = converted.ts;
         let mut chunk: String = converted.events.iter().map(line).collect();
         if over_limit {
@@ -428,9 +431,8 @@ impl LinesFeed {
     }
 
     /// Whether the replay holds another event of the set after `position`.
-    async fn replay_has_more(&self, mut position: Position) -> bool {
+    async fn replay_has_more(&self, name: &str, mut position: Position) -> bool {
         let spec = &self.opened.claims.source;
-        let name = self.cursor.stream();
         while position < self.replay_until {
             let Ok(batch) = self
                 .state
@@ -480,14 +482,13 @@ pub async fn stream(
     };
     let feed = LinesFeed {
         ts: opened.ts,
-        cursor,
         replay_until,
         replayed: 0,
         started: false,
         state: state.clone(),
         opened,
     };
-    let follower = Follower::new(feed, &state.hub, pace);
+    let follower = Follower::new(feed, cursor, &state.hub, pace);
     let lf_only = state.config.defects.contains(Defect::FaunaLfLines);
     let body = futures_util::stream::unfold(follower, move |mut follower| async move {
         let mut chunk = follower.next().await?;

@@ -31,7 +31,6 @@ async fn append(log: &Log, n: u8) {
 
 fn follower(log: &Log, after: u64, live: bool, buffer: u64) -> Follower<FirehoseFeed> {
     let feed = FirehoseFeed {
-        cursor: LogCursor::new(log, "repos", after),
         live,
         consumer_buffer: buffer,
         cut_laggards: true,
@@ -42,7 +41,8 @@ fn follower(log: &Log, after: u64, live: bool, buffer: u64) -> Follower<Firehose
         keepalive: PING,
         read_batch: 256,
     };
-    Follower::new(feed, &Arc::new(Hub::default()), pace)
+    let cursor = LogCursor::new(log, "repos", after);
+    Follower::new(feed, cursor, &Arc::new(Hub::default()), pace)
 }
 
 fn memory() -> Log {

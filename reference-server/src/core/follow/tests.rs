@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{End, Feed, Follower, LogCursor, Pace, Step};
+use super::{End, Feed, Follower, LogCursor, Pace, Place, Step};
 use crate::log::Log;
 use crate::store::memory::MemoryStore;
 use crate::store::{NewRecord, WriteBatch};
@@ -15,28 +15,32 @@ use crate::subscribers::Hub;
 
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
-/// A feed that plays a script of steps, then stays caught up; its watch
-/// fires when the test says so.
+/// A feed that plays a script of steps, then stays caught up.
 struct Script {
     steps: VecDeque<Step<&'static str>>,
     stepped: usize,
-    more: tokio::sync::mpsc::Receiver<bool>,
     keepalive: Option<&'static str>,
+}
+
+/// A position whose watch fires when the test says so.
+struct Told(tokio::sync::mpsc::Receiver<bool>);
+
+impl Place for Told {
+    async fn more(&mut self) -> bool {
+        self.0.recv().await.unwrap_or(false)
+    }
 }
 
 impl Feed for Script {
     type Out = &'static str;
+    type Place = Told;
 
-    async fn step(&mut self, _batch: usize) -> Step<&'static str> {
+    async fn step(&mut self, _at: &mut Told, _batch: usize) -> Step<&'static str> {
         self.stepped += 1;
         self.steps.pop_front().unwrap_or(Step::CaughtUp)
     }
 
-    async fn more(&mut self) -> bool {
-        self.more.recv().await.unwrap_or(false)
-    }
-
-    fn keepalive(&mut self) -> Option<&'static str> {
+    fn keepalive(&mut self, _at: &Told) -> Option<&'static str> {
         self.keepalive
     }
 }
@@ -57,7 +61,6 @@ fn rig(steps: Vec<Step<&'static str>>, keepalive: Option<&'static str>) -> Rig {
     let script = Script {
         steps: steps.into(),
         stepped: 0,
-        more: rx,
         keepalive,
     };
     let pace = Pace {
@@ -66,7 +69,7 @@ fn rig(steps: Vec<Step<&'static str>>, keepalive: Option<&'static str>) -> Rig {
         read_batch: 0,
     };
     Rig {
-        follower: Follower::new(script, &hub, pace),
+        follower: Follower::new(script, Told(rx), &hub, pace),
         hub,
         shutdown,
         stop,
