@@ -3,12 +3,13 @@
 //! The core knows no API. Each API module owns its state and its routes; its
 //! handlers extract an [`Api`]: the [`Core`] and that API's own state, nothing
 //! of the other APIs. `app.rs` builds the core and each API's state and
-//! composes their routes. `tests/layering.rs` reads the `use crate::` lines
-//! and fails when an API imports `app` or another API, or the core an API.
+//! composes their routes. `tests/it/layering.rs` reads the imports and fails
+//! when an API imports the composition or another API, the core an API, an
+//! API names the raw store, or files import each other in a circle.
 //!
 //! # Layout
 //!
-//! - [`clock`]: the wall clock, read by handlers and passed down.
+//! - [`clock`]: the clock (wall time at start, moved on by tokio's clock), read by handlers and passed down.
 //! - [`follow`]: the one loop that follows the log for every stream,
 //!   with each API's framing plugged into it.
 
