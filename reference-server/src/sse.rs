@@ -114,12 +114,8 @@ impl Feed for SseFeed {
             Ok(_) => {}
             Err(_) => return Step::End(End::StoreFailed, None),
         }
-        let read = match cursor.read(batch).await {
-            Ok(read) => read,
-            Err(error) => {
-                tracing::error!(%error, stream = %cursor.stream(), "reading the log for a stream failed");
-                return Step::End(End::StoreFailed, None);
-            }
+        let Ok(read) = cursor.read(batch).await else {
+            return Step::End(End::StoreFailed, None);
         };
         cursor.after = read.scanned_to;
         let skip = usize::from(self.seam_pending && !read.records.is_empty());

@@ -134,12 +134,8 @@ impl Feed for FirehoseFeed {
     type Place = LogCursor;
 
     async fn step(&mut self, cursor: &mut LogCursor, batch: usize) -> Step<Out> {
-        let read = match cursor.read(batch).await {
-            Ok(read) => read,
-            Err(error) => {
-                tracing::debug!(%error, "reading the firehose failed");
-                return Step::End(End::StoreFailed, None);
-            }
+        let Ok(read) = cursor.read(batch).await else {
+            return Step::End(End::StoreFailed, None);
         };
         let mut frames = Vec::with_capacity(read.records.len());
         for record in read.records {

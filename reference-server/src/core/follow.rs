@@ -234,14 +234,20 @@ impl LogCursor {
     }
 
     /// The next `batch` records after the position; the caller moves it on.
+    /// A failure is logged here, with the stream, so a feed only ends.
     pub async fn read(&self, batch: usize) -> Result<ReadBatch, StoreError> {
         let limit = ReadLimit {
             max_records: batch,
             max_scanned: batch,
         };
-        self.log
+        let read = self
+            .log
             .read_after(&self.stream, self.after, limit, Box::new(|_| true))
-            .await
+            .await;
+        if let Err(error) = &read {
+            tracing::error!(%error, stream = %self.stream, "reading the log for a stream failed");
+        }
+        read
     }
 
     /// The first position retention kept (or the next one, when none is kept).

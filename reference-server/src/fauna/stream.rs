@@ -317,15 +317,11 @@ impl Feed for LinesFeed {
             self.started = true;
             return self.first(cursor);
         }
-        let read = match cursor.read(batch).await {
-            Ok(read) => read,
-            Err(error) => {
-                tracing::error!(%error, "fauna: reading a stream failed");
-                return end_with(
-                    "internal_error",
-                    "Reading the log failed. Please create a ticket at https://support.fauna.com",
-                );
-            }
+        let Ok(read) = cursor.read(batch).await else {
+            return end_with(
+                "internal_error",
+                "Reading the log failed. Please create a ticket at https://support.fauna.com",
+            );
         };
         if read.records.is_empty() {
             return Step::CaughtUp;
