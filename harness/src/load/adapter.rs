@@ -28,9 +28,14 @@ mod actyx_line;
 mod endpoints;
 mod firehose_frame;
 mod frames;
+mod json_events;
 pub use endpoints::Endpoint;
 pub use frames::{Event, Frame, Frames, Position, Step};
-use frames::{MAX_FRAME, line_frames, micros_time, sse_frames, ulid_time};
+use frames::{MAX_FRAME, line_frames, sse_frames};
+use json_events::{fauna_line, fibric_event, pulse_event};
+
+/// The most firehose messages a subscriber takes in one read.
+const FIREHOSE_READ: usize = 256;
 
 /// How long a publish or a connect may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -77,13 +82,6 @@ enum ApiState {
     },
     /// The account made for the run (empty in a passive run).
     Atproto(Session),
-}
-
-/// The marker `k` of a JSON payload `{"load": run, "k": k}`.
-fn payload_marker(payload: &Value, run: &str) -> Option<u64> {
-    (payload["load"] == run)
-        .then(|| payload["k"].as_u64())
-        .flatten()
 }
 
 impl Adapter {
@@ -398,24 +396,28 @@ impl Adapter {
             .await
             .map_err(|e| e.to_string())?;
         let prefix = format!("{COLLECTION}/ld-");
-        let frames = ws.filter_map(move |message| {
-            // Every frame but an error frame (`op` -1) or `#info` is an event.
-            let event = |bytes: &[u8]| firehose_frame::read(bytes, &did, &prefix);
-            let frame = match message {
-                Ok(Message::Binary(bytes)) => {
-                    let (event, seq) = event(&bytes).unzip();
-                    Some(Ok(Frame {
-                        bytes: bytes.len(),
-                        event,
-                        step: seq.flatten().map(Step::Seq),
-                    }))
-                }
-                Ok(Message::Close(_)) => Some(Err("the server closed the firehose".to_owned())),
-                Ok(_) => None,
-                Err(e) => Some(Err(e.to_string())),
-            };
-            std::future::ready(frame)
-        });
+        let frames = ws
+            .filter_map(move |message| {
+                // Every frame but an error frame (`op` -1) or `#info` is an event.
+                let event = |bytes: &[u8]| firehose_frame::read(bytes, &did, &prefix);
+                let frame = match message {
+                    Ok(Message::Binary(bytes)) => {
+                        let (event, seq) = event(&bytes).unzip();
+                        Some(Ok(Frame {
+                            bytes: bytes.len(),
+                            event,
+                            step: seq.flatten().map(Step::Seq),
+                        }))
+                    }
+                    Ok(Message::Close(_)) => Some(Err("the server closed the firehose".to_owned())),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e.to_string())),
+                };
+                std::future::ready(frame)
+            })
+            // The messages already read, together: one read's worth, as an SSE chunk is.
+            .ready_chunks(FIREHOSE_READ)
+            .map(|frames| frames.into_iter().collect::<Result<Vec<_>, _>>());
         Ok(frames.boxed())
     }
 }
@@ -543,47 +545,4 @@ async fn open(request: reqwest::RequestBuilder) -> Result<reqwest::Response, Str
     } else {
         Err(format!("the stream answered {}", response.status()))
     }
-}
-
-/// What a Fibric envelope says: its marker (envelopes carry no time of their own).
-fn fibric_event(data: &str, run: &str) -> Event {
-    let envelope = serde_json::from_str::<Value>(data).ok();
-    Event {
-        marker: envelope.and_then(|e| payload_marker(&e["payload"], run)),
-        at: None,
-    }
-}
-
-/// What a Pulse `/subscribe` event says: its marker, and the time its ULID id carries.
-fn pulse_event(data: &str, run: &str) -> Event {
-    let Ok(event) = serde_json::from_str::<Value>(data) else {
-        return Event::default();
-    };
-    Event {
-        marker: payload_marker(&event["created"], run),
-        at: event["id"].as_str().and_then(ulid_time),
-    }
-}
-
-/// What a Fauna `/stream/1` line says: a change event of this run (its
-/// marker, its `txn_ts`), and the cursor it carries (status events carry one too).
-fn fauna_line(line: &[u8], run: &str) -> (Option<Event>, Option<Step>) {
-    let Ok(event) = serde_json::from_slice::<Value>(line) else {
-        return (None, None);
-    };
-    let step = fauna::cursor(&event).map(|c| Step::Id(c.to_owned()));
-    if !matches!(event["type"].as_str(), Some("add" | "update" | "remove")) {
-        return (None, step);
-    }
-    let data = &event["data"];
-    let doc = data.get("@doc").unwrap_or(data);
-    let k = doc["k"]
-        .as_u64()
-        .or_else(|| doc["k"]["@int"].as_str()?.parse().ok());
-    let ours = event["type"] == "add" && doc["load"] == run;
-    let seen = Event {
-        marker: k.filter(|_| ours),
-        at: event["txn_ts"].as_u64().map(micros_time),
-    };
-    (Some(seen), step)
 }

@@ -37,9 +37,9 @@ use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::adapter::{Adapter, Position};
+use super::adapter::{Adapter, Event, Frame, Position};
 use super::schedule::{Schedule, Shard};
-use super::stats::{Interval, Stats};
+use super::stats::{Interval, Local, Stats};
 use super::timing;
 
 /// A publish later than this after its intended time counts as late.
@@ -409,12 +409,12 @@ async fn publish(adapter: Arc<Adapter>, shared: Arc<Shared>, worker: u32) {
 /// One subscriber: times every event of this run and returns how many acknowledged ones it missed.
 async fn read(
     adapter: Arc<Adapter>,
-    mut position: Position,
+    position: Position,
     mut frames: super::adapter::Frames,
     shared: Arc<Shared>,
     mut phase: watch::Receiver<Phase>,
 ) -> u64 {
-    let mut tally = Tally::new(&shared.plan);
+    let mut tally = Tally::new(&shared.plan, position);
     let mut opened = tally.connected;
     loop {
         let now_phase = *phase.borrow_and_update();
@@ -422,8 +422,8 @@ async fn read(
         if now_phase == Phase::Stop || (now_phase == Phase::Draining && complete) {
             break;
         }
-        let frame = tokio::select! {
-            frame = frames.next() => frame,
+        let read = tokio::select! {
+            read = frames.next() => read,
             changed = phase.changed() => {
                 if changed.is_err() {
                     break;
@@ -431,8 +431,8 @@ async fn read(
                 continue;
             }
         };
-        let frame = match frame {
-            Some(Ok(frame)) => frame,
+        let frames_read = match read {
+            Some(Ok(frames_read)) => frames_read,
             ended => {
                 shared.stats.count("subscriber_errors", 1);
                 let why = match ended {
@@ -443,7 +443,7 @@ async fn read(
                 // A target that ends every stream at once gets at most ten
                 // reconnects a second from each subscriber, not a busy loop.
                 tokio::time::sleep_until((opened + MIN_STREAM_LIFE).into()).await;
-                match reconnect(&adapter, &position, &shared.stats, &mut phase).await {
+                match reconnect(&adapter, &tally.position, &shared.stats, &mut phase).await {
                     Some(resumed) => {
                         frames = resumed;
                         opened = Instant::now();
@@ -453,14 +453,7 @@ async fn read(
                 }
             }
         };
-        shared.stats.count("frames", 1);
-        shared.stats.count("bytes", frame.bytes as u64);
-        if let Some(step) = frame.step {
-            position.advance(step);
-        }
-        if let Some(event) = frame.event {
-            tally.event(&shared, &event, Instant::now());
-        }
+        tally.read(&shared, frames_read, Instant::now());
     }
     tally.missed(&shared)
 }
@@ -475,29 +468,53 @@ struct Tally {
     last_event: Option<Instant>,
     /// Per publisher worker, the highest event received from it.
     last_of_worker: Vec<Option<u64>>,
+    /// Where the stream has read to, for a reconnect.
+    position: Position,
+    /// What one read recorded, added to the run's stats once per read.
+    local: Local,
 }
 
 impl Tally {
-    fn new(plan: &Plan) -> Tally {
+    fn new(plan: &Plan, position: Position) -> Tally {
         Tally {
             seen: Seen::default(),
             received: 0,
             connected: Instant::now(),
             last_event: None,
             last_of_worker: vec![None; plan.publishers as usize],
+            position,
+            local: Local::default(),
         }
     }
 
-    /// Times and accounts one event that arrived at `now`.
-    fn event(&mut self, shared: &Shared, event: &super::adapter::Event, now: Instant) {
-        let stats = &shared.stats;
+    /// Accounts the frames of one read, which arrived at `now`, and adds what
+    /// they recorded to the run's stats in one step.
+    fn read(&mut self, shared: &Shared, frames: Vec<Frame>, now: Instant) {
+        // One clock read per read: the frames of a chunk arrived together.
+        let wall = SystemTime::now();
+        for frame in frames {
+            self.local.count("frames", 1);
+            self.local.count("bytes", frame.bytes as u64);
+            if let Some(step) = frame.step {
+                self.position.advance(step);
+            }
+            if let Some(event) = frame.event {
+                self.event(shared, &event, now, wall);
+            }
+        }
+        shared.stats.flush(&mut self.local);
+    }
+
+    /// Times and accounts one event that arrived at `now` (`wall` by the wall clock).
+    fn event(&mut self, shared: &Shared, event: &Event, now: Instant, wall: SystemTime) {
+        let stats = &mut self.local;
         // Every event, the run's or not: what a passive subscriber measures.
         match self.last_event.replace(now) {
             None => stats.record("first_event", now.duration_since(self.connected)),
             Some(previous) => stats.record("inter_arrival", now.duration_since(previous)),
         }
         if let Some(at) = event.at {
-            let age = SystemTime::now().duration_since(at).unwrap_or_default();
+            let age = wall.duration_since(at).unwrap_or_default();
             stats.record("event_age", age);
         }
         let Some(i) = event.marker.and_then(|k| shared.plan.local(k)) else {

@@ -47,32 +47,56 @@ pub trait Observe: Framing {
 /// The items of `response`'s body, unrecorded, each made a `T` by `each`,
 /// which also gets the bytes read since the item before it (so the bytes of
 /// all items add up to those of the body; a second item out of one chunk
-/// gets none). A broken limit or connection ends the stream with an `Err`.
+/// gets none). The items come a chunk at a time, as the body delivered them,
+/// so a reader does its per-read work (a clock read, a lock) once per chunk.
+/// A chunk that completes no item yields nothing. A broken limit or
+/// connection ends the stream with an `Err`.
 pub fn framed<F, T>(
     response: reqwest::Response,
     mut framing: F,
     mut each: impl FnMut(F::Item, usize) -> T + Send + 'static,
-) -> futures_util::stream::BoxStream<'static, Result<T, String>>
+) -> futures_util::stream::BoxStream<'static, Result<Vec<T>, String>>
 where
     F: Framing + Send + 'static,
     T: Send + 'static,
 {
     use futures_util::stream::StreamExt;
     let mut unread = 0;
+    let mut failed = false;
     response
         .bytes_stream()
-        .map(move |chunk| {
-            let chunk = chunk.map_err(|e| e.to_string())?;
-            framing.push(&chunk);
-            let mut items = Vec::new();
-            unread += chunk.len();
-            while let Some(item) = framing.next()? {
-                items.push(Ok(each(item, std::mem::take(&mut unread))));
-            }
-            Ok::<_, String>(items)
+        .filter_map(move |chunk| {
+            let items = if failed {
+                None
+            } else {
+                let items = read_chunk(chunk, &mut framing, &mut unread, &mut each);
+                failed = items.is_err();
+                items.map_or_else(
+                    |e| Some(Err(e)),
+                    |items| (!items.is_empty()).then_some(Ok(items)),
+                )
+            };
+            std::future::ready(items)
         })
-        .flat_map(|result| futures_util::stream::iter(result.unwrap_or_else(|e| vec![Err(e)])))
         .boxed()
+}
+
+/// The items one chunk completes; `Err` when the chunk broke the framing or the connection.
+fn read_chunk<F: Framing, T>(
+    chunk: reqwest::Result<impl AsRef<[u8]>>,
+    framing: &mut F,
+    unread: &mut usize,
+    each: &mut impl FnMut(F::Item, usize) -> T,
+) -> Result<Vec<T>, String> {
+    let chunk = chunk.map_err(|e| e.to_string())?;
+    let chunk = chunk.as_ref();
+    framing.push(chunk);
+    *unread += chunk.len();
+    let mut items = Vec::new();
+    while let Some(item) = framing.next()? {
+        items.push(each(item, std::mem::take(unread)));
+    }
+    Ok(items)
 }
 
 /// A stream read event by event (what an event is, each framing's API says).
@@ -263,8 +287,9 @@ mod tests {
                 other => (format!("{other:?}"), n),
             })
             .map(Result::unwrap)
-            .collect()
-            .await;
+            .collect::<Vec<_>>()
+            .await
+            .concat();
         // The first chunk completes nothing: its bytes go to the event it begins.
         let expected = [("a", 18), ("b", 0), ("c", 9)].map(|(d, n)| (d.to_owned(), n));
         assert_eq!(items, expected);
@@ -275,14 +300,16 @@ mod tests {
     #[tokio::test]
     async fn framed_lines_end_with_the_limit_they_broke() {
         let chunks = ["ab\ncd", "\n", "toolong\n", "ef\n"];
-        let items: Vec<Result<(Vec<u8>, usize), String>> =
-            framed(response(&chunks), Lines::<Four>::new(4), |line, n| {
-                (line.bytes().to_vec(), n)
-            })
-            .collect()
-            .await;
-        assert_eq!(items[0], Ok((b"ab".to_vec(), 5)));
-        assert_eq!(items[1], Ok((b"cd".to_vec(), 1)));
+        type Read = Result<Vec<(Vec<u8>, usize)>, String>;
+        let items: Vec<Read> = framed(response(&chunks), Lines::<Four>::new(4), |line, n| {
+            (line.bytes().to_vec(), n)
+        })
+        .collect()
+        .await;
+        // One item per chunk that completes one; the chunk "ab\ncd" completes "ab".
+        assert_eq!(items[0], Ok(vec![(b"ab".to_vec(), 5)]));
+        assert_eq!(items[1], Ok(vec![(b"cd".to_vec(), 1)]));
+        assert_eq!(items.len(), 3, "nothing after the error: {items:?}");
         let broke = items[2].as_ref().unwrap_err();
         assert!(broke.starts_with("a line passed four bytes"), "{broke}");
     }

@@ -94,19 +94,24 @@ async fn read_until(
     let mut position = Position::Start;
     let mut kept = None;
     let mut markers = Vec::new();
-    while markers.last() != Some(&last) {
-        let frame = tokio::time::timeout(Duration::from_secs(10), frames.next())
+    'reading: loop {
+        let read = tokio::time::timeout(Duration::from_secs(10), frames.next())
             .await
             .expect("the stream went quiet")
             .expect("the stream ended")
             .expect("the stream failed");
-        if let Some(step) = frame.step {
-            position.advance(step);
-        }
-        if let Some(k) = frame.event.and_then(|e| e.marker) {
-            markers.push(k);
-            if k == keep {
-                kept = Some(position.clone());
+        for frame in read {
+            if let Some(step) = frame.step {
+                position.advance(step);
+            }
+            if let Some(k) = frame.event.and_then(|e| e.marker) {
+                markers.push(k);
+                if k == keep {
+                    kept = Some(position.clone());
+                }
+                if k == last {
+                    break 'reading;
+                }
             }
         }
     }

@@ -215,7 +215,7 @@ impl Input {
         }
         let from = self.scanned.max(self.start);
         let rest = self.buf.get(from..).unwrap_or_default();
-        let Some(offset) = rest.iter().position(|&b| b == b'\r' || b == b'\n') else {
+        let Some(offset) = memchr::memchr2(b'\r', b'\n', rest) else {
             self.scanned = self.buf.len();
             return None;
         };
@@ -351,7 +351,12 @@ fn strip_space(value: &[u8]) -> &[u8] {
 /// UTF-8 decoding with U+FFFD for invalid sequences. Decoding line by line gives the same text
 /// as decoding the whole stream, because CR and LF never occur inside a multi-byte sequence.
 fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    // Valid UTF-8, the common case, is checked by the standard library's word-at-a-time
+    // validation; only invalid input pays for the lossy walk.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// A `retry` value: ASCII digits only, in base ten. An empty value has no digits to interpret,

@@ -66,8 +66,9 @@ pub struct Event {
     pub at: Option<SystemTime>,
 }
 
-/// A subscriber's frames, ending with an error or the end of the stream.
-pub type Frames = BoxStream<'static, Result<Frame, String>>;
+/// A subscriber's frames, a read at a time (the frames one chunk or one
+/// ready batch of messages completed), ending with an error or the end of the stream.
+pub type Frames = BoxStream<'static, Result<Vec<Frame>, String>>;
 
 /// The longest line or message a load subscriber reads.
 pub(super) const MAX_FRAME: usize = 4 << 20;

@@ -178,7 +178,7 @@ async fn origin(adapter: &Adapter, api: Api) -> Position {
     match api {
         Api::Atproto => Position::Seq(0),
         Api::Fauna => {
-            let mut frames = adapter.subscribe(&Position::Start).await.expect("stream");
+            let mut frames = one_by_one(adapter.subscribe(&Position::Start).await.expect("stream"));
             while let Some(frame) = frames.next().await {
                 if let Ok(Frame {
                     step: Some(Step::Id(cursor)),
@@ -285,7 +285,8 @@ async fn live(
 ) -> (Vec<(u64, Pos)>, Vec<Cursor>, Position) {
     let mut position = from;
     let (mut seen, mut cursors) = (Vec::new(), Vec::new());
-    while let Ok(mut frames) = adapter.subscribe(&position).await {
+    while let Ok(frames) = adapter.subscribe(&position).await {
+        let mut frames = one_by_one(frames);
         let before = seen.len();
         while let Some(Ok(frame)) = frames.next().await {
             let at = frame_pos(api, &frame);
@@ -321,7 +322,7 @@ async fn read_until(
     let mut read = Vec::new();
     let reading = async {
         loop {
-            let mut frames = adapter.subscribe(&position).await?;
+            let mut frames = one_by_one(adapter.subscribe(&position).await?);
             let before = read.len();
             // The sentinel is in the log: a read that idles has lost its way.
             while let Some(frame) = tokio::time::timeout(IDLE_TIMEOUT, frames.next())
@@ -354,4 +355,17 @@ async fn read_until(
             read.len()
         )),
     }
+}
+
+/// A subscriber's reads, a frame at a time.
+fn one_by_one(
+    frames: harness::load::adapter::Frames,
+) -> impl futures_util::Stream<Item = Result<Frame, String>> + Unpin {
+    frames.flat_map(|read| {
+        let frames: Vec<Result<Frame, String>> = match read {
+            Ok(frames) => frames.into_iter().map(Ok).collect(),
+            Err(error) => vec![Err(error)],
+        };
+        futures_util::stream::iter(frames)
+    })
 }
