@@ -192,7 +192,7 @@ pub struct LoadArgs {
     pub interval: Option<Duration>,
     #[command(flatten)]
     pub credentials: CredentialArgs,
-    /// Request/response load: goose users sending the API's requests back to
+    /// Request/response load: users sending the API's requests back to
     /// back for --duration, beside the streams [default: 0]. With users,
     /// --rate and --subscribers default to 0.
     #[arg(long, value_name = "N")]
@@ -203,6 +203,11 @@ pub struct LoadArgs {
     /// only reads.
     #[arg(long = "endpoint", value_name = "NAME")]
     pub endpoints: Vec<String>,
+    /// What drives the --users: `direct` (hyper connections of the harness's
+    /// own, plain http:// only) or `goose` (goose users, with goose's HTML and
+    /// JSON reports; every https:// target goes through goose).
+    #[arg(long, value_name = "ENGINE", default_value = "direct")]
+    pub request_engine: crate::load::requests::Engine,
     /// What passive subscribers read, in a run that publishes nothing (--rate 0):
     /// Fibric filters as a query string (event_type=order.*; default all), a
     /// Pulse model (required), a Fauna FQL set (Product.all(); required), an

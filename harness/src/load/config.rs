@@ -37,6 +37,8 @@ pub struct LoadConfig {
     /// `Some` for a passive run (nothing published): what subscribers read
     /// (`--stream`), or `None` inside for the API's default.
     pub passive: Option<Option<String>>,
+    /// What drives the request load's users.
+    pub request_engine: super::requests::Engine,
 }
 
 impl LoadConfig {
@@ -83,6 +85,7 @@ impl LoadConfig {
             credentials,
             control_token: args.credentials.control_token.clone(),
             passive: passive.then(|| args.stream.clone()),
+            request_engine: args.request_engine,
         })
     }
 

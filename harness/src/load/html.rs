@@ -355,8 +355,10 @@ fn request_table(requests: &Requests) -> String {
     let header = [
         "endpoint", "requests", "failures", "per s", "p50 ms", "p99 ms", "max ms",
     ];
-    "<h3>Requests (closed loop, goose; the request histogram holds them all)</h3>".to_owned()
-        + &table(&header, &rows)
+    format!(
+        "<h3>Requests (closed loop, {}; the request histogram holds them all)</h3>",
+        escape(&requests.engine())
+    ) + &table(&header, &rows)
 }
 
 /// The thresholds and how each came out.

@@ -6,7 +6,7 @@
 //! - [`schedule`]: intended send times (rate, ramp) and `--shard i/N`.
 //! - [`adapter`]: publishing and subscribing per API, with a marker in every payload.
 //! - [`engine`]: subscribers, publisher workers, timing, delivery anomalies.
-//! - [`requests`]: request/response load through goose (`--users`).
+//! - [`requests`]: request/response load (`--users`), the direct engine or goose.
 //! - [`stats`]: the histograms (microseconds) and counters, cut into intervals.
 //! - [`hlog`]: HDR interval logs, written, read back and merged.
 //! - [`threshold`]: `--threshold` expressions.
@@ -105,6 +105,7 @@ async fn run(
             users: config.profile.users,
             duration: config.profile.duration,
             endpoints,
+            engine: config.request_engine,
         };
         let (stats, dir, slot) = (
             Arc::clone(&stats),

@@ -11,7 +11,7 @@
 //! grace = "5s"
 //! interval = "1s"
 //! thresholds = ["deliver.p99<250ms", "lost==0"]
-//! users = 0            # request/response load users (goose)
+//! users = 0            # request/response load users
 //! endpoints = []       # which request endpoints; default: every read
 //! ```
 //!

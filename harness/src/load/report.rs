@@ -208,6 +208,21 @@ impl Requests {
             Requests::Worker(worker) => vec![worker],
         }
     }
+
+    /// The engine that drove the users: the workers', or `mixed` when they differ.
+    pub fn engine(&self) -> String {
+        engine_of(self.workers())
+    }
+}
+
+/// The engine of several workers' request loads: theirs, or `mixed` when they differ.
+pub fn engine_of<'a>(workers: impl IntoIterator<Item = &'a RequestLoad>) -> String {
+    let mut engines: Vec<&str> = workers.into_iter().map(|w| w.engine.as_str()).collect();
+    engines.dedup();
+    match engines.as_slice() {
+        [one] => (*one).to_owned(),
+        _ => "mixed".to_owned(),
+    }
 }
 
 /// Several workers' request sections, side by side.
@@ -219,13 +234,13 @@ pub struct MergedRequests {
     pub workers: Vec<RequestLoad>,
 }
 
-/// One worker's request load, as goose measured it.
+/// One worker's request load, as its engine measured it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestLoad {
     pub engine: String,
     pub users: u32,
     pub seconds: u64,
-    /// By goose's request name.
+    /// By endpoint name.
     pub endpoints: IndexMap<String, Endpoint>,
     /// Goose's own reports beside `load.json`.
     pub goose_reports: Vec<String>,

@@ -173,8 +173,16 @@ impl Stats {
     pub fn flush(&self, local: &mut Local) {
         if !local.samples.is_empty() {
             let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+            // Each histogram found by name once per flush, not once per sample.
+            let mut by_index: Vec<Option<&mut Histogram<u64>>> =
+                HISTOGRAMS.iter().map(|_| None).collect();
+            for (name, h) in current.0.iter_mut() {
+                if let Some(index) = HISTOGRAMS.iter().position(|(n, _)| n == name) {
+                    by_index[index] = Some(h);
+                }
+            }
             for (index, value) in local.samples.drain(..) {
-                if let Some(h) = current.0.get_mut(HISTOGRAMS[index].0) {
+                if let Some(Some(h)) = by_index.get_mut(index) {
                     h.saturating_record(value);
                 }
             }

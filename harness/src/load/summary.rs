@@ -28,7 +28,7 @@ pub struct Inputs<'a> {
     /// The publishing part of it.
     pub publishing: Duration,
     pub thresholds: &'a [Threshold],
-    /// The request load's section (goose's figures per endpoint), if it ran.
+    /// The request load's section (the engine's figures per endpoint), if it ran.
     pub requests: Option<Requests>,
 }
 
@@ -153,13 +153,14 @@ pub fn number(x: f64) -> String {
     serde_json::to_string(&x).unwrap_or_default()
 }
 
-/// The request load's endpoints, as goose measured them (each worker's, after a merge).
+/// The request load's endpoints, as its engine measured them (each worker's, after a merge).
 fn request_table(out: &mut String, requests: &Requests) {
     let workers = requests.workers();
     let _ = writeln!(
         out,
-        "\nRequests ({} users, closed loop, goose; the `request` histogram above holds them all):\n",
-        workers.iter().map(|w| u64::from(w.users)).sum::<u64>()
+        "\nRequests ({} users, closed loop, {}; the `request` histogram above holds them all):\n",
+        workers.iter().map(|w| u64::from(w.users)).sum::<u64>(),
+        requests.engine()
     );
     out.push_str("| endpoint | requests | failures | per s | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|\n");
     for worker in workers {

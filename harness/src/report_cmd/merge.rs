@@ -116,7 +116,7 @@ fn merged_requests(loads: &[LoadReport]) -> Option<Requests> {
         .filter_map(|l| l.requests.as_ref().map(Requests::seconds))
         .max()?;
     Some(Requests::Merged(MergedRequests {
-        engine: "goose".to_owned(),
+        engine: crate::load::report::engine_of(&workers),
         seconds,
         workers,
     }))

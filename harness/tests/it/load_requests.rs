@@ -1,4 +1,4 @@
-//! `harness load --users`: request/response load through goose, folded into the run's report.
+//! `harness load --users`: request/response load through the direct engine (goose on request), folded into the run's report.
 
 use std::time::Duration;
 
@@ -27,45 +27,40 @@ async fn users_drive_every_read_endpoint_of_every_api_and_each_answer_is_counted
         let load = load.unwrap_or_else(|| panic!("{api}: no load.json"));
         assert_eq!(exit, Exit::Ok, "{api}: {load}");
         let section = &load["requests"];
-        assert_eq!(section["engine"], "goose", "{api}: {load}");
+        assert_eq!(section["engine"], "direct", "{api}: {load}");
         assert_eq!(section["users"], 2, "{api}: {load}");
-        let mut goose_successes = 0;
+        let mut engine_successes = 0;
         for endpoint in *endpoints {
             let e = &section["endpoints"][endpoint];
             let successes = e["successes"].as_u64().unwrap_or(0);
             assert!(successes > 0, "{api} {endpoint}: {load}");
             assert_eq!(e["failures"], 0, "{api} {endpoint}: {load}");
             assert!(e["p50"].as_u64().unwrap() > 0, "{api} {endpoint}: {load}");
-            goose_successes += successes;
+            engine_successes += successes;
         }
         assert_eq!(
             section["endpoints"].as_object().unwrap().len(),
             endpoints.len(),
             "{api}: only the reads run by default: {load}"
         );
-        // Our histogram and goose's counts see the same answers; a request
-        // cut by the end of the run may fall on one side of the line only.
+        // The histogram and the engine's per-endpoint counts see the same
+        // answers; a request cut by the end of the run may fall on one side only.
         let ours = load["counters"]["requests"].as_u64().unwrap();
         assert_eq!(
             load["histograms"]["request"]["count"], ours,
             "{api}: {load}"
         );
         assert!(
-            ours.abs_diff(goose_successes) <= 2,
-            "{api}: harness counted {ours}, goose {goose_successes}"
+            ours.abs_diff(engine_successes) <= 2,
+            "{api}: harness counted {ours}, the endpoints {engine_successes}"
         );
         assert_eq!(load["counters"]["request_errors"], 0, "{api}: {load}");
         assert!(load["rates"]["request_rate"].as_f64().unwrap() > 0.0);
         // No streams ran: nothing published, nothing subscribed.
         assert_eq!(load["counters"]["published"], 0, "{api}: {load}");
         assert_eq!(load["histograms"]["connect"]["count"], 0, "{api}: {load}");
-        for kept in [
-            "goose.html",
-            "goose.json",
-            "request.hlog",
-            "load.md",
-            "load.html",
-        ] {
+        assert!(!out.join("goose.html").exists(), "{api}: goose did not run");
+        for kept in ["request.hlog", "load.md", "load.html"] {
             assert!(out.join(kept).is_file(), "{api}: {kept} missing");
         }
         let markdown = std::fs::read_to_string(out.join("load.md")).unwrap();
@@ -74,6 +69,44 @@ async fn users_drive_every_read_endpoint_of_every_api_and_each_answer_is_counted
             "{markdown}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goose_drives_the_users_when_asked_and_its_reports_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--api",
+        "actyx",
+        "--users",
+        "2",
+        "--duration",
+        "2s",
+        "--request-engine",
+        "goose",
+    ];
+    let (exit, load) = try_load_run(dir.path(), &args).await;
+    let load = load.unwrap();
+    assert_eq!(exit, Exit::Ok, "{load}");
+    let section = &load["requests"];
+    assert_eq!(section["engine"], "goose", "{load}");
+    assert_eq!(
+        section["goose_reports"],
+        serde_json::json!(["goose.html", "goose.json"])
+    );
+    let successes: u64 = ["offsets", "query"]
+        .iter()
+        .map(|e| section["endpoints"][e]["successes"].as_u64().unwrap())
+        .sum();
+    let ours = load["counters"]["requests"].as_u64().unwrap();
+    assert!(
+        ours > 0 && ours.abs_diff(successes) <= 2,
+        "ours {ours}, goose {successes}"
+    );
+    for kept in ["goose.html", "goose.json"] {
+        assert!(dir.path().join(kept).is_file(), "{kept} missing");
+    }
+    let markdown = std::fs::read_to_string(dir.path().join("load.md")).unwrap();
+    assert!(markdown.contains("closed loop, goose;"), "{markdown}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,7 +248,7 @@ async fn a_fixed_added_latency_shows_in_the_request_median() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_requests_are_errors_in_the_counters_the_error_rate_and_goose_figures() {
+async fn refused_requests_are_errors_in_the_counters_the_error_rate_and_the_endpoint_figures() {
     let dir = tempfile::tempdir().unwrap();
     let args = [
         "--api",

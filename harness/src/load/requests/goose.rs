@@ -1,17 +1,12 @@
-//! Request/response load through goose: `--users` closed-loop users on the API's endpoints, folded into the run's report.
+//! The goose engine of the request load (`--request-engine goose`, and every `https://` target): goose users, each answer timed into the `request` histogram, goose's own reports kept beside ours.
 //!
 //! Goose is configured in code (`initialize_with_config`), never from the
 //! process's arguments. Every response is timed by goose (to the first byte
 //! of the answer, as goose measures) and recorded into the run's `request`
-//! histogram in the interval it ended in, so request latency has interval
-//! logs, thresholds and plots like every other histogram; the body is read
-//! to the end so connections are reused. Goose's own per-endpoint metrics
-//! become `load.json`'s `requests` section, and its HTML and JSON reports
-//! are kept beside ours (`goose.html`, `goose.json`).
-//!
-//! Users send requests back to back (closed loop, like oha and wrk): the
-//! request histogram is the latency a waiting client sees, not corrected for
-//! coordinated omission as `deliver` is.
+//! histogram in the interval it ended in; the body is read to the end so
+//! connections are reused. Goose's own per-endpoint metrics become
+//! `load.json`'s `requests` section, and its HTML and JSON reports are kept
+//! beside ours (`goose.html`, `goose.json`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,41 +16,9 @@ use goose::config::GooseConfiguration;
 use goose::prelude::*;
 use indexmap::IndexMap;
 
-use super::adapter::Endpoint;
-use super::report::{Latency, RequestLoad};
-use super::stats::Stats;
-
-/// What the request load runs.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    pub base: String,
-    pub users: u32,
-    /// Goose runs whole seconds; this is rounded up.
-    pub duration: Duration,
-    pub endpoints: Vec<Endpoint>,
-}
-
-/// Picks the endpoints `--endpoint` names, or every read endpoint without it.
-pub fn select(all: Vec<Endpoint>, names: &[String]) -> Result<Vec<Endpoint>, String> {
-    if names.is_empty() {
-        return Ok(all.into_iter().filter(|e| !e.writes).collect());
-    }
-    let known: Vec<&str> = all.iter().map(|e| e.name).collect();
-    names
-        .iter()
-        .map(|name| {
-            all.iter()
-                .find(|e| e.name == name)
-                .cloned()
-                .ok_or_else(|| format!("--endpoint {name:?}: this API has {}", known.join(", ")))
-        })
-        .collect()
-}
-
-/// The whole seconds goose runs for `duration`.
-pub fn seconds(duration: Duration) -> u64 {
-    (duration.as_secs_f64().ceil() as u64).max(1)
-}
+use super::super::report::{Latency, RequestLoad};
+use super::super::stats::Stats;
+use super::{Endpoint, Plan, seconds};
 
 fn transaction(endpoint: Endpoint, stats: Arc<Stats>) -> Transaction {
     let name = endpoint.name;
@@ -160,7 +123,7 @@ fn summary(metrics: &GooseMetrics, users: u32, paths: &[(&'static str, String)])
     let mut endpoints = IndexMap::new();
     for aggregate in metrics.requests.values() {
         let timing = &aggregate.raw_data;
-        let mut histogram = super::stats::histogram();
+        let mut histogram = super::super::stats::histogram();
         for (micros, count) in timing.times_us.iter() {
             let _ = histogram.record_n((*micros).max(1), *count as u64);
         }
@@ -171,7 +134,7 @@ fn summary(metrics: &GooseMetrics, users: u32, paths: &[(&'static str, String)])
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, p)| p.as_str());
-        let endpoint = super::report::Endpoint {
+        let endpoint = super::super::report::Endpoint {
             latency: Latency::of(&histogram),
             method: format!("{:?}", aggregate.method).to_uppercase(),
             path: path.unwrap_or("").to_owned(),
