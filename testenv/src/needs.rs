@@ -200,10 +200,13 @@ pub const NEEDS: &[Entry] = &[
     Entry {
         need: Need::Program("python3"),
         what: "python3 with venv",
-        tests: &[tests(
-            HARNESS,
-            "producer::checks_publish_through_a_producer_command_and_skip_without_one",
-        )],
+        tests: &[
+            tests(
+                HARNESS,
+                "producer::checks_publish_through_a_producer_command_and_skip_without_one",
+            ),
+            tests(HARNESS, "soak::"),
+        ],
         debian: &["python3", "python3-venv"],
         real_peer: false,
     },

@@ -18,5 +18,6 @@ mod property;
 mod proxy;
 mod schema;
 mod snapshot;
+mod soak;
 mod support;
 mod target;

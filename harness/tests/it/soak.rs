@@ -3,7 +3,8 @@
 //! The script runs the harness and reference server binaries of this build
 //! (`SOAK_BIN_DIR`), with small loads fit for a debug build on a busy 2-core
 //! machine. Thirty seconds prove that the script works; whether memory stays
-//! flat is for the hour-long run, so the RSS tolerance here is loose. The
+//! flat is for the hour-long run, so the RSS tolerance here only refuses a
+//! runaway. The
 //! script needs bash and python3 (standard library only).
 
 use std::os::unix::process::CommandExt;
@@ -58,6 +59,7 @@ fn row(results: &str, first: &str) -> Option<Vec<(String, String)>> {
 
 #[test]
 fn a_30_second_soak_of_the_five_apis_writes_its_results_and_loses_nothing() {
+    testenv::program("python3");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let bin: PathBuf = Path::new(env!("CARGO_BIN_EXE_harness"))
         .parent()
@@ -83,9 +85,12 @@ fn a_30_second_soak_of_the_five_apis_writes_its_results_and_loses_nothing() {
         .env("SOAK_FAUNA", "20 20")
         .env("SOAK_ACTYX", "20 20")
         .env("SOAK_ATPROTO", "20 20")
-        // Thirty seconds prove the script, not flatness (the hour run does that);
-        // and the other tests share the machine, so one slow interval is not news.
-        .env("SOAK_RSS_TOLERANCE", "0.5")
+        // Thirty seconds prove the script, not flatness (the hour run does
+        // that): a harness keeps every interval's histograms until its report,
+        // about 1.8 MiB a second (issue 25's note), so only a runaway is
+        // refused here. The other tests share the machine, so one slow
+        // interval is not news either.
+        .env("SOAK_RSS_TOLERANCE", "4")
         .env("SOAK_P99_FACTOR", "10")
         .stdin(Stdio::null())
         .stdout(log("stdout.txt"))
