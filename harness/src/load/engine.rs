@@ -38,6 +38,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::adapter::{Adapter, Event, Frame, Position};
+use super::intervals::Intervals;
 use super::schedule::{Schedule, Shard};
 use super::stats::{Interval, Local, Stats};
 use super::timing;
@@ -138,7 +139,7 @@ enum Phase {
 #[derive(Debug)]
 pub struct Outcome {
     pub start: SystemTime,
-    pub intervals: Vec<Interval>,
+    pub intervals: Intervals,
     /// From the schedule's start to the end of the grace period.
     pub elapsed: Duration,
 }
@@ -259,7 +260,7 @@ struct Clock<'a> {
     progress: Progress<'a>,
     /// Where the open interval began, from the start.
     boundary: Duration,
-    intervals: Vec<Interval>,
+    intervals: Intervals,
 }
 
 impl<'a> Clock<'a> {
@@ -272,7 +273,7 @@ impl<'a> Clock<'a> {
             shared: Arc::clone(shared),
             progress,
             boundary: Duration::ZERO,
-            intervals: Vec::new(),
+            intervals: Intervals::default(),
         }
     }
 

@@ -6,7 +6,9 @@
 //! interval max column is in milliseconds (`MaxValueDivisor` 1000).
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufWriter, Cursor, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -15,32 +17,81 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::interval_log::{
     IntervalLogIterator, IntervalLogWriterBuilder, LogEntry,
 };
-use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 
+use super::intervals::Intervals;
 use super::stats::{HISTOGRAMS, Interval, Set};
 
-/// Writes one interval log per histogram into `dir`.
-pub fn write(dir: &Path, start: SystemTime, intervals: &[Interval]) -> Result<(), String> {
-    for (name, what) in HISTOGRAMS {
-        let mut out = Vec::new();
-        let mut serializer = V2DeflateSerializer::new();
-        let mut writer = IntervalLogWriterBuilder::new()
-            .add_comment(&format!(
-                "harness load: {name}, {what}; values in microseconds"
-            ))
-            .with_start_time(start)
-            .with_base_time(start)
-            .with_max_value_divisor(1000.0)
-            .begin_log_with(&mut out, &mut serializer)
-            .map_err(|e| format!("{name}.hlog: {e}"))?;
-        for interval in intervals {
-            writer
-                .write_histogram(&interval.set.0[name], interval.start, interval.length, None)
-                .map_err(|e| format!("{name}.hlog: {e:?}"))?;
+/// Writes one interval log per histogram into `dir`, reading the intervals
+/// back one at a time (a long run's are spooled, not in memory).
+pub fn write(dir: &Path, start: SystemTime, intervals: &Intervals) -> Result<(), String> {
+    let mut files = HISTOGRAMS
+        .iter()
+        .map(|(name, what)| {
+            let path = dir.join(format!("{name}.hlog"));
+            let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+            let mut file = BufWriter::new(File::create(&path).map_err(fail)?);
+            file.write_all(&header(name, what, start)?).map_err(fail)?;
+            Ok((*name, path, file))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let mut serializer = V2DeflateSerializer::new();
+    let mut line = String::new();
+    intervals.each(|interval| {
+        for (name, path, file) in &mut files {
+            line.clear();
+            entry(&mut serializer, &mut line, &interval.set.0[*name], interval)?;
+            file.write_all(line.as_bytes())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
         }
-        let path = dir.join(format!("{name}.hlog"));
-        std::fs::write(&path, with_legend(&out)).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
+        Ok(())
+    })?;
+    files.iter_mut().try_for_each(|(_, path, file)| {
+        file.flush().map_err(|e| format!("{}: {e}", path.display()))
+    })
+}
+
+/// A log's header lines (comment, start and base time, value divisor) and the legend.
+fn header(name: &str, what: &str, start: SystemTime) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut serializer = V2DeflateSerializer::new();
+    IntervalLogWriterBuilder::new()
+        .add_comment(&format!(
+            "harness load: {name}, {what}; values in microseconds"
+        ))
+        .with_start_time(start)
+        .with_base_time(start)
+        .with_max_value_divisor(MAX_VALUE_DIVISOR)
+        .begin_log_with(&mut out, &mut serializer)
+        .map_err(|e| format!("{name}.hlog: {e}"))?;
+    Ok(with_legend(&out))
+}
+
+/// Interval maxima are written in milliseconds.
+const MAX_VALUE_DIVISOR: f64 = 1000.0;
+
+/// One interval's line, as the `hdrhistogram` crate's log writer (and the
+/// Java one) writes it: start and length in seconds, the max in
+/// milliseconds, the histogram in base64 of V2 deflate.
+fn entry(
+    serializer: &mut V2DeflateSerializer,
+    line: &mut String,
+    histogram: &Histogram<u64>,
+    interval: &Interval,
+) -> Result<(), String> {
+    let mut bytes = Vec::new();
+    serializer
+        .serialize(histogram, &mut bytes)
+        .map_err(|e| format!("{e:?}"))?;
+    let _ = write!(
+        line,
+        "{:.3},{:.3},{:.3},",
+        interval.start.as_secs_f64(),
+        interval.length.as_secs_f64(),
+        histogram.max() as f64 / MAX_VALUE_DIVISOR
+    );
+    base64::engine::general_purpose::STANDARD.encode_string(&bytes, line);
+    line.push('\n');
     Ok(())
 }
 
@@ -162,7 +213,7 @@ mod tests {
         first.0.get_mut("deliver").unwrap().record(1500).unwrap();
         let mut second = Set::default();
         second.0.get_mut("deliver").unwrap().record(2500).unwrap();
-        let intervals = vec![
+        let intervals = [
             Interval {
                 start: Duration::ZERO,
                 length: Duration::from_secs(1),
@@ -174,7 +225,7 @@ mod tests {
                 set: second,
             },
         ];
-        write(dir.path(), start, &intervals).unwrap();
+        write(dir.path(), start, &intervals.iter().cloned().collect()).unwrap();
         let text = std::fs::read_to_string(dir.path().join("deliver.hlog")).unwrap();
         assert!(text.contains("#[StartTime: 1800000000"), "{text}");
         assert!(

@@ -8,8 +8,9 @@ use std::fmt::Write;
 
 use hdrhistogram::Histogram;
 
+use super::intervals::{Intervals, Point};
 use super::report::{LoadReport, Requests, ThresholdResult};
-use super::stats::{COUNTERS, HISTOGRAMS, Interval, Set};
+use super::stats::{COUNTERS, HISTOGRAMS, Set};
 use super::summary::{ms, number};
 use crate::report::html::escape;
 
@@ -135,7 +136,7 @@ fn distribution(h: &Histogram<u64>) -> Vec<(f64, f64)> {
 }
 
 /// The page.
-pub fn page(load: &LoadReport, intervals: &[Interval]) -> String {
+pub fn page(load: &LoadReport, intervals: &Intervals) -> String {
     let about = &load.about;
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>harness load: {api}</title>\
@@ -153,12 +154,9 @@ pub fn page(load: &LoadReport, intervals: &[Interval]) -> String {
 }
 
 /// The three plots.
-fn plots(intervals: &[Interval]) -> String {
-    let mut total = Set::default();
-    for interval in intervals {
-        total.add(&interval.set);
-    }
-    distribution_plot(&total) + &over_time_plot(intervals) + &throughput_plot(intervals, &total)
+fn plots(intervals: &Intervals) -> String {
+    let (total, points) = (intervals.totals(), intervals.points());
+    distribution_plot(total) + &over_time_plot(points) + &throughput_plot(points, total)
 }
 
 /// The latencies by percentile, on a scale of nines.
@@ -186,12 +184,12 @@ fn distribution_plot(total: &Set) -> String {
 }
 
 /// The end of an interval, in seconds from the start.
-fn end(i: &Interval) -> f64 {
-    (i.start + i.length).as_secs_f64()
+fn end(i: &Point) -> f64 {
+    i.end().as_secs_f64()
 }
 
 /// One point per interval that `f` has a value for, at the interval's end.
-fn per_interval(intervals: &[Interval], f: impl Fn(&Interval) -> Option<f64>) -> Vec<(f64, f64)> {
+fn per_interval(intervals: &[Point], f: impl Fn(&Point) -> Option<f64>) -> Vec<(f64, f64)> {
     intervals
         .iter()
         .filter_map(|i| f(i).map(|v| (end(i), v)))
@@ -199,7 +197,7 @@ fn per_interval(intervals: &[Interval], f: impl Fn(&Interval) -> Option<f64>) ->
 }
 
 /// About ten ticks of whole seconds over the run.
-fn time_ticks(intervals: &[Interval]) -> Vec<(f64, String)> {
+fn time_ticks(intervals: &[Point]) -> Vec<(f64, String)> {
     let seconds = intervals.last().map_or(1.0, end).ceil().max(1.0);
     let step = (seconds / 10.0).ceil().max(1.0);
     (0..=((seconds / step) as u32))
@@ -208,35 +206,28 @@ fn time_ticks(intervals: &[Interval]) -> Vec<(f64, String)> {
 }
 
 /// The corrected delivery latency per interval: p50, p99, max.
-fn over_time_plot(intervals: &[Interval]) -> String {
-    let quantile = |name, q: f64| Series {
+fn over_time_plot(intervals: &[Point]) -> String {
+    let quantile = |name, which: usize| Series {
         name,
-        points: per_interval(intervals, |i| {
-            let h = &i.set.0["deliver"];
-            (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1000.0)
-        }),
+        points: per_interval(intervals, |i| i.deliver.map(|d| d[which])),
     };
     plot(
         "Delivery latency over time (corrected)",
         "ms",
-        &[
-            quantile("p50", 0.5),
-            quantile("p99", 0.99),
-            quantile("max", 1.0),
-        ],
+        &[quantile("p50", 0), quantile("p99", 1), quantile("max", 2)],
         &time_ticks(intervals),
     )
 }
 
 /// Deliveries, acknowledged publishes and requests per second, per interval.
-fn throughput_plot(intervals: &[Interval], total: &Set) -> String {
+fn throughput_plot(intervals: &[Point], total: &Set) -> String {
     // None for a histogram the run never recorded into.
-    let rate = |name, histogram: &'static str| {
+    let rate = |name, histogram: &'static str, count: fn(&Point) -> u64| {
         let ran = !total.0[histogram].is_empty();
         Series {
             name,
             points: per_interval(intervals, |i| {
-                ran.then(|| i.set.0[histogram].len() as f64 / i.length.as_secs_f64().max(1e-3))
+                ran.then(|| count(i) as f64 / i.length.as_secs_f64().max(1e-3))
             }),
         }
     };
@@ -244,9 +235,9 @@ fn throughput_plot(intervals: &[Interval], total: &Set) -> String {
         "Throughput over time",
         "per second",
         &[
-            rate("deliveries/s", "deliver"),
-            rate("publishes acknowledged/s", "publish_ack"),
-            rate("requests/s", "request"),
+            rate("deliveries/s", "deliver", |i| i.deliveries),
+            rate("publishes acknowledged/s", "publish_ack", |i| i.acks),
+            rate("requests/s", "request", |i| i.requests),
         ],
         &time_ticks(intervals),
     )
@@ -384,6 +375,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::load::stats::Interval;
 
     #[test]
     fn the_page_is_self_contained_and_plots_what_was_recorded() {
@@ -391,11 +383,13 @@ mod tests {
         for v in 1..=1000u64 {
             set.0.get_mut("deliver").unwrap().record(v * 10).unwrap();
         }
-        let intervals = [Interval {
+        let intervals: Intervals = [Interval {
             start: Duration::ZERO,
             length: Duration::from_secs(1),
             set,
-        }];
+        }]
+        .into_iter()
+        .collect();
         let load = crate::load::summary::build(crate::load::summary::Inputs {
             about: serde_json::from_value(json!({"api": "fibric", "target": "http://x", "runs": ["r"],
                 "start": "now", "profile": {"rate": 1.0, "batch": 1, "duration_ms": 1000, "ramp_ms": 0,
@@ -422,7 +416,7 @@ mod tests {
                 "<td><code>lost==0</code></td><td>3</td><td><strong>broken</strong></td>"
             )
         );
-        let points = distribution(&intervals[0].set.0["deliver"]);
+        let points = distribution(&intervals.totals().0["deliver"]);
         assert!(
             points
                 .windows(2)

@@ -22,6 +22,7 @@ pub mod config;
 pub mod engine;
 pub mod hlog;
 pub mod html;
+pub mod intervals;
 pub mod output;
 pub mod profile;
 pub mod report;

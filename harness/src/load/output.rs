@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use super::intervals::Intervals;
 use super::report::LoadReport;
 use super::stats::{HISTOGRAMS, Interval, Stats};
 use super::{hlog, html, summary};
@@ -19,7 +20,7 @@ pub struct Finished<'a> {
     pub report: &'a LoadReport,
     /// The wall-clock start of the schedule.
     pub start: SystemTime,
-    pub intervals: &'a [Interval],
+    pub intervals: &'a Intervals,
 }
 
 /// Something that shows or keeps a load run.

@@ -344,11 +344,13 @@ mod tests {
         for v in 1..=100u64 {
             set.0.get_mut("deliver").unwrap().record(v * 7).unwrap();
         }
-        let intervals = [Interval {
+        let intervals: crate::load::intervals::Intervals = [Interval {
             start: Duration::ZERO,
             length: Duration::from_secs(1),
             set,
-        }];
+        }]
+        .into_iter()
+        .collect();
         let about = serde_json::from_value(json!({"api": "fauna", "target": "http://127.0.0.1:9/",
             "runs": ["01kbx3m5q4t7y8z9a0b1c2d3e4"], "start": "2026-12-06T10:00:00.000Z",
             "profile": {"rate": "max", "batch": 1, "duration_ms": 1000, "ramp_ms": 0, "subscribers": 2,

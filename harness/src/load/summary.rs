@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
 
+use super::intervals::Intervals;
 use super::report::{About, Latency, LoadReport, Rates, Requests, VERSION};
-use super::stats::{COUNTERS, HISTOGRAMS, Interval, Set};
+use super::stats::{COUNTERS, HISTOGRAMS};
 use super::threshold::Threshold;
 
 /// Everything a summary is made of.
@@ -19,7 +20,7 @@ use super::threshold::Threshold;
 pub struct Inputs<'a> {
     /// What was run: api, target, run id, profile, start, workers.
     pub about: About,
-    pub intervals: &'a [Interval],
+    pub intervals: &'a Intervals,
     pub counters: BTreeMap<String, u64>,
     /// Subscribers connected or attempted, over all workers.
     pub subscribers: u64,
@@ -34,11 +35,9 @@ pub struct Inputs<'a> {
 
 /// Builds `load.json`.
 pub fn build(inputs: Inputs<'_>) -> LoadReport {
-    let mut total = Set::default();
-    for interval in inputs.intervals {
-        total.add(&interval.set);
-    }
-    let histograms = total
+    let histograms = inputs
+        .intervals
+        .totals()
         .0
         .iter()
         .map(|(name, h)| ((*name).to_owned(), Latency::of(h)))

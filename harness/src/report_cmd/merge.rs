@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use crate::cli::MergeArgs;
 use crate::exit::Exit;
+use crate::load::intervals::Intervals;
 use crate::load::output::{Files, Finished, LoadReporter, Terminal};
 use crate::load::report::{LoadReport, MergedRequests, Requests};
-use crate::load::stats::Interval;
 use crate::load::threshold::Threshold;
 use crate::load::{hlog, summary};
 
@@ -40,6 +40,7 @@ pub fn merge(args: &MergeArgs) -> Exit {
         }
     }
     let (start, intervals) = hlog::merge(&logs);
+    let intervals: Intervals = intervals.into_iter().collect();
     let merged = add_up(&loads, start, &intervals);
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports/out").join(format!(
@@ -61,11 +62,7 @@ pub fn merge(args: &MergeArgs) -> Exit {
 
 /// The workers' reports as one: counters and subscribers summed, every run
 /// id kept, the thresholds checked again on the merged figures.
-fn add_up(
-    loads: &[LoadReport],
-    start: std::time::SystemTime,
-    intervals: &[Interval],
-) -> LoadReport {
+fn add_up(loads: &[LoadReport], start: std::time::SystemTime, intervals: &Intervals) -> LoadReport {
     let mut counters = std::collections::BTreeMap::new();
     let mut subscribers = 0;
     let mut thresholds: Vec<Threshold> = Vec::new();

@@ -229,7 +229,7 @@ fn merged_interval_logs_equal_one_histogram_of_the_same_samples() {
     for (w, intervals) in worker_intervals.iter().enumerate() {
         let worker_dir = dir.path().join(format!("w{w}"));
         std::fs::create_dir_all(&worker_dir).unwrap();
-        hlog::write(&worker_dir, start, intervals).unwrap();
+        hlog::write(&worker_dir, start, &intervals.iter().cloned().collect()).unwrap();
         logs.push(hlog::read(&worker_dir).unwrap());
     }
     let (merged_start, merged) = hlog::merge(&logs);
