@@ -18,7 +18,8 @@
 //! all meant to go out at the time of the first.
 //!
 //! Every subscriber keeps a bit per event of this worker, so duplicates are
-//! counted, and events it never saw are `lost`. Events of one publisher worker
+//! counted, and events it never saw are `lost`; a long run keeps these bits
+//! and the publishers' ledger for the newest events only (`window.rs`). Events of one publisher worker
 //! must arrive in the order that worker sent them (each waited for the
 //! previous acknowledgement); one that arrives after a later one is `out_of_order`.
 //!
@@ -29,7 +30,7 @@
 //! `lost`, as they would be for any client.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
@@ -42,6 +43,7 @@ use super::intervals::Intervals;
 use super::schedule::{Schedule, Shard};
 use super::stats::{Interval, Local, Stats};
 use super::timing;
+use super::window::{Arrival, Ledger, Seen};
 
 /// A publish later than this after its intended time counts as late.
 const LATE: Duration = Duration::from_millis(100);
@@ -101,11 +103,6 @@ impl Plan {
     }
 }
 
-/// The state of one event of this worker.
-const PENDING: u8 = 0;
-const ACKED: u8 = 1;
-const FAILED: u8 = 2;
-
 /// What publishers and subscribers share.
 #[derive(Debug)]
 struct Shared {
@@ -113,14 +110,12 @@ struct Shared {
     stats: Arc<Stats>,
     /// When the schedule starts.
     start: Instant,
-    /// Per local event: when it was actually sent, in microseconds after `start`, plus one (0: not yet).
-    sent: Vec<AtomicU64>,
-    /// Per local event: when its acknowledgement came, the same way.
-    acked_at: Vec<AtomicU64>,
+    /// Per local event, for the newest ones: when it was sent and
+    /// acknowledged, and whether it failed.
+    ledger: Ledger,
     /// Local events handed to a publisher so far: an upper bound of the
-    /// indices in use (a closed loop uses few of its `sent` slots).
+    /// indices in use (a closed loop uses few of its events).
     issued: AtomicU64,
-    state: Vec<AtomicU8>,
     /// Events acknowledged so far.
     acked: AtomicU64,
 }
@@ -216,10 +211,8 @@ impl Shared {
             .unwrap_or_default();
         Shared {
             start: Instant::now() + until_start,
-            sent: (0..events).map(|_| AtomicU64::new(0)).collect(),
-            acked_at: (0..events).map(|_| AtomicU64::new(0)).collect(),
+            ledger: Ledger::new(events),
             issued: AtomicU64::new(0),
-            state: (0..events).map(|_| AtomicU8::new(PENDING)).collect(),
             acked: AtomicU64::new(0),
             plan: plan.clone(),
             stats: Arc::clone(stats),
@@ -349,7 +342,7 @@ async fn connect_all(
 /// loop, until the duration is over).
 async fn publish(adapter: Arc<Adapter>, shared: Arc<Shared>, worker: u32) {
     let plan = &shared.plan;
-    let (batch, events) = (u64::from(plan.batch), shared.sent.len() as u64);
+    let (batch, events) = (u64::from(plan.batch), shared.ledger.events());
     let closed = plan.schedule.is_closed();
     let end = shared.start + plan.schedule.duration;
     let mut first = u64::from(worker) * batch;
@@ -371,7 +364,7 @@ async fn publish(adapter: Arc<Adapter>, shared: Arc<Shared>, worker: u32) {
             .issued
             .fetch_max(first + local.len() as u64, Ordering::AcqRel);
         for &i in &local {
-            shared.sent[i as usize].store(sent.as_micros() as u64 + 1, Ordering::Release);
+            shared.ledger.sent(i, sent);
         }
         let ks: Vec<u64> = local.iter().map(|&i| plan.global(i)).collect();
         let answer = adapter.publish_batch(&ks).await;
@@ -380,9 +373,7 @@ async fn publish(adapter: Arc<Adapter>, shared: Arc<Shared>, worker: u32) {
         match answer {
             Ok(()) => {
                 for &i in &local {
-                    let stored = acked.as_micros() as u64 + 1;
-                    shared.acked_at[i as usize].store(stored, Ordering::Release);
-                    shared.state[i as usize].store(ACKED, Ordering::Release);
+                    shared.ledger.acked(i, acked);
                 }
                 shared.acked.fetch_add(n, Ordering::AcqRel);
                 shared.stats.count("published", n);
@@ -392,7 +383,7 @@ async fn publish(adapter: Arc<Adapter>, shared: Arc<Shared>, worker: u32) {
             }
             Err(error) => {
                 for &i in &local {
-                    shared.state[i as usize].store(FAILED, Ordering::Release);
+                    shared.ledger.failed(i);
                 }
                 shared.stats.count("publish_errors", n);
                 tracing::debug!(first = ks[0], %error, "publish failed");
@@ -521,13 +512,14 @@ impl Tally {
         let Some(i) = event.marker.and_then(|k| shared.plan.local(k)) else {
             return;
         };
-        let Some(sent) = shared.sent.get(i as usize).map(offset) else {
+        if i >= shared.ledger.events() {
             return;
-        };
-        if !self.seen.insert(i) {
+        }
+        if self.seen.insert(i, &shared.ledger) != Arrival::First {
             stats.count("duplicated", 1);
             return;
         }
+        let sent = shared.ledger.sent_at(i);
         self.received += 1;
         stats.count("delivered", 1);
         let now = now.saturating_duration_since(shared.start);
@@ -538,7 +530,7 @@ impl Tally {
         if let Some(origin) = timing::latency_origin(closed, shared.plan.intended(i), sent) {
             stats.record("deliver", timing::since(origin, now));
         }
-        match offset(&shared.acked_at[i as usize]) {
+        match shared.ledger.acked_at(i) {
             None => {
                 stats.count("delivered_before_ack", 1);
                 stats.record("ack_deliver", Duration::ZERO);
@@ -555,20 +547,8 @@ impl Tally {
 
     /// The acknowledged events this subscriber never received.
     fn missed(&self, shared: &Shared) -> u64 {
-        let issued = shared.issued.load(Ordering::Acquire) as usize;
-        (0..issued.min(shared.state.len()))
-            .filter(|&i| {
-                shared.state[i].load(Ordering::Acquire) == ACKED && !self.seen.contains(i as u64)
-            })
-            .count() as u64
-    }
-}
-
-/// A time stored as microseconds after the start plus one (0: not yet), as an offset.
-fn offset(stored: &AtomicU64) -> Option<Duration> {
-    match stored.load(Ordering::Acquire) {
-        0 => None,
-        micros_plus_one => Some(Duration::from_micros(micros_plus_one - 1)),
+        let issued = shared.issued.load(Ordering::Acquire);
+        self.seen.missed(issued, &shared.ledger)
     }
 }
 
@@ -603,29 +583,5 @@ async fn reconnect(
                 }
             }
         }
-    }
-}
-
-/// A bit per event, grown as events arrive (a closed loop has room for
-/// millions of events and uses a fraction of them).
-#[derive(Debug, Default)]
-struct Seen(Vec<u64>);
-
-impl Seen {
-    /// Marks `i`; false if it was marked already.
-    fn insert(&mut self, i: u64) -> bool {
-        let (word, bit) = ((i / 64) as usize, 1u64 << (i % 64));
-        if word >= self.0.len() {
-            self.0.resize(word + 1, 0);
-        }
-        let fresh = self.0[word] & bit == 0;
-        self.0[word] |= bit;
-        fresh
-    }
-
-    fn contains(&self, i: u64) -> bool {
-        self.0
-            .get((i / 64) as usize)
-            .is_some_and(|word| word & (1u64 << (i % 64)) != 0)
     }
 }

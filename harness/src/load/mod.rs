@@ -32,6 +32,7 @@ pub mod stats;
 pub mod summary;
 pub mod threshold;
 pub mod timing;
+pub mod window;
 
 use std::sync::{Arc, Mutex};
 
