@@ -218,9 +218,11 @@ def cpu_summary(samples):
     return parts
 
 
-def server_growth_note(rss, apis):
+def server_growth_note(rss, apis, store):
     """The server's growth per event published: `--memory` keeps every event, so it grows with its log."""
     slope = rss["server"]["slope"]
+    if store != "memory":
+        return None
     rate = sum(a["rate"] for a in apis)
     if slope is None or not rate:
         return None
@@ -237,7 +239,10 @@ def results_markdown(args, apis, rss, delivery, p99, samples, warmup, verdicts):
     lines.append("")
     lines.append(f"Command: `{args.command}`" + (f" (binaries: `{args.binaries}`)" if args.binaries else ""))
     lines.append("")
-    lines.append(f"Run {date} on {machine()}. One `reference-server --memory`; one `harness load` per API, "
+    server = "--memory" if args.store == "memory" else "--data-dir` (the log on disk)"
+    if args.store == "memory":
+        server += "`"
+    lines.append(f"Run {date} on {machine()}. One `reference-server {server}; one `harness load` per API, "
                  f"all five at once, `--grace 5s --interval 1s`. Warm-up: the first {warmup:.0f} s. "
                  f"RSS tolerance {args.tolerance:g}; p99 limit max({args.p99_factor:g} × median interval p99, "
                  f"{P99_FLOOR_US // 1000} ms).")
@@ -278,7 +283,7 @@ def results_markdown(args, apis, rss, delivery, p99, samples, warmup, verdicts):
                      f"end. MemAvailable: {available[0] / 1024:,.0f} MiB at the start, {min(available) / 1024:,.0f} "
                      f"MiB at the lowest.")
         lines.append("")
-    note = server_growth_note(rss, apis)
+    note = server_growth_note(rss, apis, args.store)
     if note:
         lines.append(note)
         lines.append("")
@@ -508,6 +513,7 @@ def report(argv):
     ap.add_argument("--command", required=True)
     ap.add_argument("--binaries", default="", help="where the binaries came from")
     ap.add_argument("--stopped", default="", help="why soak.sh stopped the run early, if it did")
+    ap.add_argument("--store", default="memory", choices=["disk", "memory"], help="where the server kept its log")
     ap.add_argument("--api", type=parse_api, action="append", required=True)
     args = ap.parse_args(argv)
     out = args.out

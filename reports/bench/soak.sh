@@ -5,7 +5,7 @@
 #
 #   reports/bench/soak.sh [DURATION]      (default 1h; 30s, 10m, 2h, 1h 30m…)
 #
-# Starts one `reference-server --memory` and five `harness load` processes at
+# Starts one `reference-server` and five `harness load` processes at
 # once, one per API, each publishing at a fixed rate to its subscribers for
 # DURATION (then --grace 5s). Every second it samples the VmRSS of the server
 # and of each harness, their CPU seconds, the whole machine's busy CPU, the
@@ -17,7 +17,9 @@
 #      every harness exits 0 or 1;
 #   3. p99 stable: every 1 s interval's deliver p99 after the warm-up is at
 #      most max(SOAK_P99_FACTOR × the median interval p99, 50 ms) (default 3).
-# The server keeps every event (`--memory`), so some of its growth is the log.
+# The server keeps its log in a data directory under OUT (SOAK_STORE=disk, the
+# default; removed at the end) or in RAM (SOAK_STORE=memory: its RSS then grows
+# with the log by design).
 #
 # Each API's load is "SUBSCRIBERS RATE" (events a second) from SOAK_FIBRIC,
 # SOAK_PULSE, SOAK_FAUNA, SOAK_ACTYX, SOAK_ATPROTO, defaults below;
@@ -134,6 +136,7 @@ cleanup() {
     local pid
     for pid in "${pids[@]}" ${server_pid:+"$server_pid"}; do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}" ${server_pid:+"$server_pid"}; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$out/server-data"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -202,7 +205,15 @@ read_meminfo
 min_available_kib=$(python3 -c "import sys; print(int(float(sys.argv[1]) * int(sys.argv[2])))" "$min_available" "$mem_total")
 stopped=
 
-start_server "$out/server.log" "$bin/reference-server" --memory
+# The store: `disk` (default) keeps the log in a data directory under OUT
+# (removed at the end), as a long-running server would; `memory` keeps every
+# event in RAM, so the server's RSS grows with the log by design.
+case ${SOAK_STORE:-disk} in
+    disk) store=(--data-dir "$out/server-data") ;;
+    memory) store=(--memory) ;;
+    *) echo "soak.sh: SOAK_STORE is disk or memory, not ${SOAK_STORE}" >&2; exit 2 ;;
+esac
+start_server "$out/server.log" "$bin/reference-server" "${store[@]}"
 started=$EPOCHREALTIME
 for api in "${apis[@]}"; do
     args=(load --api "$api" --target "$url" --subscribers "${subscribers[$api]}" --rate "${rate[$api]}"
@@ -291,6 +302,7 @@ server_pid=
 # `python3 reports/bench/soak.py report @OUT/report.args` can redo it.
 report_args=("$out" --started "$started" --duration-s "$duration_s" --duration "$duration"
     --tolerance "$tolerance" --p99-factor "$factor" --command "$command" --stopped "$stopped"
+    --store "${SOAK_STORE:-disk}"
     --binaries "$bin ($("$bin/harness" --version))")
 for api in "${apis[@]}"; do
     report_args+=(--api "$api:${subscribers[$api]}:${rate[$api]}:${batch[$api]}:${exits[$api]}")

@@ -1,22 +1,26 @@
 //! What a load run keeps per event, for the newest events only, so a run of any length holds a fixed amount of memory: the publishers' ledger (sent, acknowledged, failed) and each subscriber's bit per event seen.
 //!
-//! A run of up to [`WINDOW`] events keeps all of them, exactly as it always
-//! has. A longer run keeps the newest: the ledger has `2 × WINDOW` slots, each
-//! tagged with the event in it, and a subscriber's bits cover the `WINDOW`
-//! events up to the newest it has seen. When a subscriber's window moves on,
-//! the events leaving it are settled: one the subscriber never saw and whose
-//! publish was acknowledged is lost, as it would be at the end of the run.
-//! So at a thousand events a second an event may come up to about two minutes
-//! after the newest a subscriber has seen and still count; one that comes
-//! later was counted lost when the window passed it, and its late copy counts
-//! as a duplicate. A subscriber so far behind that the ledger has reused the
-//! slot of an event it never saw counts that event lost too.
+//! The ledger has [`LEDGER`] slots, each tagged with the event in it: a run of
+//! up to that many events keeps all of them, a longer one the newest, so a
+//! subscriber as far as `LEDGER` events behind the publishers still has its
+//! events' send and acknowledgement times. A subscriber's bits cover the
+//! [`WINDOW`] events up to the newest it has seen: streams deliver in order,
+//! or nearly (a merge of Actyx streams, a replay after a reconnect), so the
+//! window only has to span how far out of order an event may come, not how
+//! far behind a subscriber is. When the window moves on, the events leaving it
+//! are settled: one the subscriber never saw whose publish was acknowledged
+//! is lost, as it would be at the end of the run. An event that comes more
+//! than `WINDOW` events after a newer one was counted lost when the window
+//! passed it, and its late copy counts as a duplicate. An unseen event whose
+//! slot the ledger has reused for a later one counts as lost too.
 
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Events a subscriber's window covers; the ledger keeps twice as many.
-pub const WINDOW: u64 = 1 << 17;
+/// Events a subscriber's window covers (512 bytes of bits).
+pub const WINDOW: u64 = 1 << 12;
+/// Events the ledger keeps (about 8 MiB).
+pub const LEDGER: u64 = 1 << 18;
 
 /// The fate of one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +53,7 @@ pub struct Ledger {
 impl Ledger {
     /// A ledger for a run of `events` events.
     pub fn new(events: u64) -> Ledger {
-        let slots = events.min(2 * WINDOW) as usize;
+        let slots = events.min(LEDGER) as usize;
         Ledger {
             slots: (0..slots).map(|_| Slot::default()).collect(),
             events,
