@@ -19,9 +19,10 @@
 //!
 //! Every subscriber keeps a bit per event of this worker, so duplicates are
 //! counted, and events it never saw are `lost`; a long run keeps these bits
-//! and the publishers' ledger for the newest events only (`window.rs`). Events of one publisher worker
-//! must arrive in the order that worker sent them (each waited for the
-//! previous acknowledgement); one that arrives after a later one is `out_of_order`.
+//! and the publishers' ledger for the newest events only (`window.rs`).
+//! Events of one publisher worker must arrive in the order that worker sent
+//! them (each waited for the previous acknowledgement); one that arrives
+//! after a later one is `out_of_order`.
 //!
 //! A subscriber whose stream drops before the run stops opens it again,
 //! resuming after the last position it read (SSE id, Fauna cursor, Actyx
@@ -469,7 +470,7 @@ struct Tally {
 impl Tally {
     fn new(plan: &Plan, position: Position) -> Tally {
         Tally {
-            seen: Seen::default(),
+            seen: Seen::new(u64::from(plan.publishers) * u64::from(plan.batch)),
             received: 0,
             connected: Instant::now(),
             last_event: None,

@@ -4,20 +4,21 @@
 //! up to that many events keeps all of them, a longer one the newest, so a
 //! subscriber as far as `LEDGER` events behind the publishers still has its
 //! events' send and acknowledgement times. A subscriber's bits cover the
-//! [`WINDOW`] events up to the newest it has seen: streams deliver in order,
-//! or nearly (a merge of Actyx streams, a replay after a reconnect), so the
-//! window only has to span how far out of order an event may come, not how
-//! far behind a subscriber is. When the window moves on, the events leaving it
+//! events up to the newest it has seen, at least [`WINDOW`] and at least four
+//! times the events the publishers may have in flight at once: streams
+//! deliver in order, or nearly (concurrent publishers, a merge of Actyx
+//! streams, a replay after a reconnect), so the window only has to span how
+//! far out of order an event may come, not how far behind a subscriber is. When the window moves on, the events leaving it
 //! are settled: one the subscriber never saw whose publish was acknowledged
 //! is lost, as it would be at the end of the run. An event that comes more
-//! than `WINDOW` events after a newer one was counted lost when the window
+//! than the window after a newer one was counted lost when the window
 //! passed it, and its late copy counts as a duplicate. An unseen event whose
 //! slot the ledger has reused for a later one counts as lost too.
 
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Events a subscriber's window covers (512 bytes of bits).
+/// The fewest events a subscriber's window covers (512 bytes of bits).
 pub const WINDOW: u64 = 1 << 12;
 /// Events the ledger keeps (about 8 MiB).
 pub const LEDGER: u64 = 1 << 18;
@@ -150,10 +151,12 @@ fn offset(stored: &AtomicU64) -> Option<Duration> {
     }
 }
 
-/// A subscriber's bit per event, for the [`WINDOW`] events up to the newest it has seen.
-#[derive(Debug, Default)]
+/// A subscriber's bit per event, for the window of events up to the newest it has seen.
+#[derive(Debug)]
 pub struct Seen {
-    /// Bit `i % WINDOW`, grown as events arrive (a closed loop has room for
+    /// Events the window covers, a power of two.
+    window: u64,
+    /// Bit `i % window`, grown as events arrive (a closed loop has room for
     /// millions of events and uses a fraction of them).
     bits: Vec<u64>,
     /// The oldest event the window covers; every older one is settled.
@@ -172,15 +175,25 @@ pub enum Arrival {
 }
 
 impl Seen {
+    /// A window for a run whose publishers have at most `in_flight` events out at once.
+    pub fn new(in_flight: u64) -> Seen {
+        Seen {
+            window: in_flight.saturating_mul(4).next_power_of_two().max(WINDOW),
+            bits: Vec::new(),
+            base: 0,
+            lost: 0,
+        }
+    }
+
     /// Marks `i`, moving the window on (and settling what leaves it) when `i` is past it.
     pub fn insert(&mut self, i: u64, ledger: &Ledger) -> Arrival {
         if i < self.base {
             return Arrival::Behind;
         }
-        if i >= self.base + WINDOW {
-            self.settle_to(i + 1 - WINDOW, ledger);
+        if i >= self.base + self.window {
+            self.settle_to(i + 1 - self.window, ledger);
         }
-        let (word, bit) = (((i % WINDOW) / 64) as usize, 1u64 << (i % 64));
+        let (word, bit) = (((i % self.window) / 64) as usize, 1u64 << (i % 64));
         if word >= self.bits.len() {
             self.bits.resize(word + 1, 0);
         }
@@ -195,21 +208,21 @@ impl Seen {
 
     fn contains(&self, i: u64) -> bool {
         i >= self.base
-            && i < self.base + WINDOW
+            && i < self.base + self.window
             && self
                 .bits
-                .get(((i % WINDOW) / 64) as usize)
+                .get(((i % self.window) / 64) as usize)
                 .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
     }
 
     /// Settles every event before `base`: lost if unseen and acknowledged.
     fn settle_to(&mut self, base: u64, ledger: &Ledger) {
-        let end = base.min(self.base + WINDOW);
+        let end = base.min(self.base + self.window);
         for j in self.base..end {
             if !self.contains(j) && ledger.lost_if_unseen(j) {
                 self.lost += 1;
             }
-            if let Some(word) = self.bits.get_mut(((j % WINDOW) / 64) as usize) {
+            if let Some(word) = self.bits.get_mut(((j % self.window) / 64) as usize) {
                 *word &= !(1u64 << (j % 64));
             }
         }

@@ -21,7 +21,7 @@ fn ledger(events: u64, failed: &[u64]) -> Ledger {
 #[test]
 fn a_run_that_fits_is_counted_exactly() {
     let ledger = ledger(1000, &[7]);
-    let mut seen = Seen::default();
+    let mut seen = Seen::new(1);
     for i in (0..1000).filter(|i| ![3, 7, 500].contains(i)) {
         assert_eq!(seen.insert(i, &ledger), Arrival::First);
     }
@@ -44,12 +44,12 @@ fn a_long_run_keeps_a_bounded_window_and_still_counts_every_loss() {
         LEDGER + 4 * WINDOW,
         events - 1,
     ];
-    let mut seen = Seen::default();
+    let mut seen = Seen::new(1);
     for i in (0..events).filter(|i| !skipped.contains(i)) {
         assert_eq!(seen.insert(i, &ledger), Arrival::First, "{i}");
     }
     assert!(
-        seen.bits.len() as u64 <= WINDOW / 64,
+        seen.bits.len() as u64 <= seen.window / 64,
         "{} words",
         seen.bits.len()
     );
@@ -67,7 +67,7 @@ fn a_long_run_keeps_a_bounded_window_and_still_counts_every_loss() {
 fn an_event_later_than_the_window_was_counted_lost_and_its_copy_is_behind() {
     let events = 3 * WINDOW;
     let ledger = ledger(events, &[]);
-    let mut seen = Seen::default();
+    let mut seen = Seen::new(1);
     for i in 1..events {
         seen.insert(i, &ledger);
     }
@@ -82,7 +82,7 @@ fn an_unsent_event_is_not_lost_and_a_jump_past_the_window_settles_what_it_skippe
         ledger.sent(i, Duration::ZERO);
         ledger.acked(i, Duration::ZERO);
     }
-    let mut seen = Seen::default();
+    let mut seen = Seen::new(1);
     seen.insert(0, &ledger);
     // A jump over everything between, all sent and acknowledged.
     seen.insert(3 * WINDOW, &ledger);
@@ -90,4 +90,11 @@ fn an_unsent_event_is_not_lost_and_a_jump_past_the_window_settles_what_it_skippe
     assert_eq!(seen.missed(3 * WINDOW + 5, &ledger), 3 * WINDOW - 1);
     assert!(!ledger.lost_if_unseen(3 * WINDOW + 1));
     assert!(ledger.lost_if_unseen(1), "acknowledged, never seen");
+}
+
+#[test]
+fn the_window_spans_four_times_what_the_publishers_have_in_flight() {
+    assert_eq!(Seen::new(1).window, WINDOW);
+    // 64 publishers sending batches of 100: 6,400 events in flight at once.
+    assert_eq!(Seen::new(6400).window, 32_768);
 }
