@@ -66,6 +66,23 @@ pub enum SseItem {
 }
 
 /// A dispatched event, as a browser's `MessageEvent` would see it.
+/// An item lent by [`SseParser::next_ref`]: an event borrowed from the parser's buffers, or any
+/// other item as [`SseParser::next_item`] gives it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SseRef<'a> {
+    Event(SseEventRef<'a>),
+    Item(SseItem),
+}
+
+/// An [`SseEvent`], borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseEventRef<'a> {
+    pub event_type: &'a str,
+    pub data: &'a str,
+    pub last_event_id: &'a str,
+    pub id_field_seen: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SseEvent {
     /// The `event` field, or `message` when the block gave none or an empty one.

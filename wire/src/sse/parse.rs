@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::{Discarded, SseError, SseEvent, SseItem, SseLimits};
+use super::{Discarded, SseError, SseEvent, SseEventRef, SseItem, SseLimits, SseRef};
 
 /// The UTF-8 encoding of U+FEFF, which the UTF-8 decode algorithm drops at the start of a stream.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -59,6 +59,9 @@ struct Block {
     id_seen: bool,
     /// The event source's "last event ID string": what a reconnecting client sends.
     last_event_id: String,
+    /// The buffers hold an event lent by [`SseParser::next_ref`]; they are emptied before the
+    /// next line is read.
+    lent: bool,
     reconnection_time: Option<u64>,
 }
 
@@ -90,9 +93,44 @@ impl SseParser {
 
     /// The next complete item, or `Ok(None)` when more bytes are needed.
     pub fn next_item(&mut self) -> Result<Option<SseItem>, SseError> {
+        Ok(match self.next_line_item()? {
+            None => None,
+            Some(Interpreted::Item(item)) => Some(item),
+            Some(Interpreted::Dispatch) => self.block.close().map(SseItem::Event),
+        })
+    }
+
+    /// As [`next_item`](Self::next_item), with an event lent from the parser's
+    /// buffers instead of copied out of them: a reader that needs only a look at
+    /// each event allocates nothing per event. The buffers are emptied by the
+    /// next call.
+    pub fn next_ref(&mut self) -> Result<Option<SseRef<'_>>, SseError> {
+        Ok(match self.next_line_item()? {
+            None => None,
+            Some(Interpreted::Item(item)) => Some(SseRef::Item(item)),
+            Some(Interpreted::Dispatch) => {
+                self.block.lent = true;
+                let block = &self.block;
+                Some(SseRef::Event(SseEventRef {
+                    event_type: if block.event_type.is_empty() {
+                        "message"
+                    } else {
+                        &block.event_type
+                    },
+                    data: block.data.strip_suffix('\n').unwrap_or(&block.data),
+                    last_event_id: &block.id_buffer,
+                    id_field_seen: block.id_seen,
+                }))
+            }
+        })
+    }
+
+    /// Reads lines up to the next one that makes an item or dispatches an event.
+    fn next_line_item(&mut self) -> Result<Option<Interpreted>, SseError> {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
+        self.block.take_back();
         loop {
             let Some((from, to)) = self.input.next_line() else {
                 // Until the first three bytes are known, they may yet vanish as a byte order
@@ -109,8 +147,8 @@ impl SseParser {
             if let Some(err) = limit_hit(line, true, self.block.data_len, self.limits) {
                 return Err(self.fail(err));
             }
-            if let Some(item) = self.block.line(line) {
-                return Ok(Some(item));
+            if let Some(interpreted) = self.block.line(line) {
+                return Ok(Some(interpreted));
             }
         }
     }
@@ -126,6 +164,7 @@ impl SseParser {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
+        self.block.take_back();
         let pending = self.input.pending();
         if let Some(err) = limit_hit(pending, false, self.block.data_len, self.limits) {
             return Err(self.fail(err));
@@ -230,17 +269,30 @@ impl Input {
     }
 }
 
+/// What one line came to.
+enum Interpreted {
+    Item(SseItem),
+    /// A blank line after a block with data: the block's buffers hold an event.
+    Dispatch,
+}
+
 impl Block {
     /// Interprets one complete line (without its line ending).
-    fn line(&mut self, line: &[u8]) -> Option<SseItem> {
+    fn line(&mut self, line: &[u8]) -> Option<Interpreted> {
         if line.is_empty() {
             self.last_event_id.clone_from(&self.id_buffer);
-            return self.close().map(SseItem::Event);
+            if self.data.is_empty() {
+                self.close();
+                return None;
+            }
+            return Some(Interpreted::Dispatch);
         }
         let (name, value) = match line.iter().position(|&b| b == b':') {
             Some(0) => {
                 let text = strip_space(line.get(1..).unwrap_or_default());
-                return Some(SseItem::Comment(decode(text).into_owned()));
+                return Some(Interpreted::Item(SseItem::Comment(
+                    decode(text).into_owned(),
+                )));
             }
             Some(colon) => (
                 line.get(..colon).unwrap_or_default(),
@@ -249,7 +301,10 @@ impl Block {
             None => (line, &[][..]),
         };
         match name {
-            b"event" => self.event_type = decode(value).into_owned(),
+            b"event" => {
+                self.event_type.clear();
+                self.event_type.push_str(&decode(value));
+            }
             b"data" => {
                 self.data.push_str(&decode(value));
                 self.data.push('\n');
@@ -258,17 +313,28 @@ impl Block {
             // An id containing U+0000 could not be sent back as `Last-Event-ID`, so the spec
             // ignores the whole field.
             b"id" if !value.contains(&0) => {
-                self.id_buffer = decode(value).into_owned();
+                self.id_buffer.clear();
+                self.id_buffer.push_str(&decode(value));
                 self.id_seen = true;
             }
             b"retry" => {
                 let ms = parse_retry(value)?;
                 self.reconnection_time = Some(ms);
-                return Some(SseItem::Retry(ms));
+                return Some(Interpreted::Item(SseItem::Retry(ms)));
             }
             _ => {}
         }
         None
+    }
+
+    /// Empties the buffers of an event lent out, keeping their capacity.
+    fn take_back(&mut self) {
+        if std::mem::take(&mut self.lent) {
+            self.data.clear();
+            self.event_type.clear();
+            self.data_len = 0;
+            self.id_seen = false;
+        }
     }
 
     /// Empties the block's buffers, returning the event they make if the data buffer was not

@@ -11,8 +11,8 @@ use std::path::Path;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use wire::sse::{
-    Discarded, EncodeEvent, SseError, SseEvent, SseItem, SseLimits, SseParser, encode_comment,
-    encode_event, encode_retry,
+    Discarded, EncodeEvent, SseError, SseEvent, SseItem, SseLimits, SseParser, SseRef,
+    encode_comment, encode_event, encode_retry,
 };
 
 use crate::support::wire_fixtures;
@@ -30,13 +30,36 @@ struct Outcome {
 
 /// Feeds `chunks` one push at a time, draining after each push as a client would.
 fn run<'a>(limits: SseLimits, chunks: impl IntoIterator<Item = &'a [u8]>) -> Outcome {
+    run_with(limits, chunks, SseParser::next_item)
+}
+
+/// As [`run`], through `next_ref`, each lent event copied out.
+fn run_lent<'a>(limits: SseLimits, chunks: impl IntoIterator<Item = &'a [u8]>) -> Outcome {
+    run_with(limits, chunks, |parser| {
+        Ok(parser.next_ref()?.map(|item| match item {
+            SseRef::Event(event) => SseItem::Event(SseEvent {
+                event_type: event.event_type.to_owned(),
+                data: event.data.to_owned(),
+                last_event_id: event.last_event_id.to_owned(),
+                id_field_seen: event.id_field_seen,
+            }),
+            SseRef::Item(item) => item,
+        }))
+    })
+}
+
+fn run_with<'a>(
+    limits: SseLimits,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+    mut next: impl FnMut(&mut SseParser) -> Result<Option<SseItem>, SseError>,
+) -> Outcome {
     let mut parser = SseParser::new(limits);
     let mut items = Vec::new();
     let mut error = None;
     'feed: for chunk in chunks {
         parser.push(chunk);
         loop {
-            match parser.next_item() {
+            match next(&mut parser) {
                 Ok(Some(item)) => items.push(item),
                 Ok(None) => break,
                 Err(err) => {
@@ -600,6 +623,23 @@ proptest! {
     ) {
         let cuts: Vec<usize> = cuts.iter().map(|cut| cut % (bytes.len() + 1)).collect();
         assert_split_invariant(limits, &bytes, &cuts)?;
+    }
+
+    #[test]
+    fn lent_events_are_the_events_next_item_gives(
+        limits in any_limits(),
+        bytes in prop_oneof![sse_ish_bytes(), prop::collection::vec(any::<u8>(), 0..160)],
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let mut cuts: Vec<usize> = cuts.iter().map(|cut| cut % (bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut from = 0;
+        for cut in cuts.into_iter().chain([bytes.len()]) {
+            chunks.push(&bytes[from..cut]);
+            from = cut;
+        }
+        prop_assert_eq!(run_lent(limits, chunks.clone()), run(limits, chunks));
     }
 
     #[test]

@@ -3,12 +3,11 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::stream::BoxStream;
-use wire::sse::{SseItem, SseLimits};
+use wire::sse::{SseLimits, SseParser, SseRef};
 
 use crate::client::actyx::{self, OffsetMap};
 use crate::transport::framed;
 use crate::transport::lines::{LineLimit, Lines};
-use crate::transport::sse::Sse;
 
 /// One frame (SSE event or comment, line, WebSocket message) a subscriber read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,25 +83,87 @@ pub(super) fn micros_time(micros: u64) -> SystemTime {
 }
 
 /// SSE events and comments of a response; `event` reads each event's data.
+///
+/// The parser lends each event (`next_ref`) rather than copying it out, and a
+/// read's position is the last event id in it, so an event costs no
+/// allocation here. The read's bytes go to its first frame.
 pub(super) fn sse_frames(
     response: reqwest::Response,
     event: impl Fn(&str) -> Event + Send + 'static,
 ) -> Frames {
+    use futures_util::StreamExt;
     let limits = SseLimits {
         max_line_bytes: MAX_FRAME,
         max_event_bytes: MAX_FRAME,
     };
-    framed(response, Sse::new(limits), move |item, bytes| {
-        let (event, step) = match &item {
-            SseItem::Event(data) => (
-                Some(event(&data.data)),
-                data.id_field_seen
-                    .then(|| Step::Id(data.last_event_id.clone())),
-            ),
-            _ => (None, None),
-        };
-        Frame { bytes, event, step }
-    })
+    let mut reader = SseRead {
+        parser: SseParser::new(limits),
+        unread: 0,
+        id: String::new(),
+    };
+    let mut failed = false;
+    response
+        .bytes_stream()
+        .filter_map(move |chunk| {
+            let read = match chunk {
+                _ if failed => None,
+                Ok(chunk) => reader.read(&chunk, &event).transpose(),
+                Err(error) => Some(Err(error.to_string())),
+            };
+            failed = matches!(read, Some(Err(_)));
+            std::future::ready(read)
+        })
+        .boxed()
+}
+
+/// A load subscriber's SSE reading.
+struct SseRead {
+    parser: SseParser,
+    /// Bytes read since the last frame.
+    unread: usize,
+    /// The id of the last event with one in this read (its buffer kept between reads).
+    id: String,
+}
+
+impl SseRead {
+    /// The frames one chunk completes (`None`: none); the read's position is its last event id.
+    fn read(
+        &mut self,
+        chunk: &[u8],
+        event: &impl Fn(&str) -> Event,
+    ) -> Result<Option<Vec<Frame>>, String> {
+        self.parser.push(chunk);
+        self.unread += chunk.len();
+        let mut frames: Vec<Frame> = Vec::new();
+        let mut with_id = None;
+        loop {
+            let item = self
+                .parser
+                .next_ref()
+                .map_err(|error| format!("the stream broke the SSE limits: {error}"))?;
+            let seen = match item {
+                None => break,
+                Some(SseRef::Event(data)) => {
+                    if data.id_field_seen {
+                        with_id = Some(frames.len());
+                        self.id.clear();
+                        self.id.push_str(data.last_event_id);
+                    }
+                    Some(event(data.data))
+                }
+                Some(SseRef::Item(_)) => None,
+            };
+            frames.push(Frame {
+                bytes: std::mem::take(&mut self.unread),
+                event: seen,
+                step: None,
+            });
+        }
+        if let Some(at) = with_id {
+            frames[at].step = Some(Step::Id(self.id.clone()));
+        }
+        Ok((!frames.is_empty()).then_some(frames))
+    }
 }
 
 /// A load subscriber's lines: its limit, and nothing recorded.
@@ -123,4 +184,48 @@ pub(super) fn line_frames(
         let (event, step) = read(line.bytes());
         Frame { bytes, event, step }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_sse_read_gives_each_frame_its_bytes_and_the_read_its_last_id() {
+        let mut reader = SseRead {
+            parser: SseParser::new(SseLimits::default()),
+            unread: 0,
+            id: String::new(),
+        };
+        let event = |data: &str| Event {
+            marker: data.parse().ok(),
+            at: None,
+        };
+        let chunks = [
+            "id: a\ndata: 1\n\n: keep-alive\n\n",
+            "data: 2\n",
+            "\nid: b\ndata: 3\n\nid: c\ndata: 4\n\nid: d\n\n",
+        ];
+        let mut reads = Vec::new();
+        for chunk in chunks {
+            reads.push(reader.read(chunk.as_bytes(), &event).unwrap());
+        }
+        let first = reads[0].as_ref().unwrap();
+        assert_eq!(first.len(), 2, "the event and the comment");
+        assert_eq!(first[0].event.unwrap().marker, Some(1));
+        assert_eq!(first[0].step, Some(Step::Id("a".to_owned())));
+        assert_eq!((first[1].event, first[1].step.clone()), (None, None));
+        assert!(reads[1].is_none(), "half an event is no frame");
+        let third = reads[2].as_ref().unwrap();
+        let markers: Vec<_> = third.iter().map(|f| f.event.unwrap().marker).collect();
+        assert_eq!(markers, [Some(2), Some(3), Some(4)]);
+        // Only the last event's id is the read's position; a block with an id
+        // and no data dispatches nothing, as before.
+        let steps: Vec<_> = third.iter().map(|f| f.step.clone()).collect();
+        assert_eq!(steps, [None, None, Some(Step::Id("c".to_owned()))]);
+        // Every byte is counted once, the chunk that completed nothing in the next read.
+        let bytes: usize = reads.iter().flatten().flatten().map(|f| f.bytes).sum();
+        assert_eq!(bytes, chunks.iter().map(|c| c.len()).sum::<usize>());
+        assert_eq!(third[0].bytes, chunks[1].len() + chunks[2].len());
+    }
 }
