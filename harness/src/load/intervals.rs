@@ -182,17 +182,22 @@ fn decode(reader: &mut impl Read) -> Result<Interval, String> {
         Ok(Duration::from_micros(u64::from_le_bytes(word)))
     };
     let (start, length) = (micros()?, micros()?);
-    let mut set = Set::default();
     let mut deserializer = Deserializer::new();
-    for (name, _) in HISTOGRAMS {
-        let histogram: hdrhistogram::Histogram<u64> = deserializer
-            .deserialize(reader)
-            .map_err(|e| format!("{name}: {e:?}"))?;
-        if let Some(h) = set.0.get_mut(name) {
-            h.add(&histogram).map_err(|e| format!("{name}: {e:?}"))?;
-        }
-    }
-    Ok(Interval { start, length, set })
+    // Each histogram comes back with the bounds it was written with, the run's.
+    let set = HISTOGRAMS
+        .iter()
+        .map(|(name, _)| {
+            deserializer
+                .deserialize(reader)
+                .map(|histogram| (*name, histogram))
+                .map_err(|e| format!("{name}: {e:?}"))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(Interval {
+        start,
+        length,
+        set: Set(set),
+    })
 }
 
 /// What a failing spool had kept, read back.
