@@ -82,6 +82,11 @@ fn run_with<'a>(
 }
 
 fn run_split(limits: SseLimits, bytes: &[u8], cuts: &[usize]) -> Outcome {
+    run(limits, split(bytes, cuts))
+}
+
+/// `bytes` cut at `cuts` (in any order, each at most the length).
+fn split<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     let mut cuts: Vec<usize> = cuts.iter().map(|&cut| cut.min(bytes.len())).collect();
     cuts.sort_unstable();
     let mut chunks = Vec::new();
@@ -90,7 +95,7 @@ fn run_split(limits: SseLimits, bytes: &[u8], cuts: &[usize]) -> Outcome {
         chunks.push(&bytes[from..cut]);
         from = cut;
     }
-    run(limits, chunks)
+    chunks
 }
 
 fn event_json(event: &SseEvent) -> Value {
@@ -631,14 +636,8 @@ proptest! {
         bytes in prop_oneof![sse_ish_bytes(), prop::collection::vec(any::<u8>(), 0..160)],
         cuts in prop::collection::vec(any::<usize>(), 0..8),
     ) {
-        let mut cuts: Vec<usize> = cuts.iter().map(|cut| cut % (bytes.len() + 1)).collect();
-        cuts.sort_unstable();
-        let mut chunks = Vec::new();
-        let mut from = 0;
-        for cut in cuts.into_iter().chain([bytes.len()]) {
-            chunks.push(&bytes[from..cut]);
-            from = cut;
-        }
+        let cuts: Vec<usize> = cuts.iter().map(|cut| cut % (bytes.len() + 1)).collect();
+        let chunks = split(&bytes, &cuts);
         prop_assert_eq!(run_lent(limits, chunks.clone()), run(limits, chunks));
     }
 
