@@ -95,6 +95,11 @@ impl<IO> StallGuard<IO> {
         }
     }
 
+    /// The stream inside.
+    pub fn get_ref(&self) -> &IO {
+        &self.inner
+    }
+
     /// Reads pending once `limit` has passed fail, until the first
     /// [`PROTOCOL_PREFIX`] bytes have arrived or anything has been written.
     pub fn with_first_bytes_deadline(mut self, limit: Duration) -> Self {

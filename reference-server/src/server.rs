@@ -93,7 +93,7 @@ const HTTP1_MAX_BUF: usize = 64 * 1024;
 /// Accepts connections until `stop` fires, serves each in a task of its own,
 /// then waits for them all to end (each is told to finish gracefully).
 ///
-/// This is `axum::serve` with hyper's builder in reach: axum's own has no
+/// This is `axum::serve` with hyper's builders in reach: axum's own has no
 /// timer, so hyper's HTTP/1 header-read timeout would never fire.
 async fn serve_connections(
     mut listener: GuardedListener,
@@ -101,15 +101,7 @@ async fn serve_connections(
     header_read_timeout: Duration,
     stop: CancellationToken,
 ) {
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
-        .max_buf_size(HTTP1_MAX_BUF);
-    // WebSockets over HTTP/2 need the extended CONNECT protocol.
-    builder.http2().enable_connect_protocol();
-    let builder = Arc::new(builder);
+    let builders = Arc::new(Builders::new(header_read_timeout));
     // Every connection task holds a receiver; the sender's `closed()` is "all ended".
     let (all_closed, connection) = watch::channel(());
     loop {
@@ -117,19 +109,23 @@ async fn serve_connections(
             (io, _) = Listener::accept(&mut listener) => io,
             () = stop.cancelled() => break,
         };
-        let builder = Arc::clone(&builder);
+        let builders = Arc::clone(&builders);
         let service = TowerToHyperService::new(router.clone());
         let stop = stop.clone();
         let connection = connection.clone();
         tokio::spawn(async move {
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-            let mut conn = std::pin::pin!(conn);
-            let result = tokio::select! {
-                result = conn.as_mut() => result,
-                () = stop.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
+            let result = match sniff(&io, header_read_timeout).await {
+                Sniffed::Http1 => {
+                    let conn = builders.http1.serve_connection(TokioIo::new(io), service);
+                    drive(conn.with_upgrades(), &stop, |conn| conn.graceful_shutdown()).await
                 }
+                Sniffed::Unsure => {
+                    let conn = builders
+                        .auto
+                        .serve_connection_with_upgrades(TokioIo::new(io), service);
+                    drive(conn, &stop, |conn| conn.graceful_shutdown()).await
+                }
+                Sniffed::Nothing => Ok(()),
             };
             if let Err(error) = result {
                 tracing::trace!(%error, "connection ended with an error");
@@ -139,6 +135,80 @@ async fn serve_connections(
     }
     drop(connection);
     all_closed.closed().await;
+}
+
+/// What may be buffered and waited for on a connection, per protocol.
+struct Builders {
+    /// HTTP/1.1 when the first bytes already say so.
+    http1: hyper::server::conn::http1::Builder,
+    /// HTTP/1.1 or h2c, told apart by reading the first 24 bytes.
+    auto: Builder<TokioExecutor>,
+}
+
+impl Builders {
+    fn new(header_read_timeout: Duration) -> Builders {
+        let mut http1 = hyper::server::conn::http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout)
+            .max_buf_size(HTTP1_MAX_BUF);
+        let mut auto = Builder::new(TokioExecutor::new());
+        auto.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout)
+            .max_buf_size(HTTP1_MAX_BUF);
+        // WebSockets over HTTP/2 need the extended CONNECT protocol.
+        auto.http2().enable_connect_protocol();
+        Builders { http1, auto }
+    }
+}
+
+/// The HTTP/2 connection preface (RFC 9113 §3.4), which an h2c client sends first.
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What a connection's first bytes, peeked and left unread, say.
+enum Sniffed {
+    /// They are not the h2c preface's.
+    Http1,
+    /// The preface, or a beginning of it: hyper-util reads on and tells.
+    Unsure,
+    /// The peer closed or sent nothing within the header-read timeout.
+    Nothing,
+}
+
+/// Peeks at a new connection's first bytes. hyper-util's detection reads
+/// them off the socket and hands them back to hyper as a separate first
+/// read, which makes hyper grow its 8 KiB read buffer to 16 KiB on every
+/// connection; a request that has begun with anything but the preface is
+/// served by hyper's HTTP/1 connection directly, its buffer untouched.
+async fn sniff(io: &crate::conn::StallGuard<tokio::net::TcpStream>, wait: Duration) -> Sniffed {
+    let mut first = [0u8; H2_PREFACE.len()];
+    match tokio::time::timeout(wait, io.get_ref().peek(&mut first)).await {
+        Ok(Ok(0) | Err(_)) | Err(_) => Sniffed::Nothing,
+        Ok(Ok(n)) if first[..n] != H2_PREFACE[..n] => Sniffed::Http1,
+        Ok(Ok(_)) => Sniffed::Unsure,
+    }
+}
+
+/// Runs a connection to its end; once `stop` fires it is told to finish gracefully.
+async fn drive<C, E>(
+    conn: C,
+    stop: &CancellationToken,
+    graceful: impl FnOnce(std::pin::Pin<&mut C>),
+) -> Result<(), String>
+where
+    C: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let mut conn = std::pin::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = stop.cancelled() => {
+            graceful(conn.as_mut());
+            conn.await
+        }
+    };
+    result.map_err(|error| error.to_string())
 }
 
 /// A server running on the current tokio runtime.

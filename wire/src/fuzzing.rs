@@ -10,6 +10,7 @@ use crate::car::{self, CarLimits};
 use crate::cbor::{self, DecodeLimits};
 use crate::cid::Cid;
 use crate::frame;
+use crate::http1::{BodyDecoder, BodyKind, Http1Error, parse_head};
 use crate::jsonl::{Line, LineError, LineSplitter, Terminator};
 use crate::sse::{Discarded, SseError, SseItem, SseLimits, SseParser};
 
@@ -295,5 +296,78 @@ pub fn cid(data: &[u8]) {
             text,
             "a base32 CID string is not canonical"
         );
+    }
+}
+
+/// What an HTTP/1.1 body decoder made of one stream: the payload, the bytes it took, how it ended.
+#[derive(Debug, PartialEq, Eq)]
+struct Http1Outcome {
+    payload: Vec<u8>,
+    taken: usize,
+    end: Result<bool, Http1Error>,
+}
+
+fn http1_run(kind: BodyKind, chunks: &[&[u8]]) -> Http1Outcome {
+    let mut decoder = BodyDecoder::new(kind);
+    let mut outcome = Http1Outcome {
+        payload: Vec::new(),
+        taken: 0,
+        end: Ok(false),
+    };
+    for chunk in chunks {
+        if decoder.is_done() {
+            break;
+        }
+        match decoder.decode(chunk, &mut |run| outcome.payload.extend_from_slice(run)) {
+            Ok(taken) => outcome.taken += taken,
+            Err(error) => {
+                // A broken stream is dropped: how much of it was taken is not promised.
+                outcome.taken = 0;
+                outcome.end = Err(error);
+                return outcome;
+            }
+        }
+    }
+    outcome.end = Ok(decoder.is_done());
+    outcome
+}
+
+/// The first byte picks the body framing (chunked, sized by the second byte,
+/// or until close) and seeds the split; the rest is a response head followed
+/// by the body. Parsing the head must not panic; the body decoder must give
+/// the same payload, bytes taken and end however the stream is split, never
+/// more payload than bytes, and a sized body exactly its length.
+pub fn http1(data: &[u8]) {
+    let [seed, length, stream @ ..] = data else {
+        return;
+    };
+    let _ = parse_head(stream, 256);
+    let kind = match seed % 3 {
+        0 => BodyKind::Chunked,
+        1 => BodyKind::Length(u64::from(*length)),
+        _ => BodyKind::UntilClose,
+    };
+    let whole = http1_run(kind, &[stream]);
+    let split = http1_run(kind, &Chunks::new(*seed).split(stream));
+    assert_eq!(whole, split, "splitting the stream changed the body");
+    assert!(whole.taken <= stream.len());
+    assert!(
+        whole.payload.len() <= stream.len(),
+        "more payload than bytes"
+    );
+    if whole.end.is_ok() {
+        assert!(
+            whole.payload.len() <= whole.taken,
+            "more payload than bytes taken"
+        );
+    }
+    if let BodyKind::Length(n) = kind {
+        let n = usize::from(*length).min(stream.len());
+        assert_eq!(
+            whole.payload,
+            &stream[..n],
+            "a sized body is its first bytes"
+        );
+        assert_eq!(whole.end, Ok(n == usize::from(*length)));
     }
 }

@@ -8,6 +8,7 @@
 //! # Layout
 //!
 //! - [`sse`]: server-sent events, an incremental WHATWG parser and an encoder.
+//! - [`http1`]: HTTP/1.1 response heads and chunked, sized or close-delimited bodies.
 //! - [`jsonl`]: a JSON-lines splitter (`\n` and `\r\n`, blank lines as keep-alives).
 //! - [`varint`]: unsigned LEB128 varints as used by multiformats and CAR.
 //! - [`multibase`]: base32 (lower, unpadded) for CID strings and base58btc for `did:key`.
@@ -24,6 +25,7 @@ pub mod cid;
 pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod http1;
 pub mod jsonl;
 pub mod mst;
 pub mod multibase;

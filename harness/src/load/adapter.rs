@@ -22,7 +22,7 @@ use scenarios::Api;
 use crate::client::atproto::{self, COLLECTION, Session};
 use crate::client::{actyx, fauna, fibric, pulse};
 use crate::target::Credentials;
-use crate::transport::ws;
+use crate::transport::{Body, http1, ws};
 
 mod actyx_line;
 mod endpoints;
@@ -531,18 +531,28 @@ async fn json_call(request: reqwest::RequestBuilder) -> Result<Value, String> {
 }
 
 /// Sends a streaming request and insists on a 2xx head.
-async fn open(request: reqwest::RequestBuilder) -> Result<reqwest::Response, String> {
+async fn open(request: reqwest::RequestBuilder) -> Result<Body, String> {
     // A stream runs as long as the run: only the head has a deadline.
-    let response = tokio::time::timeout(
-        REQUEST_TIMEOUT,
-        request.timeout(Duration::from_secs(365 * 24 * 3600)).send(),
-    )
-    .await
-    .map_err(|_| "the stream did not answer in time".to_owned())?
-    .map_err(|e| e.to_string())?;
-    if response.status().is_success() {
-        Ok(response)
+    let (client, request) = request
+        .timeout(Duration::from_secs(365 * 24 * 3600))
+        .build_split();
+    let request = request.map_err(|e| e.to_string())?;
+    let late = || "the stream did not answer in time".to_owned();
+    let (status, body) = if http1::usable(&request) {
+        let response = tokio::time::timeout(REQUEST_TIMEOUT, http1::send(&request))
+            .await
+            .map_err(|_| late())??;
+        (response.head.status, Body::Http1(response))
     } else {
-        Err(format!("the stream answered {}", response.status()))
+        let response = tokio::time::timeout(REQUEST_TIMEOUT, client.execute(request))
+            .await
+            .map_err(|_| late())?
+            .map_err(|e| e.to_string())?;
+        (response.status().as_u16(), Body::from(response))
+    };
+    match reqwest::StatusCode::from_u16(status) {
+        Ok(status) if status.is_success() => Ok(body),
+        Ok(status) => Err(format!("the stream answered {status}")),
+        Err(_) => Err(format!("the stream answered status {status}")),
     }
 }

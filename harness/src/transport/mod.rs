@@ -12,11 +12,14 @@
 //! keeps of an item, and [`Stream`] (the checks' reader) records every item
 //! it reads, plus the end of the stream and why (once, also when the stream
 //! is dropped). The load subscriber reads through the same framings
-//! ([`framed`]) and records nothing, so it does not pay for a transcript.
+//! ([`framed`]) and records nothing, so it does not pay for a transcript; on
+//! plain `http://` it reads through its own HTTP/1.1 client ([`http1`]),
+//! which keeps no buffer while a stream is idle.
 //!
 //! Recorded streams are opened with [`crate::record::open_stream`], which
 //! records the request and the response head.
 
+pub mod http1;
 pub mod lines;
 pub mod sse;
 pub mod ws;
@@ -44,59 +47,119 @@ pub trait Observe: Framing {
     fn observe(&self, item: &Self::Item) -> Observed;
 }
 
-/// The items of `response`'s body, unrecorded, each made a `T` by `each`,
-/// which also gets the bytes read since the item before it (so the bytes of
-/// all items add up to those of the body; a second item out of one chunk
-/// gets none). The items come a chunk at a time, as the body delivered them,
-/// so a reader does its per-read work (a clock read, a lock) once per chunk.
-/// A chunk that completes no item yields nothing. A broken limit or
-/// connection ends the stream with an `Err`.
+/// A streamed response's body: through reqwest, or through the load
+/// subscriber's own HTTP/1.1 client ([`http1`]).
+pub enum Body {
+    Reqwest(futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>),
+    Http1(http1::Response),
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Reqwest(_) => f.write_str("Body::Reqwest"),
+            Body::Http1(response) => f.debug_tuple("Body::Http1").field(response).finish(),
+        }
+    }
+}
+
+impl From<reqwest::Response> for Body {
+    fn from(response: reqwest::Response) -> Body {
+        use futures_util::stream::StreamExt;
+        Body::Reqwest(response.bytes_stream().boxed())
+    }
+}
+
+impl Body {
+    /// Reads once and hands the bytes to `payload`; `None` once the body is
+    /// over, `Err` when the connection broke.
+    fn poll_read(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        payload: &mut dyn FnMut(&[u8]),
+    ) -> std::task::Poll<Option<Result<(), String>>> {
+        use futures_util::stream::StreamExt;
+        match self {
+            Body::Http1(response) => response.poll_read(cx, payload),
+            Body::Reqwest(chunks) => chunks.poll_next_unpin(cx).map(|chunk| {
+                chunk.map(|chunk| {
+                    chunk
+                        .map(|bytes| payload(&bytes))
+                        .map_err(|e| e.to_string())
+                })
+            }),
+        }
+    }
+}
+
+/// A body read a read at a time: each read's bytes go to `push`, then
+/// `drain` says what they completed (`Ok(None)`: nothing yet, read on). A
+/// broken connection or a `drain` error ends the stream with that `Err`.
+pub fn reads<S, T>(
+    body: impl Into<Body>,
+    mut state: S,
+    push: fn(&mut S, &[u8]),
+    mut drain: impl FnMut(&mut S) -> Result<Option<T>, String> + Send + 'static,
+) -> futures_util::stream::BoxStream<'static, Result<T, String>>
+where
+    S: Send + 'static,
+    T: Send + 'static,
+{
+    use futures_util::stream::StreamExt;
+    use std::task::Poll;
+    let mut body = body.into();
+    let mut failed = false;
+    futures_util::stream::poll_fn(move |cx| {
+        loop {
+            if failed {
+                return Poll::Ready(None);
+            }
+            let read = std::task::ready!(body.poll_read(cx, &mut |bytes| push(&mut state, bytes)));
+            let drained = match read {
+                None => return Poll::Ready(None),
+                Some(Err(error)) => Err(error),
+                Some(Ok(())) => drain(&mut state),
+            };
+            match drained {
+                Ok(None) => {}
+                Ok(Some(done)) => return Poll::Ready(Some(Ok(done))),
+                Err(error) => {
+                    failed = true;
+                    return Poll::Ready(Some(Err(error)));
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+/// The items of a body, unrecorded, each made a `T` by `each`, which also
+/// gets the bytes read since the item before it (so the bytes of all items
+/// add up to those of the body; a second item out of one read gets none).
+/// The items come a read at a time, as the body delivered them, so a reader
+/// does its per-read work (a clock read, a lock) once per read. A read that
+/// completes no item yields nothing. A broken limit or connection ends the
+/// stream with an `Err`.
 pub fn framed<F, T>(
-    response: reqwest::Response,
-    mut framing: F,
+    body: impl Into<Body>,
+    framing: F,
     mut each: impl FnMut(F::Item, usize) -> T + Send + 'static,
 ) -> futures_util::stream::BoxStream<'static, Result<Vec<T>, String>>
 where
     F: Framing + Send + 'static,
     T: Send + 'static,
 {
-    use futures_util::stream::StreamExt;
-    let mut unread = 0;
-    let mut failed = false;
-    response
-        .bytes_stream()
-        .filter_map(move |chunk| {
-            let items = if failed {
-                None
-            } else {
-                let items = read_chunk(chunk, &mut framing, &mut unread, &mut each);
-                failed = items.is_err();
-                items.map_or_else(
-                    |e| Some(Err(e)),
-                    |items| (!items.is_empty()).then_some(Ok(items)),
-                )
-            };
-            std::future::ready(items)
-        })
-        .boxed()
-}
-
-/// The items one chunk completes; `Err` when the chunk broke the framing or the connection.
-fn read_chunk<F: Framing, T>(
-    chunk: reqwest::Result<impl AsRef<[u8]>>,
-    framing: &mut F,
-    unread: &mut usize,
-    each: &mut impl FnMut(F::Item, usize) -> T,
-) -> Result<Vec<T>, String> {
-    let chunk = chunk.map_err(|e| e.to_string())?;
-    let chunk = chunk.as_ref();
-    framing.push(chunk);
-    *unread += chunk.len();
-    let mut items = Vec::new();
-    while let Some(item) = framing.next()? {
-        items.push(each(item, std::mem::take(unread)));
+    fn push<F: Framing>((framing, unread): &mut (F, usize), bytes: &[u8]) {
+        framing.push(bytes);
+        *unread += bytes.len();
     }
-    Ok(items)
+    reads(body, (framing, 0), push::<F>, move |(framing, unread)| {
+        let mut items = Vec::new();
+        while let Some(item) = framing.next()? {
+            items.push(each(item, std::mem::take(unread)));
+        }
+        Ok((!items.is_empty()).then_some(items))
+    })
 }
 
 /// A stream read event by event (what an event is, each framing's API says).

@@ -65,6 +65,50 @@ async fn http2_with_prior_knowledge_and_http1_share_one_listener() {
     server.shutdown().await.unwrap();
 }
 
+/// Writes `parts` to a new connection with a pause between them and returns
+/// the first `want` bytes the server answers.
+async fn dribble(server: &Running, parts: &[&[u8]], want: usize) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(server.local_addr)
+        .await
+        .unwrap();
+    stream.set_nodelay(true).unwrap();
+    for part in parts {
+        stream.write_all(part).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut answer = vec![0; want];
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_exact(&mut answer),
+    )
+    .await
+    .expect("the server answered in time")
+    .unwrap();
+    answer
+}
+
+/// The protocol is told from a connection's first bytes without waiting for
+/// all 24 of the h2c preface: a request that arrives a byte at a time is
+/// HTTP/1.1 from its first byte, and a preface cut in two is still h2c.
+#[tokio::test]
+async fn the_protocol_is_told_from_however_many_first_bytes_have_come() {
+    let server = server().await;
+    let request = format!(
+        "GET /_control/info HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {CONTROL_TOKEN}\r\n\r\n"
+    );
+    let bytes: Vec<&[u8]> = request.as_bytes().chunks(1).collect();
+    let answer = dribble(&server, &bytes, 12).await;
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    // The preface in two writes, then an empty SETTINGS frame: the server's
+    // first frame is its own SETTINGS (type 4 at byte 3 of the frame header).
+    let preface: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let settings: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
+    let answer = dribble(&server, &[&preface[..5], &preface[5..], settings], 9).await;
+    assert_eq!(answer[3], 4, "an HTTP/2 SETTINGS frame: {answer:?}");
+    server.shutdown().await.unwrap();
+}
+
 /// `curl --http2-prior-knowledge` is how people check h2c by hand; `./test.sh` installs curl.
 #[tokio::test]
 async fn curl_with_http2_prior_knowledge_works() {

@@ -25,6 +25,11 @@ fn sse() {
 }
 
 #[test]
+fn http1() {
+    replay("http1", wire::fuzzing::http1);
+}
+
+#[test]
 fn jsonl() {
     replay("jsonl", wire::fuzzing::jsonl);
 }

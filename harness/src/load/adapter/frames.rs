@@ -6,8 +6,8 @@ use futures_util::stream::BoxStream;
 use wire::sse::{SseLimits, SseParser, SseRef};
 
 use crate::client::actyx::{self, OffsetMap};
-use crate::transport::framed;
 use crate::transport::lines::{LineLimit, Lines};
+use crate::transport::{Body, framed, reads};
 
 /// One frame (SSE event or comment, line, WebSocket message) a subscriber read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,38 +82,24 @@ pub(super) fn micros_time(micros: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_micros(micros)
 }
 
-/// SSE events and comments of a response; `event` reads each event's data.
+/// SSE events and comments of a body; `event` reads each event's data.
 ///
 /// The parser lends each event (`next_ref`) rather than copying it out, and a
 /// read's position is the last event id in it, so an event costs no
 /// allocation here. The read's bytes go to its first frame.
-pub(super) fn sse_frames(
-    response: reqwest::Response,
-    event: impl Fn(&str) -> Event + Send + 'static,
-) -> Frames {
-    use futures_util::StreamExt;
+pub(super) fn sse_frames(body: Body, event: impl Fn(&str) -> Event + Send + 'static) -> Frames {
     let limits = SseLimits {
         max_line_bytes: MAX_FRAME,
         max_event_bytes: MAX_FRAME,
     };
-    let mut reader = SseRead {
+    let reader = SseRead {
         parser: SseParser::new(limits),
         unread: 0,
         id: String::new(),
     };
-    let mut failed = false;
-    response
-        .bytes_stream()
-        .filter_map(move |chunk| {
-            let read = match chunk {
-                _ if failed => None,
-                Ok(chunk) => reader.read(&chunk, &event).transpose(),
-                Err(error) => Some(Err(error.to_string())),
-            };
-            failed = matches!(read, Some(Err(_)));
-            std::future::ready(read)
-        })
-        .boxed()
+    reads(body, reader, SseRead::push, move |reader| {
+        reader.frames(&event)
+    })
 }
 
 /// A load subscriber's SSE reading.
@@ -126,14 +112,14 @@ struct SseRead {
 }
 
 impl SseRead {
-    /// The frames one chunk completes (`None`: none); the read's position is its last event id.
-    fn read(
-        &mut self,
-        chunk: &[u8],
-        event: &impl Fn(&str) -> Event,
-    ) -> Result<Option<Vec<Frame>>, String> {
+    /// Bytes as they came.
+    fn push(&mut self, chunk: &[u8]) {
         self.parser.push(chunk);
         self.unread += chunk.len();
+    }
+
+    /// The frames the bytes pushed complete (`None`: none); the read's position is its last event id.
+    fn frames(&mut self, event: &impl Fn(&str) -> Event) -> Result<Option<Vec<Frame>>, String> {
         let mut frames: Vec<Frame> = Vec::new();
         let mut with_id = None;
         loop {
@@ -173,14 +159,14 @@ impl LineLimit for LoadLines {
     const BROKE: &'static str = "a line passed the load's limit";
 }
 
-/// Lines of a response; `read` says which are events and where each line
+/// Lines of a body; `read` says which are events and where each line
 /// leaves the stream. Blank lines count as frames.
 pub(super) fn line_frames(
-    response: reqwest::Response,
+    body: Body,
     read: impl Fn(&[u8]) -> (Option<Event>, Option<Step>) + Send + 'static,
 ) -> Frames {
     let lines = Lines::<LoadLines>::new(MAX_FRAME);
-    framed(response, lines, move |line, bytes| {
+    framed(body, lines, move |line, bytes| {
         let (event, step) = read(line.bytes());
         Frame { bytes, event, step }
     })
@@ -208,7 +194,8 @@ mod tests {
         ];
         let mut reads = Vec::new();
         for chunk in chunks {
-            reads.push(reader.read(chunk.as_bytes(), &event).unwrap());
+            reader.push(chunk.as_bytes());
+            reads.push(reader.frames(&event).unwrap());
         }
         let first = reads[0].as_ref().unwrap();
         assert_eq!(first.len(), 2, "the event and the comment");
