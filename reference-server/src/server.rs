@@ -120,10 +120,12 @@ async fn serve_connections(
                     drive(conn.with_upgrades(), &stop, |conn| conn.graceful_shutdown()).await
                 }
                 Sniffed::Unsure => {
+                    // Boxed: hyper-util's connection is large, and rare here;
+                    // unboxed it would size every connection's task.
                     let conn = builders
                         .auto
                         .serve_connection_with_upgrades(TokioIo::new(io), service);
-                    drive(conn, &stop, |conn| conn.graceful_shutdown()).await
+                    Box::pin(drive(conn, &stop, |conn| conn.graceful_shutdown())).await
                 }
                 Sniffed::Nothing => Ok(()),
             };

@@ -361,7 +361,7 @@ pub fn http1(data: &[u8]) {
             "more payload than bytes taken"
         );
     }
-    if let BodyKind::Length(n) = kind {
+    if let BodyKind::Length(_) = kind {
         let n = usize::from(*length).min(stream.len());
         assert_eq!(
             whole.payload,

@@ -396,7 +396,7 @@ impl Adapter {
             .await
             .map_err(|e| e.to_string())?;
         let prefix = format!("{COLLECTION}/ld-");
-        let frames = ws
+        let messages = ws
             .filter_map(move |message| {
                 // Every frame but an error frame (`op` -1) or `#info` is an event.
                 let event = |bytes: &[u8]| firehose_frame::read(bytes, &did, &prefix);
@@ -415,11 +415,43 @@ impl Adapter {
                 };
                 std::future::ready(frame)
             })
-            // The messages already read, together: one read's worth, as an SSE chunk is.
-            .ready_chunks(FIREHOSE_READ)
-            .map(|frames| frames.into_iter().collect::<Result<Vec<_>, _>>());
-        Ok(frames.boxed())
+            .boxed();
+        Ok(ready_batches(messages))
     }
+}
+
+/// The messages already read, together: one read's worth, as an SSE read is,
+/// at most [`FIREHOSE_READ`]. Unlike `ready_chunks`, a batch holds only what
+/// came (an idle subscriber keeps no room for 256 frames), and the frames
+/// before an error are handed on before it.
+fn ready_batches(
+    mut messages: futures_util::stream::BoxStream<'static, Result<Frame, String>>,
+) -> Frames {
+    use std::task::Poll;
+    let mut failed: Option<String> = None;
+    futures_util::stream::poll_fn(move |cx| {
+        if let Some(error) = failed.take() {
+            return Poll::Ready(Some(Err(error)));
+        }
+        let mut read = Vec::new();
+        while read.len() < FIREHOSE_READ {
+            match messages.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(frame))) => read.push(frame),
+                Poll::Ready(Some(Err(error))) if read.is_empty() => {
+                    return Poll::Ready(Some(Err(error)));
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    failed = Some(error);
+                    break;
+                }
+                Poll::Ready(None) | Poll::Pending if !read.is_empty() => break,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Some(Ok(read)))
+    })
+    .boxed()
 }
 
 /// Whether one publish request of `api` may carry several events (`--batch`).

@@ -436,7 +436,11 @@ async fn read(
                 // A target that ends every stream at once gets at most ten
                 // reconnects a second from each subscriber, not a busy loop.
                 tokio::time::sleep_until((opened + MIN_STREAM_LIFE).into()).await;
-                match reconnect(&adapter, &tally.position, &shared.stats, &mut phase).await {
+                // Boxed: a reconnect's future (an HTTP or WebSocket handshake)
+                // is several KiB, and would otherwise sit in every subscriber's
+                // task for the whole run.
+                let resumed = reconnect(&adapter, &tally.position, &shared.stats, &mut phase);
+                match Box::pin(resumed).await {
                     Some(resumed) => {
                         frames = resumed;
                         opened = Instant::now();
