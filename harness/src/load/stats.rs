@@ -145,17 +145,26 @@ pub struct Interval {
 #[derive(Debug)]
 pub struct Stats {
     current: Mutex<Set>,
-    counters: BTreeMap<&'static str, AtomicU64>,
+    /// By index in [`COUNTERS`].
+    counters: [AtomicU64; COUNTERS.len()],
+}
+
+/// For each histogram of a [`Set`] in its (sorted) order, its index in
+/// [`HISTOGRAMS`]: a set always holds exactly those names.
+fn sorted_order() -> &'static [usize] {
+    static ORDER: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    ORDER.get_or_init(|| {
+        let mut order: Vec<usize> = (0..HISTOGRAMS.len()).collect();
+        order.sort_by_key(|&index| HISTOGRAMS[index].0);
+        order
+    })
 }
 
 impl Default for Stats {
     fn default() -> Self {
         Stats {
             current: Mutex::new(Set::default()),
-            counters: COUNTERS
-                .iter()
-                .map(|(name, _)| (*name, AtomicU64::new(0)))
-                .collect(),
+            counters: [const { AtomicU64::new(0) }; COUNTERS.len()],
         }
     }
 }
@@ -170,14 +179,17 @@ impl Stats {
     }
 
     /// Adds what `local` gathered, under one lock, and empties it.
+    ///
+    /// At one delivery per read this runs once per delivery, so it finds
+    /// each histogram by its place in the set, allocates nothing, and adds
+    /// counts by index.
     pub fn flush(&self, local: &mut Local) {
         if !local.samples.is_empty() {
             let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-            // Each histogram found by name once per flush, not once per sample.
-            let mut by_index: Vec<Option<&mut Histogram<u64>>> =
-                HISTOGRAMS.iter().map(|_| None).collect();
-            for (name, h) in current.0.iter_mut() {
-                if let Some(index) = HISTOGRAMS.iter().position(|(n, _)| n == name) {
+            let mut by_index: [Option<&mut Histogram<u64>>; HISTOGRAMS.len()] =
+                [const { None }; HISTOGRAMS.len()];
+            for (place, h) in current.0.values_mut().enumerate() {
+                if let Some(&index) = sorted_order().get(place) {
                     by_index[index] = Some(h);
                 }
             }
@@ -187,29 +199,31 @@ impl Stats {
                 }
             }
         }
-        for (index, n) in local.counts.iter_mut().enumerate() {
+        for (counter, n) in self.counters.iter().zip(local.counts.iter_mut()) {
             if *n > 0 {
-                self.count(COUNTERS[index].0, std::mem::take(n));
+                counter.fetch_add(std::mem::take(n), Ordering::Relaxed);
             }
         }
     }
 
     pub fn count(&self, name: &str, n: u64) {
-        if let Some(counter) = self.counters.get(name) {
-            counter.fetch_add(n, Ordering::Relaxed);
+        if let Some(index) = COUNTERS.iter().position(|(c, _)| *c == name) {
+            self.counters[index].fetch_add(n, Ordering::Relaxed);
         }
     }
 
     pub fn counter(&self, name: &str) -> u64 {
-        self.counters
-            .get(name)
-            .map_or(0, |c| c.load(Ordering::Relaxed))
+        COUNTERS
+            .iter()
+            .position(|(c, _)| *c == name)
+            .map_or(0, |index| self.counters[index].load(Ordering::Relaxed))
     }
 
     pub fn counters(&self) -> BTreeMap<&'static str, u64> {
-        self.counters
+        COUNTERS
             .iter()
-            .map(|(name, c)| (*name, c.load(Ordering::Relaxed)))
+            .zip(&self.counters)
+            .map(|((name, _), c)| (*name, c.load(Ordering::Relaxed)))
             .collect()
     }
 
@@ -294,5 +308,27 @@ mod tests {
             "clamped to an hour, not dropped"
         );
         assert_eq!(stats.counter("delivered"), 3);
+    }
+
+    #[test]
+    fn every_histogram_and_counter_gets_what_was_gathered_under_its_own_name() {
+        let stats = Stats::default();
+        let mut local = Local::default();
+        for (i, (name, _)) in HISTOGRAMS.iter().enumerate() {
+            local.record(name, Duration::from_micros(100 + i as u64));
+        }
+        for (i, (name, _)) in COUNTERS.iter().enumerate() {
+            local.count(name, 10 + i as u64);
+        }
+        stats.flush(&mut local);
+        let set = stats.take_interval();
+        for (i, (name, _)) in HISTOGRAMS.iter().enumerate() {
+            assert_eq!(set.0[name].len(), 1, "{name}");
+            assert_eq!(set.0[name].min(), 100 + i as u64, "{name}");
+        }
+        for (i, (name, _)) in COUNTERS.iter().enumerate() {
+            assert_eq!(stats.counter(name), 10 + i as u64, "{name}");
+            assert_eq!(stats.counters()[name], 10 + i as u64, "{name}");
+        }
     }
 }
