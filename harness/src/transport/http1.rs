@@ -163,3 +163,72 @@ impl Response {
             .map_err(|e| e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: reqwest::Method, url: &str, body: Option<&'static str>) -> reqwest::Request {
+        let client = reqwest::Client::new();
+        let mut builder = client
+            .request(method, url)
+            .bearer_auth("key")
+            .header("accept", "text/event-stream");
+        if let Some(body) = body {
+            builder = builder.body(body);
+        }
+        builder.build().unwrap()
+    }
+
+    #[test]
+    fn a_request_is_written_with_its_target_host_headers_and_body_length() {
+        let post = request(
+            reqwest::Method::POST,
+            "http://127.0.0.1:8080/v2/events/subscribe?x=1",
+            Some(r#"{"query":"FROM allEvents"}"#),
+        );
+        let text = String::from_utf8(request_bytes(&post)).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let mut lines = head.lines();
+        assert_eq!(lines.next(), Some("POST /v2/events/subscribe?x=1 HTTP/1.1"));
+        let headers: Vec<&str> = lines.collect();
+        for expected in [
+            "host: 127.0.0.1:8080",
+            "authorization: Bearer key",
+            "accept: text/event-stream",
+            "content-length: 26",
+        ] {
+            assert!(headers.contains(&expected), "{expected} in {headers:?}");
+        }
+        assert_eq!(body, r#"{"query":"FROM allEvents"}"#);
+        let get = request(reqwest::Method::GET, "http://[::1]/v1/events", None);
+        let text = String::from_utf8(request_bytes(&get)).unwrap();
+        assert!(
+            text.starts_with("GET /v1/events HTTP/1.1\r\nhost: [::1]\r\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("content-length"),
+            "a GET without a body says no length: {text}"
+        );
+    }
+
+    #[test]
+    fn tls_and_streamed_bodies_stay_with_reqwest() {
+        let plain = request(reqwest::Method::GET, "http://localhost:1/", None);
+        let tls = request(reqwest::Method::GET, "https://localhost:1/", None);
+        assert!(!usable(&tls));
+        let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(vec![1u8])]);
+        let streamed = reqwest::Client::new()
+            .post("http://localhost:1/")
+            .body(reqwest::Body::wrap_stream(stream))
+            .build()
+            .unwrap();
+        assert!(!usable(&streamed));
+        // Unless the environment names a proxy, which this test does not set.
+        let proxied = PROXY_VARIABLES
+            .iter()
+            .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+        assert_eq!(usable(&plain), !proxied);
+    }
+}

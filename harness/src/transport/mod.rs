@@ -360,6 +360,70 @@ mod tests {
         assert_eq!(items.iter().map(|(_, n)| n).sum::<usize>(), body);
     }
 
+    /// A server on loopback that answers any request with `parts`, a pause between them.
+    async fn raw_server(parts: &'static [&'static [u8]]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/stream", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..n]);
+            }
+            for part in parts {
+                socket.write_all(part).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_plain_http_stream_is_read_through_the_own_client_until_its_chunking_breaks() {
+        let url = raw_server(&[
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nab\nc\r\n",
+            b"3\r\nd\ne\r\n",
+            b"zz\r\n",
+        ])
+        .await;
+        let request = reqwest::Client::new().get(&url).build().unwrap();
+        let response = http1::send(&request).await.unwrap();
+        assert_eq!(response.head.status, 200, "the interim 100 is skipped");
+        let reads: Vec<Result<Vec<Vec<u8>>, String>> =
+            framed(Body::Http1(response), Lines::<Four>::new(4), |line, _| {
+                line.bytes().to_vec()
+            })
+            .collect()
+            .await;
+        let (lines, ends): (Vec<_>, Vec<_>) = reads.into_iter().partition(Result::is_ok);
+        let lines: Vec<Vec<u8>> = lines.into_iter().flat_map(Result::unwrap).collect();
+        assert_eq!(lines, [b"ab".to_vec(), b"cd".to_vec()]);
+        let ends: Vec<String> = ends.into_iter().map(Result::unwrap_err).collect();
+        assert_eq!(
+            ends,
+            ["a chunk-size line is malformed"],
+            "one error, then nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_or_cut_response_head_is_an_error_not_a_hang() {
+        let url = raw_server(&[b"HTTP/1.1 200 OK\r\ncontent-le"]).await;
+        let request = reqwest::Client::new().get(&url).build().unwrap();
+        let error = http1::send(&request).await.unwrap_err();
+        assert_eq!(error, "the connection closed before a response head");
+        let url = raw_server(&[b"HTTP/1.1 2x0 OK\r\n\r\n"]).await;
+        let request = reqwest::Client::new().get(&url).build().unwrap();
+        let error = http1::send(&request).await.unwrap_err();
+        assert!(
+            error.starts_with("the response head is malformed"),
+            "{error}"
+        );
+    }
+
     #[tokio::test]
     async fn framed_lines_end_with_the_limit_they_broke() {
         let chunks = ["ab\ncd", "\n", "toolong\n", "ef\n"];
