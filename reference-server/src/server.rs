@@ -114,7 +114,12 @@ async fn serve_connections(
         let stop = stop.clone();
         let connection = connection.clone();
         tokio::spawn(async move {
-            let result = match sniff(&io, header_read_timeout).await {
+            // A connection that has sent nothing yet is simply dropped at shutdown.
+            let sniffed = tokio::select! {
+                sniffed = sniff(&io, header_read_timeout) => sniffed,
+                () = stop.cancelled() => Sniffed::Nothing,
+            };
+            let result = match sniffed {
                 Sniffed::Http1 => {
                     let conn = builders.http1.serve_connection(TokioIo::new(io), service);
                     drive(conn.with_upgrades(), &stop, |conn| conn.graceful_shutdown()).await
@@ -174,7 +179,8 @@ enum Sniffed {
     Http1,
     /// The preface, or a beginning of it: hyper-util reads on and tells.
     Unsure,
-    /// The peer closed or sent nothing within the header-read timeout.
+    /// The peer closed or sent nothing within the header-read timeout, or
+    /// the server is stopping.
     Nothing,
 }
 

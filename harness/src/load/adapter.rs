@@ -415,6 +415,8 @@ impl Adapter {
                 };
                 std::future::ready(frame)
             })
+            // A batch cut short by the end is handed on, and the end asked for again.
+            .fuse()
             .boxed();
         Ok(ready_batches(messages))
     }

@@ -109,6 +109,32 @@ async fn the_protocol_is_told_from_however_many_first_bytes_have_come() {
     server.shutdown().await.unwrap();
 }
 
+/// A connection that has sent nothing yet is dropped at shutdown, not waited
+/// for until its header-read timeout (30 s) or the grace period (5 s).
+#[tokio::test]
+async fn a_connection_that_sent_nothing_does_not_hold_up_a_shutdown() {
+    let server = server().await;
+    let _silent = tokio::net::TcpStream::connect(server.local_addr)
+        .await
+        .unwrap();
+    // The accept queue is first in, first out: once a later connection has
+    // been answered, the silent one has been accepted and is being sniffed.
+    let answered = client()
+        .get(format!("{}/_control/info", server.base_url()))
+        .bearer_auth(CONTROL_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), StatusCode::OK);
+    let started = std::time::Instant::now();
+    server.shutdown().await.unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+}
+
 /// `curl --http2-prior-knowledge` is how people check h2c by hand; `./test.sh` installs curl.
 #[tokio::test]
 async fn curl_with_http2_prior_knowledge_works() {
