@@ -177,9 +177,11 @@ pub struct LoadArgs {
     /// How long the rate takes to climb from zero (part of --duration) [default: 0s].
     #[arg(long, value_name = "D", value_parser = parse_duration)]
     pub ramp: Option<Duration>,
-    /// This worker's share of the load, as i/N (the events k with k mod N = i).
-    #[arg(long, value_name = "I/N", default_value = "0/1")]
-    pub shard: crate::load::schedule::Shard,
+    /// This worker's share of the load, as i/N (the events k with k mod N = i),
+    /// or `auto`: from a Slurm job array, a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX, HARNESS_SHARD_COUNT) or MPI.
+    #[arg(long, value_name = "I/N|auto", default_value = "0/1")]
+    pub shard: crate::load::shard::ShardArg,
     /// When the schedule starts, as RFC 3339 (so that N workers start together).
     /// Default: once every subscriber is connected.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
@@ -266,7 +268,8 @@ pub struct SnapshotArgs {
 pub enum ReportCommand {
     /// Render a report.json again in other formats.
     Render(RenderArgs),
-    /// Add the histograms of several load workers into one report.
+    /// Add the histograms of several load workers into one report: the shards
+    /// of one run, each once; missing shards make it incomplete (exit 1).
     Merge(MergeArgs),
 }
 
@@ -284,7 +287,8 @@ pub struct RenderArgs {
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Reports of the workers.
+    /// The workers' report folders (or their load.json); a folder without a
+    /// load.json is a worker that did not finish, and is skipped.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     #[arg(long, value_name = "DIR")]

@@ -10,7 +10,8 @@ use scenarios::Api;
 
 use super::adapter::{self, Access};
 use super::profile::Profile;
-use super::schedule::{Schedule, Shard};
+use super::schedule::Schedule;
+use super::shard::Shard;
 use super::threshold::Threshold;
 use crate::cli::LoadArgs;
 use crate::target::Credentials;
@@ -77,7 +78,7 @@ impl LoadConfig {
             profile,
             schedule,
             thresholds,
-            shard: args.shard,
+            shard: args.shard.resolve()?,
             start_at: args.start_at,
             target,
             subscribe_url,

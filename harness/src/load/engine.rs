@@ -41,7 +41,8 @@ use tokio::task::JoinSet;
 
 use super::adapter::{Adapter, Event, Frame, Position};
 use super::intervals::Intervals;
-use super::schedule::{Schedule, Shard};
+use super::schedule::Schedule;
+use super::shard::Shard;
 use super::stats::{Interval, Local, Stats};
 use super::timing;
 use super::window::{Arrival, Ledger, Seen};

@@ -3,7 +3,8 @@
 //! # Layout
 //!
 //! - [`profile`]: `--profile` files under the flags.
-//! - [`schedule`]: intended send times (rate, ramp) and `--shard i/N`.
+//! - [`schedule`]: intended send times (rate, ramp).
+//! - [`shard`]: `--shard i/N`, or `auto` from the scheduler's environment.
 //! - [`adapter`]: publishing and subscribing per API, with a marker in every payload.
 //! - [`engine`]: subscribers, publisher workers, timing, delivery anomalies.
 //! - [`requests`]: request/response load (`--users`), the direct engine or goose.
@@ -28,6 +29,7 @@ pub mod profile;
 pub mod report;
 pub mod requests;
 pub mod schedule;
+pub mod shard;
 pub mod stats;
 pub mod summary;
 pub mod threshold;
@@ -187,6 +189,8 @@ fn summarise(
             users: profile.users,
         },
         workers: None,
+        incomplete: false,
+        missing_shards: Vec::new(),
     };
     let counters = stats
         .counters()

@@ -121,6 +121,9 @@ fn print_summary(load: &LoadReport) {
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
     println!("{}", counters.join(", "));
+    if let Some(workers) = load.about.workers {
+        println!("{}", super::summary::shards_line(&load.about, workers));
+    }
     for t in &load.thresholds {
         let verdict = if t.held { "held  " } else { "BROKEN" };
         println!("{verdict} {} (measured {})", t.threshold, t.measured);
@@ -140,14 +143,21 @@ impl LoadReporter for Files {
         hlog::write(dir, run.start, run.intervals)?;
         let load = run.report;
         let files = [
-            ("load.json", load.to_json()),
             ("load.md", summary::markdown(load)),
             ("junit.xml", summary::junit(load)),
             ("load.html", html::page(load, run.intervals)),
         ];
-        files.iter().try_for_each(|(name, text)| {
+        let write = |name: &str, text: &str| {
             std::fs::write(dir.join(name), text)
                 .map_err(|e| format!("{}: {e}", dir.join(name).display()))
-        })
+        };
+        files
+            .iter()
+            .try_for_each(|(name, text)| write(name, text))?;
+        // Last, and whole or not at all: a folder with a load.json is a
+        // finished report, which is what `report merge` goes by.
+        write(".load.json.partial", &load.to_json())?;
+        std::fs::rename(dir.join(".load.json.partial"), dir.join("load.json"))
+            .map_err(|e| format!("{}: {e}", dir.join("load.json").display()))
     }
 }

@@ -52,6 +52,12 @@ pub struct About {
     /// How many worker reports a merge added up; absent in a worker's own report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<u64>,
+    /// A merge that lacks some shards' reports: its figures are the others'.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
+    /// The shards (`i/N`) an incomplete merge lacks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_shards: Vec<String>,
 }
 
 /// The settings the run used.
@@ -273,9 +279,9 @@ pub struct ThresholdResult {
 }
 
 impl LoadReport {
-    /// Whether every threshold held.
+    /// Whether every threshold held (none holds on an incomplete merge).
     pub fn held(&self) -> bool {
-        self.thresholds.iter().all(|t| t.held)
+        !self.about.incomplete && self.thresholds.iter().all(|t| t.held)
     }
 
     /// A counter by name; 0 for one the report lacks.

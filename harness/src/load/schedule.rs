@@ -4,8 +4,7 @@
 //! fixed before the run starts: the rate climbs linearly from zero over the
 //! ramp, then holds. Latency is measured from that time, so a target that
 //! stalls cannot make the publisher send less and hide it (coordinated
-//! omission). `--shard i/N` gives worker `i` the events `k ≡ i (mod N)`: N
-//! workers with one start time split one load exactly.
+//! omission). Which worker publishes event `k` is [`super::shard`]'s to say.
 //!
 //! A rate of `max` (infinite) is the closed loop: no event has an intended
 //! time, each publisher worker sends its next request as soon as the last
@@ -13,46 +12,7 @@
 //! target accepts, at the price of the coordinated omission the open loop
 //! avoids, so its `deliver` latency is measured from the actual send.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
-
-/// Worker `index` of `count` (`--shard 1/4` is the second of four).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
-
-impl Shard {
-    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
-
-    /// Whether event `k` is this worker's.
-    pub fn owns(self, k: u64) -> bool {
-        k % u64::from(self.count) == u64::from(self.index)
-    }
-}
-
-impl FromStr for Shard {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || format!("{text:?} is not a shard: write i/N with 0 <= i < N, e.g. 0/4");
-        let (index, count) = text.split_once('/').ok_or_else(bad)?;
-        let index: u32 = index.trim().parse().map_err(|_| bad())?;
-        let count: u32 = count.trim().parse().map_err(|_| bad())?;
-        if count == 0 || index >= count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-}
-
-impl fmt::Display for Shard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
 
 /// The most events a closed-loop run publishes (each costs a few bytes per subscriber).
 pub const CLOSED_LOOP_EVENTS: u64 = 4_000_000;
@@ -201,16 +161,7 @@ mod tests {
     }
 
     #[test]
-    fn shards_split_the_events_without_overlap() {
-        let shards: Vec<Shard> = ["0/3", "1/3", "2/3"]
-            .iter()
-            .map(|s| s.parse().unwrap())
-            .collect();
-        for k in 0..30 {
-            assert_eq!(shards.iter().filter(|s| s.owns(k)).count(), 1);
-        }
-        assert!("3/3".parse::<Shard>().is_err());
-        assert!("1-3".parse::<Shard>().is_err());
+    fn a_negative_rate_a_silent_run_and_a_ramp_beyond_the_run() {
         assert!(Schedule::new(-1.0, Duration::from_secs(1), Duration::ZERO).is_err());
         let silent = Schedule::new(0.0, Duration::from_secs(5), Duration::from_secs(1)).unwrap();
         assert_eq!(silent.total(), 0);

@@ -88,6 +88,13 @@ pub fn build(inputs: Inputs<'_>) -> LoadReport {
         .iter()
         .map(|t| t.report(&t.check(&load)))
         .collect();
+    if load.about.incomplete {
+        // Figures without some shards say nothing of the run's.
+        for t in &mut load.thresholds {
+            t.held = false;
+            t.measured += " (incomplete run)";
+        }
+    }
     load
 }
 
@@ -107,6 +114,9 @@ pub fn markdown(load: &LoadReport) -> String {
         serde_json::to_string(&about.profile).unwrap_or_default(),
         load.elapsed_ms
     );
+    if let Some(workers) = about.workers {
+        let _ = writeln!(out, "{}\n", shards_line(about, workers));
+    }
     out.push_str("| histogram | count | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|\n");
     for (name, what) in HISTOGRAMS {
         let h = load.histograms.get(*name).cloned().unwrap_or_default();
@@ -147,6 +157,18 @@ pub fn markdown(load: &LoadReport) -> String {
     out
 }
 
+/// What a merge holds: every shard, or which are missing.
+pub fn shards_line(about: &super::report::About, workers: u64) -> String {
+    if about.incomplete {
+        format!(
+            "**Incomplete**: merged from {workers} workers; no report of shard {}. No threshold holds.",
+            about.missing_shards.join(", ")
+        )
+    } else {
+        format!("Merged from {workers} workers: every shard reported.")
+    }
+}
+
 /// A number the way JSON writes it (`50.0`, not `50`).
 pub fn number(x: f64) -> String {
     serde_json::to_string(&x).unwrap_or_default()
@@ -183,20 +205,34 @@ fn request_table(out: &mut String, requests: &Requests) {
 pub fn junit(load: &LoadReport) -> String {
     let escape = crate::report::junit::escape;
     let thresholds = &load.thresholds;
-    let failures = thresholds.iter().filter(|t| !t.held).count();
+    // A merge has one more case: that every shard reported.
+    let merged = load.about.workers.is_some();
+    let tests = thresholds.len() + usize::from(merged);
+    let failures =
+        thresholds.iter().filter(|t| !t.held).count() + usize::from(load.about.incomplete);
     let seconds = load.elapsed_ms as f64 / 1000.0;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites name=\"harness load\" tests=\"{}\" failures=\"{failures}\" time=\"{seconds:.3}\">",
-        thresholds.len()
+        "<testsuites name=\"harness load\" tests=\"{tests}\" failures=\"{failures}\" time=\"{seconds:.3}\">"
     );
     let _ = writeln!(
         out,
-        "  <testsuite name=\"load.{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{seconds:.3}\">",
+        "  <testsuite name=\"load.{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{seconds:.3}\">",
         escape(&load.about.api),
-        thresholds.len()
     );
+    if let Some(workers) = load.about.workers {
+        let line = escape(&shards_line(&load.about, workers));
+        let failure = if load.about.incomplete {
+            format!("<failure message=\"{line}\" type=\"incomplete\">{line}</failure>")
+        } else {
+            format!("<system-out>{line}</system-out>")
+        };
+        let _ = writeln!(
+            out,
+            "    <testcase classname=\"load.shards\" name=\"every shard reported\" time=\"0\">{failure}</testcase>"
+        );
+    }
     for t in thresholds {
         let name = escape(&t.threshold);
         let measured = escape(&t.measured);

@@ -3,13 +3,20 @@
 //! Each input is a report folder (or its `load.json`): the `load.json` must
 //! validate against the load report schema, and the HDR interval logs beside
 //! it are read back and put onto one time line. The histograms are sums of
-//! intervals and the counters sums of counters, so the merge is exact. A
-//! file that is not a load report is refused with exit 2, before anything is
-//! written.
+//! intervals and the counters sums of counters, so the merge is exact.
+//!
+//! The reports must be shards of one run, each once ([`super::shards`]). A
+//! file that is not a load report, a report of another run or a shard given
+//! twice is refused with exit 2, before anything is written. A folder with no
+//! `load.json` at all is a worker that never finished: it is skipped with a
+//! warning. Shards with no report make the merge **incomplete**: the figures
+//! of the others are written, the missing shards named, no threshold holds,
+//! and the exit code is 1.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::shards::{self, Accounting};
 use crate::cli::MergeArgs;
 use crate::exit::Exit;
 use crate::load::intervals::Intervals;
@@ -20,28 +27,32 @@ use crate::load::{hlog, summary};
 
 /// `harness report merge`.
 pub fn merge(args: &MergeArgs) -> Exit {
-    let mut loads = Vec::new();
-    let mut logs = Vec::new();
-    for file in &args.files {
-        let dir = if file.is_dir() {
-            file.clone()
-        } else {
-            file.parent().map(Path::to_path_buf).unwrap_or_default()
-        };
-        match LoadReport::read(&dir).and_then(|load| hlog::read(&dir).map(|log| (load, log))) {
-            Ok((load, log)) => {
-                loads.push(load);
-                logs.push(log);
-            }
-            Err(error) => {
-                eprintln!("harness report merge: {error}");
-                return Exit::Usage;
-            }
+    let (reports, logs) = match read_all(&args.files) {
+        Ok(read) => read,
+        Err(error) => {
+            eprintln!("harness report merge: {error}");
+            return Exit::Usage;
         }
+    };
+    let accounting = match shards::account(&reports) {
+        Ok(accounting) => accounting,
+        Err(error) => {
+            eprintln!("harness report merge: {error}");
+            return Exit::Usage;
+        }
+    };
+    if !accounting.missing.is_empty() {
+        eprintln!(
+            "harness report merge: incomplete: no report of shard {} of {}; the figures are the other {} shards', and no threshold holds",
+            accounting.missing_names().join(", "),
+            accounting.count,
+            reports.len()
+        );
     }
+    let loads: Vec<LoadReport> = reports.into_iter().map(|(_, load)| load).collect();
     let (start, intervals) = hlog::merge(&logs);
     let intervals: Intervals = intervals.into_iter().collect();
-    let merged = add_up(&loads, start, &intervals);
+    let merged = add_up(&loads, start, &intervals, &accounting);
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports/out").join(format!(
             "merged-{}",
@@ -60,9 +71,43 @@ pub fn merge(args: &MergeArgs) -> Exit {
     crate::load::finish(&mut reporters, finished)
 }
 
+/// Every input's report and interval logs, with the path it was read from;
+/// a folder without a `load.json` is skipped, with a warning.
+fn read_all(files: &[PathBuf]) -> Result<(Vec<(PathBuf, LoadReport)>, Vec<hlog::Log>), String> {
+    let mut reports = Vec::new();
+    let mut logs = Vec::new();
+    for file in files {
+        let dir = if file.is_dir() {
+            file.clone()
+        } else {
+            file.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        if file.is_dir() && !dir.join("load.json").exists() {
+            eprintln!(
+                "harness report merge: {} holds no load.json (a worker that did not finish?): skipped",
+                dir.display()
+            );
+            continue;
+        }
+        let load = LoadReport::read(&dir)?;
+        logs.push(hlog::read(&dir)?);
+        reports.push((dir.join("load.json"), load));
+    }
+    if reports.is_empty() {
+        return Err("none of the folders given holds a load.json".to_owned());
+    }
+    Ok((reports, logs))
+}
+
 /// The workers' reports as one: counters and subscribers summed, every run
-/// id kept, the thresholds checked again on the merged figures.
-fn add_up(loads: &[LoadReport], start: std::time::SystemTime, intervals: &Intervals) -> LoadReport {
+/// id kept, the thresholds checked again on the merged figures, the missing
+/// shards named.
+fn add_up(
+    loads: &[LoadReport],
+    start: std::time::SystemTime,
+    intervals: &Intervals,
+    accounting: &Accounting,
+) -> LoadReport {
     let mut counters = std::collections::BTreeMap::new();
     let mut subscribers = 0;
     let mut thresholds: Vec<Threshold> = Vec::new();
@@ -88,6 +133,8 @@ fn add_up(loads: &[LoadReport], start: std::time::SystemTime, intervals: &Interv
     about.workers = Some(loads.len() as u64);
     about.start = humantime::format_rfc3339_millis(start).to_string();
     about.profile.subscribers = subscribers;
+    about.incomplete = !accounting.missing.is_empty();
+    about.missing_shards = accounting.missing_names();
     summary::build(summary::Inputs {
         about,
         intervals,

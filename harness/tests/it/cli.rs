@@ -169,3 +169,59 @@ fn check_list_prints_the_selected_checks_and_runs_nothing() {
         );
     }
 }
+
+/// `--shard auto` reads this process's environment: without a scheduler's
+/// variables it names every one it reads; a bad pair is named, before anything runs.
+#[test]
+fn load_shard_auto_reads_the_schedulers_environment() {
+    const SCHEDULER: [&str; 10] = [
+        "SLURM_ARRAY_TASK_ID",
+        "SLURM_ARRAY_TASK_COUNT",
+        "SLURM_ARRAY_TASK_MIN",
+        "SLURM_ARRAY_TASK_STEP",
+        "JOB_COMPLETION_INDEX",
+        "HARNESS_SHARD_COUNT",
+        "OMPI_COMM_WORLD_RANK",
+        "OMPI_COMM_WORLD_SIZE",
+        "PMI_RANK",
+        "PMI_SIZE",
+    ];
+    let load = |vars: &[(&str, &str)]| {
+        let mut command = binary();
+        command.args(["load", "--api", "fibric", "--rate", "1", "--duration", "1s"]);
+        command.args(["--subscribers", "1", "--shard", "auto"]);
+        for name in SCHEDULER {
+            command.env_remove(name);
+        }
+        command.envs(vars.iter().copied());
+        command.output().unwrap()
+    };
+    let cases: [(&[(&str, &str)], &[&str]); 4] = [
+        (&[], &SCHEDULER[..2]),
+        (&[], &["JOB_COMPLETION_INDEX", "PMI_SIZE", "--shard i/N"]),
+        (
+            &[("SLURM_ARRAY_TASK_ID", "0")],
+            &["SLURM_ARRAY_TASK_COUNT is not"],
+        ),
+        (
+            &[("JOB_COMPLETION_INDEX", "3"), ("HARNESS_SHARD_COUNT", "3")],
+            &["not one of 0 to 2"],
+        ),
+    ];
+    for (vars, said) in cases {
+        let output = load(vars);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{vars:?}: {}",
+            stderr(&output)
+        );
+        for words in said {
+            assert!(
+                stderr(&output).contains(words),
+                "{vars:?}: {}",
+                stderr(&output)
+            );
+        }
+    }
+}

@@ -357,6 +357,8 @@ fn two_shards_and_a_merge_count_every_event_once_and_thresholds_set_the_exit_cod
         "{stderr}"
     );
     assert!(!refused_dir.exists());
+    let workers: Vec<_> = workers.into_iter().map(|(out, _)| out).collect();
+    merging_accounts_for_every_shard(dir.path(), &workers);
 
     // A threshold that cannot hold exits 1 and fails its JUnit test case; a bad one is a usage error.
     let small_load = |extra: &[&str]| {
@@ -391,4 +393,76 @@ fn two_shards_and_a_merge_count_every_event_once_and_thresholds_set_the_exit_cod
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no statistic"));
     drop(server);
+}
+
+/// `report merge` on the two workers' reports of one run: a shard given
+/// twice or a report of another run is refused (exit 2, nothing written); a
+/// missing shard, or a worker's folder without a `load.json`, makes the merge
+/// incomplete (exit 1), naming the shard, with the other's figures and no
+/// threshold held.
+fn merging_accounts_for_every_shard(dir: &std::path::Path, workers: &[std::path::PathBuf]) {
+    let merge = |out: &str, inputs: &[&std::path::Path]| {
+        let out = dir.join(out);
+        let output = binary()
+            .args(["report", "merge", "--out", out.to_str().unwrap()])
+            .args(inputs)
+            .output()
+            .unwrap();
+        (out, output)
+    };
+    let (out, twice) = merge("twice", &[&workers[0], &workers[1], &workers[0]]);
+    let stderr = String::from_utf8_lossy(&twice.stderr);
+    assert_eq!(twice.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("shard 0/2 is given twice"), "{stderr}");
+    assert!(!out.exists());
+
+    let other_run = dir.join("other-run");
+    std::fs::create_dir_all(&other_run).unwrap();
+    for entry in std::fs::read_dir(&workers[1]).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, other_run.join(path.file_name().unwrap())).unwrap();
+    }
+    let mut load: Value =
+        serde_json::from_str(&std::fs::read_to_string(other_run.join("load.json")).unwrap())
+            .unwrap();
+    load["about"]["start"] = serde_json::json!("2026-01-01T00:00:00.000Z");
+    std::fs::write(other_run.join("load.json"), load.to_string()).unwrap();
+    let (out, other) = merge("other", &[&workers[0], &other_run]);
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert_eq!(other.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not of one run: the start"), "{stderr}");
+    assert!(!out.exists());
+
+    // The second worker died before it wrote its report: an empty folder.
+    let unfinished = dir.join("unfinished");
+    std::fs::create_dir_all(&unfinished).unwrap();
+    let (out, partial) = merge("partial", &[&workers[0], &unfinished]);
+    let stderr = String::from_utf8_lossy(&partial.stderr);
+    assert_eq!(partial.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("unfinished holds no load.json")
+            && stderr.contains("incomplete: no report of shard 1/2"),
+        "{stderr}"
+    );
+    let merged: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("load.json")).unwrap()).unwrap();
+    let alone: Value =
+        serde_json::from_str(&std::fs::read_to_string(workers[0].join("load.json")).unwrap())
+            .unwrap();
+    assert_eq!(merged["about"]["incomplete"], true, "{merged}");
+    assert_eq!(
+        merged["about"]["missing_shards"],
+        serde_json::json!(["1/2"])
+    );
+    assert_eq!(merged["about"]["workers"], 1);
+    assert_eq!(merged["counters"], alone["counters"]);
+    assert!(schema_errors(&merged).is_empty(), "{merged}");
+    let threshold = &merged["thresholds"][0];
+    assert_eq!(threshold["held"], false, "{merged}");
+    assert!(alone["thresholds"][0]["held"] == true);
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("type=\"incomplete\"") && junit.contains("no report of shard 1/2"),
+        "{junit}"
+    );
 }
