@@ -220,6 +220,11 @@ pub struct LoadArgs {
     /// front of it, say. Publishers always go to --target.
     #[arg(long, value_name = "URL")]
     pub subscribe_url: Option<String>,
+    /// Publish through this command instead of the reference server's control
+    /// API (Fibric and Pulse): `check`'s producer protocol, Fibric batches as
+    /// one `envelopes` request; one process per publisher worker.
+    #[arg(long, value_name = "CMD")]
+    pub producer: Option<String>,
 }
 
 fn parse_time(text: &str) -> Result<std::time::SystemTime, String> {

@@ -13,14 +13,23 @@
 //! ← {"id": "01J…"}
 //! ```
 //!
+//! `harness load --producer` speaks the same protocol, and may send several
+//! Fibric envelopes in one request (`--batch`):
+//!
+//! ```text
+//! → {"api": "fibric", "action": "append", "envelopes": [{…}, {…}]}
+//! ← {"event_ids": ["ev_…", "ev_…"]}
+//! ```
+//!
 //! Without either, checks that need to publish are skipped with that reason.
+//! An answer is one line of at most [`MAX_ANSWER`] bytes.
 
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Mutex;
 
@@ -35,8 +44,14 @@ pub struct Producer {
 struct Process {
     _child: Child,
     stdin: ChildStdin,
-    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
+    stdout: BufReader<ChildStdout>,
+    /// Why the exchange is out of step (a late, endless or unreadable
+    /// answer): every later answer would belong to another request.
+    broken: Option<String>,
 }
+
+/// The longest answer line a producer may write.
+pub const MAX_ANSWER: u64 = 1 << 20;
 
 impl Producer {
     pub fn spawn(command: &str) -> std::io::Result<Producer> {
@@ -59,15 +74,39 @@ impl Producer {
             inner: Arc::new(Mutex::new(Process {
                 _child: child,
                 stdin,
-                stdout: BufReader::new(stdout).lines(),
+                stdout: BufReader::new(stdout),
+                broken: None,
             })),
             command: command.to_owned(),
         })
     }
 
-    /// Sends one request and waits (at most 30 s) for its answer.
+    /// Sends one request and waits (at most 30 s) for its answer. After an
+    /// answer that came late, too long or not as text, the producer is out
+    /// of step, and every later request fails saying so.
     pub async fn request(&self, request: &Value) -> Result<Value, String> {
         let mut process = self.inner.lock().await;
+        if let Some(why) = &process.broken {
+            return Err(format!(
+                "the producer {:?} is out of step: {why}",
+                self.command
+            ));
+        }
+        let answer = self.exchange(&mut process, request).await;
+        if let Err(error) = &answer {
+            process.broken = Some(error.clone());
+        }
+        let answer = answer?;
+        let answer: Value = serde_json::from_str(&answer)
+            .map_err(|e| format!("the producer answered {answer:?}, not JSON: {e}"))?;
+        match answer.get("error") {
+            Some(error) => Err(format!("the producer refused: {error}")),
+            None => Ok(answer),
+        }
+    }
+
+    /// Writes one request line and reads one answer line.
+    async fn exchange(&self, process: &mut Process, request: &Value) -> Result<String, String> {
         let mut line = request.to_string();
         line.push('\n');
         process
@@ -75,16 +114,74 @@ impl Producer {
             .write_all(line.as_bytes())
             .await
             .map_err(|e| format!("writing to the producer {:?}: {e}", self.command))?;
-        let answer = tokio::time::timeout(Duration::from_secs(30), process.stdout.next_line())
+        let mut answer = String::new();
+        let mut limited = (&mut process.stdout).take(MAX_ANSWER);
+        let read = limited.read_line(&mut answer);
+        let size = tokio::time::timeout(Duration::from_secs(30), read)
             .await
             .map_err(|_| format!("the producer {:?} did not answer within 30 s", self.command))?
-            .map_err(|e| format!("reading from the producer: {e}"))?
-            .ok_or_else(|| format!("the producer {:?} exited", self.command))?;
-        let answer: Value = serde_json::from_str(&answer)
-            .map_err(|e| format!("the producer answered {answer:?}, not JSON: {e}"))?;
-        match answer.get("error") {
-            Some(error) => Err(format!("the producer refused: {error}")),
-            None => Ok(answer),
+            .map_err(|e| format!("reading from the producer: {e}"))?;
+        if size == 0 {
+            return Err(format!("the producer {:?} exited", self.command));
         }
+        if !answer.ends_with('\n') && size as u64 == MAX_ANSWER {
+            return Err(format!(
+                "the producer {:?} answered a line longer than {MAX_ANSWER} bytes",
+                self.command
+            ));
+        }
+        Ok(answer)
+    }
+}
+
+/// Producer processes for a load run: one per publisher worker, each
+/// carrying one request at a time, so the workers publish side by side.
+#[derive(Debug)]
+pub struct Producers {
+    idle: std::sync::Mutex<Vec<Producer>>,
+    free: tokio::sync::Semaphore,
+}
+
+impl Producers {
+    /// Starts `count` processes of `command`.
+    pub fn spawn(command: &str, count: usize) -> std::io::Result<Producers> {
+        let idle = (0..count.max(1))
+            .map(|_| Producer::spawn(command))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(Producers {
+            free: tokio::sync::Semaphore::new(idle.len()),
+            idle: std::sync::Mutex::new(idle),
+        })
+    }
+
+    /// Sends one request through an idle process and waits for its answer.
+    pub async fn request(&self, request: &Value) -> Result<Value, String> {
+        let _free = self
+            .free
+            .acquire()
+            .await
+            .map_err(|_| "the producers are closed".to_owned())?;
+        let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let producer = Lent {
+            producer: taken.ok_or("no idle producer, though one was free")?,
+            home: &self.idle,
+        };
+        producer.producer.request(request).await
+    }
+}
+
+/// A producer taken from the idle ones, given back however its request ends.
+struct Lent<'a> {
+    producer: Producer,
+    home: &'a std::sync::Mutex<Vec<Producer>>,
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        let producer = self.producer.clone();
+        self.home
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(producer);
     }
 }

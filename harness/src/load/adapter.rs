@@ -9,8 +9,11 @@
 //! `firehose_frame.rs`): at a hundred subscribers the harness shares the
 //! cores with the server it measures. A
 //! passive run (nothing published) creates nothing on the target and reads
-//! what `--stream` names.
+//! what `--stream` names. Fibric and Pulse publish through the reference
+//! server's control API, or through `--producer` on any other server
+//! (`produced.rs`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::StreamExt;
@@ -21,6 +24,7 @@ use scenarios::Api;
 
 use crate::client::atproto::{self, COLLECTION, Session};
 use crate::client::{actyx, fauna, fibric, pulse};
+use crate::producer::Producers;
 use crate::target::Credentials;
 use crate::transport::{Body, http1, ws};
 
@@ -29,6 +33,7 @@ mod endpoints;
 mod firehose_frame;
 mod frames;
 mod json_events;
+mod produced;
 pub use endpoints::Endpoint;
 pub use frames::{Event, Frame, Frames, Position, Step};
 use frames::{MAX_FRAME, line_frames, sse_frames};
@@ -52,6 +57,16 @@ pub struct Access {
     /// `Some` for a passive run (nothing published): what subscribers read
     /// (`--stream`), or `None` inside for the API's default.
     pub passive: Option<Option<String>>,
+    /// `--producer`: Fibric and Pulse publish through it instead of the control API.
+    pub producer: Option<ProducerCommand>,
+}
+
+/// A `--producer` command, and how many processes of it to run: one per
+/// publisher worker, so the workers publish side by side.
+#[derive(Debug, Clone)]
+pub struct ProducerCommand {
+    pub command: String,
+    pub processes: u32,
 }
 
 /// A target's API as the load engine drives it.
@@ -61,6 +76,8 @@ pub struct Adapter {
     access: Access,
     run: String,
     api: ApiState,
+    /// The running `--producer` processes, if the run publishes through them.
+    producers: Option<Arc<Producers>>,
 }
 
 #[derive(Debug, Clone)]
@@ -97,33 +114,27 @@ impl Adapter {
                 access,
                 run,
                 api: state,
+                producers: None,
             });
         }
+        let producers = match &access.producer {
+            Some(producer) if matches!(api, Api::Fibric | Api::Pulse) => {
+                let processes = producer.processes as usize;
+                let started = Producers::spawn(&producer.command, processes).map_err(|e| {
+                    format!("the producer {:?} did not start: {e}", producer.command)
+                })?;
+                Some(Arc::new(started))
+            }
+            Some(_) => {
+                return Err(format!(
+                    "{api} publishes through its own API, not a --producer"
+                ));
+            }
+            None => None,
+        };
         let state = match api {
             Api::Fibric => ApiState::Fibric,
-            Api::Pulse => {
-                let model = format!("HarnessLoad_{run}");
-                let declaration =
-                    json!({"name": model, "primary_key": "id", "replica_identity": "default"});
-                json_call(
-                    http.post(format!("{base}{}", pulse::MODELS))
-                        .bearer_auth(&access.control_token)
-                        .json(&declaration),
-                )
-                .await?;
-                // One row written up front, so the request load has an event to look up.
-                let seed = json_call(
-                    http.post(format!("{base}{}", pulse::rows(&model)))
-                        .bearer_auth(&access.control_token)
-                        .json(&pulse::change(
-                            "create",
-                            json!({"id": "lookup", "load": run}),
-                        )),
-                )
-                .await?;
-                let lookup = seed["id"].as_str().map(str::to_owned);
-                ApiState::Pulse { model, lookup }
-            }
+            Api::Pulse => pulse_state(&http, &access, &run, producers.as_deref()).await?,
             Api::Fauna => {
                 let collection = format!("HarnessLoad{run}");
                 fql(
@@ -157,6 +168,7 @@ impl Adapter {
             access,
             run,
             api: state,
+            producers,
         })
     }
 
@@ -178,6 +190,7 @@ impl Adapter {
             access,
             run: self.run.clone(),
             api,
+            producers: self.producers.clone(),
         })
     }
 
@@ -189,6 +202,9 @@ impl Adapter {
     /// Publishes events `ks` in one request (see [`takes_batches`]) and waits
     /// for the acknowledgement, read to the end so the connection is reused.
     pub async fn publish_batch(&self, ks: &[u64]) -> Result<(), String> {
+        if let Some(producers) = &self.producers {
+            return self.produce(producers, ks).await.map(drop);
+        }
         let response = self.send_publish(ks).await?;
         response.bytes().await.map(drop).map_err(|e| e.to_string())
     }
@@ -197,6 +213,9 @@ impl Adapter {
     /// JSON answer with the position the API gave the event (Actyx `offset`
     /// and `lamport`, the AT Protocol's `commit.rev`, Fauna's `txn_ts`).
     pub async fn publish_answer(&self, k: u64) -> Result<Value, String> {
+        if let Some(producers) = &self.producers {
+            return self.produce(producers, &[k]).await;
+        }
         let response = self.send_publish(&[k]).await?;
         response
             .json()
@@ -216,18 +235,7 @@ impl Adapter {
         }
         let request = match &self.api {
             ApiState::Fibric => {
-                let envelopes: Vec<Value> = ks
-                    .iter()
-                    .map(|k| {
-                        json!({
-                            "tenant_id": self.access.credentials.fibric_tenants[0],
-                            "event_id": format!("ld_{}_{k}", self.run),
-                            "event_type": "harness.load",
-                            "source": "harness",
-                            "payload": {"load": self.run, "k": k},
-                        })
-                    })
-                    .collect();
+                let envelopes: Vec<Value> = ks.iter().map(|&k| self.envelope(k)).collect();
                 self.http
                     .post(format!("{base}{}", fibric::ENVELOPES))
                     .bearer_auth(&self.access.control_token)
@@ -237,10 +245,7 @@ impl Adapter {
                 .http
                 .post(format!("{base}{}", pulse::rows(model)))
                 .bearer_auth(&self.access.control_token)
-                .json(&pulse::change(
-                    "create",
-                    json!({"id": format!("ld{k}"), "load": self.run, "k": k}),
-                )),
+                .json(&pulse::change("create", self.row(k))),
             ApiState::Fauna { collection, .. } => self
                 .http
                 .post(format!("{base}{}", fauna::QUERY))
@@ -280,6 +285,36 @@ impl Adapter {
                 body.chars().take(200).collect::<String>()
             ))
         }
+    }
+
+    /// Publishes events `ks` through the `--producer`; its answer is the acknowledgement.
+    async fn produce(&self, producers: &Producers, ks: &[u64]) -> Result<Value, String> {
+        match &self.api {
+            ApiState::Fibric => {
+                produced::append(producers, ks.iter().map(|&k| self.envelope(k)).collect()).await
+            }
+            ApiState::Pulse { model, .. } => match ks {
+                &[k] => produced::create_row(producers, model, self.row(k)).await,
+                _ => Err("a Pulse row change carries one event".to_owned()),
+            },
+            _ => Err("only Fibric and Pulse publish through a --producer".to_owned()),
+        }
+    }
+
+    /// The Fibric envelope of event `k`.
+    fn envelope(&self, k: u64) -> Value {
+        json!({
+            "tenant_id": self.access.credentials.fibric_tenants[0],
+            "event_id": format!("ld_{}_{k}", self.run),
+            "event_type": "harness.load",
+            "source": "harness",
+            "payload": {"load": self.run, "k": k},
+        })
+    }
+
+    /// The Pulse row whose creation is event `k`.
+    fn row(&self, k: u64) -> Value {
+        json!({"id": format!("ld{k}"), "load": self.run, "k": k})
     }
 
     fn tag(&self) -> String {
@@ -470,6 +505,33 @@ pub fn passive_needs_stream(api: Api) -> Option<&'static str> {
         }
         Api::Fibric | Api::Actyx | Api::Atproto => None,
     }
+}
+
+/// A publishing Pulse run's model, declared through the control API or the
+/// producer, with one row written up front for the request load to look up.
+async fn pulse_state(
+    http: &reqwest::Client,
+    access: &Access,
+    run: &str,
+    producers: Option<&Producers>,
+) -> Result<ApiState, String> {
+    let model = format!("HarnessLoad_{run}");
+    let lookup_row = json!({"id": "lookup", "load": run});
+    let seed = if let Some(producers) = producers {
+        produced::declare_model(producers, &model).await?;
+        produced::create_row(producers, &model, lookup_row).await?
+    } else {
+        let (base, token) = (&access.base, &access.control_token);
+        let declaration =
+            json!({"name": model, "primary_key": "id", "replica_identity": "default"});
+        let declare = http.post(format!("{base}{}", pulse::MODELS));
+        json_call(declare.bearer_auth(token).json(&declaration)).await?;
+        let seed = http.post(format!("{base}{}", pulse::rows(&model)));
+        let change = pulse::change("create", lookup_row);
+        json_call(seed.bearer_auth(token).json(&change)).await?
+    };
+    let lookup = seed["id"].as_str().map(str::to_owned);
+    Ok(ApiState::Pulse { model, lookup })
 }
 
 /// What a passive run reads; it makes nothing on the target.

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use scenarios::Api;
 
-use super::adapter::{self, Access};
+use super::adapter::{self, Access, ProducerCommand};
 use super::profile::Profile;
 use super::schedule::Schedule;
 use super::shard::Shard;
@@ -40,6 +40,8 @@ pub struct LoadConfig {
     pub passive: Option<Option<String>>,
     /// What drives the request load's users.
     pub request_engine: super::requests::Engine,
+    /// `--producer`: what Fibric and Pulse publish through.
+    pub producer: Option<String>,
 }
 
 impl LoadConfig {
@@ -87,6 +89,7 @@ impl LoadConfig {
             control_token: args.credentials.control_token.clone(),
             passive: passive.then(|| args.stream.clone()),
             request_engine: args.request_engine,
+            producer: args.producer.clone(),
         })
     }
 
@@ -101,6 +104,10 @@ impl LoadConfig {
             control_token: self.control_token.clone(),
             credentials: self.credentials.clone(),
             passive: self.passive.clone(),
+            producer: self.producer.clone().map(|command| ProducerCommand {
+                command,
+                processes: self.profile.publishers,
+            }),
         }
     }
 
@@ -141,6 +148,19 @@ fn check_shape(args: &LoadArgs, profile: &Profile) -> Result<bool, String> {
     }
     if args.stream.is_some() && !passive {
         return Err("--stream is for passive subscribers: a run with --rate 0".to_owned());
+    }
+    if args.producer.is_some() {
+        if !matches!(args.api, Api::Fibric | Api::Pulse) {
+            return Err(format!(
+                "--producer publishes for fibric and pulse; {} publishes through its own API",
+                args.api.name()
+            ));
+        }
+        if passive || profile.rate == 0.0 {
+            return Err(
+                "--producer publishes, but this run publishes nothing (--rate 0)".to_owned(),
+            );
+        }
     }
     if profile.publishers == 0 {
         return Err("--publishers must be at least 1".to_owned());

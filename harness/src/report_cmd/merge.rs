@@ -71,9 +71,12 @@ pub fn merge(args: &MergeArgs) -> Exit {
     crate::load::finish(&mut reporters, finished)
 }
 
+/// The reports, each with the path it was read from, and their interval logs.
+type Inputs = (Vec<(PathBuf, LoadReport)>, Vec<hlog::Log>);
+
 /// Every input's report and interval logs, with the path it was read from;
 /// a folder without a `load.json` is skipped, with a warning.
-fn read_all(files: &[PathBuf]) -> Result<(Vec<(PathBuf, LoadReport)>, Vec<hlog::Log>), String> {
+fn read_all(files: &[PathBuf]) -> Result<Inputs, String> {
     let mut reports = Vec::new();
     let mut logs = Vec::new();
     for file in files {

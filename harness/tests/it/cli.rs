@@ -196,7 +196,8 @@ fn load_shard_auto_reads_the_schedulers_environment() {
         command.envs(vars.iter().copied());
         command.output().unwrap()
     };
-    let cases: [(&[(&str, &str)], &[&str]); 4] = [
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Vars, &[&str]); 4] = [
         (&[], &SCHEDULER[..2]),
         (&[], &["JOB_COMPLETION_INDEX", "PMI_SIZE", "--shard i/N"]),
         (

@@ -130,6 +130,7 @@ async fn a_subscription_from_a_read_position_replays_exactly_what_came_after_it(
             control_token: "control_test_token".to_owned(),
             credentials: harness::target::Credentials::default(),
             passive: None,
+            producer: None,
         };
         let run = format!("resume{}", api.name());
         let adapter = Adapter::prepare(api, access, run).await.unwrap();

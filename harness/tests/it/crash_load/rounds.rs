@@ -79,6 +79,7 @@ fn access(base: &str) -> Access {
         control_token: "control_test_token".to_owned(),
         credentials: harness::target::Credentials::default(),
         passive: None,
+        producer: None,
     }
 }
 
