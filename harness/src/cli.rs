@@ -16,8 +16,8 @@ use crate::report::Format;
 /// event-streaming APIs (Fauna, Prisma Pulse, AT Protocol, Actyx, Fibric).
 ///
 /// Exit codes: 0 every MUST check passed (or every threshold held); 1 a check
-/// or threshold failed; 2 bad usage or configuration; 3 the target could not
-/// be reached or the harness itself failed.
+/// or threshold failed, or a merge lacks a shard; 2 bad usage or
+/// configuration; 3 the target could not be reached or the harness itself failed.
 #[derive(Debug, Parser)]
 #[command(name = "harness", version, propagate_version = true)]
 pub struct Cli {

@@ -8,8 +8,8 @@
 //! The reports must be shards of one run, each once ([`super::shards`]). A
 //! file that is not a load report, a report of another run or a shard given
 //! twice is refused with exit 2, before anything is written. A folder with no
-//! `load.json` at all is a worker that never finished: it is skipped with a
-//! warning. Shards with no report make the merge **incomplete**: the figures
+//! `load.json` at all, or none there, is a worker that never finished: it is
+//! skipped with a warning. Shards with no report make the merge **incomplete**: the figures
 //! of the others are written, the missing shards named, no threshold holds,
 //! and the exit code is 1.
 
@@ -85,10 +85,10 @@ fn read_all(files: &[PathBuf]) -> Result<Inputs, String> {
         } else {
             file.parent().map(Path::to_path_buf).unwrap_or_default()
         };
-        if file.is_dir() && !dir.join("load.json").exists() {
+        if !file.exists() || (file.is_dir() && !dir.join("load.json").exists()) {
             eprintln!(
                 "harness report merge: {} holds no load.json (a worker that did not finish?): skipped",
-                dir.display()
+                file.display()
             );
             continue;
         }

@@ -436,11 +436,13 @@ fn merging_accounts_for_every_shard(dir: &std::path::Path, workers: &[std::path:
     // The second worker died before it wrote its report: an empty folder.
     let unfinished = dir.join("unfinished");
     std::fs::create_dir_all(&unfinished).unwrap();
-    let (out, partial) = merge("partial", &[&workers[0], &unfinished]);
+    let never_copied = dir.join("never-copied");
+    let (out, partial) = merge("partial", &[&workers[0], &unfinished, &never_copied]);
     let stderr = String::from_utf8_lossy(&partial.stderr);
     assert_eq!(partial.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("unfinished holds no load.json")
+            && stderr.contains("never-copied holds no load.json")
             && stderr.contains("incomplete: no report of shard 1/2"),
         "{stderr}"
     );
