@@ -185,3 +185,60 @@ impl Drop for Lent<'_> {
             .push(producer);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn answers_come_in_turn_and_a_producer_out_of_step_refuses_the_rest() {
+        // Echoes each request back, refusing the second.
+        let echo = Producer::spawn(
+            r#"n=0; while read -r line; do n=$((n+1)); if [ $n = 2 ]; then echo '{"error": "no"}'; else echo "$line"; fi; done"#,
+        )
+        .unwrap();
+        assert_eq!(echo.request(&json!({"a": 1})).await, Ok(json!({"a": 1})));
+        assert_eq!(
+            echo.request(&json!({"a": 2})).await,
+            Err("the producer refused: \"no\"".to_owned())
+        );
+        // A refusal is an answer in turn: the next request gets its own.
+        assert_eq!(echo.request(&json!({"a": 3})).await, Ok(json!({"a": 3})));
+
+        // An answer with no end: refused at the limit, and nothing after it is trusted.
+        let endless =
+            Producer::spawn("read -r line; head -c 2000000 /dev/zero | tr '\\0' x; cat").unwrap();
+        let error = endless.request(&json!({})).await.unwrap_err();
+        assert!(error.contains("longer than 1048576 bytes"), "{error}");
+        let after = endless.request(&json!({})).await.unwrap_err();
+        assert!(after.contains("out of step"), "{after}");
+
+        let gone = Producer::spawn("exit 0").unwrap();
+        let error = gone.request(&json!({})).await.unwrap_err();
+        assert!(
+            error.contains("exited") || error.contains("writing"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pool_lends_each_process_to_one_request_at_a_time() {
+        // Each process answers with its own pid, a second after the request.
+        let pool = Producers::spawn(
+            r#"while read -r line; do sleep 1; echo "{\"pid\": $$}"; done"#,
+            2,
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let request = json!({});
+        let (a, b) = tokio::join!(pool.request(&request), pool.request(&request));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_ne!(
+            a["pid"], b["pid"],
+            "two requests at once go to two processes"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_millis(1900));
+    }
+}
