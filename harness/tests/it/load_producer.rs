@@ -57,35 +57,28 @@ fn micros(load: &Value, histogram: &str, stat: &str) -> u64 {
         .unwrap_or_default()
 }
 
+/// `harness load --api fibric` on `url` through the producer `command`, with `flags` (words split on spaces).
+async fn fibric_load(
+    out: &std::path::Path,
+    url: &str,
+    command: &str,
+    flags: &str,
+) -> (Exit, Value) {
+    let mut args = vec!["--api", "fibric", "--target", url, "--producer", command];
+    args.extend(flags.split_whitespace());
+    load_run(out, &args).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fibric_load_through_a_producer_reaches_every_subscriber_of_a_server_of_the_tests_own() {
     let server = fibric_server::start().await;
     let dir = tempfile::tempdir().unwrap();
     let command = producer(dir.path(), &server.url, 0.0);
-    let (exit, load) = load_run(
+    let (exit, load) = fibric_load(
         &dir.path().join("out"),
-        &[
-            "--api",
-            "fibric",
-            "--target",
-            &server.url,
-            "--producer",
-            &command,
-            "--subscribers",
-            "3",
-            "--rate",
-            "200",
-            "--duration",
-            "2s",
-            "--batch",
-            "5",
-            "--publishers",
-            "2",
-            "--grace",
-            "5s",
-            "--threshold",
-            "lost==0",
-        ],
+        &server.url,
+        &command,
+        "--subscribers 3 --rate 200 --duration 2s --batch 5 --publishers 2 --grace 5s --threshold lost==0",
     )
     .await;
     assert_eq!(exit, Exit::Ok, "{load}");
@@ -115,24 +108,11 @@ async fn a_slow_producer_does_not_hide_its_delay_from_publish_to_delivery() {
     let server = fibric_server::start().await;
     let dir = tempfile::tempdir().unwrap();
     let command = producer(dir.path(), &server.url, 0.2);
-    let (exit, load) = load_run(
+    let (exit, load) = fibric_load(
         &dir.path().join("out"),
-        &[
-            "--api",
-            "fibric",
-            "--target",
-            &server.url,
-            "--producer",
-            &command,
-            "--subscribers",
-            "1",
-            "--rate",
-            "10",
-            "--duration",
-            "1s",
-            "--grace",
-            "5s",
-        ],
+        &server.url,
+        &command,
+        "--subscribers 1 --rate 10 --duration 1s --grace 5s",
     )
     .await;
     assert_eq!(exit, Exit::Ok, "{load}");
@@ -215,30 +195,10 @@ async fn a_producer_that_refuses_or_answers_short_fails_its_publishes() {
         )
         .unwrap();
         let command = format!("sh {}", script.display());
-        let (exit, load) = load_run(
-            &dir.path().join(name),
-            &[
-                "--api",
-                "fibric",
-                "--target",
-                &server.url,
-                "--producer",
-                &command,
-                "--subscribers",
-                "1",
-                "--rate",
-                "10",
-                "--duration",
-                "1s",
-                "--batch",
-                batch,
-                "--grace",
-                "1s",
-                "--threshold",
-                "error_rate<1%",
-            ],
-        )
-        .await;
+        let flags = format!(
+            "--subscribers 1 --rate 10 --duration 1s --batch {batch} --grace 1s --threshold error_rate<1%"
+        );
+        let (exit, load) = fibric_load(&dir.path().join(name), &server.url, &command, &flags).await;
         assert_eq!(exit, Exit::Failed, "{name}: {load}");
         assert_eq!(counter(&load, "published"), 0, "{name}: {load}");
         assert_eq!(counter(&load, "publish_errors"), 10, "{name}: {load}");
