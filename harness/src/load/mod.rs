@@ -59,7 +59,13 @@ pub async fn command(args: &LoadArgs) -> Exit {
     };
     // The embedded server lives as long as this function.
     let (base, _embedded) = match &config.target {
-        Some(url) => (url.clone(), None),
+        Some(url) => {
+            if let Err((exit, message)) = control_api_reachable(&config, url).await {
+                eprintln!("harness load: {message}");
+                return exit;
+            }
+            (url.clone(), None)
+        }
         None => match crate::embedded::start_for_load(&config.control_token).await {
             Ok(running) => (running.base_url(), Some(running)),
             Err(error) => {
@@ -83,6 +89,33 @@ pub async fn command(args: &LoadArgs) -> Exit {
             eprintln!("harness load: {message}");
             exit
         }
+    }
+}
+
+/// A Fibric or Pulse run that publishes without `--producer` goes through
+/// the control API, which only a reference server has: anything else is told
+/// to give a producer before the run, not shown a run of failed publishes.
+async fn control_api_reachable(config: &LoadConfig, url: &str) -> Result<(), (Exit, String)> {
+    let publishes = config.passive.is_none() && config.profile.rate > 0.0;
+    let through_control = matches!(config.api, scenarios::Api::Fibric | scenarios::Api::Pulse);
+    if !publishes || !through_control || config.producer.is_some() {
+        return Ok(());
+    }
+    let client = reqwest::Client::new();
+    let target = crate::target::probe(url, &config.control_token, &client)
+        .await
+        .map_err(|error| (Exit::Broken, error.to_string()))?;
+    match target.kind() {
+        crate::report::model::TargetKind::Other => Err((
+            Exit::Usage,
+            format!(
+                "{url} is not a reference server (or --control-token is not its token): {} publishes \
+                 through a reference server's control API only; give --producer CMD to publish on \
+                 this server, or --rate 0 for passive subscribers",
+                config.api.name()
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 

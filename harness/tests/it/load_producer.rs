@@ -8,7 +8,8 @@
 //! - The sample producer in `fixtures/producer/` driving the reference
 //!   server with a control token the harness does not have.
 //! - A producer that refuses, or answers without the event ids, fails its
-//!   publishes; `--producer` where it cannot publish is a usage error.
+//!   publishes; `--producer` where it cannot publish, or no producer on a
+//!   server without the control API, is a usage error.
 
 mod fibric_server;
 
@@ -205,6 +206,18 @@ async fn a_producer_that_refuses_or_answers_short_fails_its_publishes() {
         assert_eq!(counter(&load, "lost"), 0, "{name}: {load}");
     }
     assert!(server.log.lock().unwrap().envelopes.is_empty());
+
+    // Without a producer, a server that is not a reference server has no
+    // control API to publish through: said before the run.
+    let output = super::support::binary()
+        .args(["load", "--api", "fibric", "--target", &server.url])
+        .args(["--subscribers", "1", "--rate", "10", "--duration", "1s"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("give --producer CMD"), "{stderr}");
+    assert_eq!(server.log.lock().unwrap().requests, 0);
 
     let usage = [
         (
