@@ -182,6 +182,11 @@ pub struct LoadArgs {
     /// (JOB_COMPLETION_INDEX, HARNESS_SHARD_COUNT) or MPI.
     #[arg(long, value_name = "I/N|auto", default_value = "0/1")]
     pub shard: crate::load::shard::ShardArg,
+    /// An id every worker of one sharded run shares (a scheduler's job id);
+    /// `report merge` refuses reports whose ids differ. Default with
+    /// `--shard auto` in a Slurm array: slurm-$SLURM_ARRAY_JOB_ID.
+    #[arg(long, value_name = "ID", env = "HARNESS_RUN_ID", value_parser = crate::load::shard::parse_run_id)]
+    pub run_id: Option<String>,
     /// When the schedule starts, as RFC 3339 (so that N workers start together).
     /// Default: once every subscriber is connected.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]

@@ -11,7 +11,7 @@ use scenarios::Api;
 use super::adapter::{self, Access, ProducerCommand};
 use super::profile::Profile;
 use super::schedule::Schedule;
-use super::shard::Shard;
+use super::shard::{self, Shard, ShardArg};
 use super::threshold::Threshold;
 use crate::cli::LoadArgs;
 use crate::target::Credentials;
@@ -26,6 +26,8 @@ pub struct LoadConfig {
     pub schedule: Schedule,
     pub thresholds: Vec<Threshold>,
     pub shard: Shard,
+    /// The id the workers of one sharded run share, if they were given one.
+    pub run_id: Option<String>,
     pub start_at: Option<SystemTime>,
     /// The target's base URL; `None`: start the reference server in this process.
     pub target: Option<String>,
@@ -81,6 +83,10 @@ impl LoadConfig {
             schedule,
             thresholds,
             shard: args.shard.resolve()?,
+            run_id: args.run_id.clone().or_else(|| match args.shard {
+                ShardArg::Auto => shard::scheduler_run_id(|name| std::env::var(name).ok()),
+                ShardArg::Given(_) => None,
+            }),
             start_at: args.start_at,
             target,
             subscribe_url,

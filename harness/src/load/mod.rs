@@ -201,6 +201,7 @@ fn summarise(
             None => format!("{base} (embedded reference server)"),
         },
         runs: vec![config.run.clone()],
+        run_id: config.run_id.clone(),
         start: humantime::format_rfc3339_millis(outcome.start).to_string(),
         profile: ProfileSummary {
             rate: if closed {

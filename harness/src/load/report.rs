@@ -46,6 +46,9 @@ pub struct About {
     pub target: String,
     /// The run id of every worker in it.
     pub runs: Vec<String>,
+    /// The id the workers of one sharded run share (`--run-id`), if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     /// When the schedule started, RFC 3339 with milliseconds.
     pub start: String,
     pub profile: ProfileSummary,

@@ -13,6 +13,10 @@
 //!
 //! The first scheduler whose index is set decides; a half-set or
 //! inconsistent pair is an error, never a guess.
+//!
+//! The workers of one run may also share a run id (`--run-id`, or
+//! `$HARNESS_RUN_ID`), which `report merge` holds them to. A Slurm array
+//! gives one of its own: `slurm-$SLURM_ARRAY_JOB_ID`, taken with the shard.
 
 use std::fmt;
 use std::str::FromStr;
@@ -81,6 +85,25 @@ impl Shard {
             return pair("PMI", "PMI_RANK", "PMI_SIZE");
         }
         Err(NO_SCHEDULER.to_owned())
+    }
+}
+
+/// The run id the scheduler that gives `--shard auto` its shard also gives:
+/// a Slurm array's job id, which every task of the array shares.
+pub fn scheduler_run_id(var: impl Fn(&str) -> Option<String>) -> Option<String> {
+    var("SLURM_ARRAY_TASK_ID")?;
+    var("SLURM_ARRAY_JOB_ID").map(|job| format!("slurm-{}", job.trim()))
+}
+
+/// Parses a `--run-id`: 1 to 128 printable ASCII characters, no spaces.
+pub fn parse_run_id(text: &str) -> Result<String, String> {
+    let fits = (1..=128).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic());
+    if fits {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a run id: give 1 to 128 printable ASCII characters without spaces"
+        ))
     }
 }
 
@@ -250,6 +273,33 @@ mod tests {
         assert_eq!(env(&[("PMI_RANK", "0"), ("PMI_SIZE", "2")]), shard(0, 2));
         let zero = env(&[("PMI_RANK", "0"), ("PMI_SIZE", "0")]).unwrap_err();
         assert!(zero.contains("PMI_SIZE"), "{zero}");
+    }
+
+    #[test]
+    fn a_slurm_array_gives_its_job_id_as_the_run_id_and_nothing_else_does() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let array = vars(&[("SLURM_ARRAY_TASK_ID", "1"), ("SLURM_ARRAY_JOB_ID", "4711")]);
+        assert_eq!(scheduler_run_id(array), Some("slurm-4711".to_owned()));
+        // A plain job's id is its own, not its run's.
+        assert_eq!(scheduler_run_id(vars(&[("SLURM_JOB_ID", "4711")])), None);
+        assert_eq!(
+            scheduler_run_id(vars(&[("JOB_COMPLETION_INDEX", "0")])),
+            None
+        );
+        assert_eq!(
+            parse_run_id("nightly-2026-12-07"),
+            Ok("nightly-2026-12-07".to_owned())
+        );
+        for bad in ["", "two words", "tab\there", &"x".repeat(129)] {
+            assert!(parse_run_id(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

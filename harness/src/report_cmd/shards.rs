@@ -1,8 +1,9 @@
 //! Shard accounting for `report merge`: the workers' reports must be of one run, each shard once, and the missing ones named.
 //!
-//! One run is one API and target, one start, one shard count N and one
-//! profile (but for the shard's index; and a closed loop's event count,
-//! which is what each worker managed to send). A report of another run, a
+//! One run is one API and target, one run id (when the workers were given
+//! one), one start, one shard count N and one profile (but for the shard's
+//! index; and a closed loop's event count, which is what each worker managed
+//! to send). A report of another run, a
 //! shard given twice, or a report that is itself a merge is refused: adding
 //! them would give figures of no run at all. Shards of the run that are
 //! absent are not an error: the merge still adds up the others, and says
@@ -82,6 +83,7 @@ fn differs(first: &LoadReport, other: &LoadReport, count: u32) -> Option<String>
     let pairs = [
         ("the API", a.api.clone(), b.api.clone()),
         ("the target", a.target.clone(), b.target.clone()),
+        ("the run id", run_id(&a.run_id), run_id(&b.run_id)),
         (
             "the start (give every worker one --start-at)",
             a.start.clone(),
@@ -102,6 +104,11 @@ fn differs(first: &LoadReport, other: &LoadReport, count: u32) -> Option<String>
         .into_iter()
         .find(|(_, x, y)| x != y)
         .map(|(what, x, y)| format!("{what} differs ({x} and {y})"))
+}
+
+/// A run id as a difference names it.
+fn run_id(id: &Option<String>) -> String {
+    id.clone().unwrap_or_else(|| "none".to_owned())
 }
 
 /// A profile as the run has it: without the shard, and without a closed
@@ -167,6 +174,13 @@ mod tests {
                 "{what}: {error}"
             );
         }
+        let mut other_id = report("1/2", START, 2);
+        other_id.about.run_id = Some("slurm-12".to_owned());
+        let error = account(&[first.clone(), at("w1", other_id)]).unwrap_err();
+        assert!(
+            error.contains("the run id differs (none and slurm-12)"),
+            "{error}"
+        );
         let mut api = report("1/2", START, 2);
         api.about.api = "pulse".to_owned();
         assert!(

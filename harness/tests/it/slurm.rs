@@ -80,6 +80,14 @@ fn every_shard_and_the_merge_exit_0_and_every_event_counts_once(
     );
     let about = &merged.about;
     assert_eq!(about.workers, Some(3), "{}: {about:?}", run.name);
+    // Every task took the array's job id as the run's, and the merge kept it.
+    let run_id = Some(format!("slurm-{}", run.array));
+    assert_eq!(about.run_id, run_id, "{}: {about:?}", run.name);
+    assert!(
+        shards.iter().all(|s| s.about.run_id == run_id),
+        "{}",
+        run.name
+    );
     assert!(
         !about.incomplete && about.missing_shards.is_empty(),
         "{}: {about:?}",

@@ -97,6 +97,19 @@ fn every_harness_command_in_the_kubernetes_manifests_parses() {
         );
         assert!(args.profile.is_some(), "every worker is given the profile");
     }
+    // The workers share the run's id, which the merge holds them to; Kubernetes
+    // fills `$(RUN)` in from the variable defined before it.
+    let env = container_env(container(&workers));
+    let run_id = env
+        .get("HARNESS_RUN_ID")
+        .expect("the workers share a run id (HARNESS_RUN_ID)");
+    let run_id = expand(run_id, KUBERNETES_VAR, &|name| {
+        env.get(name).cloned().ok_or(format!("no {name}"))
+    });
+    assert_eq!(
+        harness::load::shard::parse_run_id(&run_id),
+        Ok(run_id.clone())
+    );
     let merge = resource("Job", "harness-load-merge");
     let argv = kubernetes_argv(container(&merge), None);
     let argv = match &argv[..] {

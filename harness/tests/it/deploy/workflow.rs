@@ -28,6 +28,8 @@ fn github_context(workflow: &Value, name: &str, shard: Option<&Value>) -> Result
     match (name, shard) {
         ("matrix.shard", Some(shard)) => Ok(shard.to_string()),
         ("needs.prepare.outputs.start-at", _) => Ok(SAMPLE_START.to_owned()),
+        ("github.run_id", _) => Ok("7712345678".to_owned()),
+        ("github.run_attempt", _) => Ok("1".to_owned()),
         _ => Err(format!("no sample value for the expression {name}")),
     }
 }
@@ -102,6 +104,19 @@ fn every_harness_command_in_the_workflow_parses_for_every_shard() {
     assert!(
         counts.iter().all(|&c| c == count),
         "one N for every shard: {counts:?}"
+    );
+    let run_id = at(&workflow, "/jobs/load/steps")
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|step| step["env"]["HARNESS_RUN_ID"].as_str())
+        .expect("the shards share a run id (HARNESS_RUN_ID), which the merge holds them to");
+    let run_id = expand(run_id, GITHUB, &|name| {
+        github_context(&workflow, name, None)
+    });
+    assert_eq!(
+        harness::load::shard::parse_run_id(&run_id),
+        Ok(run_id.clone())
     );
     let every: Vec<Value> = (0..count).map(Value::from).collect();
     assert_eq!(
