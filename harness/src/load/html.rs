@@ -143,11 +143,19 @@ pub fn page(load: &LoadReport, intervals: &Intervals) -> String {
          <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}}table{{border-collapse:collapse;margin:1em 0}}\
          td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}th{{white-space:nowrap}}td:first-child,th:first-child{{text-align:left}}\
          code{{overflow-wrap:anywhere}}</style>\
-         </head><body><h1>harness load: {api}</h1><p>Target {target}, start {start}.</p>{plots}\
+         </head><body><h1>harness load: {api}</h1><p>Target {target}, start {start}.</p>{shards}{plots}\
          <h2>Summary</h2>{tables}</body></html>\n",
         api = escape(&about.api),
         target = escape(&about.target),
         start = escape(&about.start),
+        shards = about.workers.map_or_else(String::new, |workers| {
+            let line = escape(&super::summary::shards_line(about, workers));
+            if about.incomplete {
+                format!("<p><strong style=\"color:#b00\">{line}</strong></p>")
+            } else {
+                format!("<p>{line}</p>")
+            }
+        }),
         plots = plots(intervals),
         tables = tables(load),
     )

@@ -115,7 +115,13 @@ pub fn markdown(load: &LoadReport) -> String {
         load.elapsed_ms
     );
     if let Some(workers) = about.workers {
-        let _ = writeln!(out, "{}\n", shards_line(about, workers));
+        let line = shards_line(about, workers);
+        let line = if about.incomplete {
+            format!("**{line}**")
+        } else {
+            line
+        };
+        let _ = writeln!(out, "{line}\n");
     }
     out.push_str("| histogram | count | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|\n");
     for (name, what) in HISTOGRAMS {
@@ -160,8 +166,9 @@ pub fn markdown(load: &LoadReport) -> String {
 /// What a merge holds: every shard, or which are missing.
 pub fn shards_line(about: &super::report::About, workers: u64) -> String {
     if about.incomplete {
+        let of = workers + about.missing_shards.len() as u64;
         format!(
-            "**Incomplete**: merged from {workers} workers; no report of shard {}. No threshold holds.",
+            "Incomplete: {workers} of {of} shards reported; none from shard {}. No threshold holds.",
             about.missing_shards.join(", ")
         )
     } else {

@@ -43,7 +43,7 @@ pub fn merge(args: &MergeArgs) -> Exit {
     };
     if !accounting.missing.is_empty() {
         eprintln!(
-            "harness report merge: incomplete: no report of shard {} of {}; the figures are the other {} shards', and no threshold holds",
+            "harness report merge: incomplete: no report of shard {} of {}; the figures are those of the {} that reported, and no threshold holds",
             accounting.missing_names().join(", "),
             accounting.count,
             reports.len()

@@ -464,7 +464,11 @@ fn merging_accounts_for_every_shard(dir: &std::path::Path, workers: &[std::path:
     assert!(alone["thresholds"][0]["held"] == true);
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
     assert!(
-        junit.contains("type=\"incomplete\"") && junit.contains("no report of shard 1/2"),
+        junit.contains("type=\"incomplete\"") && junit.contains("none from shard 1/2"),
         "{junit}"
     );
+    for page in ["load.md", "load.html"] {
+        let text = std::fs::read_to_string(out.join(page)).unwrap();
+        assert!(text.contains("Incomplete"), "{page}: {text}");
+    }
 }
