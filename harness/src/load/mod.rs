@@ -16,6 +16,7 @@
 //! - [`report`]: `load.json` v1 as types, read back against its schema.
 //! - [`summary`]: the report built from the intervals; `load.md`, `junit.xml`.
 //! - [`html`]: `load.html`, with the plots.
+//! - [`metrics`]: OpenMetrics (`--metrics-out`) and Prometheus remote write (`--remote-write`).
 //! - [`output`]: the reporters (terminal, files).
 
 pub mod adapter;
@@ -24,6 +25,7 @@ pub mod engine;
 pub mod hlog;
 pub mod html;
 pub mod intervals;
+pub mod metrics;
 pub mod output;
 pub mod profile;
 pub mod report;

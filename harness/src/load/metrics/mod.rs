@@ -1,0 +1,101 @@
+//! Load figures for the observability stack: the bucket layout and labels that the OpenMetrics file and remote write share.
+//!
+//! Percentiles cannot be added across workers; bucket counts can. Every
+//! histogram goes out as classic cumulative buckets with one fixed layout:
+//! [`PER_OCTAVE`] buckets per doubling from 1 µs to 2^[`OCTAVES`] µs (about
+//! 67 s), then `+Inf`. A bucket's upper bound is 2^(1/8), about 9.05 %,
+//! above its lower one, so `histogram_quantile` over the summed buckets of
+//! any number of shards lands in the same bucket as the HDR quantile of the
+//! merged run (see [`QUANTILE_ERROR`]).
+//!
+//! # Layout
+//!
+//! - [`openmetrics`]: the `--metrics-out` file.
+//! - [`remote_write`]: `--remote-write`, every interval pushed during the run.
+
+pub mod openmetrics;
+pub mod remote_write;
+
+use hdrhistogram::Histogram;
+
+/// Buckets per doubling of the latency.
+pub const PER_OCTAVE: u32 = 8;
+/// Doublings above 1 µs that the finite buckets cover.
+pub const OCTAVES: u32 = 26;
+
+/// How far `histogram_quantile` may be from HDR's quantile, as a fraction
+/// of the larger: one bucket's width, 2^(1/8) − 1.
+pub const QUANTILE_ERROR: f64 = 0.0905;
+
+/// The finite upper bounds (`le`), in seconds, ascending.
+pub fn bounds() -> Vec<f64> {
+    (0..=PER_OCTAVE * OCTAVES)
+        .map(|k| 2f64.powf(f64::from(k) / f64::from(PER_OCTAVE)) * 1e-6)
+        .collect()
+}
+
+/// Cumulative counts of a histogram of microseconds at each of [`bounds`],
+/// then the total (`+Inf`). A recorded value counts at its highest
+/// equivalent value, as HDR's own quantiles do.
+pub fn cumulative(histogram: &Histogram<u64>) -> Vec<u64> {
+    let bounds = bounds();
+    let mut counts = vec![0u64; bounds.len() + 1];
+    for value in histogram.iter_recorded() {
+        let seconds = histogram.highest_equivalent(value.value_iterated_to()) as f64 * 1e-6;
+        let bucket = bounds.partition_point(|&le| le < seconds);
+        counts[bucket] += value.count_at_value();
+    }
+    let mut running = 0;
+    for count in &mut counts {
+        running += *count;
+        *count = running;
+    }
+    counts
+}
+
+/// What every series of a run carries, besides its own name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Labels {
+    /// The run id the workers share (`--run-id`), or this worker's own.
+    pub run: String,
+    /// `i/N`.
+    pub shard: String,
+    pub api: String,
+    pub target: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_double_every_eight_and_counts_are_cumulative() {
+        let bounds = bounds();
+        assert_eq!(bounds.len(), 209);
+        assert!((bounds[0] - 1e-6).abs() < 1e-15);
+        assert!((bounds[8] - 2e-6).abs() < 1e-15);
+        assert!(
+            bounds
+                .windows(2)
+                .all(|w| (w[1] / w[0] - 1.0 - QUANTILE_ERROR).abs() < 1e-3)
+        );
+        let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        h.record_n(1, 3).unwrap();
+        h.record_n(1_000, 5).unwrap();
+        h.record(3_000_000_000).unwrap();
+        let counts = cumulative(&h);
+        assert_eq!(counts.len(), bounds.len() + 1);
+        assert_eq!(counts[0], 3, "1 µs is in the first bucket");
+        let ms = bounds.partition_point(|&le| le < 1e-3);
+        assert_eq!(
+            (counts[ms - 1], counts[ms]),
+            (3, 8),
+            "1 ms is in the bucket ending at or above it"
+        );
+        assert_eq!(
+            (counts[bounds.len() - 1], counts[bounds.len()]),
+            (8, 9),
+            "50 minutes is beyond the last bound"
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! The `--metrics-out` file: OpenMetrics text of a run's counters and histograms.

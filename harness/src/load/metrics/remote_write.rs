@@ -1,0 +1,1 @@
+//! `--remote-write`: every interval of a run pushed to a Prometheus remote-write receiver.
