@@ -225,6 +225,16 @@ pub struct LoadArgs {
     /// front of it, say. Publishers always go to --target.
     #[arg(long, value_name = "URL")]
     pub subscribe_url: Option<String>,
+    /// Also write the run's counters and histograms (cumulative buckets) to
+    /// FILE as OpenMetrics text, for `promtool` or a backfill.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_out: Option<PathBuf>,
+    /// Push every interval's counters and histograms to this Prometheus
+    /// remote-write endpoint (e.g. http://prometheus:9090/api/v1/write);
+    /// a bearer token comes from $HARNESS_REMOTE_WRITE_TOKEN. A receiver
+    /// that refuses or is down is reported, never waited for.
+    #[arg(long, value_name = "URL")]
+    pub remote_write: Option<String>,
     /// Publish through this command instead of the reference server's control
     /// API (Fibric and Pulse): `check`'s producer protocol, Fibric batches as
     /// one `envelopes` request; one process per publisher worker.
@@ -303,6 +313,9 @@ pub struct MergeArgs {
     pub files: Vec<PathBuf>,
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Also write the merged run's counters and histograms to FILE as OpenMetrics text.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -219,6 +219,23 @@ pub const NEEDS: &[Entry] = &[
         real_peer: true,
     },
     Entry {
+        need: Need::Program("promtool"),
+        what: "promtool (Debian's prometheus package)",
+        tests: &[
+            tests(HARNESS, "metrics_file::"),
+            tests(HARNESS, "prometheus::"),
+        ],
+        debian: &["prometheus"],
+        real_peer: true,
+    },
+    Entry {
+        need: Need::Program("prometheus"),
+        what: "Prometheus (Debian's prometheus package), as a remote-write receiver",
+        tests: &[tests(HARNESS, "prometheus::")],
+        debian: &["prometheus"],
+        real_peer: true,
+    },
+    Entry {
         need: Need::Client("kubernetes-validate"),
         what: "PyPI kubernetes-validate (the Kubernetes schemas, offline)",
         tests: &[tests(HARNESS, "deploy::")],

@@ -44,6 +44,11 @@ pub struct LoadConfig {
     pub request_engine: super::requests::Engine,
     /// `--producer`: what Fibric and Pulse publish through.
     pub producer: Option<String>,
+    /// `--metrics-out`: where the OpenMetrics text of the run goes.
+    pub metrics_out: Option<PathBuf>,
+    /// `--remote-write`: the receiver every interval is pushed to, and the
+    /// bearer token from `$HARNESS_REMOTE_WRITE_TOKEN`.
+    pub remote_write: Option<(String, Option<String>)>,
 }
 
 impl LoadConfig {
@@ -96,6 +101,15 @@ impl LoadConfig {
             passive: passive.then(|| args.stream.clone()),
             request_engine: args.request_engine,
             producer: args.producer.clone(),
+            metrics_out: args.metrics_out.clone(),
+            remote_write: args
+                .remote_write
+                .as_deref()
+                .map(|url| {
+                    let token = std::env::var("HARNESS_REMOTE_WRITE_TOKEN").ok();
+                    remote_write_url(url).map(|url| (url, token))
+                })
+                .transpose()?,
         })
     }
 
@@ -130,6 +144,18 @@ impl LoadConfig {
             interval: self.profile.interval,
         }
     }
+}
+
+/// A `--remote-write` endpoint: an http:// or https:// URL with a host (a
+/// query is kept: some receivers take their options there).
+fn remote_write_url(url: &str) -> Result<String, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("--remote-write {url:?}: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!(
+            "--remote-write {url:?}: give an http:// or https:// URL, such as http://prometheus:9090/api/v1/write"
+        ));
+    }
+    Ok(url.to_owned())
 }
 
 /// The rules between the settings; says whether the run is passive.

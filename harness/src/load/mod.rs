@@ -156,10 +156,16 @@ async fn run(
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
         }) as BoxFuture<'static, ()>
     });
+    let labels = labels(config, base);
+    let mut live = (config.remote_write.clone())
+        .map(|(url, token)| metrics::live::Live::start(url, token, labels.clone()));
     let progress = Box::new(|interval: &stats::Interval, stats: &Stats| {
         reporters
             .iter_mut()
             .for_each(|r| r.interval(interval, stats));
+        if let Some(live) = live.as_mut() {
+            live.interval(interval, stats);
+        }
     });
     let outcome = engine::run(
         adapter,
@@ -177,13 +183,32 @@ async fn run(
     let requests = taken
         .transpose()
         .map_err(|error| (Exit::Broken, format!("the request load failed: {error}")))?;
-    let report = summarise(config, base, &stats, &outcome, requests);
+    let mut report = summarise(config, base, &stats, &outcome, requests);
+    if let Some(live) = live {
+        let summary = live.finish().await;
+        metrics::warn_unsent(&summary);
+        report.remote_write = Some(summary);
+    }
+    if let Some(path) = &config.metrics_out {
+        metrics::write_file(path, &report, outcome.intervals.totals(), &labels)
+            .map_err(|error| (Exit::Broken, format!("cannot write --metrics-out: {error}")))?;
+    }
     let finished = Finished {
         report: &report,
         start: outcome.start,
         intervals: &outcome.intervals,
     };
     Ok(finish(reporters, finished))
+}
+
+/// What every exported series of the run carries.
+fn labels(config: &LoadConfig, base: &str) -> metrics::Labels {
+    metrics::Labels {
+        run: config.run_id.clone().unwrap_or_else(|| config.run.clone()),
+        shard: config.shard.to_string(),
+        api: config.api.name().to_owned(),
+        target: base.to_owned(),
+    }
 }
 
 /// The run's `load.json`.

@@ -36,6 +36,9 @@ pub struct LoadReport {
     /// The request load (`--users`), when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests: Option<Requests>,
+    /// How the pushes to `--remote-write` went, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_write: Option<super::metrics::remote_write::PushSummary>,
     pub thresholds: Vec<ThresholdResult>,
 }
 

@@ -81,6 +81,7 @@ pub fn build(inputs: Inputs<'_>) -> LoadReport {
         counters,
         rates,
         requests: inputs.requests,
+        remote_write: None,
         thresholds: Vec::new(),
     };
     load.thresholds = inputs

@@ -20,6 +20,7 @@ use super::shards::{self, Accounting};
 use crate::cli::MergeArgs;
 use crate::exit::Exit;
 use crate::load::intervals::Intervals;
+use crate::load::metrics::{self, Labels};
 use crate::load::output::{Files, Finished, LoadReporter, Terminal};
 use crate::load::report::{LoadReport, MergedRequests, Requests};
 use crate::load::threshold::Threshold;
@@ -53,6 +54,22 @@ pub fn merge(args: &MergeArgs) -> Exit {
     let (start, intervals) = hlog::merge(&logs);
     let intervals: Intervals = intervals.into_iter().collect();
     let merged = add_up(&loads, start, &intervals, &accounting);
+    if let Some(path) = &args.metrics_out {
+        let about = &merged.about;
+        let labels = Labels {
+            run: about
+                .run_id
+                .clone()
+                .unwrap_or_else(|| about.runs[0].clone()),
+            shard: "merged".to_owned(),
+            api: about.api.clone(),
+            target: about.target.clone(),
+        };
+        if let Err(error) = metrics::write_file(path, &merged, intervals.totals(), &labels) {
+            eprintln!("harness report merge: cannot write --metrics-out: {error}");
+            return Exit::Broken;
+        }
+    }
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports/out").join(format!(
             "merged-{}",

@@ -12,11 +12,19 @@
 //!
 //! - [`openmetrics`]: the `--metrics-out` file.
 //! - [`remote_write`]: `--remote-write`, every interval pushed during the run.
+//! - [`live`]: the running totals a run pushes as each interval closes.
 
+pub mod live;
 pub mod openmetrics;
 pub mod remote_write;
 
+use std::path::Path;
+use std::time::SystemTime;
+
 use hdrhistogram::Histogram;
+
+use super::report::LoadReport;
+use super::stats::Set;
 
 /// Buckets per doubling of the latency.
 pub const PER_OCTAVE: u32 = 8;
@@ -62,6 +70,39 @@ pub struct Labels {
     pub shard: String,
     pub api: String,
     pub target: String,
+}
+
+/// Writes the OpenMetrics text of a finished run (or merge) to `path`.
+pub fn write_file(
+    path: &Path,
+    report: &LoadReport,
+    totals: &Set,
+    labels: &Labels,
+) -> Result<(), String> {
+    let text = openmetrics::render(report, totals, labels, SystemTime::now());
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Says on stderr when some pushes to the receiver did not arrive: the run
+/// goes on regardless, and `load.json`'s `remote_write` keeps the counts.
+pub fn warn_unsent(summary: &remote_write::PushSummary) {
+    if summary.failed + summary.dropped > 0 {
+        eprintln!(
+            "harness load: warning: remote write to {}: {} of {} pushes failed and {} were dropped{}",
+            summary.url,
+            summary.failed,
+            summary.sent + summary.failed + summary.dropped,
+            summary.dropped,
+            summary
+                .last_error
+                .as_deref()
+                .map(|e| format!(" (last: {e})"))
+                .unwrap_or_default()
+        );
+    }
 }
 
 #[cfg(test)]
