@@ -13,6 +13,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::frames::{Event, Step, micros_time};
+use super::json_events::object;
 
 /// The fields of a line a load subscriber reads.
 #[derive(Deserialize)]
@@ -37,14 +38,14 @@ struct Marker<'a> {
 
 /// The event and the offset step of one line; neither for a line that is not an event.
 pub(super) fn read(line: &[u8], run: &str) -> (Option<Event>, Option<Step>) {
-    match serde_json::from_slice::<Line>(line) {
+    match object::<Line>(line) {
         Ok(fast) => {
             if fast.kind != "event" {
                 return (None, None);
             }
             let marker = fast
                 .payload
-                .and_then(|raw| serde_json::from_str::<Marker>(raw.get()).ok())
+                .and_then(|raw| object::<Marker>(raw.get().as_bytes()).ok())
                 .filter(|m| m.load == run)
                 .map(|m| m.k);
             let event = Event {
@@ -105,6 +106,9 @@ mod tests {
         r#"{"type":"event","payload":{"load":"run1","k":7}"#,
         "not json",
         "",
+        // Arrays, which serde's derived structs would read as their fields in order.
+        r#"{"type":"event","stream":"s-0","offset":2,"timestamp":5,"payload":["run1",7]}"#,
+        r#"["event",5,"s-0",2,{"load":"run1","k":7}]"#,
     ];
 
     #[test]

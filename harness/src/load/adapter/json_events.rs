@@ -17,6 +17,19 @@ use serde_json::value::RawValue;
 
 use super::frames::{Event, Step, micros_time, ulid_time};
 
+/// Reads the JSON object `text` into `T`, refusing anything but an object:
+/// serde's derived structs also read an array as their fields in order,
+/// where the full reading (`value["field"]`) finds nothing.
+pub(super) fn object<'a, T: Deserialize<'a>>(text: &'a [u8]) -> serde_json::Result<T> {
+    let start = text
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    match start.map(|i| text[i]) {
+        Some(b'{') => serde_json::from_slice(text),
+        _ => Err(serde::de::Error::custom("not a JSON object")),
+    }
+}
+
 /// A payload `{"load": run, "k": k}`, other fields aside.
 #[derive(Deserialize)]
 struct Marker<'a> {
@@ -28,7 +41,7 @@ struct Marker<'a> {
 /// The marker `k` of a JSON payload `{"load": run, "k": k}`, read from its text.
 fn raw_marker(payload: Option<&RawValue>, run: &str) -> Option<u64> {
     let payload = payload?;
-    match serde_json::from_str::<Marker>(payload.get()) {
+    match object::<Marker>(payload.get().as_bytes()) {
         Ok(marker) => (marker.load == run).then_some(marker.k),
         Err(_) => serde_json::from_str::<Value>(payload.get())
             .ok()
@@ -52,7 +65,7 @@ struct Envelope<'a> {
 
 /// What a Fibric envelope says: its marker (envelopes carry no time of their own).
 pub(super) fn fibric_event(data: &str, run: &str) -> Event {
-    match serde_json::from_str::<Envelope>(data) {
+    match object::<Envelope>(data.as_bytes()) {
         Ok(envelope) => Event {
             marker: raw_marker(envelope.payload, run),
             at: None,
@@ -81,7 +94,7 @@ struct PulseEvent<'a> {
 
 /// What a Pulse `/subscribe` event says: its marker, and the time its ULID id carries.
 pub(super) fn pulse_event(data: &str, run: &str) -> Event {
-    match serde_json::from_str::<PulseEvent>(data) {
+    match object::<PulseEvent>(data.as_bytes()) {
         Ok(event) => Event {
             marker: raw_marker(event.created, run),
             at: event.id.as_deref().and_then(ulid_time),
@@ -109,8 +122,9 @@ struct FaunaLine<'a> {
     #[serde(borrow)]
     cursor: Option<Cow<'a, str>>,
     txn_ts: Option<u64>,
+    /// Read as a [`FaunaDoc`] once known to be an object.
     #[serde(borrow)]
-    data: Option<FaunaDoc<'a>>,
+    data: Option<&'a RawValue>,
 }
 
 /// A change event's data: plain fields, or a document tagged as `{"@doc": {...}}`.
@@ -141,14 +155,23 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
 /// What a Fauna `/stream/1` line says: a change event of this run (its
 /// marker, its `txn_ts`), and the cursor it carries (status events carry one too).
 pub(super) fn fauna_line(line: &[u8], run: &str) -> (Option<Event>, Option<Step>) {
-    let Ok(fast) = serde_json::from_slice::<FaunaLine>(line) else {
+    let Ok(fast) = object::<FaunaLine>(line) else {
         return fauna_value(line, run);
+    };
+    let data = match fast
+        .data
+        .map(|raw| object::<FaunaDoc>(raw.get().as_bytes()))
+    {
+        None => None,
+        Some(Ok(data)) => Some(data),
+        // Data that is not an object (nor `null`): the full reading decides.
+        Some(Err(_)) => return fauna_value(line, run),
     };
     let kind = fast.kind.as_deref();
     let changed = matches!(kind, Some("add" | "update" | "remove"));
-    let doc = match fast.data {
+    let doc = match data {
         Some(FaunaDoc { doc: Some(raw), .. }) if changed => {
-            match serde_json::from_str::<FaunaDoc>(raw.get()) {
+            match object::<FaunaDoc>(raw.get().as_bytes()) {
                 Ok(doc) if doc.doc.is_none() => Some(doc),
                 // `{"@doc": {"@doc": ...}}` or not an object: the full reading decides.
                 _ => return fauna_value(line, run),

@@ -6,6 +6,30 @@ use super::*;
 
 const RUN: &str = "01m96yd05g7c8s9db8g12kwdtv";
 
+/// serde's derived structs read an array as their fields in order; the full
+/// reading finds no field in an array, and so must the fast one (a proptest
+/// found `[{"k":0,"load":RUN}]` read as a Fibric delivery).
+#[test]
+fn an_array_is_read_as_no_object() {
+    let marker = format!(r#"{{"k":0,"load":"{RUN}"}}"#);
+    let arrays = [
+        format!("[{marker}]"),
+        format!(r#"["{RUN}",0]"#),
+        format!(r#"{{"payload":["{RUN}",0],"created":["{RUN}",0]}}"#),
+        format!(r#"{{"type":"add","data":["{RUN}",0],"txn_ts":5}}"#),
+        format!(r#"{{"type":"add","data":{{"@doc":["{RUN}",0]}},"txn_ts":5}}"#),
+    ];
+    for text in &arrays {
+        assert_eq!(fibric_event(text, RUN), fibric_value(text, RUN), "{text}");
+        assert_eq!(fibric_event(text, RUN).marker, None, "{text}");
+        assert_eq!(pulse_event(text, RUN), pulse_value(text, RUN), "{text}");
+        assert_eq!(pulse_event(text, RUN).marker, None, "{text}");
+        let fauna = fauna_line(text.as_bytes(), RUN);
+        assert_eq!(fauna, fauna_value(text.as_bytes(), RUN), "{text}");
+        assert!(fauna.0.is_none_or(|e| e.marker.is_none()), "{text}");
+    }
+}
+
 #[test]
 fn the_reference_servers_deliveries_are_read_on_the_fast_path() {
     let fibric = r#"{"event_id":"ld_x_0","tenant_id":"tn_a","source":"harness","event_type":"harness.load","correlation_id":null,"payload":{"load":"01m96yd05g7c8s9db8g12kwdtv","k":7},"agent_id":null,"cursor":"cur_x"}"#;
