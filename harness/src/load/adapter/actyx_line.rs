@@ -13,7 +13,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::frames::{Event, Step, micros_time};
-use super::json_events::object;
+use super::json_events::Object;
 
 /// The fields of a line a load subscriber reads.
 #[derive(Deserialize)]
@@ -38,14 +38,15 @@ struct Marker<'a> {
 
 /// The event and the offset step of one line; neither for a line that is not an event.
 pub(super) fn read(line: &[u8], run: &str) -> (Option<Event>, Option<Step>) {
-    match object::<Line>(line) {
-        Ok(fast) => {
+    match serde_json::from_slice::<Object<Line>>(line) {
+        Ok(Object(fast)) => {
             if fast.kind != "event" {
                 return (None, None);
             }
             let marker = fast
                 .payload
-                .and_then(|raw| object::<Marker>(raw.get().as_bytes()).ok())
+                .and_then(|raw| serde_json::from_str::<Object<Marker>>(raw.get()).ok())
+                .map(|Object(marker)| marker)
                 .filter(|m| m.load == run)
                 .map(|m| m.k);
             let event = Event {

@@ -17,16 +17,28 @@ use serde_json::value::RawValue;
 
 use super::frames::{Event, Step, micros_time, ulid_time};
 
-/// Reads the JSON object `text` into `T`, refusing anything but an object:
-/// serde's derived structs also read an array as their fields in order,
-/// where the full reading (`value["field"]`) finds nothing.
-pub(super) fn object<'a, T: Deserialize<'a>>(text: &'a [u8]) -> serde_json::Result<T> {
-    let start = text
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-    match start.map(|i| text[i]) {
-        Some(b'{') => serde_json::from_slice(text),
-        _ => Err(serde::de::Error::custom("not a JSON object")),
+/// `T` read only from a JSON object. serde's derived structs also read an
+/// array as their fields in order, where the full reading (`value["field"]`)
+/// finds nothing; this asks the parser for a map, and hands the map to `T`
+/// as it comes, so the text is still read once and nothing is copied.
+pub(super) struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Map<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Map<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+        deserializer.deserialize_map(Map(std::marker::PhantomData))
     }
 }
 
@@ -41,8 +53,8 @@ struct Marker<'a> {
 /// The marker `k` of a JSON payload `{"load": run, "k": k}`, read from its text.
 fn raw_marker(payload: Option<&RawValue>, run: &str) -> Option<u64> {
     let payload = payload?;
-    match object::<Marker>(payload.get().as_bytes()) {
-        Ok(marker) => (marker.load == run).then_some(marker.k),
+    match serde_json::from_str::<Object<Marker>>(payload.get()) {
+        Ok(Object(marker)) => (marker.load == run).then_some(marker.k),
         Err(_) => serde_json::from_str::<Value>(payload.get())
             .ok()
             .and_then(|value| value_marker(&value, run)),
@@ -65,8 +77,8 @@ struct Envelope<'a> {
 
 /// What a Fibric envelope says: its marker (envelopes carry no time of their own).
 pub(super) fn fibric_event(data: &str, run: &str) -> Event {
-    match object::<Envelope>(data.as_bytes()) {
-        Ok(envelope) => Event {
+    match serde_json::from_str::<Object<Envelope>>(data) {
+        Ok(Object(envelope)) => Event {
             marker: raw_marker(envelope.payload, run),
             at: None,
         },
@@ -94,8 +106,8 @@ struct PulseEvent<'a> {
 
 /// What a Pulse `/subscribe` event says: its marker, and the time its ULID id carries.
 pub(super) fn pulse_event(data: &str, run: &str) -> Event {
-    match object::<PulseEvent>(data.as_bytes()) {
-        Ok(event) => Event {
+    match serde_json::from_str::<Object<PulseEvent>>(data) {
+        Ok(Object(event)) => Event {
             marker: raw_marker(event.created, run),
             at: event.id.as_deref().and_then(ulid_time),
         },
@@ -122,9 +134,8 @@ struct FaunaLine<'a> {
     #[serde(borrow)]
     cursor: Option<Cow<'a, str>>,
     txn_ts: Option<u64>,
-    /// Read as a [`FaunaDoc`] once known to be an object.
     #[serde(borrow)]
-    data: Option<&'a RawValue>,
+    data: Option<Object<FaunaDoc<'a>>>,
 }
 
 /// A change event's data: plain fields, or a document tagged as `{"@doc": {...}}`.
@@ -155,24 +166,16 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
 /// What a Fauna `/stream/1` line says: a change event of this run (its
 /// marker, its `txn_ts`), and the cursor it carries (status events carry one too).
 pub(super) fn fauna_line(line: &[u8], run: &str) -> (Option<Event>, Option<Step>) {
-    let Ok(fast) = object::<FaunaLine>(line) else {
+    let Ok(Object(fast)) = serde_json::from_slice::<Object<FaunaLine>>(line) else {
         return fauna_value(line, run);
     };
-    let data = match fast
-        .data
-        .map(|raw| object::<FaunaDoc>(raw.get().as_bytes()))
-    {
-        None => None,
-        Some(Ok(data)) => Some(data),
-        // Data that is not an object (nor `null`): the full reading decides.
-        Some(Err(_)) => return fauna_value(line, run),
-    };
+    let data = fast.data.map(|Object(data)| data);
     let kind = fast.kind.as_deref();
     let changed = matches!(kind, Some("add" | "update" | "remove"));
     let doc = match data {
         Some(FaunaDoc { doc: Some(raw), .. }) if changed => {
-            match object::<FaunaDoc>(raw.get().as_bytes()) {
-                Ok(doc) if doc.doc.is_none() => Some(doc),
+            match serde_json::from_str::<Object<FaunaDoc>>(raw.get()) {
+                Ok(Object(doc)) if doc.doc.is_none() => Some(doc),
                 // `{"@doc": {"@doc": ...}}` or not an object: the full reading decides.
                 _ => return fauna_value(line, run),
             }
