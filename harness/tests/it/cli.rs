@@ -97,6 +97,38 @@ fn usage_errors_exit_2_and_name_the_problem() {
             ],
             "not KEY=TENANT",
         ),
+        (
+            &[
+                "load",
+                "--api",
+                "fibric",
+                "--subscribers",
+                "1",
+                "--rate",
+                "1",
+                "--duration",
+                "1s",
+                "--remote-write",
+                "prometheus:9090/api/v1/write",
+            ],
+            "--remote-write",
+        ),
+        (
+            &[
+                "load",
+                "--api",
+                "fibric",
+                "--subscribers",
+                "1",
+                "--rate",
+                "1",
+                "--duration",
+                "1s",
+                "--run-id",
+                "two words",
+            ],
+            "is not a run id",
+        ),
     ];
     for (args, message) in cases {
         let output = run(args);
