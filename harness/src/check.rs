@@ -137,6 +137,25 @@ pub fn list(
     Ok(())
 }
 
+/// `harness check --list --rules`: per selected API, the seed's testable rules
+/// that checks running against any target assert, then the ids none asserts.
+pub fn list_rules(config: &CheckConfig, out: &mut dyn Write) -> anyhow::Result<()> {
+    for &api in &config.apis {
+        let coverage = scenarios::rules::coverage(api);
+        writeln!(
+            out,
+            "{api}: {} of {} testable rules checked against any target ({:.0} %)",
+            coverage.checked,
+            coverage.testable,
+            coverage.percent()
+        )?;
+        for rule in &coverage.unchecked {
+            writeln!(out, "  {}", rule.id)?;
+        }
+    }
+    Ok(())
+}
+
 /// The whole command, with the real catalogue, stdout and the process's exit code.
 pub async fn command(args: &CheckArgs) -> Exit {
     let config = match CheckConfig::from_args(args) {
@@ -152,7 +171,13 @@ pub async fn command(args: &CheckArgs) -> Exit {
         if selected.is_empty() {
             eprintln!("harness check: {}", nothing_selected(&config));
         }
-        return match list(&config, &registry, &mut std::io::stdout().lock()) {
+        let mut out = std::io::stdout().lock();
+        let listed = if args.rules {
+            list_rules(&config, &mut out)
+        } else {
+            list(&config, &registry, &mut out)
+        };
+        return match listed {
             Ok(()) => Exit::Ok,
             Err(error) => {
                 eprintln!("harness check: {error:#}");

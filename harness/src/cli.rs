@@ -108,6 +108,10 @@ pub struct CheckArgs {
     /// Print every selected check (id, level, title) and exit without running anything.
     #[arg(long)]
     pub list: bool,
+    /// With --list: print, per API, how many of the seed's testable rules the
+    /// checks assert against any target, then the ids of those none asserts.
+    #[arg(long, requires = "list")]
+    pub rules: bool,
     #[command(flatten)]
     pub credentials: CredentialArgs,
     /// A check still running after this long is stopped and reported as a harness error.

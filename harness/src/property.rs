@@ -14,6 +14,7 @@
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -38,6 +39,10 @@ pub struct CaseOutcome {
 pub const MAX_SHRINK_STEPS: u32 = 48;
 /// And the most time, in milliseconds, shrinking one failure may take.
 pub const MAX_SHRINK_MILLIS: u32 = 20_000;
+/// Proptest's own bound on shrink steps, far above ours: once ours is spent,
+/// each step answers at once, and this only guards against a strategy that
+/// could simplify and complicate forever.
+const PROPTEST_SHRINK_ITERS: u32 = 100_000;
 
 /// A check as a property over generated plans.
 pub trait Property: Send + Sync + 'static {
@@ -123,8 +128,20 @@ fn keep_notes(notes: &mut Vec<Finding>, findings: Vec<Finding>) {
     }
 }
 
+/// Why a check does not run here: a check whose metadata needs the control
+/// API skips every target but a reference server, whatever its own rule says.
+fn skip_reason<P: Property>(property: &P, ctx: &CheckContext) -> Option<String> {
+    let control = property.meta().needs.contains(&scenarios::Need::Control);
+    if control && !ctx.target.is_reference() {
+        return Some(property.skip_reason(ctx).unwrap_or_else(|| {
+            "needs the reference server's control API, which this target lacks".to_owned()
+        }));
+    }
+    property.skip_reason(ctx)
+}
+
 async fn run_property<P: Property>(property: Arc<P>, ctx: &CheckContext) -> Outcome {
-    if let Some(reason) = property.skip_reason(ctx) {
+    if let Some(reason) = skip_reason(property.as_ref(), ctx) {
         return Outcome::Skipped(reason);
     }
     let handle = tokio::runtime::Handle::current();
@@ -134,10 +151,12 @@ async fn run_property<P: Property>(property: Arc<P>, ctx: &CheckContext) -> Outc
     let seed = ctx.seed;
     let ctx = ctx.clone();
     let work = tokio::task::spawn_blocking(move || {
+        // The shrink budget is ours (`Search::spent`), not proptest's: its own
+        // limits print a line to stderr when they end a shrink.
         let config = Config {
             cases,
-            max_shrink_iters: MAX_SHRINK_STEPS,
-            max_shrink_time: MAX_SHRINK_MILLIS,
+            max_shrink_iters: PROPTEST_SHRINK_ITERS,
+            max_shrink_time: 0,
             failure_persistence: None,
             ..Config::default()
         };
@@ -145,12 +164,11 @@ async fn run_property<P: Property>(property: Arc<P>, ctx: &CheckContext) -> Outc
         let search = Search::<P>::default();
         let strategy = property.strategy();
         let result = runner.run(&strategy, |plan| {
-            if cancelled.load(Ordering::Relaxed) {
-                return Err(TestCaseError::fail("cancelled"));
-            }
-            if search.broke.lock().map(|b| b.is_some()).unwrap_or(true) {
-                // The harness broke on an earlier case; do not shrink on it.
-                return Err(TestCaseError::fail("the harness broke"));
+            // Cancelled, broken or out of shrink budget: every further plan
+            // "passes" at once, which ends proptest's search without a word;
+            // the outcome comes from `search`, not from these answers.
+            if cancelled.load(Ordering::Relaxed) || search.spent() {
+                return Ok(());
             }
             let n = search.executed.fetch_add(1, Ordering::Relaxed) + 1;
             let case = handle.block_on(Arc::clone(&property).run_case(ctx.clone(), plan.clone()));
@@ -174,6 +192,8 @@ struct Search<P: Property> {
     executed: AtomicU32,
     /// The number of the first failing case (0: none yet).
     first_failure: AtomicU32,
+    /// When the first case failed: shrinking has run since.
+    failed_at: Mutex<Option<Instant>>,
 }
 
 impl<P: Property> Default for Search<P> {
@@ -184,11 +204,32 @@ impl<P: Property> Default for Search<P> {
             passing_notes: Mutex::new(Vec::new()),
             executed: AtomicU32::new(0),
             first_failure: AtomicU32::new(0),
+            failed_at: Mutex::new(None),
         }
     }
 }
 
 impl<P: Property> Search<P> {
+    /// Whether no more plans should run: the harness broke, or shrinking has
+    /// used its steps (`MAX_SHRINK_STEPS`) or its time (`MAX_SHRINK_MILLIS`).
+    fn spent(&self) -> bool {
+        if self.broke.lock().map(|b| b.is_some()).unwrap_or(true) {
+            return true;
+        }
+        let first = self.first_failure.load(Ordering::Relaxed);
+        if first == 0 {
+            return false;
+        }
+        let steps = self.executed.load(Ordering::Relaxed) - first;
+        let late = self
+            .failed_at
+            .lock()
+            .ok()
+            .and_then(|at| *at)
+            .is_some_and(|at| at.elapsed() >= Duration::from_millis(MAX_SHRINK_MILLIS.into()));
+        steps >= MAX_SHRINK_STEPS || late
+    }
+
     /// Keeps what case `n` (of `plan`) came to, and tells proptest whether it failed.
     fn judge(
         &self,
@@ -204,9 +245,14 @@ impl<P: Property> Search<P> {
                     .map(|f| format!("{}: {}", f.kind, f.message))
                     .collect::<Vec<_>>()
                     .join("; ");
-                let _ =
+                let first =
                     self.first_failure
                         .compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed);
+                if first.is_ok()
+                    && let Ok(mut at) = self.failed_at.lock()
+                {
+                    *at = Some(Instant::now());
+                }
                 if let Ok(mut slot) = self.last_failure.lock() {
                     *slot = Some((plan, case));
                 }
@@ -264,7 +310,7 @@ async fn replay_plan<P: Property>(
             return Outcome::Broke(format!("the saved plan does not fit this check: {error}"));
         }
     };
-    if let Some(reason) = property.skip_reason(ctx) {
+    if let Some(reason) = skip_reason(property.as_ref(), ctx) {
         return Outcome::Skipped(reason);
     }
     match property.run_case(ctx.clone(), plan.clone()).await {

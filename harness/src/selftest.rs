@@ -170,6 +170,7 @@ pub async fn command(args: &SelftestArgs) -> Exit {
         report_dir: None,
         formats: Vec::new(),
         list: false,
+        rules: false,
         credentials: crate::cli::CredentialArgs {
             control_token: "control_test_token".to_owned(),
             fibric_keys: Vec::new(),

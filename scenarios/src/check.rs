@@ -115,12 +115,20 @@ pub enum Need {
     FaultProxy,
     /// Credentials for the target.
     Auth,
+    /// The reference server's control API (aging the log, another node's events):
+    /// the check is skipped on any other target, and the rules it cites do not
+    /// count as checked against any target.
+    Control,
 }
 
 /// Declares one check's metadata as a `pub static`: name, API, id, level,
-/// title, spec reference, needs, and the defects that must fail it.
+/// title, spec reference, needs, the defects that must fail it, and the
+/// seed's rules it asserts (ids from `scenarios/rules/<api>.toml`).
 macro_rules! check {
     ($name:ident, $api:ident, $id:literal, $level:ident, $title:literal, $spec:literal, [$($need:ident),*], [$($defect:literal),+]) => {
+        $crate::check::check!($name, $api, $id, $level, $title, $spec, [$($need),*], [$($defect),+], rules: []);
+    };
+    ($name:ident, $api:ident, $id:literal, $level:ident, $title:literal, $spec:literal, [$($need:ident),*], [$($defect:literal),+], rules: [$($rule:literal),* $(,)?]) => {
         pub static $name: $crate::check::CheckMeta = $crate::check::CheckMeta {
             id: $id,
             api: $crate::check::Api::$api,
@@ -129,6 +137,7 @@ macro_rules! check {
             spec: $spec,
             needs: &[$($crate::check::Need::$need),*],
             killed_by: &[$($defect),+],
+            rules: &[$($rule),*],
         };
     };
 }
@@ -147,9 +156,17 @@ pub struct CheckMeta {
     pub needs: &'static [Need],
     /// Reference-server defects that must make this check fail.
     pub killed_by: &'static [&'static str],
+    /// The ids of the seed's rules this check asserts (`scenarios/rules/<api>.toml`).
+    pub rules: &'static [&'static str],
 }
 
 impl CheckMeta {
+    /// Whether the check runs against any target (given a producer where it
+    /// publishes), not only against a reference server.
+    pub fn runs_anywhere(&self) -> bool {
+        !self.needs.contains(&Need::Control)
+    }
+
     /// The middle part of the id.
     pub fn area(&self) -> &'static str {
         self.id.split('/').nth(1).unwrap_or("")
@@ -197,6 +214,7 @@ mod tests {
             spec: "s",
             needs: &[],
             killed_by: &[],
+            rules: &[],
         };
         assert!(meta.id_is_well_formed());
         assert_eq!(meta.area(), "cursor");

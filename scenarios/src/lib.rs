@@ -14,6 +14,7 @@
 //! - [`cuts`]: where and how the fault proxy cuts a connection, and the cuts checks' plan.
 //! - [`fibric`], [`pulse`], [`fauna`], [`actyx`], [`atproto`]: each API's checks: metadata, plans, oracles.
 //! - [`catalogue`]: every check the harness knows, in one list.
+//! - [`rules`]: every rule the seeds state (`scenarios/rules/<api>.toml`), and which checks assert it.
 
 pub mod actyx;
 pub mod atproto;
@@ -24,6 +25,7 @@ pub mod delivery;
 pub mod fauna;
 pub mod fibric;
 pub mod pulse;
+pub mod rules;
 pub mod transcript;
 pub mod verdict;
 

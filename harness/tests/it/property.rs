@@ -244,3 +244,83 @@ async fn informational_findings_of_passing_cases_reach_the_report_once() {
     assert_eq!(findings[0].kind, "untested");
     assert!(findings[0].informational);
 }
+
+/// Set only in the child process of `shrinking_that_runs_out_prints_nothing_of_proptest`.
+const SHRINK_CHILD_ENV: &str = "STREAMCHECK_SHRINK_CHILD";
+
+/// Fails on every plan, and its plans are long: shrinking outlasts its budget.
+struct AlwaysFails;
+
+impl Property for AlwaysFails {
+    type Plan = Vec<u32>;
+
+    fn meta(&self) -> &'static scenarios::CheckMeta {
+        meta(
+            "fibric/wire/always-fails",
+            Api::Fibric,
+            Level::Must,
+            "never holds",
+        )
+    }
+
+    fn strategy(&self) -> SBoxedStrategy<Vec<u32>> {
+        prop::collection::vec(any::<u32>(), 50..100).sboxed()
+    }
+
+    fn run_case(
+        self: Arc<Self>,
+        _ctx: CheckContext,
+        plan: Vec<u32>,
+    ) -> BoxFuture<'static, Result<CaseOutcome, String>> {
+        async move {
+            let mut outcome = CaseOutcome::default();
+            let finding = format!("{} numbers", plan.len());
+            outcome.findings.push(Finding::new("always", finding));
+            Ok(outcome)
+        }
+        .boxed()
+    }
+}
+
+/// The child: runs `AlwaysFails` and prints its shrink steps. Ignored, so a
+/// test run does not count it; the test below selects it with `--ignored`.
+#[tokio::test]
+#[ignore = "the child process of shrinking_that_runs_out_prints_nothing_of_proptest"]
+async fn shrink_until_the_budget_ends() {
+    if std::env::var_os(SHRINK_CHILD_ENV).is_none() {
+        return;
+    }
+    let registry = vec![PropertyCheck::boxed(AlwaysFails)];
+    let dir = tempfile::tempdir().unwrap();
+    let summary = execute(&config(dir.path(), &[]), &registry, Some(&mut Vec::new()))
+        .await
+        .unwrap();
+    assert_eq!(summary.fail, 1);
+    let report = Report::read(&dir.path().join("report.json")).unwrap();
+    let case = report.checks[0].case.as_ref().expect("the failing case");
+    println!("shrink steps {}", case.shrink_steps);
+}
+
+/// Proptest prints a line to stderr when its own limits end a shrink; the
+/// harness's summary must not carry it, so the budget is the harness's own.
+#[test]
+fn shrinking_that_runs_out_prints_nothing_of_proptest() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "property::shrink_until_the_budget_ends",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SHRINK_CHILD_ENV, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let steps = format!("shrink steps {}", harness::property::MAX_SHRINK_STEPS);
+    assert!(stdout.contains(&steps), "{stdout}");
+    assert!(!stderr.contains("proptest"), "{stderr}");
+    assert!(!stdout.contains("proptest"), "{stdout}");
+}
