@@ -3,6 +3,9 @@
 //! The runner knows nothing about progress bars or file formats: it emits
 //! [`RunEvent`]s in order (`Started`, then `CheckStarted`/`CheckFinished`
 //! per check, then `Finished`), and each [`Reporter`] turns them into output.
+//! Checks come in selection order, except those that hold an idle stream
+//! (`Need::Idle`): they run alongside and come last; `index` is each check's
+//! place in the selection.
 
 use std::time::{Duration, SystemTime};
 

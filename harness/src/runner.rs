@@ -3,13 +3,15 @@
 //! A check that panics or overruns its time limit gets the verdict `error`
 //! (the harness broke), and the run carries on with the next check.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
-use scenarios::{CheckMeta, Finding, Verdict};
+use futures_util::future::{BoxFuture, join_all};
+use scenarios::{CheckMeta, Finding, Need, Verdict};
+use tokio::sync::oneshot;
 
 use crate::events::{CheckResult, Reporter, RunEvent, RunInfo};
 use crate::exit::Exit;
@@ -144,7 +146,9 @@ pub fn replay_command(
 }
 
 /// Runs `checks` in order, sending every event to every reporter, and
-/// returns the summary (with its exit code).
+/// returns the summary (with its exit code). A check that needs an idle
+/// stream (`Need::Idle`) starts with the run and waits out the target's
+/// keep-alive interval alongside the others; it is reported after them.
 pub async fn run(
     info: RunInfo,
     checks: &[&dyn Check],
@@ -154,33 +158,61 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     let run_seed = info.options.seed;
     emit(reporters, &RunEvent::Started(info))?;
-    let mut results = Vec::with_capacity(checks.len());
+    let check_ctx = |meta: &CheckMeta| CheckContext {
+        seed: check_seed(run_seed, meta.id),
+        ..ctx.clone()
+    };
+    let mut early = HashMap::new();
+    let mut background = Vec::new();
     for (index, check) in checks.iter().enumerate() {
-        let meta = check.meta();
-        emit(reporters, &RunEvent::CheckStarted { index, meta })?;
-        let check_ctx = CheckContext {
-            seed: check_seed(run_seed, meta.id),
-            ..ctx.clone()
-        };
-        let started = Instant::now();
-        let outcome = execute(*check, &check_ctx, settings.check_timeout).await;
-        let result = result_of(
-            meta,
-            outcome,
-            started.elapsed(),
-            run_seed,
-            &ctx.target,
-            &settings.report_file,
-        );
-        emit(
-            reporters,
-            &RunEvent::CheckFinished {
+        if check.meta().needs.contains(&Need::Idle) {
+            let (done, result) = oneshot::channel();
+            early.insert(index, result);
+            let check_ctx = check_ctx(check.meta());
+            background.push(async move {
+                let started = Instant::now();
+                let outcome = execute(*check, &check_ctx, settings.check_timeout).await;
+                let _ = done.send((outcome, started.elapsed()));
+            });
+        }
+    }
+    let in_turn = async {
+        let mut results = Vec::with_capacity(checks.len());
+        let (idle, rest): (Vec<_>, Vec<_>) = (0..checks.len()).partition(|i| early.contains_key(i));
+        for index in rest.into_iter().chain(idle) {
+            let meta = checks[index].meta();
+            emit(reporters, &RunEvent::CheckStarted { index, meta })?;
+            let (outcome, took) = match early.remove(&index) {
+                Some(result) => result.await.unwrap_or_else(|_| {
+                    let lost = "the check's task ended without an outcome".to_owned();
+                    (Outcome::Broke(lost), Duration::ZERO)
+                }),
+                None => {
+                    let started = Instant::now();
+                    let outcome =
+                        execute(checks[index], &check_ctx(meta), settings.check_timeout).await;
+                    (outcome, started.elapsed())
+                }
+            };
+            let result = result_of(
+                meta,
+                outcome,
+                took,
+                run_seed,
+                &ctx.target,
+                &settings.report_file,
+            );
+            let finished = RunEvent::CheckFinished {
                 index,
                 result: result.clone(),
-            },
-        )?;
-        results.push(result);
-    }
+            };
+            emit(reporters, &finished)?;
+            results.push(result);
+        }
+        anyhow::Ok(results)
+    };
+    let (results, _) = futures_util::future::join(in_turn, join_all(background)).await;
+    let results = results?;
     let mut summary = Summary::default();
     for result in &results {
         summary.count(result.verdict);

@@ -115,6 +115,10 @@ pub enum Need {
     FaultProxy,
     /// Credentials for the target.
     Auth,
+    /// A stream held idle for as long as the target's own keep-alive interval:
+    /// the runner starts such a check with the run and lets it wait alongside
+    /// the others, reporting it in its turn.
+    Idle,
     /// The reference server's control API (aging the log, another node's events):
     /// the check is skipped on any other target, and the rules it cites do not
     /// count as checked against any target.

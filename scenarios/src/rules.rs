@@ -144,9 +144,9 @@ pub fn problems() -> Vec<String> {
         for rule in &book.rules {
             let id = rule.id.as_str();
             match (rule.testable, cited.contains(id), &rule.gap) {
-                (false, _, _) if cited_at_all.contains(id) => problems.push(format!(
-                    "{id} is marked untestable, yet a check cites it"
-                )),
+                (false, _, _) if cited_at_all.contains(id) => {
+                    problems.push(format!("{id} is marked untestable, yet a check cites it"))
+                }
                 (true, false, None) => problems.push(format!(
                     "{id} is testable and no check that runs against any target cites it"
                 )),

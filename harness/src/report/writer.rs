@@ -16,7 +16,8 @@ pub struct ReportWriter {
     dir: PathBuf,
     formats: Vec<Format>,
     info: Option<RunInfo>,
-    checks: Vec<CheckReport>,
+    /// Each finished check with its place in the run's selection.
+    checks: Vec<(usize, CheckReport)>,
     report: Option<Report>,
     written: Vec<PathBuf>,
 }
@@ -44,6 +45,14 @@ impl ReportWriter {
 
     pub fn written(&self) -> &[PathBuf] {
         &self.written
+    }
+
+    /// The checks in the order they were selected: a check that waited
+    /// alongside the others is reported after them, but listed in its place.
+    fn in_run_order(&mut self) -> Vec<CheckReport> {
+        let mut checks = std::mem::take(&mut self.checks);
+        checks.sort_by_key(|(index, _)| *index);
+        checks.into_iter().map(|(_, check)| check).collect()
     }
 }
 
@@ -89,7 +98,9 @@ impl Reporter for ReportWriter {
         match event {
             RunEvent::Started(info) => self.info = Some(info.clone()),
             RunEvent::CheckStarted { .. } => {}
-            RunEvent::CheckFinished { result, .. } => self.checks.push(check_report(result)),
+            RunEvent::CheckFinished { index, result } => {
+                self.checks.push((*index, check_report(result)));
+            }
             RunEvent::Finished {
                 finished_at,
                 summary,
@@ -111,7 +122,7 @@ impl Reporter for ReportWriter {
                     target: info.target,
                     options: info.options,
                     summary: *summary,
-                    checks: std::mem::take(&mut self.checks),
+                    checks: self.in_run_order(),
                 };
                 self.written = write_all(&report, &self.dir, &self.formats)?;
                 self.report = Some(report);

@@ -21,6 +21,7 @@ mod producer;
 mod prometheus;
 mod property;
 mod proxy;
+mod runner;
 mod schema;
 mod slurm;
 mod snapshot;

@@ -75,6 +75,7 @@ pub fn meta(id: &'static str, api: Api, level: Level, title: &'static str) -> &'
         spec: "seed 004, section Stream",
         needs: &[],
         killed_by: &["resume-off-by-one"],
+        rules: &[],
     }))
 }
 

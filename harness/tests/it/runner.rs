@@ -1,0 +1,118 @@
+//! The runner: a check that holds an idle stream waits alongside the others, and keeps its place in the report.
+
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use harness::check::execute;
+use harness::report::model::Report;
+use harness::runner::{Check, CheckContext, Outcome};
+use scenarios::{Api, CheckMeta, Level, Need, Verdict};
+use tokio::sync::Notify;
+
+use crate::support::config;
+
+/// Waits for `go`, which only a later check in the catalogue gives: the run
+/// passes only if this check runs alongside that one.
+struct Waits {
+    meta: &'static CheckMeta,
+    go: Arc<Notify>,
+}
+
+/// Gives `go`.
+struct Gives {
+    meta: &'static CheckMeta,
+    go: Arc<Notify>,
+}
+
+fn meta(id: &'static str, needs: &'static [Need]) -> &'static CheckMeta {
+    Box::leak(Box::new(CheckMeta {
+        needs,
+        ..crate::support::meta(id, Api::Fibric, Level::Must, "t").clone()
+    }))
+}
+
+impl Check for Waits {
+    fn meta(&self) -> &'static CheckMeta {
+        self.meta
+    }
+
+    fn run<'a>(&'a self, _ctx: &'a CheckContext) -> BoxFuture<'a, Outcome> {
+        async move {
+            self.go.notified().await;
+            Outcome::Ran {
+                findings: Vec::new(),
+                case: None,
+            }
+        }
+        .boxed()
+    }
+
+    fn replay<'a>(&'a self, ctx: &'a CheckContext, _: serde_json::Value) -> BoxFuture<'a, Outcome> {
+        self.run(ctx)
+    }
+}
+
+impl Check for Gives {
+    fn meta(&self) -> &'static CheckMeta {
+        self.meta
+    }
+
+    fn run<'a>(&'a self, _ctx: &'a CheckContext) -> BoxFuture<'a, Outcome> {
+        self.go.notify_one();
+        async {
+            Outcome::Ran {
+                findings: Vec::new(),
+                case: None,
+            }
+        }
+        .boxed()
+    }
+
+    fn replay<'a>(&'a self, ctx: &'a CheckContext, _: serde_json::Value) -> BoxFuture<'a, Outcome> {
+        self.run(ctx)
+    }
+}
+
+fn registry(waiting: &'static [Need]) -> Vec<Box<dyn Check>> {
+    let go = Arc::new(Notify::new());
+    vec![
+        Box::new(Waits {
+            meta: meta("fibric/wire/waits", waiting),
+            go: Arc::clone(&go),
+        }),
+        Box::new(Gives {
+            meta: meta("fibric/wire/gives", &[]),
+            go,
+        }),
+    ]
+}
+
+#[tokio::test]
+async fn an_idle_check_runs_alongside_the_later_ones_and_keeps_its_place_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = execute(
+        &config(dir.path(), &["--check-timeout", "3s"]),
+        &registry(&[Need::Idle]),
+        Some(&mut Vec::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.total, summary.pass), (2, 2));
+    let report = Report::read(&dir.path().join("report.json")).unwrap();
+    let ids: Vec<&str> = report.checks.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["fibric/wire/waits", "fibric/wire/gives"]);
+
+    // Without `Idle`, checks run one after another: the first waits in vain.
+    let dir = tempfile::tempdir().unwrap();
+    let summary = execute(
+        &config(dir.path(), &["--check-timeout", "1s"]),
+        &registry(&[]),
+        Some(&mut Vec::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.pass, 1);
+    let report = Report::read(&dir.path().join("report.json")).unwrap();
+    assert_eq!(report.checks[0].verdict, Verdict::Error);
+}
