@@ -207,6 +207,7 @@ pub const NEEDS: &[Entry] = &[
             ),
             tests(HARNESS, "soak::"),
             tests(HARNESS, "load_producer::"),
+            tests(HARNESS, "foreign::"),
         ],
         debian: &["python3", "python3-venv"],
         real_peer: false,

@@ -58,6 +58,7 @@ fn usage_errors_exit_2_and_name_the_problem() {
         (&["check", "--plc-url", "plc.directory"], "--plc-url"),
         (&["check", "--format", "pdf"], "unknown format"),
         (&["check", "--check-timeout", "soon"], "not a duration"),
+        (&["check", "--rules"], "--list"),
         (
             &["report", "render", "/nonexistent/report.json"],
             "cannot read",
@@ -200,6 +201,32 @@ fn check_list_prints_the_selected_checks_and_runs_nothing() {
             stderr(&output)
         );
     }
+}
+
+/// `--list --rules`: per API, the testable rules checked against any target,
+/// then the ids of those that are not, as `scenarios::rules` counts them.
+#[test]
+fn check_list_rules_prints_each_apis_coverage_and_its_unchecked_rules() {
+    let output = run(&[
+        "check", "--list", "--rules", "--api", "pulse", "--api", "fauna",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let mut expected = String::new();
+    for api in [scenarios::Api::Pulse, scenarios::Api::Fauna] {
+        let coverage = scenarios::rules::coverage(api);
+        assert!(coverage.testable > 0);
+        expected.push_str(&format!(
+            "{api}: {} of {} testable rules checked against any target ({:.0} %)\n",
+            coverage.checked,
+            coverage.testable,
+            coverage.percent()
+        ));
+        for rule in &coverage.unchecked {
+            expected.push_str(&format!("  {}\n", rule.id));
+        }
+    }
+    assert_eq!(stdout, expected);
 }
 
 /// `--shard auto` reads this process's environment: without a scheduler's

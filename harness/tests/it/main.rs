@@ -4,6 +4,7 @@ mod catalogue;
 mod cli;
 mod crash_load;
 mod deploy;
+mod foreign;
 mod hostile;
 mod junit;
 mod load;
