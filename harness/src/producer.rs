@@ -11,6 +11,10 @@
 //! ← {}
 //! → {"api": "pulse", "action": "row", "model": "User", "change": "create", "row": {…}}
 //! ← {"id": "01J…"}
+//! → {"api": "atproto", "action": "label", "uri": "at://…", "val": "harness-…", "neg": false}
+//! ← {"seq": 12}
+//! → {"api": "actyx", "action": "replicate", "stream": "<node id>-0", "events": [{"offset": 0, "lamport": 7, "tags": […], "payload": {…}}]}
+//! ← {}
 //! ```
 //!
 //! `harness load --producer` speaks the same protocol, and may send several

@@ -149,7 +149,10 @@ pub struct FaunaConfig {
     /// Secret → database. Each database has its own collections and logs;
     /// an event source token works only with its own database's secret.
     pub keys: BTreeMap<String, String>,
-    /// A `status` event on an idle stream after this long (Fauna: 5 minutes).
+    /// A `status` event on an idle stream after this long. Fauna's service
+    /// waits 5 minutes; 15 s, as the other APIs' keep-alives, keeps the stream
+    /// alive through proxies that reap a minute of silence, and lets the
+    /// catalogue's default `--patience` (20 s) see it.
     pub status_interval: Duration,
 }
 
@@ -160,7 +163,7 @@ impl Default for FaunaConfig {
                 ("fauna_test_secret".to_owned(), "main".to_owned()),
                 ("fauna_test_secret_2".to_owned(), "second".to_owned()),
             ]),
-            status_interval: Duration::from_secs(300),
+            status_interval: Duration::from_secs(15),
         }
     }
 }

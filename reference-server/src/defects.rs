@@ -74,6 +74,14 @@ defects! {
         "Fibric: a stream that catches up with the log drops the first live envelope";
     ListHasMoreWrong => "list-has-more-wrong",
         "Fibric: a full page of GET /v1/events says has_more: false";
+    ListLeaksOtherTenant => "list-leaks-other-tenant",
+        "Fibric: GET /v1/events pages every tenant's envelopes (the stream stays tenant-scoped)";
+    ListIgnoresFilters => "list-ignores-filters",
+        "Fibric: GET /v1/events ignores the filters (the stream keeps them)";
+    ReplayIgnoresFilters => "replay-ignores-filters",
+        "Fibric: envelopes a stream replays after a cursor or Last-Event-ID skip the filters (live ones keep them)";
+    StreamClaimsEnvelopes => "stream-claims-envelopes",
+        "Fibric: streams with the same filters share their envelopes: each goes only to the first of them to read it";
     // Prisma Pulse.
     HealthNeedsAuth => "health-needs-auth",
         "Pulse: GET /health needs the API key";
@@ -86,7 +94,7 @@ defects! {
     AckOnSend => "ack-on-send",
         "Pulse: a named stream's cursor moves when an event is sent, not when it is acknowledged";
     AllowSecondConsumer => "allow-second-consumer",
-        "Pulse: a second consumer of a named stream is let in";
+        "Pulse: a second consumer of a named stream is let in beside the first, which stays connected";
     SubscribeReplays => "subscribe-replays",
         "Pulse: POST /subscribe replays the whole log before going live";
     SubscribeDuplicates => "subscribe-duplicates",
@@ -97,8 +105,22 @@ defects! {
         "Pulse: update events lack `before` even with full replica identity";
     UlidNotMonotonic => "ulid-not-monotonic",
         "Pulse: event ids within the same millisecond are random, not increasing";
-    LookupMalformed404 => "lookup-malformed-404",
-        "Pulse: GET /events/{id} answers 404 instead of 400 for a malformed id";
+    StreamMixesModels => "stream-mixes-models",
+        "Pulse: a named stream delivers the events of every model, not only its own";
+    ConsumeUnknownOpens => "consume-unknown-opens",
+        "Pulse: consuming a stream name that does not exist (or was deleted) opens an empty event stream instead of 404";
+    SubscribeModelOptional => "subscribe-model-optional",
+        "Pulse: POST /subscribe without a model opens a subscription to every model instead of 400";
+    StreamEndsCaughtUp => "stream-ends-caught-up",
+        "Pulse: a named stream's response ends once it has sent the events committed before it was opened";
+    CursorShowsPosition => "cursor-shows-position",
+        "Pulse: StreamInfo.cursor is the log position of the last acknowledged event, not its ULID";
+    HealthReplicationUnknown => "health-replication-unknown",
+        "Pulse: GET /health says replicationStatus \"streaming\", which is not in the seed's enum";
+    LookupMalformed400 => "lookup-malformed-400",
+        "Pulse: GET /events/{id} answers 400 for a malformed id, a status the seed does not document for it (404 is)";
+    UnknownModel404 => "unknown-model-404",
+        "Pulse: POST /streams and POST /subscribe answer 404 for an unknown model, a status the seed does not document for them (400 is)";
     // The AT Protocol.
     CursorZeroLive => "cursor-zero-live",
         "AT Protocol: cursor=0 is taken as no cursor and starts live";
@@ -122,6 +144,16 @@ defects! {
         "AT Protocol: every frame whose seq is a multiple of 4 is sent twice";
     LabelBadSignature => "label-bad-signature",
         "AT Protocol: labels are signed with the #atproto key, not the #atproto_label key";
+    NoAccountOnStatusChange => "no-account-on-status-change",
+        "AT Protocol: deactivating or activating an account sends no #account frame";
+    NoIdentityOnHandleChange => "no-identity-on-handle-change",
+        "AT Protocol: a handle change (com.atproto.identity.updateHandle) sends no #identity frame";
+    LabelsReplayFromStart => "labels-replay-from-start",
+        "AT Protocol: subscribeLabels with a cursor replays every kept label from the start";
+    LabelsFutureCursorLive => "labels-future-cursor-live",
+        "AT Protocol: subscribeLabels with a cursor beyond the newest seq starts live instead of FutureCursor and a close";
+    LabelsNoOutdatedCursor => "labels-no-outdated-cursor",
+        "AT Protocol: subscribeLabels with a cursor before the replay window replays the oldest kept without #info OutdatedCursor";
     // Fauna (keep Fauna's defects between this line and the Actyx line).
     FaunaLfLines => "fauna-lf-lines",
         "Fauna: /stream/1 ends each JSON line with \\n instead of \\r\\n";
@@ -147,6 +179,16 @@ defects! {
         "Fauna: after an invalid_stream_start_time error event the stream carries on";
     FaunaUnauthorized403 => "fauna-unauthorized-403",
         "Fauna: /stream/1 answers a missing or wrong secret with 403 forbidden instead of 401 unauthorized";
+    FaunaStatusCursorStale => "fauna-status-cursor-stale",
+        "Fauna: a status event's cursor points at the token's start, not at the stream's position, so resuming from it replays old events";
+    FaunaDocumentSourceWholeCollection => "fauna-document-source-whole-collection",
+        "Fauna: a single-document event source streams every document of its collection";
+    FaunaTokenError500 => "fauna-token-error-500",
+        "Fauna: /stream/1 answers a body without a token, or with a token no query made, with 500 internal_error instead of 400";
+    FaunaTxnTsMillis => "fauna-txn-ts-millis",
+        "Fauna: status events give txn_ts in milliseconds, not microseconds";
+    FaunaNoStatusKeepalive => "fauna-no-status-keepalive",
+        "Fauna: an idle stream gets no periodic status event after the first";
     // Actyx (keep Actyx's defects after this line).
     ActyxAuthOptional => "actyx-auth-optional",
         "Actyx: a request without an Authorization header is served as app com.example.anonymous";
@@ -180,6 +222,28 @@ defects! {
         "Actyx: subscribe_monotonic skips the first event after its lowerBound in each stream";
     ActyxNoKeepalive => "actyx-no-keepalive",
         "Actyx: idle feeds get no blank lines";
+    SubscribeLowerInclusive => "subscribe-lower-inclusive",
+        "Actyx: subscribe's lowerBound is inclusive, so a resumed subscriber gets the event at the bound again";
+    CaughtUpAlwaysTrue => "caught-up-always-true",
+        "Actyx: subscribe_monotonic sends caughtUp: true on every catch-up event, though more remain";
+    ActyxAppIdWrong => "actyx-app-id-wrong",
+        "Actyx: published events carry appId com.actyx, not the publishing app's";
+    MonotonicLowerBoundRequired => "monotonic-lower-bound-required",
+        "Actyx: subscribe_monotonic refuses a request without lowerBound (as the real node does; the seed makes it optional)";
+    QueryOrderOptional => "query-order-optional",
+        "Actyx: a query without order is answered in asc order instead of refused";
+    OffsetsNoCache => "offsets-no-cache",
+        "Actyx: events/offsets answers Cache-Control: no-cache (as the real node does) instead of no-store";
+    ContentTypeRequired => "content-type-required",
+        "Actyx: a request body without Content-Type is refused with 415 instead of read as JSON";
+    UpperBoundAllStreams => "upper-bound-all-streams",
+        "Actyx: a query's upperBound leaves the streams it does not name unbounded";
+    ActyxPrettyJson => "actyx-pretty-json",
+        "Actyx: publish and offsets answer pretty-printed JSON";
+    QuerySizedBody => "query-sized-body",
+        "Actyx: a query's answer is sent whole with Content-Length instead of chunked";
+    ToReplicateKeepsReplicated => "to-replicate-keeps-replicated",
+        "Actyx: toReplicate keeps naming a stream the swarm announced after all its events arrived";
 }
 
 impl Defect {

@@ -75,7 +75,7 @@ const WIRE_DEFECTS: &[(Api, &str, &str)] = &[
     ),
     (Api::Pulse, "error-shape-wrapped", "+  \"error\": {"),
     (Api::Pulse, "update-without-before", "-  \"before\": {"),
-    (Api::Pulse, "lookup-malformed-404", "+< 404 Not Found"),
+    (Api::Pulse, "lookup-malformed-400", "+< 400 Bad Request"),
     (Api::Pulse, "health-needs-auth", "+< 401 Unauthorized"),
     (Api::Fauna, "fauna-lf-lines", "+--- line 1 (lf)"),
     (

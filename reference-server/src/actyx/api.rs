@@ -66,16 +66,27 @@ pub async fn offsets(
                 .map(|p| (s.to_string(), json!(p.saturating_sub(lag))))
         })
         .collect();
+    let keeps = state
+        .config
+        .defects
+        .contains(Defect::ToReplicateKeepsReplicated);
     let to_replicate: serde_json::Map<String, Value> = streams
         .iter()
-        .filter(|(_, info)| info.to_replicate() > 0)
-        .map(|(s, info)| (s.to_string(), json!(info.to_replicate())))
+        .filter(|(_, info)| info.to_replicate() > 0 || (keeps && info.announced.is_some()))
+        .map(|(s, info)| (s.to_string(), json!(info.to_replicate().max(1))))
         .collect();
-    let mut response =
-        Json(json!({"present": present, "toReplicate": to_replicate})).into_response();
+    let mut response = json_answer(
+        &state,
+        &json!({"present": present, "toReplicate": to_replicate}),
+    );
+    let cache = if state.config.defects.contains(Defect::OffsetsNoCache) {
+        "no-cache"
+    } else {
+        "no-store"
+    };
     response
         .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     Ok(response)
 }
 
@@ -123,10 +134,15 @@ pub async fn publish(
             (tags, event.payload)
         })
         .collect();
+    let app_id = if state.config.defects.contains(Defect::ActyxAppIdWrong) {
+        "com.actyx"
+    } else {
+        caller.app_id.as_str()
+    };
     let published = state
         .api
         .node
-        .publish(&state.log, &caller.app_id, events, now_micros())
+        .publish(&state.log, app_id, events, now_micros())
         .await
         .map_err(|error| match error {
             super::node::WriteError::Invalid(message)
@@ -149,7 +165,20 @@ pub async fn publish(
             })
         })
         .collect();
-    Ok(Json(json!({ "data": data })).into_response())
+    Ok(json_answer(&state, &json!({ "data": data })))
+}
+
+/// A JSON answer, compact as the seed says; pretty-printed under `actyx-pretty-json`.
+fn json_answer(state: &Ctx, body: &Value) -> Response {
+    if !state.config.defects.contains(Defect::ActyxPrettyJson) {
+        return Json(body).into_response();
+    }
+    let text = serde_json::to_string_pretty(body).unwrap_or_default();
+    let mut response = text.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    response
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -164,7 +193,9 @@ pub enum Order {
 #[serde(rename_all = "camelCase")]
 struct QueryRequest {
     query: String,
-    order: Order,
+    /// Required; `Option` only so that the `query-order-optional` defect can do without it.
+    #[serde(default)]
+    order: Option<Order>,
     #[serde(default, deserialize_with = "offsets::optional")]
     lower_bound: Option<OffsetMap>,
     #[serde(default, deserialize_with = "offsets::optional")]
@@ -200,6 +231,11 @@ pub async fn query(
 ) -> Result<Response, ActyxError> {
     let (_caller, request): (Caller, QueryRequest) =
         auth::request(&state, &headers, &uri, NDJSON, body)?;
+    let order = match request.order {
+        Some(order) => order,
+        None if state.config.defects.contains(Defect::QueryOrderOptional) => Order::Asc,
+        None => return Err(ActyxError::bad_request("missing field `order`")),
+    };
     let query = parse_query(&state, &request.query, Endpoint::Query)?;
     let present = state.api.node.present();
     let upper = match request.upper_bound {
@@ -216,6 +252,11 @@ pub async fn query(
                     .into_iter()
                     .filter_map(|(s, o)| o.checked_sub(1).map(|o| (s, o)))
                     .collect()
+            } else if state.config.defects.contains(Defect::UpperBoundAllStreams) {
+                // The streams it does not name, up to the present.
+                let mut all = present.clone();
+                all.extend(upper);
+                all
             } else {
                 upper
             }
@@ -223,8 +264,7 @@ pub async fn query(
     };
     let lower = request.lower_bound.unwrap_or_default().0;
     let wanted = ranges(&lower, &upper);
-    let descending =
-        request.order == Order::Desc && !state.config.defects.contains(Defect::DescUnsorted);
+    let descending = order == Order::Desc && !state.config.defects.contains(Defect::DescUnsorted);
     let source = feed::source(&state, &query.source, &wanted, descending).await?;
     let feed = Feed::new(
         &state,
@@ -233,5 +273,18 @@ pub async fn query(
         source,
         BTreeMap::new(),
     );
+    if state.config.defects.contains(Defect::QuerySizedBody) {
+        return Ok(sized(feed.response()).await);
+    }
     Ok(feed.response())
+}
+
+/// The whole of a query's (finite) answer, sent with `Content-Length`
+/// instead of chunked: the `query-sized-body` defect.
+async fn sized(response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, 64 << 20).await {
+        Ok(bytes) => Response::from_parts(parts, axum::body::Body::from(bytes)),
+        Err(_) => ActyxError::bad_request("the answer is too large").into_response(),
+    }
 }

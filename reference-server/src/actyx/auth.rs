@@ -191,6 +191,11 @@ pub fn request<T: DeserializeOwned>(
     if !state.config.defects.contains(Defect::ContentTypeIgnored) {
         content_type(headers)?;
     }
+    if state.config.defects.contains(Defect::ContentTypeRequired)
+        && !headers.contains_key(header::CONTENT_TYPE)
+    {
+        return Err(ActyxError::unsupported_media_type());
+    }
     let bytes = super::error::bytes(state, bytes)?;
     Ok((caller, body(&bytes)?))
 }

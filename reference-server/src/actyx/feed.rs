@@ -176,10 +176,15 @@ impl Feed {
             }
         }
         let monotonic = matches!(self.mode, Mode::Monotonic { .. });
+        let flag = self
+            .state
+            .config
+            .defects
+            .contains(Defect::CaughtUpAlwaysTrue);
         self.reserve_for(&events);
         let mut time_travel = false;
         for event in &events {
-            if !self.deliver(event, monotonic.then_some(false)) {
+            if !self.deliver(event, monotonic.then_some(flag)) {
                 time_travel = true;
                 break;
             }

@@ -16,7 +16,10 @@
 //!   holds no Actyx license key). The answer is `{token}`; the token carries
 //!   its app, creation time and validity (24 h by default) and is signed by
 //!   the node. Like the real node, a restart invalidates every token (`401
-//!   ERR_TOKEN_EXPIRED`); clients authenticate again.
+//!   ERR_TOKEN_EXPIRED`); clients authenticate again. The token is read from
+//!   `Authorization: Bearer`, the seed's only way, and, like the node, from
+//!   `?access_token=`, which the seed never mentions: the harness holds a
+//!   target to it at SHOULD only (`actyx/auth/token-flow`).
 //! - **Errors** are `{code, message}` with the node's codes, statuses and
 //!   texts ([`error`]). Checks run in the node's order: path, method, auth,
 //!   `Accept`, `Content-Type`, body, query.
@@ -26,8 +29,9 @@
 //!   catch-up (subscribe, subscribe_monotonic). A blank line follows every
 //!   `keepalive` of silence (15 s by default). An `upperBound` beyond the
 //!   present gives one `error` diagnostic line and no `offsets` line.
-//! - **subscribe_monotonic** needs `session`, `query` and `lowerBound`, as
-//!   the node does. Its time-travel reference is the newest matching event
+//! - **subscribe_monotonic** needs `session` and `query`; `lowerBound` is
+//!   optional, as the seed says (none: from the beginning), though the node
+//!   refuses a request without it. Its time-travel reference is the newest matching event
 //!   within `lowerBound`, so a session resumes, also after a restart, from
 //!   what the client says it has. As on the node, the session id is not
 //!   stored and changes nothing.

@@ -36,7 +36,9 @@ struct MonotonicRequest {
     #[allow(dead_code)]
     session: String,
     query: String,
-    lower_bound: OffsetMap,
+    /// Optional, as the seed says: none means from the beginning (`-1`).
+    #[serde(default, deserialize_with = "offsets::optional")]
+    lower_bound: Option<OffsetMap>,
 }
 
 /// Per stream, the larger of two offsets.
@@ -61,7 +63,20 @@ pub async fn subscribe(
     let query = parse_query(&state, &request.query, Endpoint::Subscribe)?;
     let lower = request.lower_bound.unwrap_or_default().0;
     let present = state.api.node.present();
-    let wanted = ranges(&lower, &present);
+    let wanted = if state
+        .config
+        .defects
+        .contains(Defect::SubscribeLowerInclusive)
+    {
+        // One offset lower: the event at the bound comes again.
+        let inclusive: BTreeMap<StreamId, u64> = lower
+            .iter()
+            .filter_map(|(s, o)| o.checked_sub(1).map(|o| (*s, o)))
+            .collect();
+        ranges(&inclusive, &present)
+    } else {
+        ranges(&lower, &present)
+    };
     let source = feed::source(&state, &query.source, &wanted, false).await?;
     let read_to = union(&lower, &present);
     let feed = Feed::new(
@@ -83,8 +98,16 @@ pub async fn subscribe_monotonic(
 ) -> Result<Response, ActyxError> {
     let (_caller, request): (Caller, MonotonicRequest) =
         auth::request(&state, &headers, &uri, NDJSON, body)?;
+    if request.lower_bound.is_none()
+        && state
+            .config
+            .defects
+            .contains(Defect::MonotonicLowerBoundRequired)
+    {
+        return Err(ActyxError::bad_request("missing field `lowerBound`"));
+    }
     let query = parse_query(&state, &request.query, Endpoint::SubscribeMonotonic)?;
-    let lower = request.lower_bound.0;
+    let lower = request.lower_bound.unwrap_or_default().0;
     let known = state.api.node.present();
     let beyond = lower
         .iter()

@@ -255,7 +255,14 @@ async fn start(
     tx: &mut Sink,
 ) -> Result<Option<(u64, bool)>, axum::Error> {
     let defects = &state.config.defects;
+    let labels = stream == LABELS_STREAM;
     let cursor = match cursor {
+        Some(cursor)
+            if labels && cursor > head && defects.contains(Defect::LabelsFutureCursorLive) =>
+        {
+            None
+        }
+        Some(_) if labels && defects.contains(Defect::LabelsReplayFromStart) => Some(0),
         Some(0) if defects.contains(Defect::CursorZeroLive) => None,
         Some(cursor) if cursor > head && defects.contains(Defect::FutureCursorIgnored) => None,
         Some(cursor) if defects.contains(Defect::ReplayIncludesCursor) => {
@@ -278,6 +285,7 @@ async fn start(
             let first = state.log.bounds(stream).ok().and_then(|b| b.first);
             if first.is_some_and(|first| cursor + 1 < first)
                 && !defects.contains(Defect::NoOutdatedCursor)
+                && !(labels && defects.contains(Defect::LabelsNoOutdatedCursor))
             {
                 let message = "Requested cursor exceeded limit. Possibly missing events";
                 send_frame(tx, events::info("OutdatedCursor", message)).await?;

@@ -17,8 +17,14 @@
 //!   `> cursor` is replayed, a cursor before the oldest kept frame gets
 //!   `#info OutdatedCursor` first, one beyond the newest an error frame
 //!   `FutureCursor` and a close.
-//! - **Labels** are made through the control API, signed with the label key
-//!   of the server's labeler identity (or of the account named as `src`).
+//! - **Labels** are made through the control API (the sample producer's
+//!   `label` action uses it), signed with the label key of the server's
+//!   labeler identity (or of the account named as `src`). Each carries
+//!   `ver: 1`; the seed makes `ver` optional, so no check requires it.
+//! - **Status and handle changes** come through the PDS's own methods:
+//!   `deactivateAccount` / `activateAccount` emit `#account` (inactive:
+//!   status `deactivated`; the control API sets any other), `updateHandle`
+//!   emits `#identity` with the new handle, each in the change's commit.
 //!
 //! # Layout
 //!
@@ -27,7 +33,7 @@
 //! - [`xrpc`]: errors, input, bearer tokens.
 //! - [`events`]: every frame the firehoses send.
 //! - [`writer`]: the one write path (accounts, commits, labels, status).
-//! - [`server_api`], [`repo_api`], [`sync_api`]: the XRPC methods and the directory.
+//! - [`server_api`], [`identity_api`], [`repo_api`], [`sync_api`]: the XRPC methods and the directory.
 //! - [`firehose`]: the WebSocket streams.
 //! - [`control`]: the routes under `/_control/atproto`.
 //!
@@ -46,6 +52,7 @@ pub mod account;
 mod control;
 pub mod events;
 mod firehose;
+mod identity_api;
 pub mod keys;
 pub mod mst;
 pub mod repo;
@@ -87,6 +94,18 @@ pub fn routes() -> Router<Ctx> {
         .route(
             "/xrpc/com.atproto.server.describeServer",
             get(server_api::describe_server),
+        )
+        .route(
+            "/xrpc/com.atproto.server.deactivateAccount",
+            post(identity_api::deactivate_account),
+        )
+        .route(
+            "/xrpc/com.atproto.server.activateAccount",
+            post(identity_api::activate_account),
+        )
+        .route(
+            "/xrpc/com.atproto.identity.updateHandle",
+            post(identity_api::update_handle),
         )
         .route(
             "/xrpc/com.atproto.repo.createRecord",

@@ -16,6 +16,8 @@ use crate::defects::{Defect, Defects};
 use crate::log::{Enqueued, Log};
 use crate::store::{NewRecord, Retention, StoreError, WriteBatch};
 
+mod identity;
+
 const META_NS: &str = "atproto.meta";
 const ACCOUNTS_NS: &str = "atproto.accounts";
 const RECORDS_NS: &str = "atproto.records";
@@ -146,13 +148,13 @@ impl State {
 }
 
 /// A frame, made once its seq is known.
-type Frame<'a> = Box<dyn FnOnce(u64) -> Vec<u8> + Send + 'a>;
+pub(super) type Frame<'a> = Box<dyn FnOnce(u64) -> Vec<u8> + Send + 'a>;
 
 /// Appends `frames` (built from their seqs) to `stream` in `batch` and
 /// enqueues the commit. The caller holds the lock that serialises appends to
 /// `stream`, so the seqs are the positions the store will give; it may let
 /// the lock go before [`settle`] waits for the disk.
-fn enqueue_frames(
+pub(super) fn enqueue_frames(
     log: &Log,
     stream: &str,
     mut batch: WriteBatch,
@@ -177,14 +179,14 @@ fn enqueue_frames(
 }
 
 /// A commit of frames on its way to the disk.
-struct Pending {
+pub(super) struct Pending {
     seqs: Vec<u64>,
     enqueued: Enqueued,
 }
 
 /// Waits until `pending` is durable, checks that the store gave the seqs
 /// promised, and trims the stream to the replay window.
-async fn settle(
+pub(super) async fn settle(
     log: &Log,
     retention: Retention,
     stream: &str,
@@ -374,14 +376,17 @@ impl State {
         batch.put(ACCOUNTS_NS, did, account.to_bytes());
         let time = events::time(now);
         let status = account.status.clone();
-        let frames: Vec<Frame<'_>> = vec![Box::new(|seq| {
+        let mut frames: Vec<Frame<'_>> = vec![Box::new(|seq| {
             events::account(seq, did, active, status.as_deref(), &time)
         })];
+        if self.defects.contains(Defect::NoAccountOnStatusChange) {
+            frames.clear();
+        }
         let pending = enqueue_frames(log, REPOS_STREAM, batch, frames, now)?;
         repos.accounts.insert(did.to_owned(), account);
         drop(repos);
         let seqs = settle(log, self.retention, REPOS_STREAM, pending, now).await?;
-        Ok(seqs[0])
+        Ok(seqs.first().copied().unwrap_or(0))
     }
 
     /// Signs `label` (without `sig`) with `key` and emits it as `#labels`.

@@ -18,8 +18,15 @@
 //!   when it changes and still matches, `remove` when it stops matching (the
 //!   document as written) or is deleted (as it was).
 //! - **Keep-alive** is a `status` event after `status_interval` without an
-//!   event (5 minutes by default, like Fauna); never a blank line, which both
-//!   drivers take as a broken stream.
+//!   event (15 s by default; Fauna's service waits 5 minutes); never a blank line, which both
+//!   drivers take as a broken stream. A status event's cursor is the
+//!   stream's position, so a consumer that saw nothing since resumes from it.
+//! - **Stats** carry the seed's `read_ops`, `storage_bytes_read`,
+//!   `compute_ops` and `processing_time_ms`, plus `rate_limits_hit` (always
+//!   `[]`) because the real service sends it; the seed does not list it, so
+//!   the harness does not require it of other servers.
+//! - **Single-document sources** (`Set.single(C.byId(id))`) carry only that
+//!   document's changes.
 //! - **Writes** go through `POST /query/1` or the control API
 //!   (`/_control/fauna/...`), one commit per write with its change record.
 //!

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::db::{self, log_stream};
 use super::error::{FaunaError, error_event, event_stats};
-use super::source::{Claims, Cursor, Kind, Refusal, classify, event_document};
+use super::source::{Claims, Cursor, Kind, Refusal, StoredSpec, classify, event_document};
 use super::tagged;
 use crate::core::follow::{End, Feed, Follower, LogCursor, Pace, Step};
 use crate::core::now_micros;
@@ -86,8 +86,10 @@ pub async fn open(
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
         return Err(bad(endpoint, "the body must be a JSON object"));
     };
+    let token_error_500 = defects.contains(Defect::FaunaTokenError500);
     let token = match body.get("token") {
         Some(Value::String(token)) => token.clone(),
+        _ if token_error_500 => return Err(FaunaError::internal()),
         _ => return Err(bad(endpoint, "Value for key token not found.")),
     };
     let start_ts = match body.get("start_ts") {
@@ -122,6 +124,7 @@ pub async fn open(
     let signer = &state.api.signer;
     let claims = match signer.check_token(&token, &secret) {
         Ok(claims) if claims.db == db => claims,
+        Err(Refusal::Malformed) if token_error_500 => return Err(FaunaError::internal()),
         Ok(_) | Err(Refusal::Malformed) => {
             return Err(bad(endpoint, "invalid event source provided"));
         }
@@ -225,6 +228,22 @@ pub struct Converted {
     pub ts: u64,
 }
 
+/// The set a token's events come from: its own, unless a defect widens a
+/// single document to its whole collection.
+fn tracked(state: &Ctx, source: &StoredSpec) -> StoredSpec {
+    match source {
+        StoredSpec::Doc { c, .. }
+            if state
+                .config
+                .defects
+                .contains(Defect::FaunaDocumentSourceWholeCollection) =>
+        {
+            StoredSpec::All { c: c.clone() }
+        }
+        spec => spec.clone(),
+    }
+}
+
 /// Turns change records into events of the token's set.
 pub fn convert(
     state: &Ctx,
@@ -235,6 +254,7 @@ pub fn convert(
     max_events: usize,
 ) -> Result<Converted, FaunaError> {
     let collection = opened.claims.source.collection();
+    let spec = &tracked(state, &opened.claims.source);
     let mut events = Vec::new();
     for record in records {
         if events.len() == max_events {
@@ -246,7 +266,7 @@ pub fn convert(
         })?;
         position = record.position;
         ts = record.timestamp_micros;
-        if let Some((mut kind, version)) = classify(&opened.claims.source, &change) {
+        if let Some((mut kind, version)) = classify(spec, &change) {
             let defects = &state.config.defects;
             if kind == Kind::Remove
                 && change.after.is_some()
@@ -331,22 +351,40 @@ impl Feed for LinesFeed {
 
     /// A `status` event.
     fn keepalive(&mut self, cursor: &LogCursor) -> Option<String> {
+        let defects = &self.state.config.defects;
+        if defects.contains(Defect::FaunaNoStatusKeepalive) {
+            return None;
+        }
         Some(self.status(cursor))
     }
 }
 
 impl LinesFeed {
     fn status(&self, at: &LogCursor) -> String {
-        let cursor = self.state.api.signer.cursor(
-            &self.opened.db,
-            self.opened.claims.source.collection(),
+        let defects = &self.state.config.defects;
+        let place = if defects.contains(Defect::FaunaStatusCursorStale) {
+            Cursor {
+                p: self.opened.claims.at,
+                t: self.opened.claims.ts,
+            }
+        } else {
             Cursor {
                 p: at.after,
                 t: self.ts,
-            },
+            }
+        };
+        let cursor = self.state.api.signer.cursor(
+            &self.opened.db,
+            self.opened.claims.source.collection(),
+            place,
         );
+        let txn_ts = if defects.contains(Defect::FaunaTxnTsMillis) {
+            self.ts / 1000
+        } else {
+            self.ts
+        };
         line(
-            &json!({"type": "status", "txn_ts": self.ts, "cursor": cursor, "stats": event_stats(0, 0)}),
+            &json!({"type": "status", "txn_ts": txn_ts, "cursor": cursor, "stats": event_stats(0, 0)}),
         )
     }
 

@@ -7,18 +7,18 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
-use wire::sse::{EncodeEvent, encode_event};
 
 use super::cursor::Cursor;
 use super::envelope::StoredEnvelope;
 use super::filter::{FilterDefects, FilterSet, TypePattern};
+use super::render::{envelope_json, render_frame};
 use super::write;
 use super::{authenticate, ids_namespace, stream_name};
 use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::fibric::Ctx;
 use crate::sse::{self, Subscription};
-use crate::store::{Position, ReadLimit, Record, StreamBounds};
+use crate::store::{Position, ReadLimit, StreamBounds};
 
 /// The query parameters of both endpoints, checked: unknown or repeated
 /// parameters are refused, so a typo cannot silently widen a filter.
@@ -171,40 +171,20 @@ fn resume_position(
     Ok(u64::from_le_bytes(bytes))
 }
 
-/// The data of one envelope frame or list item: the envelope with its cursor.
-/// `renamed` is the `envelope-field-renamed` defect: `event_type` goes out as `type`.
-fn envelope_json(
-    envelope: &StoredEnvelope,
-    position: Position,
-    binding: &str,
-    renamed: bool,
-) -> Option<String> {
-    let cursor = Cursor {
-        position,
-        binding: binding.to_owned(),
+/// The tenant whose log the list pages: the key's, or under the
+/// `list-leaks-other-tenant` defect the first configured tenant's.
+fn list_tenant(state: &Ctx, tenant: String) -> String {
+    if !state.config.defects.contains(Defect::ListLeaksOtherTenant) {
+        return tenant;
     }
-    .encode();
-    let wire = envelope.wire(&cursor);
-    if !renamed {
-        return serde_json::to_string(&wire).ok();
-    }
-    let Value::Object(fields) = serde_json::to_value(&wire).ok()? else {
-        return None;
-    };
-    let fields: serde_json::Map<String, Value> = fields
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                if k == "event_type" {
-                    "type".to_owned()
-                } else {
-                    k
-                },
-                v,
-            )
-        })
-        .collect();
-    serde_json::to_string(&fields).ok()
+    state
+        .config
+        .fibric
+        .keys
+        .values()
+        .next()
+        .cloned()
+        .unwrap_or(tenant)
 }
 
 /// `GET /v1/events`: a page of the tenant's log in log order.
@@ -213,7 +193,7 @@ pub async fn list(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let tenant = authenticate(&state, &headers)?;
+    let tenant = list_tenant(&state, authenticate(&state, &headers)?);
     let Query(pairs) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let params = parse_params(pairs, true)?;
     let config = &state.config.fibric;
@@ -235,7 +215,11 @@ pub async fn list(
         None => bounds.first.unwrap_or(bounds.next) - 1,
     };
     let page_size = limit;
-    let filters = with_defects(params.filters.clone(), &state);
+    let filters = if state.config.defects.contains(Defect::ListIgnoresFilters) {
+        FilterSet::default()
+    } else {
+        with_defects(params.filters.clone(), &state)
+    };
     let owner = tenant.clone();
     let limit = ReadLimit {
         max_records: limit,
@@ -319,15 +303,28 @@ pub async fn stream(
         }
         (None, None) => bounds.next - 1,
     };
+    // Under `replay-ignores-filters`, what a resumed stream replays (what
+    // the log held when it opened) is rendered without the filters.
+    let resumed = last_event_id.is_some() || params.cursor.is_some();
+    let unfiltered_before =
+        (resumed && defects.contains(Defect::ReplayIgnoresFilters)).then_some(bounds.next);
     let filters = with_defects(params.filters, &state);
     let id_is_cursor = defects.contains(Defect::FrameIdNotEventId);
     let renamed = defects.contains(Defect::EnvelopeFieldRenamed);
+    let claims = defects.contains(Defect::StreamClaimsEnvelopes);
     let owner = tenant.clone();
     let group = state.api.frames.join(filters.key(&tenant));
     let render: sse::Render = Arc::new(move |record| {
-        group.frame(record.position, || {
-            render_frame(record, &owner, &filters, &binding, renamed, id_is_cursor)
-        })
+        if unfiltered_before.is_some_and(|live| record.position < live) {
+            let all = FilterSet::default();
+            return render_frame(record, &owner, &all, &binding, renamed, id_is_cursor);
+        }
+        let render = || render_frame(record, &owner, &filters, &binding, renamed, id_is_cursor);
+        if claims {
+            group.claim(record.position, render)
+        } else {
+            group.frame(record.position, render)
+        }
     });
     let subscription = Subscription {
         stream,
@@ -350,40 +347,4 @@ pub async fn stream(
             .remove(axum::http::header::CACHE_CONTROL);
     }
     Ok(response)
-}
-
-/// One envelope's stream frame, or `None` when the subscriber's tenant or
-/// filters refuse it.
-fn render_frame(
-    record: &Record,
-    owner: &str,
-    filters: &FilterSet,
-    binding: &str,
-    renamed: bool,
-    id_is_cursor: bool,
-) -> Option<String> {
-    let envelope = StoredEnvelope::decode(&record.payload)?;
-    if envelope.tenant_id != owner || !filters.matches(&envelope) {
-        return None;
-    }
-    let data = envelope_json(&envelope, record.position, binding, renamed)?;
-    let cursor = id_is_cursor.then(|| {
-        Cursor {
-            position: record.position,
-            binding: binding.to_owned(),
-        }
-        .encode()
-    });
-    let mut frame = String::new();
-    encode_event(
-        &mut frame,
-        &EncodeEvent {
-            id: Some(cursor.as_deref().unwrap_or(&envelope.event_id)),
-            event: Some("envelope"),
-            data: &data,
-            retry: None,
-        },
-    )
-    .ok()?;
-    Some(frame)
 }

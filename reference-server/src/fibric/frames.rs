@@ -110,6 +110,29 @@ impl Group {
         frame
     }
 
+    /// The `stream-claims-envelopes` defect: like [`Group::frame`], but a
+    /// frame another subscriber of the group has already taken is not
+    /// handed out again.
+    pub fn claim(
+        self: &Arc<Self>,
+        position: Position,
+        render: impl FnOnce() -> Option<String>,
+    ) -> Option<String> {
+        if Arc::strong_count(self) < 2 {
+            self.drop_ring();
+            return render();
+        }
+        if lock(&self.ring)
+            .as_ref()
+            .is_some_and(|ring| ring.get(position).is_some())
+        {
+            return None;
+        }
+        let frame = render();
+        self.keep(position, frame.as_deref());
+        frame
+    }
+
     fn keep(&self, position: Position, frame: Option<&str>) {
         let mut ring = lock(&self.ring);
         if ring.is_none() {

@@ -28,7 +28,7 @@
 //! | write path | `write` (appends with their id index, retention) |
 //! | auth | [`authenticate`], here |
 //! | errors | [`crate::error::ApiError`], Fibric's shape being the server's default |
-//! | streams | `api` (`stream`, over [`crate::sse`], its frames shared per filter set by `frames`); the list in `api` too |
+//! | streams | `api` (`stream`, over [`crate::sse`], its frames shared per filter set by `frames`, rendered by `render`); the list in `api` too |
 
 mod api;
 mod control;
@@ -36,6 +36,7 @@ pub mod cursor;
 pub mod envelope;
 pub mod filter;
 mod frames;
+mod render;
 mod write;
 
 use axum::Router;

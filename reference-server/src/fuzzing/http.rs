@@ -136,6 +136,9 @@ const ATPROTO: &[Endpoint] = &[
     post("/xrpc/com.atproto.repo.putRecord", Auth::Atproto),
     post("/xrpc/com.atproto.repo.deleteRecord", Auth::Atproto),
     post("/xrpc/com.atproto.repo.applyWrites", Auth::Atproto),
+    post("/xrpc/com.atproto.identity.updateHandle", Auth::Atproto),
+    post("/xrpc/com.atproto.server.deactivateAccount", Auth::Atproto),
+    post("/xrpc/com.atproto.server.activateAccount", Auth::Atproto),
     Endpoint {
         not_implemented: true,
         ..post("/xrpc/com.example.unknownMethod", Auth::Atproto)

@@ -2,8 +2,10 @@
 //!
 //! Both send one frame per event, `id: <ULID>` then `data: <event JSON>`,
 //! with no `event:` field, so an EventSource's `onmessage` fires. A named
-//! stream has at most one consumer at a time; [`Claims`] records who holds
-//! each stream and ends the holder when the stream is deleted.
+//! stream has at most one consumer at a time: a newcomer takes it over and
+//! the earlier consumer's response ends (the seed documents no status that
+//! would refuse it). [`Claims`] records who holds each stream and ends the
+//! holder when the stream is deleted or taken over.
 //!
 //! The delivery defects live in [`RenderDefects`], which each consumer's
 //! renderer carries, and in where a stream starts.
@@ -22,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use wire::sse::{EncodeEvent, encode_event};
 
 use super::auth::Authorized;
-use super::error::{PulseError, PulseJson};
+use super::error::{PulseError, SeedJson};
 use super::events::{self, Event, STREAM};
 use super::filter::EventFilter;
 use super::streams::{self, cursor_name};
@@ -31,7 +33,7 @@ use crate::defects::Defect;
 use crate::log::Log;
 use crate::pulse::Ctx;
 use crate::sse::{self, Render, Subscription};
-use crate::store::{Record, WriteBatch};
+use crate::store::{Position, Record, WriteBatch};
 
 /// Which named streams have a consumer now.
 #[derive(Debug, Default)]
@@ -55,18 +57,19 @@ impl Claims {
         held.get(stream).is_some_and(|c| !c.token.is_cancelled())
     }
 
-    /// Takes `stream` for one consumer, or `None` if another holds it (under
-    /// `allow-second-consumer`, `share` lets the newcomer in anyway). The
-    /// consumer's stream ends when `parent` fires or the stream is deleted.
+    /// Takes `stream` for one consumer, ending the consumer that held it
+    /// (under `allow-second-consumer`, `share` leaves that one connected).
+    /// The consumer's stream ends when `parent` fires, the stream is
+    /// deleted, or a newer consumer takes it over.
     fn claim(
         self: &Arc<Self>,
         stream: &str,
         parent: &CancellationToken,
         share: bool,
-    ) -> Option<ClaimGuard> {
+    ) -> ClaimGuard {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        if !share && held.get(stream).is_some_and(|c| !c.token.is_cancelled()) {
-            return None;
+        if !share && let Some(earlier) = held.get(stream) {
+            earlier.token.cancel();
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let token = parent.child_token();
@@ -77,12 +80,12 @@ impl Claims {
                 token: token.clone(),
             },
         );
-        Some(ClaimGuard {
+        ClaimGuard {
             claims: Arc::clone(self),
             stream: stream.to_owned(),
             id,
             token,
-        })
+        }
     }
 
     /// Ends the consumer of `stream`, if any, and frees the name.
@@ -120,6 +123,9 @@ struct RenderDefects {
     ignore_unnamed_actions: bool,
     /// `drop-on-reconnect`: while set, the next event to deliver is skipped.
     skip_next: AtomicBool,
+    /// `stream-ends-caught-up`: the log head when the consumer connected, and
+    /// the token that ends its response once an event at or past it is sent.
+    end_when_caught_up: Option<(Position, CancellationToken)>,
     /// `subscribe-duplicates`: counts the events sent; every second one goes twice.
     duplicate_every_second: Option<AtomicU64>,
     /// `ack-on-send`: the log and named cursor that move as each event is
@@ -134,6 +140,10 @@ impl std::fmt::Debug for RenderDefects {
             .field("ignore_unnamed_actions", &self.ignore_unnamed_actions)
             .field("skip_next", &self.skip_next)
             .field("duplicate_every_second", &self.duplicate_every_second)
+            .field(
+                "end_when_caught_up",
+                &self.end_when_caught_up.as_ref().map(|(head, _)| head),
+            )
             .field("ack_on_send", &self.ack_on_send.as_ref().map(|(_, c)| c))
             .finish()
     }
@@ -143,6 +153,8 @@ impl std::fmt::Debug for RenderDefects {
 #[derive(Debug)]
 struct Renderer {
     model: String,
+    /// `stream-mixes-models`, `subscribe-model-optional`: every model's events pass.
+    any_model: bool,
     filter: Option<EventFilter>,
     defects: RenderDefects,
     /// Kept alive as long as the SSE body, which owns the renderer.
@@ -168,7 +180,7 @@ impl Renderer {
                 return None;
             }
         };
-        if event.model_name != self.model || !self.passes(&event) {
+        if (event.model_name != self.model && !self.any_model) || !self.passes(&event) {
             return None;
         }
         if self.defects.skip_next.swap(false, Ordering::Relaxed) {
@@ -187,6 +199,11 @@ impl Renderer {
             && sent.fetch_add(1, Ordering::Relaxed) % 2 == 1
         {
             frame = frame.repeat(2);
+        }
+        if let Some((head, token)) = &self.defects.end_when_caught_up
+            && record.position >= *head
+        {
+            token.cancel();
         }
         if let Some((store, cursor)) = &self.defects.ack_on_send {
             let mut batch = WriteBatch::new();
@@ -226,6 +243,10 @@ pub async fn consume(
     let writer = state.api.writer.lock().await;
     let store = &state.log;
     let Some(def) = streams::load(store, &name)? else {
+        if defects.contains(Defect::ConsumeUnknownOpens) {
+            drop(writer);
+            return empty_stream(&state);
+        }
         return Err(streams::not_found(&name));
     };
     let acknowledged = match acknowledged {
@@ -246,17 +267,10 @@ pub async fn consume(
     };
     let resumed = acknowledged.is_some();
     let share = defects.contains(Defect::AllowSecondConsumer);
-    let Some(claim) = state
+    let claim = state
         .api
         .claims
-        .claim(&name, &state.hub.token("pulse"), share)
-    else {
-        return Err(PulseError::conflict(
-            "stream_busy",
-            format!("the stream {name} already has a consumer"),
-        )
-        .with_meta("stream", name));
-    };
+        .claim(&name, &state.hub.token("pulse"), share);
     let cursor = cursor_name(&name);
     let after = match acknowledged {
         // An id from before the stream began (an earlier stream of the same
@@ -268,15 +282,20 @@ pub async fn consume(
         }
         None => store.cursor(&cursor)?.unwrap_or(def.start),
     };
+    let head = store.head(STREAM)?;
     drop(writer);
     let stop = claim.token.clone();
     let renderer = Renderer {
         filter: def.filter()?,
         model: def.model,
+        any_model: defects.contains(Defect::StreamMixesModels),
         defects: RenderDefects {
             ignore_unnamed_actions: defects.contains(Defect::FilterIgnoresAction),
             skip_next: AtomicBool::new(resumed && defects.contains(Defect::DropOnReconnect)),
             duplicate_every_second: None,
+            end_when_caught_up: defects
+                .contains(Defect::StreamEndsCaughtUp)
+                .then(|| (head, stop.clone())),
             ack_on_send: defects
                 .contains(Defect::AckOnSend)
                 .then(|| (state.log.clone(), cursor.clone())),
@@ -299,15 +318,45 @@ pub async fn consume(
     ))
 }
 
+/// A `Last-Event-ID` that names no event of the log: `404`, the seed's only
+/// client error for this operation besides `401` (it documents no `400`).
+/// Under `consume-unknown-opens`: an event stream of a stream that does not
+/// exist, which delivers nothing but keep-alives.
+fn empty_stream(state: &Ctx) -> Result<Response, PulseError> {
+    let renderer = Renderer {
+        model: String::new(),
+        any_model: false,
+        filter: None,
+        defects: RenderDefects::default(),
+        _claim: None,
+    };
+    Ok(sse::response(
+        &state.log,
+        &state.hub,
+        Subscription {
+            stream: STREAM.to_owned(),
+            after: state.log.head(STREAM)?,
+            render: renderer.into_render(),
+            keepalive: state.config.pulse.keepalive,
+            stop: state.hub.token("pulse").child_token(),
+            read_batch: state.config.subscribers.read_batch,
+            preamble: None,
+            defects: crate::sse::StreamDefects::from(&state.config.defects),
+        },
+    ))
+}
+
 fn invalid_cursor(message: &str) -> PulseError {
-    PulseError::bad_request("invalid_cursor", message)
+    PulseError::not_found("invalid_cursor", message)
 }
 
 /// The body of `POST /subscribe`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscribeRequest {
-    pub model: String,
+    /// Required; optional here only so that `subscribe-model-optional` can do without it.
+    #[serde(default)]
+    pub model: Option<String>,
     #[serde(default)]
     pub filter: Option<Value>,
 }
@@ -317,17 +366,30 @@ pub struct SubscribeRequest {
 pub async fn subscribe(
     _auth: Authorized,
     State(state): State<Ctx>,
-    PulseJson(request): PulseJson<SubscribeRequest>,
+    SeedJson(request): SeedJson<SubscribeRequest>,
 ) -> Result<Response, PulseError> {
-    let filter = streams::check_model_and_filter(&state, &request.model, request.filter.as_ref())?;
     let defects = &state.config.defects;
+    let (model, filter) = match request.model {
+        Some(model) => {
+            let filter = streams::check_model_and_filter(&state, &model, request.filter.as_ref())?;
+            (model, filter)
+        }
+        None if defects.contains(Defect::SubscribeModelOptional) => (String::new(), None),
+        None => {
+            return Err(PulseError::invalid_request(
+                "the body lacks the required field `model`",
+            ));
+        }
+    };
+    let any_model = model.is_empty();
     let after = if defects.contains(Defect::SubscribeReplays) {
         0
     } else {
         state.log.head(STREAM)?
     };
     let renderer = Renderer {
-        model: request.model,
+        model,
+        any_model,
         filter,
         defects: RenderDefects {
             ignore_unnamed_actions: defects.contains(Defect::FilterIgnoresAction),

@@ -110,10 +110,11 @@ impl From<StoreError> for PulseError {
 }
 
 impl From<JsonRejection> for PulseError {
-    /// A body over the server's limit is `413 payload_too_large`; anything
-    /// else the JSON extractor refuses (a syntax error, a content type other
-    /// than `application/json`) is `400 invalid_request`, the only client
-    /// error the seed lists for request bodies.
+    /// A body over the server's limit is `413 payload_too_large` (the seed's
+    /// operations take [`SeedJson`], which makes it `400`); anything else the
+    /// JSON extractor refuses (a syntax error, a content type other than
+    /// `application/json`) is `400 invalid_request`, the only client error
+    /// the seed lists for request bodies.
     fn from(rejection: JsonRejection) -> Self {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -130,8 +131,11 @@ impl From<JsonRejection> for PulseError {
 }
 
 impl From<PathRejection> for PulseError {
+    /// A path segment that is not UTF-8 once decoded names nothing: `404`,
+    /// the only client error the seed documents for the operations with a
+    /// path parameter besides `401`.
     fn from(rejection: PathRejection) -> Self {
-        Self::invalid_request(rejection.body_text())
+        Self::not_found("not_found", rejection.body_text())
     }
 }
 
@@ -189,6 +193,32 @@ where
         serde_json::from_value(value)
             .map(PulseJson)
             .map_err(|error| PulseError::invalid_request(format!("invalid request body: {error}")))
+    }
+}
+
+/// The body of one of the seed's operations: as [`PulseJson`], but a body
+/// over the server's limit is `400 payload_too_large`, because the seed
+/// documents `400` for a bad request and no `413`. (The control API keeps
+/// its `413`.)
+#[derive(Debug, Clone)]
+pub struct SeedJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for SeedJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = PulseError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, PulseError> {
+        match PulseJson::<T>::from_request(req, state).await {
+            Ok(PulseJson(value)) => Ok(SeedJson(value)),
+            Err(error) if error.status == StatusCode::PAYLOAD_TOO_LARGE => Err(PulseError {
+                status: StatusCode::BAD_REQUEST,
+                ..error
+            }),
+            Err(error) => Err(error),
+        }
     }
 }
 

@@ -105,25 +105,29 @@ pub fn id_at(store: &Log, position: Position) -> Result<Option<String>, StoreErr
     }
 }
 
-/// `GET /events/{id}`: `200` the event, `400 invalid_event_id`, `404 event_not_found`.
+/// `GET /events/{id}`: `200` the event, or `404 event_not_found`, also for
+/// a malformed id: the seed documents no other client error for this
+/// operation, and no event has such an id. (`lookup-malformed-400` answers
+/// `400 invalid_event_id` instead.)
 pub async fn lookup(
     _auth: Authorized,
     State(state): State<Ctx>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PulseError> {
     let Path(id) = id?;
+    let not_found = |id: String| {
+        PulseError::not_found("event_not_found", format!("no event with id {id}"))
+            .with_meta("eventId", id)
+    };
     if !ulid::is_well_formed(&id) {
-        if state.config.defects.contains(Defect::LookupMalformed404) {
-            return Err(
-                PulseError::not_found("event_not_found", format!("no event with id {id}"))
-                    .with_meta("eventId", id),
-            );
+        if state.config.defects.contains(Defect::LookupMalformed400) {
+            return Err(PulseError::bad_request(
+                "invalid_event_id",
+                "an event id is a ULID: 26 characters of upper-case Crockford base32",
+            )
+            .with_meta("eventId", id));
         }
-        return Err(PulseError::bad_request(
-            "invalid_event_id",
-            "an event id is a ULID: 26 characters of upper-case Crockford base32",
-        )
-        .with_meta("eventId", id));
+        return Err(not_found(id));
     }
     let store = &state.log;
     let record = match position_of(store, &id)? {
@@ -131,10 +135,7 @@ pub async fn lookup(
         None => None,
     };
     let Some(record) = record else {
-        return Err(
-            PulseError::not_found("event_not_found", format!("no event with id {id}"))
-                .with_meta("eventId", id),
-        );
+        return Err(not_found(id));
     };
     // The payload is the event's JSON already; send it as stored.
     let mut response = record.payload.into_response();
@@ -154,10 +155,19 @@ pub async fn health(State(state): State<Ctx>, headers: HeaderMap) -> Response {
         return error.into_response();
     }
     let timestamp = super::rfc3339(now_micros());
+    let replication = if state
+        .config
+        .defects
+        .contains(Defect::HealthReplicationUnknown)
+    {
+        "streaming"
+    } else {
+        "connected"
+    };
     match state.log.bounds(STREAM) {
         Ok(_) => Json(json!({
             "status": "healthy",
-            "replicationStatus": "connected",
+            "replicationStatus": replication,
             "timestamp": timestamp,
         }))
         .into_response(),

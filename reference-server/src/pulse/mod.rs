@@ -6,6 +6,11 @@
 //!
 //! # Behaviour the seed leaves open
 //!
+//! The seed's OpenAPI is the contract: every operation answers only the
+//! statuses the seed documents for it (a condition the seed has no status
+//! for gets the documented one that fits), with the documented content
+//! type and schema.
+//!
 //! - **Auth.** Every route but `GET /health` needs `Authorization: Bearer
 //!   <api key>` (the scheme is case-insensitive); otherwise `401
 //!   unauthorized` with `WWW-Authenticate: Bearer`. Every error of a Pulse
@@ -14,11 +19,14 @@
 //! - **Bodies.** Request bodies are strict JSON objects: unknown fields, a
 //!   syntax error, or a content type other than `application/json` are `400
 //!   invalid_request` (the only client error the seed lists for bodies); a
-//!   body over the server's limit is `413 payload_too_large`.
+//!   body over the server's limit is `400 payload_too_large` (the seed
+//!   documents no `413`; the control API answers `413`).
 //! - **Event ids** are ULIDs, strictly increasing in log order, also across
 //!   restarts (the generator starts after the newest event in the log). An id
-//!   is well-formed when it matches the seed's pattern exactly, so lower case
-//!   is `400`; a pattern-valid id above `7ZZZ…` cannot be a ULID and is `404`.
+//!   is well-formed when it matches the seed's pattern exactly. `GET
+//!   /events/{id}` answers `404 event_not_found` for an unknown id and for a
+//!   malformed one (lower case, too short, above `7ZZZ…`): the seed
+//!   documents 200, 401, 404 and 500 for it, no `400`.
 //! - **Filters** (see [`filter`]): an action a present filter does not name is
 //!   not delivered, so `{}` delivers nothing; a malformed filter is `400
 //!   invalid_filter`. With default replica identity a delete event only
@@ -35,17 +43,26 @@
 //!   when it is older than the saved one, which replays; never before the
 //!   stream's start, so an id from an earlier stream of the same name
 //!   acknowledges nothing) and delivery starts strictly after it. An empty
-//!   `Last-Event-ID` counts as absent; a malformed or unknown one is `400
-//!   invalid_cursor`. Without it, delivery starts after the saved cursor.
-//! - **One consumer per named stream.** A second concurrent consumer gets
-//!   `409 stream_busy` with `meta.stream`, and acknowledges nothing. The name
-//!   is free again once the first consumer's connection is closed (the
-//!   server notices at its next write, at the latest one keep-alive later),
-//!   or at once after `POST /_control/disconnect`.
+//!   `Last-Event-ID` counts as absent; a malformed or unknown one is `404
+//!   invalid_cursor` (the seed documents 200, 401, 404 and 500 for this
+//!   operation, no `400`) and moves nothing. Without it, delivery starts
+//!   after the saved cursor.
+//! - **One consumer per named stream.** A newer consumer takes the stream
+//!   over: the earlier consumer's response ends, so acknowledgements cannot
+//!   cross. (The seed documents no status that would refuse it, `409` only
+//!   for creating an existing name; taking over also lets an EventSource
+//!   whose connection died unseen reconnect at once.)
 //! - **Delete** ends the stream's consumer (its response ends), and forgets
 //!   the definition and cursor; a new stream of the same name starts fresh.
 //! - **Subscribe** starts at the log head when the request arrives, never
-//!   replays, and ignores `Last-Event-ID`.
+//!   replays, and ignores `Last-Event-ID`. The seed promises a subscription
+//!   only at-most-once delivery with no ordering guarantees; this server
+//!   sends every matching event while the connection is up, in log order,
+//!   but that is its own choice: the checks hold a target to at most once
+//!   (no event twice, none unpublished or of another model), never to
+//!   delivering everything. A body without `model` is `400 invalid_request`.
+//! - **Models.** A named stream and a subscription deliver only the events of
+//!   the model they name (`modelName`), whatever else changes at the time.
 //! - **Control API** (`/_control/pulse`, control token): `POST /models`
 //!   declares a model (`201`, `200` if identical, `409 model_exists`), `GET
 //!   /models` lists them, `POST /models/{model}/rows {action, row}` changes a
@@ -58,11 +75,16 @@
 //!
 //! Each deliberate defect (see [`crate::defects`]) is one switch at the place
 //! whose rule it breaks: `no-auth` and the key check in [`auth`];
-//! `health-needs-auth` and `lookup-malformed-404` in [`events`];
+//! `health-needs-auth`, `health-replication-unknown` and
+//! `lookup-malformed-400` in [`events`];
+//! `unknown-model-404` in [`streams::check_model_and_filter`];
 //! `error-shape-wrapped` in [`error::reshape`]; `duplicate-stream-created`
 //! and `delete-keeps-consumer` in `write`; `allow-second-consumer`,
 //! `ack-on-send`, `drop-on-reconnect`, `filter-ignores-action`,
-//! `subscribe-replays` and `subscribe-duplicates` in [`delivery`];
+//! `subscribe-replays`, `subscribe-duplicates`, `stream-mixes-models`,
+//! `consume-unknown-opens`, `subscribe-model-optional` and
+//! `stream-ends-caught-up` in [`delivery`]; `cursor-shows-position` in
+//! [`streams::info`];
 //! `update-without-before` and `ulid-not-monotonic` in `write` (with
 //! [`ulid::Generator::next_unordered`]). `wrong-content-type` and
 //! `no-keepalive` live in the shared SSE machinery ([`crate::sse`]).

@@ -7,12 +7,14 @@
 //! acknowledged, whether or not a consumer is connected. The routes are in
 //! `streams_api`, the writes in `write`.
 
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::PulseError;
 use super::events::{self};
 use super::filter::EventFilter;
+use crate::defects::Defect;
 use crate::log::Log;
 use crate::pulse::Ctx;
 use crate::store::{Position, StoreError};
@@ -83,10 +85,12 @@ pub struct StreamInfo {
 pub fn info(state: &Ctx, def: &StreamDef) -> Result<StreamInfo, StoreError> {
     let store = &state.log;
     let saved = store.cursor(&cursor_name(&def.name))?.unwrap_or(def.start);
-    let cursor = if saved > def.start {
-        events::id_at(store, saved)?
-    } else {
+    let cursor = if saved <= def.start {
         None
+    } else if state.config.defects.contains(Defect::CursorShowsPosition) {
+        Some(saved.to_string())
+    } else {
+        events::id_at(store, saved)?
     };
     let status = if state.api.claims.is_active(&def.name) {
         "active"
@@ -136,8 +140,14 @@ pub fn check_model_and_filter(
         .transpose()
         .map_err(|reason| PulseError::bad_request("invalid_filter", reason))?;
     if state.api.model(model).is_none() {
+        // The seed documents 400 for a bad request here, and no 404.
+        let status = if state.config.defects.contains(Defect::UnknownModel404) {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::BAD_REQUEST
+        };
         return Err(
-            PulseError::bad_request("model_not_found", format!("no model named {model}"))
+            PulseError::new(status, "model_not_found", format!("no model named {model}"))
                 .with_meta("model", model),
         );
     }

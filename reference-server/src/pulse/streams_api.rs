@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::auth::Authorized;
-use super::error::{PulseError, PulseJson};
+use super::error::{PulseError, SeedJson};
 use super::streams::{
     CreateRequest, STREAMS_NS, StreamDef, check_model_and_filter, info, validate_name,
 };
@@ -20,7 +20,7 @@ use crate::pulse::Ctx;
 pub async fn create(
     _auth: Authorized,
     State(state): State<Ctx>,
-    PulseJson(request): PulseJson<CreateRequest>,
+    SeedJson(request): SeedJson<CreateRequest>,
 ) -> Result<Response, PulseError> {
     validate_name(&request.name)?;
     check_model_and_filter(&state, &request.model, request.filter.as_ref())?;

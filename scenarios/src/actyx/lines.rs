@@ -19,6 +19,7 @@ pub struct EventLine {
     pub key: Key,
     pub timestamp: u64,
     pub tags: Vec<String>,
+    pub app_id: String,
     pub payload: Value,
     /// `caughtUp`, when the line has it (subscribe_monotonic); `Some(None)` when present but not a boolean.
     pub caught_up: Option<Option<bool>>,
@@ -75,12 +76,13 @@ fn event_of(object: &Value) -> Result<EventLine, String> {
                 .collect::<Option<Vec<_>>>()
         })
         .ok_or_else(|| format!("tags is {}, not an array of strings", object["tags"]))?;
-    str_field(object, "appId")?;
+    let app_id = str_field(object, "appId")?;
     let caught_up = object.get("caughtUp").map(Value::as_bool);
     Ok(EventLine {
         key: key_of(object)?,
         timestamp: u64_field(object, "timestamp")?,
         tags,
+        app_id,
         payload: object.get("payload").cloned().unwrap_or(Value::Null),
         caught_up,
     })
@@ -168,6 +170,7 @@ mod tests {
         assert_eq!(line.key.lamport, 28);
         assert_eq!(line.key.offset, 4);
         assert_eq!(line.caught_up, Some(Some(true)));
+        assert_eq!(line.app_id, "com.example.app");
         assert_eq!(
             decode_value(&json!({"type": "offsets", "offsets": {STREAM: 49}})),
             FeedLine::Offsets([(STREAM.to_owned(), 49)].into())

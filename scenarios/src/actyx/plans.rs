@@ -95,7 +95,16 @@ pub struct TieBreakPlan {
 pub fn tie_break_plan() -> impl Strategy<Value = TieBreakPlan> {
     let stream = prop::collection::btree_set(1u64..=4, 1..=3)
         .prop_map(|set| set.into_iter().collect::<Vec<_>>());
-    prop::collection::vec(stream, 2..=4).prop_map(|streams| TieBreakPlan { streams })
+    prop::collection::vec(stream, 2..=4).prop_map(|mut streams| {
+        // At least one tie, however few cases run: the second stream shares
+        // the first stream's first lamport.
+        let shared = streams[0][0];
+        if !streams[1].contains(&shared) {
+            streams[1].push(shared);
+            streams[1].sort_unstable();
+        }
+        TieBreakPlan { streams }
+    })
 }
 
 /// An event's id for the delivery oracle.

@@ -85,10 +85,24 @@ pub fn tag_plan() -> impl Strategy<Value = TagPlan> {
     let tags = prop::collection::btree_set(0u8..TAG_NAMES.len() as u8, 0..=3)
         .prop_map(|set| set.into_iter().collect::<Vec<_>>());
     (
-        prop::collection::vec(tags, 1..=8),
-        prop::collection::vec(tag_expr(3), 1..=3),
+        // One more event and expression of each are added below.
+        prop::collection::vec(tags, 0..=7),
+        prop::collection::vec(tag_expr(3), 0..=2),
     )
-        .prop_map(|(events, exprs)| TagPlan { events, exprs })
+        .prop_map(|(mut events, mut exprs)| {
+            // However few cases run, one expression whose meaning depends on
+            // `&` binding tighter than `|`, and an event that tells them apart.
+            let a_or_b_and_c = TagExpr::Or(
+                Box::new(TagExpr::Tag(0)),
+                Box::new(TagExpr::And(
+                    Box::new(TagExpr::Tag(1)),
+                    Box::new(TagExpr::Tag(2)),
+                )),
+            );
+            exprs.insert(0, a_or_b_and_c);
+            events.insert(0, vec![0]);
+            TagPlan { events, exprs }
+        })
 }
 
 /// The indices of the events `expr` selects: the oracle.

@@ -10,37 +10,52 @@ check!(
     "POST /stream/1 answers a JSON content type and one compact JSON object per line, each ended by \\r\\n, no blank lines",
     "seed 000, /stream/1; PROTOCOLS.md, Fauna (the drivers JSON-parse every line)",
     [Producer],
-    ["fauna-lf-lines"]
+    ["fauna-lf-lines"],
+    rules: ["fauna.stream-post", "fauna.subscription-json", "fauna.event-json", "fauna.start-optional"]
 );
 check!(
     STATUS_FIRST,
     Fauna,
     "fauna/wire/status-first",
     Must,
-    "The first event of a stream is status, with txn_ts, cursor and stats, even with events to replay",
+    "The first event of a stream is status, with txn_ts (µs), cursor and stats, even with events to replay",
     "seed 000, StatusEvent; PROTOCOLS.md, Fauna (the first event is always status)",
     [Producer],
-    ["fauna-no-initial-status"]
+    ["fauna-no-initial-status", "fauna-txn-ts-millis"],
+    rules: ["fauna.status-on-open", "fauna.status-type", "fauna.txn-ts-and-cursor", "fauna.field-types", "fauna.txn-ts-micros", "fauna.stats-fields", "fauna.start-optional", "fauna.token-from-fql"]
+);
+check!(
+    STATUS_KEEPALIVE,
+    Fauna,
+    "fauna/wire/status-keepalive",
+    Must,
+    "An idle stream receives another status event after the first (within --patience; the real service sends one every 5 minutes)",
+    "seed 000, StatusEvent (sent when the stream is opened or periodically to keep the connection alive)",
+    [Idle],
+    ["fauna-no-status-keepalive"],
+    rules: ["fauna.status-periodic", "fauna.status-type"]
 );
 check!(
     EVENT_SHAPE,
     Fauna,
     "fauna/events/shape",
     Must,
-    "add, update and remove events carry data, txn_ts, cursor and stats; error events error {code, message} and stats, no cursor; stats have every field",
-    "seed 000, AddEvent, RemoveEvent, UpdateEvent, StreamStats; PROTOCOLS.md, Fauna",
+    "add, update and remove events carry data, txn_ts (µs, that of the write), cursor and stats; error events error {code, message} and stats, no cursor; stats have the seed's four integer fields",
+    "seed 000, AddEvent, RemoveEvent, UpdateEvent, StreamStats (read_ops, storage_bytes_read, compute_ops, processing_time_ms; the real service's extra rate_limits_hit is not required); PROTOCOLS.md, Fauna (error events)",
     [Producer],
-    ["fauna-stats-incomplete"]
+    ["fauna-stats-incomplete"],
+    rules: ["fauna.txn-ts-and-cursor", "fauna.field-types", "fauna.txn-ts-micros", "fauna.txn-ts-of-change", "fauna.stats-fields", "fauna.data-event-types", "fauna.add-on-enter", "fauna.update-on-change", "fauna.remove-on-leave", "fauna.push-live"]
 );
 check!(
     TXN_TS_ORDER,
     Fauna,
     "fauna/events/txn-ts-order",
     Must,
-    "txn_ts never decreases along a stream, replayed or live",
+    "A data event's txn_ts is that of its write, and never decreases along a stream, replayed or live",
     "seed 000, txn_ts (transaction timestamp of the change); PROTOCOLS.md, common ground (log order)",
     [Producer],
-    ["fauna-txn-ts-backwards"]
+    ["fauna-txn-ts-backwards"],
+    rules: ["fauna.txn-ts-of-change", "fauna.push-live"]
 );
 check!(
     CURSOR_RESUME,
@@ -50,7 +65,19 @@ check!(
     "A stream opened with an event's cursor delivers every later event of the set, strictly after that one",
     "seed 000, StreamSubscriptionPayload.cursor; PROTOCOLS.md, Fauna (cursor resumes strictly after)",
     [Producer],
-    ["fauna-cursor-inclusive"]
+    ["fauna-cursor-inclusive"],
+    rules: ["fauna.cursor-resume", "fauna.reconnect-no-gap"]
+);
+check!(
+    STATUS_CURSOR_RESUME,
+    Fauna,
+    "fauna/resume/status-cursor",
+    Must,
+    "A stream reopened with the cursor of a status event (the newest cursor an idle consumer holds) delivers every later event, strictly after it",
+    "seed 000, StatusEventPayload.cursor (used for reconnection), StreamSubscriptionPayload.cursor",
+    [Producer],
+    ["fauna-status-cursor-stale"],
+    rules: ["fauna.status-cursor-resume", "fauna.cursor-resume", "fauna.reconnect-no-gap"]
 );
 check!(
     START_TS_REPLAY,
@@ -60,17 +87,19 @@ check!(
     "A stream opened with start_ts replays exactly the events after that time",
     "seed 000, StreamSubscriptionPayload.start_ts (events that occurred after this timestamp)",
     [Producer],
-    ["fauna-start-ts-inclusive"]
+    ["fauna-start-ts-inclusive"],
+    rules: ["fauna.start-ts-replay", "fauna.start-ts-micros", "fauna.reconnect-no-gap"]
 );
 check!(
     START_TS_WITH_CURSOR,
     Fauna,
     "fauna/resume/start-ts-with-cursor",
     Must,
-    "start_ts together with cursor is refused with 400 invalid_request",
-    "seed 000, start_ts and cursor are mutually exclusive; PROTOCOLS.md, Fauna",
+    "start_ts together with cursor is refused with a 4xx (Fauna's service: 400 invalid_request, noted when different)",
+    "seed 000, start_ts and cursor are mutually exclusive (no status given); PROTOCOLS.md, Fauna (400 invalid_request)",
     [Producer],
-    ["fauna-start-ts-with-cursor"]
+    ["fauna-start-ts-with-cursor"],
+    rules: ["fauna.start-ts-cursor-exclusive"]
 );
 check!(
     START_TOO_OLD,
@@ -80,17 +109,19 @@ check!(
     "A start before the event source's token or before the collection's history window is refused (invalid_stream_start_time), with no event replayed",
     "seed 000, start_ts (cannot exceed history_days); PROTOCOLS.md, Fauna",
     [Producer],
-    ["fauna-history-window-ignored"]
+    ["fauna-history-window-ignored"],
+    rules: ["fauna.history-days"]
 );
 check!(
     REPLAY_LIMIT,
     Fauna,
     "fauna/replay/volume-limit",
-    Must,
-    "A replay of more than 128 events ends with the error event stream_replay_volume_exceeded, after at most 128 events",
-    "PROTOCOLS.md, Fauna (stream_replay_volume_exceeded, replay over 128 events)",
+    Should,
+    "Fauna's service (PROTOCOLS.md): a replay of more than 128 events ends with the error event stream_replay_volume_exceeded, after at most 128 events",
+    "PROTOCOLS.md, Fauna (stream_replay_volume_exceeded, replay over 128 events); the seed sets no limit, so SHOULD",
     [Producer],
-    ["fauna-replay-unlimited"]
+    ["fauna-replay-unlimited"],
+    rules: ["fauna.start-optional"]
 );
 check!(
     SET_MEMBERSHIP,
@@ -100,7 +131,30 @@ check!(
     "A where-set stream sends add when a document starts matching, update while it changes inside, remove when it stops or is deleted, and nothing else",
     "seed 000, AddEvent, RemoveEvent, UpdateEvent; PROTOCOLS.md, Fauna (set semantics)",
     [Producer],
-    ["fauna-leave-as-update"]
+    ["fauna-leave-as-update"],
+    rules: ["fauna.add-on-enter", "fauna.update-on-change", "fauna.remove-on-leave", "fauna.change-emits-event", "fauna.token-names-source", "fauna.data-event-types", "fauna.add-data", "fauna.update-data", "fauna.remove-data", "fauna.push-live"]
+);
+check!(
+    DOCUMENT_SOURCE,
+    Fauna,
+    "fauna/source/single-document",
+    Must,
+    "A stream of a single-document event source (Set.single(C.byId(id))) delivers that document's updates and no other document's changes",
+    "seed 000, info (subscribe to document or set changes), StreamSubscriptionPayload.token (identifies the document or set), UpdateEvent",
+    [Producer],
+    ["fauna-document-source-whole-collection"],
+    rules: ["fauna.document-source", "fauna.token-names-source", "fauna.update-on-change", "fauna.update-data", "fauna.change-emits-event"]
+);
+check!(
+    TOKEN_REFUSED,
+    Fauna,
+    "fauna/request/token",
+    Must,
+    "POST /stream/1 without a token, or with a token no FQL query made, is refused with a 4xx and opens no stream",
+    "seed 000, StreamSubscriptionPayload (required: token; a token obtained from an FQL query)",
+    [],
+    ["fauna-token-error-500"],
+    rules: ["fauna.token-required", "fauna.token-from-fql"]
 );
 check!(
     ERROR_ENDS_STREAM,
@@ -108,9 +162,10 @@ check!(
     "fauna/errors/end-stream",
     Must,
     "After an error event the server ends the stream",
-    "PROTOCOLS.md, Fauna (error events, after which the stream ends)",
+    "seed 000, start_ts (cannot exceed history_days: a start refused by an error event must not stream on); PROTOCOLS.md, Fauna (error events, after which the stream ends)",
     [Producer],
-    ["fauna-error-keeps-stream"]
+    ["fauna-error-keeps-stream"],
+    rules: ["fauna.history-days"]
 );
 check!(
     UNAUTHORIZED,
@@ -120,21 +175,26 @@ check!(
     "A missing or wrong secret gets 401 with {\"error\": {\"code\": \"unauthorized\", \"message\"}} from /stream/1 and /query/1",
     "seed 000, securitySchemes bearerAuth; PROTOCOLS.md, Fauna (HTTP errors)",
     [],
-    ["fauna-unauthorized-403"]
+    ["fauna-unauthorized-403"],
+    rules: ["fauna.bearer-auth"]
 );
 
 /// Every Fauna check, in catalogue order.
 pub static ALL: &[&CheckMeta] = &[
     &LINE_FORMAT,
     &STATUS_FIRST,
+    &STATUS_KEEPALIVE,
     &EVENT_SHAPE,
     &TXN_TS_ORDER,
     &CURSOR_RESUME,
+    &STATUS_CURSOR_RESUME,
     &START_TS_REPLAY,
     &START_TS_WITH_CURSOR,
     &START_TOO_OLD,
     &REPLAY_LIMIT,
     &SET_MEMBERSHIP,
+    &DOCUMENT_SOURCE,
+    &TOKEN_REFUSED,
     &ERROR_ENDS_STREAM,
     &UNAUTHORIZED,
 ];

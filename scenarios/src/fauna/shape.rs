@@ -6,14 +6,20 @@
 
 use serde_json::Value;
 
-/// The fields of every event's `stats` (seed 000, StreamStats; PROTOCOLS.md adds `rate_limits_hit`).
-pub const STATS_FIELDS: [&str; 5] = [
+/// The fields of every event's `stats`, as seed 000's StreamStats lists them.
+/// The real service also sends `rate_limits_hit`; the seed does not list it
+/// and neither driver needs it (both default it), so it is not required.
+pub const STATS_FIELDS: [&str; 4] = [
     "read_ops",
     "storage_bytes_read",
     "compute_ops",
     "processing_time_ms",
-    "rate_limits_hit",
 ];
+
+/// The range a `txn_ts` in microseconds since the Unix epoch falls in: from
+/// 2001-09-09 (10^15 µs) to the year 5138 (10^17 µs). A time in milliseconds
+/// or seconds falls below it, one in nanoseconds above.
+pub const MICROS: std::ops::Range<u64> = 1_000_000_000_000_000..100_000_000_000_000_000;
 
 /// Media types a JSON-lines body may fairly be served as.
 const JSON_MEDIA: [&str; 5] = [
@@ -83,6 +89,11 @@ fn is_integer(value: &Value) -> bool {
     value.as_u64().is_some() || value.as_i64().is_some()
 }
 
+/// Whether a value is a `txn_ts` in microseconds (see [`MICROS`]).
+fn is_micros(value: &Value) -> bool {
+    value.as_u64().is_some_and(|ts| MICROS.contains(&ts))
+}
+
 /// The problems of an event's `stats`.
 pub fn stats_problems(stats: &Value) -> Vec<String> {
     let Some(stats) = stats.as_object() else {
@@ -92,11 +103,6 @@ pub fn stats_problems(stats: &Value) -> Vec<String> {
     for field in STATS_FIELDS {
         match stats.get(field) {
             None => problems.push(format!("stats lacks {field}")),
-            Some(value) if field == "rate_limits_hit" => {
-                if !value.is_array() {
-                    problems.push(format!("stats.rate_limits_hit is {value}, not an array"));
-                }
-            }
             Some(value) if !is_integer(value) => {
                 problems.push(format!("stats.{field} is {value}, not an integer"));
             }
@@ -125,7 +131,7 @@ pub fn event_problems(event: &Value) -> Vec<String> {
             if kind != "status" {
                 need("data", Value::is_object, "an object");
             }
-            need("txn_ts", is_integer, "an integer (µs)");
+            need("txn_ts", is_micros, "an integer of µs since the Unix epoch");
             need(
                 "cursor",
                 |v| v.as_str().is_some_and(|s| !s.is_empty()),
@@ -273,16 +279,18 @@ mod tests {
 
     fn stats() -> Value {
         json!({"read_ops": 1, "storage_bytes_read": 0, "compute_ops": 1,
-            "processing_time_ms": 0, "rate_limits_hit": []})
+            "processing_time_ms": 0})
     }
+
+    const TS: u64 = 1_765_000_000_000_000;
 
     #[test]
     fn events_are_checked_by_type() {
-        let status = json!({"type": "status", "txn_ts": 5, "cursor": "c", "stats": stats()});
+        let status = json!({"type": "status", "txn_ts": TS, "cursor": "c", "stats": stats()});
         assert!(event_problems(&status).is_empty());
-        let add = json!({"type": "add", "data": {}, "txn_ts": 5, "cursor": "c", "stats": stats()});
+        let add = json!({"type": "add", "data": {}, "txn_ts": TS, "cursor": "c", "stats": stats()});
         assert!(event_problems(&add).is_empty());
-        let no_data = json!({"type": "update", "txn_ts": 5, "cursor": "c", "stats": stats()});
+        let no_data = json!({"type": "update", "txn_ts": TS, "cursor": "c", "stats": stats()});
         assert_eq!(event_problems(&no_data), ["a update event lacks data"]);
         let error =
             json!({"type": "error", "error": {"code": "x", "message": "y"}, "stats": stats()});
@@ -297,10 +305,23 @@ mod tests {
         thin["stats"]
             .as_object_mut()
             .unwrap()
-            .remove("rate_limits_hit");
+            .remove("processing_time_ms");
         assert_eq!(
             event_problems(&thin),
-            ["a add event's stats lacks rate_limits_hit"]
+            ["a add event's stats lacks processing_time_ms"]
+        );
+        // The real service's extra field is neither required nor refused.
+        let mut rich = add.clone();
+        rich["stats"]["rate_limits_hit"] = json!(["read"]);
+        assert!(event_problems(&rich).is_empty());
+        let mut millis = status.clone();
+        millis["txn_ts"] = json!(TS / 1000);
+        assert_eq!(
+            event_problems(&millis),
+            [format!(
+                "a status event's txn_ts is {}, not an integer of µs since the Unix epoch",
+                TS / 1000
+            )]
         );
         assert!(event_problems(&json!({"type": "other"}))[0].contains("unknown type"));
     }

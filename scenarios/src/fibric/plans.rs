@@ -171,6 +171,13 @@ pub fn and_filters_plan() -> impl Strategy<Value = FilterPlan> {
         .prop_map(|(envelopes, filters)| FilterPlan { envelopes, filters })
 }
 
+/// Envelopes of two tenants and a set of filters: what a reader must see of
+/// them is its own tenant's envelopes that every filter admits.
+pub fn two_tenant_filter_plan() -> impl Strategy<Value = FilterPlan> {
+    (two_tenant_envelopes(), filters())
+        .prop_map(|(envelopes, filters)| FilterPlan { envelopes, filters })
+}
+
 /// Read `published` envelopes, resume after the `resume_after`-th, then publish `live` more.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResumePlan {
@@ -179,9 +186,11 @@ pub struct ResumePlan {
     pub live: usize,
 }
 
-/// One to eight envelopes, a resume after any of them, and up to three live ones.
+/// Two to eight envelopes (the case reads up to the last, so that a server
+/// dropping one cannot make it wait), a resume after any of them, and up to
+/// three live ones.
 pub fn resume_plan() -> impl Strategy<Value = ResumePlan> {
-    (1usize..=8, 0usize..=3).prop_flat_map(|(published, live)| {
+    (2usize..=8, 0usize..=3).prop_flat_map(|(published, live)| {
         (0..published).prop_map(move |resume_after| ResumePlan {
             published,
             resume_after,

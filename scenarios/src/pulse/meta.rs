@@ -7,10 +7,11 @@ check!(
     Pulse,
     "pulse/health/no-auth",
     Must,
-    "GET /health answers without a key, with status and timestamp",
+    "GET /health answers without a key, with status and timestamp (and replicationStatus, if present, from its enum)",
     "seed 001, /health (security: []) and HealthStatus",
     [],
-    ["health-needs-auth"]
+    ["health-needs-auth", "health-replication-unknown"],
+    rules: ["pulse.health-replication-enum", "pulse.health-no-auth", "pulse.health-200", "pulse.health-required", "pulse.health-status-enum", "pulse.health-timestamp-format"]
 );
 check!(
     AUTH_REQUIRED,
@@ -20,7 +21,8 @@ check!(
     "Every route but /health refuses a missing or wrong key with 401",
     "seed 001, securitySchemes apiKeyAuth and the 401 responses",
     [],
-    ["no-auth"]
+    ["no-auth"],
+    rules: ["pulse.auth-required", "pulse.auth-unauthorized-401", "pulse.error-body", "pulse.error-meta-object"]
 );
 check!(
     ERROR_SHAPE,
@@ -30,7 +32,8 @@ check!(
     "Error bodies are {code, message, meta?} JSON",
     "seed 001, PulseError",
     [],
-    ["error-shape-wrapped"]
+    ["error-shape-wrapped"],
+    rules: ["pulse.error-body", "pulse.error-meta-object"]
 );
 check!(
     LIFECYCLE,
@@ -40,27 +43,30 @@ check!(
     "POST /streams answers 201 StreamInfo, 409 for an existing name and 400 for a bad body; GET /streams lists it",
     "seed 001, /streams post and get, StreamInfo",
     [Producer],
-    ["duplicate-stream-created"]
+    ["duplicate-stream-created"],
+    rules: ["pulse.create-stream-201", "pulse.create-stream-409", "pulse.create-stream-400", "pulse.streaminfo-required", "pulse.streaminfo-status-enum", "pulse.streaminfo-created-at", "pulse.list-streams-200", "pulse.list-streams-active"]
 );
 check!(
     DELETE,
     Pulse,
     "pulse/streams/delete",
     Must,
-    "DELETE /streams/{name} answers 204 then 404, disconnects the active consumer, and frees the name",
+    "DELETE /streams/{name} answers 204 then 404, disconnects the active consumer, unlists the stream (consume: 404), and frees the name",
     "seed 001, /streams/{streamName} delete",
     [Producer],
-    ["delete-keeps-consumer"]
+    ["delete-keeps-consumer", "consume-unknown-opens"],
+    rules: ["pulse.delete-removes-stream", "pulse.delete-stream-204", "pulse.delete-stream-404", "pulse.delete-disconnects", "pulse.delete-name-reusable"]
 );
 check!(
     RESUME,
     Pulse,
     "pulse/streams/resume",
     Must,
-    "A named stream resumes from its saved cursor: acknowledged events never again, unacknowledged ones again, nothing lost",
+    "A named stream resumes from its saved cursor: acknowledged events never again, unacknowledged ones again, nothing lost; GET /streams shows the cursor as an event's ULID",
     "seed 001, consumeStreamEvents; PROTOCOLS.md, Pulse (acknowledgement by Last-Event-ID)",
     [Producer],
-    ["ack-on-send"]
+    ["ack-on-send", "cursor-shows-position"],
+    rules: ["pulse.streaminfo-cursor", "pulse.stream-resumable", "pulse.consume-resume-saved-cursor", "pulse.resume-last-acknowledged", "pulse.consume-at-least-once", "pulse.consume-ordered"]
 );
 check!(
     CUTS,
@@ -70,17 +76,19 @@ check!(
     "Across connections cut at random frame and byte positions, a named stream resumed with Last-Event-ID loses nothing and keeps order",
     "seed 001, consumeStreamEvents: at-least-once, ordered",
     [Producer, FaultProxy],
-    ["drop-on-reconnect"]
+    ["drop-on-reconnect"],
+    rules: ["pulse.stream-resumable", "pulse.consume-at-least-once", "pulse.consume-ordered"]
 );
 check!(
     SINGLE_CONSUMER,
     Pulse,
     "pulse/streams/single-consumer",
     Should,
-    "A second concurrent consumer of a named stream is refused (409), so acknowledgements cannot cross",
-    "PROTOCOLS.md, Pulse: one consumer per named stream; README",
+    "A second consumer of a named stream takes it over (200) and the first one's response ends, so acknowledgements cannot cross (our decision: the seed documents no status to refuse it)",
+    "PROTOCOLS.md, Pulse: one consumer per named stream; README; seed 001, consumeStreamEvents (200, 401, 404, 500 only)",
     [Producer],
-    ["allow-second-consumer"]
+    ["allow-second-consumer"],
+    rules: ["pulse.consume-200"]
 );
 check!(
     SUBSCRIBE_LIVE,
@@ -90,7 +98,8 @@ check!(
     "A subscription delivers only what happens after it starts",
     "seed 001, createSubscription: transient, missed events are not recovered",
     [Producer],
-    ["subscribe-replays"]
+    ["subscribe-replays"],
+    rules: ["pulse.subscribe-200", "pulse.subscribe-not-recovered"]
 );
 check!(
     SUBSCRIBE_AT_MOST_ONCE,
@@ -100,7 +109,8 @@ check!(
     "A subscription never delivers an event twice",
     "seed 001, createSubscription: at-most-once delivery",
     [Producer],
-    ["subscribe-duplicates"]
+    ["subscribe-duplicates"],
+    rules: ["pulse.subscribe-at-most-once"]
 );
 check!(
     FILTERS,
@@ -110,7 +120,8 @@ check!(
     "Filters select by action and field values; an action a present filter does not name is not delivered",
     "seed 001, EventFilter; PROTOCOLS.md, Pulse filters",
     [Producer],
-    ["filter-ignores-action"]
+    ["filter-ignores-action"],
+    rules: ["pulse.filter-event-types", "pulse.filter-create", "pulse.filter-update-after", "pulse.filter-delete", "pulse.stream-filter", "pulse.subscribe-filter"]
 );
 check!(
     EVENT_SHAPE,
@@ -120,7 +131,8 @@ check!(
     "Events carry created / after (+ before with full replica identity) / deleted (key only by default)",
     "seed 001, PulseCreateEvent, PulseUpdateEvent, PulseDeleteEvent",
     [Producer],
-    ["update-without-before"]
+    ["update-without-before"],
+    rules: ["pulse.event-required", "pulse.event-id-ulid", "pulse.event-action", "pulse.event-model-name", "pulse.create-event-created", "pulse.update-event-after", "pulse.update-event-before-full", "pulse.update-event-before-only-full", "pulse.delete-event-key-only", "pulse.delete-event-full", "pulse.subscribe-event-schema", "pulse.consume-event-schema"]
 );
 check!(
     ULID_ORDER,
@@ -130,17 +142,19 @@ check!(
     "Event ids are ULIDs that increase with log order",
     "seed 001, PulseEvent.id pattern; PROTOCOLS.md (monotonic)",
     [Producer],
-    ["ulid-not-monotonic"]
+    ["ulid-not-monotonic"],
+    rules: ["pulse.event-id-ulid", "pulse.event-id-unique"]
 );
 check!(
     LOOKUP,
     Pulse,
     "pulse/events/lookup",
     Must,
-    "GET /events/{id} answers 200 with the event, 404 for an unknown id, 400 for a malformed one",
-    "seed 001, getEvent",
+    "GET /events/{id} answers 200 with the event, and 404 for an unknown or malformed id (the seed documents no 400 for it)",
+    "seed 001, getEvent (200, 401, 404, 500)",
     [Producer],
-    ["lookup-malformed-404"]
+    ["lookup-malformed-400"],
+    rules: ["pulse.get-event-200", "pulse.get-event-404"]
 );
 check!(
     CONTENT_TYPE,
@@ -150,7 +164,8 @@ check!(
     "Stream and subscription answer 200 with Content-Type text/event-stream",
     "seed 001, consumeStreamEvents and createSubscription (text/event-stream)",
     [Producer],
-    ["wrong-content-type"]
+    ["wrong-content-type"],
+    rules: ["pulse.consume-sse", "pulse.subscribe-sse"]
 );
 check!(
     KEEPALIVE,
@@ -159,8 +174,65 @@ check!(
     Should,
     "An idle stream receives comment frames",
     "PROTOCOLS.md, bugs shipped: idle connections dropped for lack of keep-alive",
+    [Producer, Idle],
+    ["no-keepalive"],
+    rules: ["pulse.subscribe-200"]
+);
+check!(
+    OPENAPI,
+    Pulse,
+    "pulse/openapi/responses",
+    Must,
+    "Every answer of every operation, to good and bad requests, has a status the seed documents for that operation, its content type, and a body (each SSE event's data) matching its schema",
+    "seed 001, the OpenAPI paths, responses and components/schemas",
     [Producer],
-    ["no-keepalive"]
+    ["unknown-model-404", "lookup-malformed-400"],
+    rules: []
+);
+
+check!(
+    OWN_MODEL,
+    Pulse,
+    "pulse/streams/own-model",
+    Must,
+    "A named stream and a subscription deliver only the events of the model they name, with two models changing at once",
+    "seed 001, createStream and createSubscription: for a specific (database) model; PulseEvent.modelName",
+    [Producer],
+    ["stream-mixes-models"],
+    rules: ["pulse.stream-for-model", "pulse.subscribe-for-model", "pulse.event-model-name"]
+);
+check!(
+    REQUIRED_FIELDS,
+    Pulse,
+    "pulse/requests/required-fields",
+    Must,
+    "POST /streams without name or model and POST /subscribe without model answer 400 PulseError",
+    "seed 001, StreamCreateRequest and SubscriptionRequest (required), BadRequest",
+    [],
+    ["subscribe-model-optional"],
+    rules: ["pulse.stream-request-required", "pulse.subscription-request-required", "pulse.create-stream-400", "pulse.subscribe-400", "pulse.error-body"]
+);
+check!(
+    UNKNOWN_STREAM,
+    Pulse,
+    "pulse/streams/unknown",
+    Must,
+    "Consuming or deleting a stream name that was never created answers 404 PulseError",
+    "seed 001, consumeStreamEvents and deleteStream: 404 NotFound",
+    [],
+    ["consume-unknown-opens"],
+    rules: ["pulse.consume-404", "pulse.delete-stream-404", "pulse.error-body"]
+);
+check!(
+    LONG_LIVED,
+    Pulse,
+    "pulse/streams/long-lived",
+    Must,
+    "A consumed named stream stays open while idle after catching up, and delivers a later event on the same connection",
+    "seed 001, consumeStreamEvents: opens a long-lived connection",
+    [Producer],
+    ["stream-ends-caught-up"],
+    rules: ["pulse.consume-long-lived", "pulse.consume-200"]
 );
 
 /// Every Pulse check, in catalogue order.
@@ -181,4 +253,9 @@ pub static ALL: &[&CheckMeta] = &[
     &LOOKUP,
     &CONTENT_TYPE,
     &KEEPALIVE,
+    &OWN_MODEL,
+    &REQUIRED_FIELDS,
+    &UNKNOWN_STREAM,
+    &LONG_LIVED,
+    &OPENAPI,
 ];

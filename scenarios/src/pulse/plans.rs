@@ -258,9 +258,14 @@ impl Filter {
     /// it names no action, or only deletes with conditions under default
     /// replica identity, where a delete carries the key alone.
     pub fn sentinel(&self, identity: Identity) -> Option<Vec<Change>> {
+        self.sentinel_on(SENTINEL_KEY, identity)
+    }
+
+    /// The same changes as [`Filter::sentinel`], on the row `key`.
+    pub fn sentinel_on(&self, key: u32, identity: Identity) -> Option<Vec<Change>> {
         let change = |action, fields: &Fields| Change {
             action,
-            key: SENTINEL_KEY,
+            key,
             fields: fields.clone(),
         };
         let none = Fields::new();
@@ -409,8 +414,25 @@ pub fn filter_plan() -> impl Strategy<Value = FilterPlan> {
     })
 }
 
+/// Changes on keys `0..3`, then a create, an update and a delete of row 3,
+/// so that every case shows each action's shape.
 pub fn shape_plan() -> impl Strategy<Value = ShapePlan> {
-    (identity(), changes(3, 1..=10)).prop_map(|(identity, changes)| ShapePlan { identity, changes })
+    (identity(), changes(3, 1..=10)).prop_map(|(identity, mut changes)| {
+        let change = |action, fields: &[(&str, Value)]| Change {
+            action,
+            key: 3,
+            fields: fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        };
+        changes.extend([
+            change(Action::Create, &[("role", json!("user"))]),
+            change(Action::Update, &[("role", json!("admin"))]),
+            change(Action::Delete, &[]),
+        ]);
+        ShapePlan { identity, changes }
+    })
 }
 
 pub fn resume_plan() -> impl Strategy<Value = ResumePlan> {

@@ -84,12 +84,12 @@ fixed_property!(AuthRequired, meta::AUTH_REQUIRED);
 
 impl AuthRequired {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
-        let ax = Actyx::new(&ctx);
-        let found = Self::body(&ax).await;
+        let mut ax = Actyx::new(&ctx);
+        let found = Self::body(&mut ax).await;
         ax.finish(found)
     }
 
-    async fn body(ax: &Actyx) -> Found {
+    async fn body(ax: &mut Actyx) -> Found {
         let mut findings = Vec::new();
         let node = ax.call(ax.ctx.http.get(ax.url("node/id"))).await?;
         if node.status != 200 || node.body.trim().is_empty() {
@@ -128,6 +128,33 @@ impl AuthRequired {
                     status_body(answer),
                     want,
                     code,
+                ));
+            }
+        }
+        findings.extend(Self::with_token(ax, &tag).await?);
+        Ok(findings)
+    }
+
+    /// The token of `POST /api/v2/auth`, as a Bearer header, opens every route.
+    async fn with_token(ax: &mut Actyx, tag: &str) -> Found {
+        ax.login().await?;
+        let mut findings = Vec::new();
+        for (what, path, body, is_feed) in probes(tag) {
+            let mut request = match &body {
+                Some(body) => ax.ctx.http.post(ax.url(path)).json(body),
+                None => ax.ctx.http.get(ax.url(path)),
+            };
+            if is_feed {
+                request = request.header("accept", NDJSON);
+            }
+            let (status, body) = status_body(ax.open(request.bearer_auth(ax.token())).await?);
+            if status != 200 {
+                findings.push(Finding::new(
+                    "token",
+                    format!(
+                        "{what} with the token of POST /api/v2/auth as a Bearer header answered {status}: {}",
+                        clip(&body)
+                    ),
                 ));
             }
         }

@@ -5,8 +5,9 @@
 //! through `events/publish`, so every check but two runs against a real
 //! node. Each case tags its events `harness-<case nonce>` and queries
 //! `FROM` that tag, so cases sharing a node never see each other's events.
-//! Events "from another node" come from the reference server's
-//! `/_control/actyx/replicate`, in streams whose node id the case makes up.
+//! Events "from another node", in streams whose node id the case makes up,
+//! come from the `--producer`'s `actyx` `replicate` action, or without one
+//! from the reference server's `/_control/actyx/replicate`.
 //!
 //! # Layout
 //!
@@ -14,11 +15,19 @@
 //! - [`auth`]: auth, tokens, `Accept` / `Content-Type`, keep-alive.
 //! - [`query`]: publish answers, offsets, query bounds, orders, tie-break, tag expressions.
 //! - [`live`]: subscribe's seam, subscribe_monotonic's `caughtUp`, `timeTravel` and resume.
+//! - [`resume`]: subscribe's `lowerBound`, subscribe_monotonic without one.
+//! - [`fields`]: the fields of delivered events, against what was published.
+//! - [`wire`]: required fields, default headers, `Cache-Control` of offsets, compact JSON.
+//! - [`swarm`]: `toReplicate` for another node's announced events.
 
 mod auth;
 pub mod feed;
+mod fields;
 mod live;
 mod query;
+mod resume;
+mod swarm;
+mod wire;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -45,15 +54,23 @@ pub fn checks() -> Vec<Box<dyn Check>> {
         PropertyCheck::boxed(auth::TokenFlow),
         PropertyCheck::boxed(auth::Negotiation),
         PropertyCheck::boxed(query::PublishResponse),
+        PropertyCheck::boxed(wire::JsonAnswers),
         PropertyCheck::boxed(query::OffsetsPresent),
+        PropertyCheck::boxed(swarm::ToReplicate),
         PropertyCheck::boxed(query::QueryBounds),
         PropertyCheck::boxed(query::QueryOrders),
         PropertyCheck::boxed(query::TieBreak),
         PropertyCheck::boxed(query::TagExpressions),
         PropertyCheck::boxed(live::SubscribeSeam),
+        PropertyCheck::boxed(resume::SubscribeLowerBound),
+        PropertyCheck::boxed(fields::EventFields),
         PropertyCheck::boxed(live::CaughtUp),
         PropertyCheck::boxed(live::TimeTravel),
         PropertyCheck::boxed(live::SessionResume),
+        PropertyCheck::boxed(resume::MonotonicLowerOptional),
+        PropertyCheck::boxed(wire::RequiredFields),
+        PropertyCheck::boxed(wire::OffsetsCacheControl),
+        PropertyCheck::boxed(wire::DefaultHeaders),
         PropertyCheck::boxed(auth::KeepAlive),
     ]
 }
@@ -284,8 +301,42 @@ impl Actyx {
         format!("{node}.-{which}")
     }
 
-    /// Events of another node, through the reference server's control API.
+    /// Events of another node: the producer's `replicate` action, or the
+    /// reference server's control API when there is no producer.
     pub async fn replicate(&self, stream: &str, events: &[Value]) -> Result<(), Stop> {
+        self.replicate_announcing(stream, events, None).await
+    }
+
+    /// As [`Actyx::replicate`], the swarm also claiming the stream up to `announce`.
+    pub async fn replicate_announcing(
+        &self,
+        stream: &str,
+        events: &[Value],
+        announce: Option<u64>,
+    ) -> Result<(), Stop> {
+        let mut body = json!({"stream": stream, "events": events});
+        if let Some(offset) = announce {
+            body["announce"] = json!(offset);
+        }
+        for event in events {
+            self.recorder.record(
+                0,
+                Observed::Published {
+                    id: format!("{stream}@{}", event["offset"]),
+                    detail: event.clone(),
+                },
+            );
+        }
+        if let Some(producer) = &self.ctx.producer {
+            let mut request = json!({"api": "actyx", "action": "replicate"});
+            if let (Some(request), Some(body)) = (request.as_object_mut(), body.as_object()) {
+                request.extend(body.clone());
+            }
+            producer.request(&request).await.map_err(|e| {
+                Stop::Broke(format!("the producer's actyx replicate action failed: {e}"))
+            })?;
+            return Ok(());
+        }
         let request = self
             .ctx
             .http
@@ -294,7 +345,7 @@ impl Actyx {
                 self.ctx.target.base_url()
             ))
             .bearer_auth(self.ctx.target.control_token())
-            .json(&json!({"stream": stream, "events": events}));
+            .json(&body);
         let response = self.call(request).await?;
         if response.status != 200 {
             return Err(Stop::Broke(format!(
@@ -307,10 +358,12 @@ impl Actyx {
     }
 }
 
-/// The reason checks that need events from another node skip elsewhere.
-pub fn needs_control(ctx: &CheckContext) -> Option<String> {
-    (!ctx.target.is_reference()).then(|| {
-        "needs events from another node, which only the reference server's control API can make"
+/// The reason checks that need events from another node skip a target that
+/// is not a reference server when no `--producer` was given.
+pub fn needs_replicate(ctx: &CheckContext) -> Option<String> {
+    (!ctx.target.is_reference() && ctx.producer.is_none()).then(|| {
+        "needs events from another node: a --producer that carries out the actyx `replicate` \
+         action (the Events API has no write method for them)"
             .to_owned()
     })
 }

@@ -12,7 +12,7 @@ use scenarios::actyx::tags::{TAG_NAMES, TagPlan, selected, tag_plan};
 use serde_json::{Value, json};
 
 use super::{
-    Actyx, Found, Published, clip, generated_property, needs_control, now_micros, query_events,
+    Actyx, Found, Published, clip, generated_property, needs_replicate, now_micros, query_events,
 };
 use crate::runner::CheckContext;
 
@@ -291,7 +291,7 @@ generated_property!(
     TieBreakPlan,
     strategy: tie_break_plan(),
     cases: |requested| requested.div_ceil(4),
-    skip: needs_control,
+    skip: needs_replicate,
     run: |ctx: CheckContext, plan: TieBreakPlan| async move {
         let mut ax = Actyx::new(&ctx);
         let found = tie_break(&mut ax, &plan).await;
@@ -317,7 +317,30 @@ async fn tie_break(ax: &mut Actyx, plan: &TieBreakPlan) -> Found {
             .collect();
         ax.replicate(&stream, &events).await?;
     }
-    orders(ax, &keys, &[Order::Asc, Order::Desc]).await
+    let mut findings = orders(ax, &keys, &[Order::Asc, Order::Desc]).await?;
+    findings.extend(named_streams_only(ax, &keys).await?);
+    Ok(findings)
+}
+
+/// An upperBound naming the first stream alone returns that stream's events only.
+async fn named_streams_only(ax: &Actyx, keys: &[Key]) -> Found {
+    let first = ax.foreign_stream(0);
+    let mut expected: Vec<Key> = keys.iter().filter(|k| k.stream == first).cloned().collect();
+    expected.sort();
+    let Some(newest) = expected.iter().map(|k| k.offset).max() else {
+        return Ok(Vec::new());
+    };
+    let body = json!({
+        "query": format!("FROM '{}'", ax.tag("")),
+        "order": "asc",
+        "upperBound": { &first: newest },
+    });
+    let lines = ax.query(&body).await?;
+    let what = format!("the query {body} (one stream named)");
+    let (events, mut findings) = query_events(&what, &lines);
+    let got: Vec<Key> = events.into_iter().map(|e| e.key).collect();
+    findings.extend(exact(&what, &got, &expected));
+    Ok(findings)
 }
 
 generated_property!(

@@ -14,7 +14,7 @@ use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
 
 /// A cursor far beyond any real seq.
-const FAR_FUTURE: u64 = 1 << 52;
+pub(super) const FAR_FUTURE: u64 = 1 << 52;
 
 /// Subscribes live, makes an account and `posts` posts, and returns the
 /// account and every frame about it (reading at most 2,000 frames).
@@ -42,16 +42,33 @@ fixed_property!(StrictFrames, meta::STRICT_FRAMES);
 impl StrictFrames {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let atproto = Atproto::new(&ctx);
-        let mut live = atproto.subscribe(None).await?;
+        let mut findings = Vec::new();
+        // Public, unauthenticated: the harness subscribes without credentials.
+        let mut live = match atproto.subscribe(None).await {
+            Ok(live) => live,
+            Err(e) => {
+                findings.push(Finding::new(
+                    "unavailable",
+                    format!("an unauthenticated subscribeRepos was refused: {e}"),
+                ));
+                return atproto.done(findings);
+            }
+        };
         let session = atproto.account(0).await?;
         atproto.post_record(&session, "strict").await?;
-        let mut findings = Vec::new();
         let mut seen_commit = false;
         for _ in 0..2_000 {
             match live.next(PROMPT).await {
                 Received::Frame(Ok(frame)) => {
-                    if frame.header.op == 1 && frame.header.t.is_none() {
-                        findings.push(Finding::new("header", "a message header {op: 1} without t"));
+                    const TYPES: [&str; 5] = ["#commit", "#sync", "#identity", "#account", "#info"];
+                    match (frame.header.op, frame.header.t.as_deref()) {
+                        (1, None) => findings
+                            .push(Finding::new("header", "a message header {op: 1} without t")),
+                        (1, Some(t)) if !TYPES.contains(&t) => findings.push(Finding::new(
+                            "header",
+                            format!("a message of type {t:?}: subscribeRepos sends only {TYPES:?}"),
+                        )),
+                        _ => {}
                     }
                     if about(&frame, &session.did) && frame.header.t.as_deref() == Some("#commit") {
                         seen_commit = true;

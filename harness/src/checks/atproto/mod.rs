@@ -13,12 +13,20 @@
 //!
 //! - [`checks`]: frames, error headers, the cursor rules, relay verification.
 //! - [`cuts`]: at-least-once across connections the client cuts, resumed by cursor.
-//! - [`more`]: event shapes, `OutdatedCursor`, seq order, labels.
+//! - [`more`]: event shapes, `OutdatedCursor`, seq order.
+//! - [`identity`]: `#account` on a status change, `#identity` on a handle change.
+//! - [`labels`]: the label stream: signed labels, replay from a cursor.
+//! - [`label_cursors`]: `FutureCursor` and `OutdatedCursor` on the label stream.
+//! - [`formats`]: the lexicon's `did`, `tid` and `datetime` formats.
 //! - [`relay`]: a relay's verification of a `#commit`.
 //! - [`slow`]: `ConsumerTooSlow` for a consumer that falls behind.
 
 mod checks;
 mod cuts;
+mod formats;
+mod identity;
+mod label_cursors;
+mod labels;
 mod more;
 mod relay;
 mod slow;
@@ -55,7 +63,12 @@ pub fn checks() -> Vec<Box<dyn Check>> {
         PropertyCheck::boxed(cuts::ResumeAfterCuts),
         PropertyCheck::boxed(slow::ConsumerTooSlow),
         PropertyCheck::boxed(checks::RelayCommit),
-        PropertyCheck::boxed(more::LabelsSigned),
+        PropertyCheck::boxed(identity::AccountStatus),
+        PropertyCheck::boxed(identity::IdentityHandle),
+        PropertyCheck::boxed(labels::LabelsSigned),
+        PropertyCheck::boxed(labels::LabelsReplay),
+        PropertyCheck::boxed(label_cursors::LabelsFutureCursor),
+        PropertyCheck::boxed(label_cursors::LabelsOutdatedCursor),
     ]
 }
 
@@ -122,6 +135,20 @@ impl Atproto {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
+        let response = self
+            .call(request)
+            .await
+            .map_err(|e| format!("{method}: {e}"))?;
+        Ok((response.status, response.json().unwrap_or(Value::Null)))
+    }
+
+    /// `POST /xrpc/{method}` without a body (a procedure with no input), with `token`.
+    pub async fn post_bare(&self, method: &str, token: &str) -> Result<(u16, Value), String> {
+        let request = self
+            .ctx
+            .http
+            .post(format!("{}/xrpc/{method}", self.base()))
+            .bearer_auth(token);
         let response = self
             .call(request)
             .await

@@ -1,17 +1,14 @@
-//! AT Protocol checks of event shapes, `OutdatedCursor`, and signed labels.
-
-use std::collections::BTreeMap;
+//! AT Protocol checks of event shapes, `OutdatedCursor`, and seq order.
 
 use scenarios::Finding;
 use scenarios::atproto::meta;
 use serde_json::json;
-use wire::cbor::{Value, encode};
+use wire::cbor::Value;
 use wire::frame::Frame;
 
-use super::relay::{check_signature, k256_key};
+use super::formats::{is_datetime, is_did, is_tid};
 use super::{Atproto, PROMPT, Received, about, fixed_property, seq};
 use crate::property::CaseOutcome;
-use crate::record;
 use crate::runner::CheckContext;
 
 /// What a field must hold.
@@ -79,7 +76,7 @@ fn required(t: &str) -> &'static [(&'static str, Kind)] {
 }
 
 /// The findings for one frame's shape.
-fn shape(frame: &Frame) -> Vec<Finding> {
+pub(super) fn shape(frame: &Frame) -> Vec<Finding> {
     let t = frame.header.t.as_deref().unwrap_or("");
     let mut findings = Vec::new();
     for (name, kind) in required(t) {
@@ -102,6 +99,7 @@ fn shape(frame: &Frame) -> Vec<Finding> {
             )),
         }
     }
+    findings.extend(formats(t, frame));
     if t == "#commit" {
         for flag in ["rebase", "tooBig"] {
             if frame.body.get(flag) == Some(&Value::Bool(true)) {
@@ -118,6 +116,44 @@ fn shape(frame: &Frame) -> Vec<Finding> {
     findings
 }
 
+/// The findings for the formats and sizes the lexicon gives a frame's fields.
+fn formats(t: &str, frame: &Frame) -> Vec<Finding> {
+    let text = |name: &str| frame.body.get(name).and_then(Value::as_str);
+    let mut problems = Vec::new();
+    for (name, holds, format) in [
+        ("time", is_datetime as fn(&str) -> bool, "a datetime"),
+        ("did", is_did, "a DID"),
+        ("repo", is_did, "a DID"),
+        ("rev", is_tid, "a TID"),
+        ("since", is_tid, "a TID"),
+    ] {
+        if t == "#sync" && name == "rev" {
+            // Sync's rev has no format in the lexicon; the relay check matches it to the commit.
+            continue;
+        }
+        if let Some(value) = text(name).filter(|v| !holds(v)) {
+            problems.push(format!("{name} {value:?} is not {format}"));
+        }
+    }
+    let limit = match t {
+        "#commit" => 2_000_000,
+        "#sync" => 10_000,
+        _ => usize::MAX,
+    };
+    let blocks = frame.body.get("blocks").and_then(Value::as_bytes);
+    if let Some(len) = blocks.map(<[u8]>::len).filter(|len| *len > limit) {
+        problems.push(format!("blocks is {len} bytes, more than {limit}"));
+    }
+    let ops = frame.body.get("ops").and_then(Value::as_array);
+    if let Some(len) = ops.map(<[Value]>::len).filter(|len| *len > 200) {
+        problems.push(format!("{len} ops, more than 200"));
+    }
+    problems
+        .into_iter()
+        .map(|problem| Finding::new("format", format!("{t} seq {:?}: {problem}", seq(frame))))
+        .collect()
+}
+
 // The driver writes through the API itself (createAccount, createRecord).
 fixed_property!(EventShapes, meta::EVENT_SHAPES);
 
@@ -125,12 +161,26 @@ impl EventShapes {
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let atproto = Atproto::new(&ctx);
         let mut live = atproto.subscribe(None).await?;
+        // Two repositories: the firehose carries every repository on the host.
+        let other = atproto.account(1).await?;
+        atproto.post_record(&other, "other").await?;
         let session = atproto.account(0).await?;
         atproto.post_record(&session, "shape").await?;
         let frames = live.until_commits(&session.did, 1, 2_000).await;
         let mut findings = Vec::new();
         match frames {
             Ok(frames) => {
+                let commit_of = |did: &str| {
+                    frames
+                        .iter()
+                        .any(|f| about(f, did) && f.header.t.as_deref() == Some("#commit"))
+                };
+                if !commit_of(&other.did) {
+                    findings.push(Finding::new(
+                        "missing",
+                        "the firehose sent the second repository's commits but not the first's",
+                    ));
+                }
                 let own: Vec<&Frame> = frames.iter().filter(|f| about(f, &session.did)).collect();
                 for frame in &own {
                     findings.extend(shape(frame));
@@ -272,133 +322,4 @@ impl SeqIncreasing {
         }
         atproto.done(findings)
     }
-}
-
-fixed_property!(LabelsSigned, meta::LABELS_SIGNED, skip: Self::skip);
-
-impl LabelsSigned {
-    fn skip(ctx: &CheckContext) -> Option<String> {
-        (!ctx.target.is_reference()).then(|| {
-            "labels are made through the reference server's control API; a labeler has no standard write method".to_owned()
-        })
-    }
-
-    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
-        let atproto = Atproto::new(&ctx);
-        let mut live = atproto
-            .subscribe_to("com.atproto.label.subscribeLabels", None)
-            .await?;
-        let uri = format!(
-            "at://did:plc:{}/app.bsky.feed.post/3kaaaaaaaaaaa",
-            "a".repeat(24)
-        );
-        make_labels(&atproto, &uri).await?;
-        let mut findings = Vec::new();
-        let mut labels = Vec::new();
-        let mut seqs = Vec::new();
-        while labels.len() < 2 {
-            match live.next(PROMPT).await {
-                Received::Frame(Ok(frame)) if frame.header.t.as_deref() == Some("#labels") => {
-                    seqs.extend(seq(&frame));
-                    if let Some(list) = frame.body.get("labels").and_then(Value::as_array) {
-                        labels.extend(
-                            list.iter()
-                                .filter(|l| {
-                                    l.get("uri").and_then(Value::as_str) == Some(uri.as_str())
-                                })
-                                .cloned(),
-                        );
-                    }
-                }
-                Received::Frame(Ok(_)) => {}
-                other => {
-                    findings.push(Finding::new(
-                        "missing",
-                        format!("{} of 2 labels arrived: {other:?}", labels.len()),
-                    ));
-                    return atproto.done(findings);
-                }
-            }
-        }
-        if !seqs.windows(2).all(|w| w[0] < w[1]) {
-            findings.push(Finding::new(
-                "nonmonotonic",
-                format!("#labels seqs {seqs:?}"),
-            ));
-        }
-        for (n, label) in labels.iter().enumerate() {
-            findings.extend(label_findings(&atproto, n, label).await?);
-        }
-        atproto.done(findings)
-    }
-}
-
-/// Labels `uri` with `harness-check` through the reference server's control API, then negates it.
-async fn make_labels(atproto: &Atproto, uri: &str) -> Result<(), String> {
-    let ctx = &atproto.ctx;
-    for neg in [false, true] {
-        let request = ctx
-            .http
-            .post(format!("{}/_control/atproto/labels", atproto.base()))
-            .bearer_auth(ctx.target.control_token())
-            .json(&json!({"uri": uri, "val": "harness-check", "neg": neg}));
-        let response = record::call(
-            &atproto.recorder,
-            &ctx.http,
-            request,
-            &Default::default(),
-            PROMPT,
-        )
-        .await
-        .map_err(|e| format!("making a label: {e}"))?;
-        if response.status != 200 {
-            return Err(format!(
-                "the control API answered {} {}",
-                response.status, response.body
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// What is wrong with label `n` (the second one negates the first): its
-/// shape, its `neg`, and its signature by the `#atproto_label` key of its `src`.
-async fn label_findings(
-    atproto: &Atproto,
-    n: usize,
-    label: &Value,
-) -> Result<Vec<Finding>, String> {
-    let Value::Map(fields) = label else {
-        return Ok(vec![Finding::new("shape", "a label that is not a map")]);
-    };
-    let mut unsigned: BTreeMap<String, Value> = fields.clone();
-    let sig = unsigned.remove("sig");
-    let src = fields
-        .get("src")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if fields.get("ver").and_then(Value::as_i64) != Some(1) || src.is_empty() {
-        return Ok(vec![Finding::new(
-            "shape",
-            format!("label {n} lacks ver: 1 or src"),
-        )]);
-    }
-    let mut findings = Vec::new();
-    let negated = fields.get("neg") == Some(&Value::Bool(true));
-    if negated != (n == 1) {
-        findings.push(Finding::new("neg", format!("label {n} has neg {negated}")));
-    }
-    let key = atproto.key(src, "atproto_label").await?;
-    let verified = match sig {
-        Some(Value::Bytes(sig)) => k256_key(&key)
-            .and_then(|key| check_signature(&key, &encode(&Value::Map(unsigned)), &sig)),
-        _ => Err(("signature", "the label has no sig bytes".to_owned())),
-    };
-    if let Err((kind, message)) = verified {
-        findings.push(Finding::new(
-            kind,
-            format!("label {n} from {src}: {message} (#atproto_label key)"),
-        ));
-    }
-    Ok(findings)
 }

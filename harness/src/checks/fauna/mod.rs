@@ -13,15 +13,18 @@
 //! # Layout
 //!
 //! - [`lines`]: the `/stream/1` reader.
-//! - [`wire`]: line format, `status` first, event shapes, `txn_ts` order, auth.
-//! - [`resume`]: cursor and `start_ts` rules, their refusals, the history window.
+//! - [`wire`]: line format, `status` first and periodic, event shapes, `txn_ts` order, auth.
+//! - [`resume`]: cursor (of a data or a status event) and `start_ts` rules,
+//!   their refusals, the history window.
 //! - [`errors`]: the replay limit, error events ending the stream.
 //! - [`set`]: set membership as a property against a brute-force model.
+//! - [`source`]: single-document sources, and tokens a stream refuses.
 
 mod errors;
 mod lines;
 mod resume;
 mod set;
+mod source;
 mod wire;
 
 use scenarios::Finding;
@@ -41,14 +44,18 @@ pub fn checks() -> Vec<Box<dyn Check>> {
     vec![
         PropertyCheck::boxed(wire::LineFormat),
         PropertyCheck::boxed(wire::StatusFirst),
+        PropertyCheck::boxed(wire::StatusKeepalive),
         PropertyCheck::boxed(wire::EventShape),
         PropertyCheck::boxed(wire::TxnTsOrder),
         PropertyCheck::boxed(resume::CursorResume),
+        PropertyCheck::boxed(resume::StatusCursor),
         PropertyCheck::boxed(resume::StartTs),
         PropertyCheck::boxed(resume::StartTsWithCursor),
         PropertyCheck::boxed(resume::StartTooOld),
         PropertyCheck::boxed(errors::ReplayLimit),
         PropertyCheck::boxed(set::SetMembership),
+        PropertyCheck::boxed(source::DocumentSource),
+        PropertyCheck::boxed(source::TokenRefused),
         PropertyCheck::boxed(errors::ErrorEndsStream),
         PropertyCheck::boxed(wire::Unauthorized),
     ]

@@ -109,6 +109,56 @@ impl StatusFirst {
     }
 }
 
+fixed_property!(StatusKeepalive, meta::STATUS_KEEPALIVE, skip: Self::skip);
+
+impl StatusKeepalive {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        never(ctx)
+    }
+
+    /// A stream of a collection nobody writes to: after its first status
+    /// event, only the periodic status can come, and nothing marks its end
+    /// but the wait itself, so this check waits `--patience` at most.
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fauna = Fauna::new(&ctx);
+        let collection = fauna.collection("quiet", None).await?;
+        let (token, _) = fauna
+            .token(&format!("{collection}.all().eventSource()"))
+            .await?;
+        let mut stream = or_stop!(fauna, fauna.stream(&client::stream(&token, None)).await);
+        let patience = ctx.patience;
+        let events = stream
+            .read_until(PROMPT.max(patience), 4, |e| e["type"] == "status")
+            .await;
+        if events.iter().all(|e| e["type"] != "status") {
+            return fauna.done(vec![Finding::new(
+                "no-status",
+                "the stream sent no status event when it opened",
+            )]);
+        }
+        let next = stream
+            .read_until(patience, 4, |e| e["type"] == "status")
+            .await;
+        if next.iter().any(|e| e["type"] == "status") {
+            return fauna.done(Vec::new());
+        }
+        let ended = stream
+            .closed
+            .as_deref()
+            .map(|r| format!(" (it ended: {r})"))
+            .unwrap_or_default();
+        let finding = Finding::new(
+            "no-keepalive",
+            format!(
+                "an idle stream got no status event after its first in {}{ended} (Fauna's service sends one every 5 minutes: raise --patience for it)",
+                humantime::format_duration(patience)
+            ),
+        )
+        .with_evidence(json!({ "after_first": next }));
+        fauna.done(vec![finding])
+    }
+}
+
 /// Findings for every event whose shape is wrong.
 fn shape_findings(events: &[Value]) -> Vec<Finding> {
     events
@@ -141,14 +191,15 @@ impl EventShape {
         let a = fauna
             .create(&collection, &json!({"status": "in", "v": 1}))
             .await?;
-        fauna.update(&collection, &a.id, &json!({"v": 2})).await?;
-        fauna
+        let updated = fauna.update(&collection, &a.id, &json!({"v": 2})).await?;
+        let left = fauna
             .update(&collection, &a.id, &json!({"status": "out"}))
             .await?;
         let b = fauna
             .create(&collection, &json!({"status": "in", "v": 3}))
             .await?;
-        fauna.delete(&collection, &b.id).await?;
+        let deleted = fauna.delete(&collection, &b.id).await?;
+        let write_ts = [a.txn_ts, updated, left, b.txn_ts, deleted];
         let events = stream
             .read_until(PROMPT, 64, |e| {
                 is_event_of(e, &b.id) && e["type"] == "remove"
@@ -160,7 +211,9 @@ impl EventShape {
             .filter(|e| shape::is_data(e))
             .filter_map(|e| e["type"].as_str())
             .collect();
-        if kinds != ["add", "update", "remove", "add", "remove"] {
+        if kinds == ["add", "update", "remove", "add", "remove"] {
+            findings.extend(txn_ts_in_order(&events, &write_ts));
+        } else {
             findings.push(
                 Finding::new(
                     "events",
@@ -192,10 +245,11 @@ impl TxnTsOrder {
             .token(&format!("{collection}.all().eventSource()"))
             .await?;
         // Three to replay, three live.
-        fauna.creates(&collection, 3).await?;
+        let mut written = fauna.creates(&collection, 3).await?;
         let mut stream = or_stop!(fauna, fauna.stream(&client::stream(&token, None)).await);
         let live = fauna.creates(&collection, 3).await?;
         let last = live.last().map(|w| w.id.clone()).unwrap_or_default();
+        written.extend(live);
         let events = stream
             .read_until(PROMPT, 64, |e| is_event_of(e, &last))
             .await;
@@ -206,6 +260,7 @@ impl TxnTsOrder {
                 format!("the event of the last write ({last}) did not come in {PROMPT:?}"),
             ));
         }
+        findings.extend(txn_ts_of_writes(&events, &written));
         for (index, previous, ts) in shape::txn_ts_backwards(&events) {
             findings.push(
                 Finding::new(
@@ -220,6 +275,51 @@ impl TxnTsOrder {
         }
         fauna.done(findings)
     }
+}
+
+/// Findings for every data event whose `txn_ts` is not that of its write
+/// (the `txn_ts` `/query/1` answered for the create).
+fn txn_ts_of_writes(events: &[Value], written: &[super::Written]) -> Vec<Finding> {
+    events
+        .iter()
+        .filter(|e| shape::is_data(e))
+        .filter_map(|event| {
+            let id = shape::document_id(event)?;
+            let write = written.iter().find(|w| w.id == id)?;
+            let ts = event["txn_ts"].as_u64();
+            (ts != Some(write.txn_ts)).then(|| {
+                Finding::new(
+                    "txn-ts",
+                    format!(
+                        "the event of {id} has txn_ts {}, not {}, the txn_ts of its write",
+                        event["txn_ts"], write.txn_ts
+                    ),
+                )
+                .with_evidence(event.clone())
+            })
+        })
+        .collect()
+}
+
+/// Findings for every data event whose `txn_ts` is not that of the write
+/// at its place in `write_ts` (one write per data event, in order).
+fn txn_ts_in_order(events: &[Value], write_ts: &[u64]) -> Vec<Finding> {
+    events
+        .iter()
+        .filter(|e| shape::is_data(e))
+        .zip(write_ts)
+        .filter(|(event, want)| event["txn_ts"].as_u64() != Some(**want))
+        .map(|(event, want)| {
+            Finding::new(
+                "txn-ts",
+                format!(
+                    "a {} event has txn_ts {}, not {want}, the txn_ts of its write",
+                    event["type"], event["txn_ts"]
+                ),
+            )
+            .with_evidence(event.clone())
+        })
+        .collect()
 }
 
 fixed_property!(Unauthorized, meta::UNAUTHORIZED, skip: Self::skip);

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use wire::sse::{SseEvent, SseItem};
 
 use super::{
-    Fibric, PROMPT, deliveries, fixed_property, generated_property, needs_producer, read_events,
-    read_until, sentinel_for,
+    Fibric, PROMPT, deliveries, error_code, fixed_property, generated_property, needs_producer,
+    read_until, read_until_any, sentinel_for,
 };
 use crate::checks::case::or_stop;
 use crate::property::CaseOutcome;
@@ -26,15 +26,11 @@ fn expect_401(what: &str, status: u16, body: &str) -> Vec<Finding> {
         );
         return findings;
     }
-    let parsed: Option<Value> = serde_json::from_str(body).ok();
-    let shaped = parsed
-        .as_ref()
-        .is_some_and(|v| v["error"]["code"].is_string() && v["error"]["message"].is_string());
-    if !shaped {
+    if error_code(body).is_none() {
         findings.push(
             Finding::new(
                 "error-body",
-                format!("{what}: the 401 body is not {{\"error\": {{\"code\", \"message\"}}}}"),
+                format!("{what}: the 401 body is not a JSON error naming a code"),
             )
             .with_evidence(json!({"body": body.chars().take(300).collect::<String>()})),
         );
@@ -219,9 +215,15 @@ impl FrameShape {
             fibric,
             fibric.open_ok(0, "event_type=harness.shape", None).await
         );
-        fibric.publish(&[(0, 0, &spec)]).await?;
-        let events = read_events(&mut stream, 1, PROMPT).await;
-        let Some(event) = events.first() else {
+        // A second envelope to read up to: a server that drops the first
+        // still ends the read, instead of a timeout.
+        fibric.publish(&[(0, 0, &spec), (0, 1, &spec)]).await?;
+        let events = read_until(&mut stream, &fibric.event_id(1), 4, PROMPT).await;
+        let first = events.iter().find(|event| {
+            serde_json::from_str::<Value>(&event.data)
+                .is_ok_and(|v| v["event_id"] == fibric.event_id(0))
+        });
+        let Some(event) = first.or(events.first()) else {
             return fibric.done(vec![Finding::new(
                 "unseen",
                 format!(
@@ -249,10 +251,56 @@ impl FrameShape {
                 "data",
                 format!("the frame's data is not JSON: {error}"),
             )),
-            Ok(envelope) => findings.extend(frame_findings(event, &envelope, &fibric.event_id(0))),
+            Ok(envelope) => {
+                findings.extend(frame_findings(event, &envelope, &fibric.event_id(0)));
+                findings.extend(type_findings(&envelope, fibric.tenant(0)));
+            }
         }
         fibric.done(findings)
     }
+}
+
+/// Fields whose JSON type is not the seed example's: strings, nullable
+/// strings and an object payload; and a `tenant_id` other than the key's.
+fn type_findings(envelope: &Value, tenant: &str) -> Vec<Finding> {
+    let strings = ["event_id", "tenant_id", "source", "event_type", "cursor"];
+    let nullable = [
+        "reseller_id",
+        "workspace_id",
+        "correlation_id",
+        "agent_id",
+        "session_id",
+    ];
+    let mut wrong: Vec<&str> = strings
+        .into_iter()
+        .filter(|f| envelope.get(f).is_some_and(|v| !v.is_string()))
+        .collect();
+    wrong.extend(nullable.into_iter().filter(|f| {
+        envelope
+            .get(f)
+            .is_some_and(|v| !v.is_string() && !v.is_null())
+    }));
+    if envelope.get("payload").is_some_and(|v| !v.is_object()) {
+        wrong.push("payload");
+    }
+    let mut findings = Vec::new();
+    if !wrong.is_empty() {
+        let message = format!(
+            "these envelope fields have another JSON type than the seed's example: {}",
+            wrong.join(", ")
+        );
+        findings.push(Finding::new("envelope-types", message).with_evidence(envelope.clone()));
+    }
+    if envelope["tenant_id"].is_string() && envelope["tenant_id"] != tenant {
+        findings.push(Finding::new(
+            "tenant",
+            format!(
+                "the envelope's tenant_id is {}, not the key's tenant {tenant}",
+                envelope["tenant_id"]
+            ),
+        ));
+    }
+    findings
 }
 
 /// What is wrong with an envelope frame that should carry event `event_id` of type `harness.shape`.
@@ -310,14 +358,19 @@ async fn filtered_stream_case(
         fibric.open_ok(reader, &plan.filters.query(), None).await
     );
     let sentinel = sentinel_for(&plan.filters);
-    let last = plan.envelopes.len();
+    let count = plan.envelopes.len();
     let mut items: Vec<(usize, usize, &EnvelopeSpec)> = plan
         .envelopes
         .iter()
         .enumerate()
         .map(|(n, (tenant, spec))| (*tenant, n, spec))
         .collect();
-    items.push((reader, last, &sentinel));
+    // Two sentinels for the reader, so that a server dropping one envelope
+    // still shows the last; then one for the other tenant, which ends the
+    // read at once on a server that shows the reader that tenant's log.
+    items.push((reader, count, &sentinel));
+    items.push((reader, count + 1, &sentinel));
+    items.push((1 - reader, count + 2, &sentinel));
     fibric.publish(&items).await?;
     let mut admitted: Vec<(usize, &EnvelopeSpec)> = plan
         .envelopes
@@ -326,12 +379,14 @@ async fn filtered_stream_case(
         .filter(|(_, (tenant, spec))| *tenant == reader && plan.filters.admits(spec))
         .map(|(n, (_, spec))| (n, spec))
         .collect();
-    admitted.push((last, &sentinel));
-    let events = read_until(&mut stream, &fibric.event_id(last), items.len() * 2, PROMPT).await;
+    admitted.push((count, &sentinel));
+    admitted.push((count + 1, &sentinel));
+    let (last, foreign) = (fibric.event_id(count + 1), fibric.event_id(count + 2));
+    let events = read_until_any(&mut stream, &[&last, &foreign], items.len() * 2, PROMPT).await;
     let observation = Observation {
         promise: Promise::AT_LEAST_ONCE_ORDERED,
         expected: fibric.expected(&admitted),
-        published: (0..=last).map(|n| fibric.event_id(n)).collect(),
+        published: (0..=count + 2).map(|n| fibric.event_id(n)).collect(),
         connections: vec![Connection {
             conn: stream.conn,
             start: Start::Beginning,

@@ -64,15 +64,14 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
         query,
         envelope: &envelope,
     };
-    connections.extend(or_stop!(
-        fibric,
-        through.reconnects(&plan, first.last_event_id).await
-    ));
-    let all: Vec<(usize, &EnvelopeSpec)> = (0..=plan.published).map(|k| (k, &envelope)).collect();
+    let (reconnects, newest) =
+        or_stop!(fibric, through.reconnects(&plan, first.last_event_id).await);
+    connections.extend(reconnects);
+    let all: Vec<(usize, &EnvelopeSpec)> = (0..=newest).map(|k| (k, &envelope)).collect();
     let observation = Observation {
         promise: Promise::AT_LEAST_ONCE_ORDERED,
         expected: fibric.expected(&all),
-        published: (0..=plan.published).map(|k| fibric.event_id(k)).collect(),
+        published: (0..=newest).map(|k| fibric.event_id(k)).collect(),
         connections,
         complete: true,
     };
@@ -90,8 +89,18 @@ struct Through<'a> {
 impl Through<'_> {
     /// Reconnects after `last` again and again, each connection reading up
     /// to the last envelope published or its cut, until one reads to the end;
-    /// what each delivered, or a finding when a reconnect is refused.
-    async fn reconnects(&self, plan: &CutsPlan, mut last: String) -> Result<Vec<Connection>, Stop> {
+    /// what each delivered and the number of the last envelope published, or
+    /// a finding when a reconnect is refused.
+    ///
+    /// Each connection publishes two fences once open and reads up to the
+    /// second: a server that drops the first envelope after a resume point
+    /// (even when nothing else is pending) still delivers a sentinel, so the
+    /// case ends there instead of at a timeout.
+    async fn reconnects(
+        &self,
+        plan: &CutsPlan,
+        mut last: String,
+    ) -> Result<(Vec<Connection>, usize), Stop> {
         let fibric = self.fibric;
         let items: Vec<(usize, usize, &EnvelopeSpec)> = (1..=plan.published)
             .map(|k| (0, k, self.envelope))
@@ -101,7 +110,7 @@ impl Through<'_> {
         }
         let mut published = plan.before;
         let mut connections = Vec::new();
-        let sentinel = fibric.event_id(plan.published);
+        let mut newest = plan.published;
         for attempt in 0..plan.cuts.len() + 2 {
             let base = self.proxy.base_url();
             let opened = match fibric
@@ -130,9 +139,17 @@ impl Through<'_> {
                 fibric.publish(&items).await?;
                 published = true;
             }
+            fibric
+                .publish(&[
+                    (0, newest + 1, self.envelope),
+                    (0, newest + 2, self.envelope),
+                ])
+                .await?;
+            newest += 2;
             let start_id = last.clone();
             // The last published envelope is the sentinel: read up to it or the cut.
-            let max = 2 * plan.published + 2;
+            let sentinel = fibric.event_id(newest);
+            let max = 2 * newest + 2;
             let events = read_until(&mut stream, &sentinel, max, PROMPT).await;
             let got_sentinel = events.iter().any(|e| {
                 serde_json::from_str::<serde_json::Value>(&e.data)
@@ -150,7 +167,7 @@ impl Through<'_> {
                 break;
             }
         }
-        Ok(connections)
+        Ok((connections, newest))
     }
 }
 

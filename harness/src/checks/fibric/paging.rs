@@ -13,21 +13,41 @@ use crate::checks::case::{Stop, or_stop};
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
 
-/// Pages through `GET /v1/events?{query}` from the start; returns the items and the last next_cursor.
+/// Pages through `GET /v1/events?{query}` as tenant 0 from the start;
+/// returns the items and the last next_cursor.
 async fn backfill(
     fibric: &Fibric,
     query: &str,
     limit: usize,
     max_pages: usize,
 ) -> Result<(Vec<Value>, String), Stop> {
+    backfill_from(fibric, 0, query, None, limit, max_pages).await
+}
+
+/// Pages through `GET /v1/events?{query}` as `tenant`, from `start` (a
+/// cursor) or the beginning, until `has_more` is false; returns the items
+/// and the last next_cursor, or a finding when a page is refused or malformed.
+pub(super) async fn backfill_from(
+    fibric: &Fibric,
+    tenant: usize,
+    query: &str,
+    start: Option<String>,
+    limit: usize,
+    max_pages: usize,
+) -> Result<(Vec<Value>, String), Stop> {
     let mut items = Vec::new();
-    let mut cursor: Option<String> = None;
+    let mut cursor = start;
     for _ in 0..max_pages {
-        let page_query = match &cursor {
-            Some(c) => format!("{query}&limit={limit}&cursor={c}"),
-            None => format!("{query}&limit={limit}"),
-        };
-        let response = fibric.list(Some(fibric.key(0)), &page_query).await?;
+        let mut parts = vec![format!("limit={limit}")];
+        if !query.is_empty() {
+            parts.insert(0, query.to_owned());
+        }
+        if let Some(c) = &cursor {
+            parts.push(format!("cursor={c}"));
+        }
+        let response = fibric
+            .list(Some(fibric.key(tenant)), &parts.join("&"))
+            .await?;
         let Some(page) = response.json().filter(|_| response.status == 200) else {
             let problem = format!(
                 "GET /v1/events answered {} {}",

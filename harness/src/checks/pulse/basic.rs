@@ -61,6 +61,23 @@ impl Health {
                 .with_evidence(health.clone()),
             );
         }
+        if health.get("replicationStatus").is_some_and(|status| {
+            !matches!(
+                status.as_str(),
+                Some("connected" | "disconnected" | "reconnecting")
+            )
+        }) {
+            findings.push(
+                Finding::new(
+                    "health-body",
+                    format!(
+                        "replicationStatus is {}, not connected, disconnected or reconnecting",
+                        health["replicationStatus"]
+                    ),
+                )
+                .with_evidence(health.clone()),
+            );
+        }
         if !health["timestamp"].as_str().is_some_and(shape::is_rfc3339) {
             findings.push(
                 Finding::new(

@@ -37,6 +37,47 @@ pub async fn read_until(
         .await
 }
 
+/// How long a subscription read waits for each sentinel before it publishes
+/// another. A subscription may lose any event (it promises at most once), the
+/// sentinel too, so a case reads up to a sentinel that came rather than
+/// waiting out a timeout for one that was lost.
+const SENTINEL_WAITS: [Duration; 4] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+];
+
+/// Reads a subscription up to a sentinel: publishes `sentinel(key)` (changes
+/// on a fresh row whose last event the subscription passes) and reads until
+/// that event arrives; when it has not come within a short wait, publishes
+/// another on the next row, up to four. Every sentinel is in `published`.
+pub async fn read_live(
+    pulse: &Pulse,
+    conn: &mut SseConn,
+    published: &mut Published,
+    model: &str,
+    sentinel: impl Fn(u32) -> Vec<Change>,
+) -> Result<Vec<SseEvent>, String> {
+    let mut events = Vec::new();
+    for (round, wait) in (0u32..).zip(SENTINEL_WAITS) {
+        published
+            .changes(pulse, model, &sentinel(plans::SENTINEL_KEY + round))
+            .await?;
+        let stop = published.last_id();
+        let max = (2 * published.events.len() + 2).saturating_sub(events.len());
+        let read = read_until(conn, &stop, max, wait).await;
+        let arrived = read
+            .iter()
+            .any(|event| event_id(event).as_deref() == Some(stop.as_str()));
+        events.extend(read);
+        if arrived || conn.closed.is_some() {
+            break;
+        }
+    }
+    Ok(events)
+}
+
 /// The (event id, content) of delivered frames, from their data.
 pub fn deliveries(events: &[SseEvent]) -> Vec<(String, String)> {
     events

@@ -1,21 +1,26 @@
 //! Pulse checks of named streams: create and list, delete, one consumer at a time, and resuming from the acknowledged cursor.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use scenarios::Finding;
 use scenarios::delivery::{self, Connection, Observation, Promise, Start};
 use scenarios::pulse::meta;
 use scenarios::pulse::plans::{self, Identity, ResumePlan};
 use scenarios::pulse::shape;
-use serde_json::{Value, json};
+use serde_json::json;
+use wire::sse::SseEvent;
 
+use super::listing::{gone, listed_cursor, listing};
 use super::{
-    PROMPT, Published, Pulse, clip, create, deliveries, expected, fixed_property, needs_producer,
-    read_until, resume_id,
+    PROMPT, Published, Pulse, clip, create, deliveries, event_id, expected, fixed_property,
+    needs_producer, read_until, resume_id,
 };
-use crate::checks::case::{Stop, or_stop};
+use crate::checks::case::{Found, Stop, or_stop};
 use crate::checks::generated_property;
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
+use crate::transport::sse::SseConn;
 
 fixed_property!(Lifecycle, meta::LIFECYCLE, skip: Self::skip);
 
@@ -83,50 +88,6 @@ impl Lifecycle {
     }
 }
 
-/// Findings about `GET /streams`: `200 {data: [StreamInfo]}` holding the
-/// stream `name` as it was created.
-fn listing(
-    status: u16,
-    body: Option<Value>,
-    created: &Value,
-    name: &str,
-    model: &str,
-) -> Vec<Finding> {
-    let Some(data) = body
-        .as_ref()
-        .and_then(|b| b["data"].as_array())
-        .filter(|_| status == 200)
-    else {
-        return vec![
-            Finding::new(
-                "stream-list",
-                format!("GET /streams answered {status}, not 200 {{data: [StreamInfo]}}"),
-            )
-            .with_evidence(json!({ "body": body })),
-        ];
-    };
-    let Some(info) = data.iter().find(|info| info["name"] == name) else {
-        return vec![Finding::new(
-            "stream-list",
-            format!(
-                "GET /streams does not list {name} ({} streams listed)",
-                data.len()
-            ),
-        )];
-    };
-    let mut findings = shape::stream_info("the StreamInfo GET /streams lists", info, name, model);
-    if info["createdAt"] != created["createdAt"] {
-        findings.push(
-            Finding::new(
-                "stream-list",
-                "GET /streams gives another createdAt than POST /streams did",
-            )
-            .with_evidence(json!({"created": created, "listed": info})),
-        );
-    }
-    findings
-}
-
 fixed_property!(Delete, meta::DELETE, skip: Self::skip);
 
 impl Delete {
@@ -174,6 +135,7 @@ impl Delete {
             &again.body,
             Some(404),
         ));
+        findings.extend(gone(&pulse, &name).await?);
         let mut update = create(0);
         update.action = plans::Action::Update;
         published.change(&pulse, &model, &update).await?;
@@ -226,30 +188,60 @@ impl SingleConsumer {
         pulse.declare_model(&model, Identity::Default).await?;
         let name = pulse.stream_name("busy");
         or_stop!(pulse, pulse.create_stream_ok(&name, &model, None).await);
-        let first = or_stop!(pulse, pulse.consume_ok(pulse.base(), &name, None).await);
-        let mut findings = Vec::new();
-        match pulse.consume(pulse.base(), &name, None).await? {
-            Ok(second) => findings.push(Finding::new(
-                "second-consumer",
-                format!(
-                    "a second consumer of {name} was let in ({}) while the first was connected",
-                    second.status
-                ),
-            )),
-            Err(response) if response.status == 409 => {}
-            Err(response) => findings.push(Finding::new(
-                "status",
-                format!(
-                    "a second consumer of {name} answered {}, not 409: {}",
-                    response.status,
-                    clip(&response.body)
-                ),
-            )),
-        }
+        let early = pulse.change(&model, &create(0)).await?;
+        let mut first = or_stop!(pulse, pulse.consume_ok(pulse.base(), &name, None).await);
+        // The first consumer is surely connected once it has an event.
+        read_until(&mut first, &early, 4, PROMPT).await;
+        let found = take_over(&pulse, &name, &model, &mut first).await;
         drop(first);
         pulse.delete_stream(&name).await?;
-        pulse.done(findings)
+        pulse.finish(found)
     }
+}
+
+/// A second consumer of `name` while `first` is connected: it must be let
+/// in (the seed documents no status to refuse it) and receive the sentinel,
+/// an event committed once it holds the stream; `first` must have ended
+/// without it.
+async fn take_over(pulse: &Pulse, name: &str, model: &str, first: &mut SseConn) -> Found {
+    let mut second = match pulse.consume(pulse.base(), name, None).await? {
+        Ok(second) => second,
+        Err(response) => {
+            let problem = format!(
+                "a second consumer of {name} answered {}, not 200 (the seed documents no status that refuses it): {}",
+                response.status,
+                clip(&response.body)
+            );
+            return Ok(vec![Finding::new("status", problem)]);
+        }
+    };
+    let sentinel = pulse.change(model, &create(1)).await?;
+    let got = |events: &[SseEvent]| {
+        events
+            .iter()
+            .any(|event| event_id(event).as_deref() == Some(sentinel.as_str()))
+    };
+    let mut findings = Vec::new();
+    if !got(&read_until(&mut second, &sentinel, 8, PROMPT).await) {
+        findings.push(Finding::new(
+            "unseen",
+            format!("the consumer that took {name} over never received {sentinel}"),
+        ));
+    }
+    if got(&read_until(first, &sentinel, 8, PROMPT).await) {
+        findings.push(Finding::new(
+            "second-consumer",
+            format!(
+                "both consumers of {name} received {sentinel}: the first stayed connected when a second took the stream over"
+            ),
+        ));
+    } else if !first.ends_within(Duration::ZERO).await {
+        findings.push(Finding::new(
+            "second-consumer",
+            format!("the first consumer of {name} was still connected after a second took the stream over"),
+        ));
+    }
+    Ok(findings)
 }
 
 // A named stream consumed over several connections, each acknowledging
@@ -316,7 +308,8 @@ async fn resume_case(ctx: CheckContext, plan: ResumePlan) -> Result<CaseOutcome,
         connections,
         complete: true,
     };
-    let findings = delivery::check(&observation);
+    let mut findings = delivery::check(&observation);
+    findings.extend(listed_cursor(&pulse, &name, &published.ids()).await?);
     pulse.delete_stream(&name).await?;
     pulse.done(findings)
 }

@@ -23,7 +23,7 @@
 //! 13. `error-wrong-accept`: `POST events/query` accepting only `text/html` (406).
 //! 14. `error-wrong-content-type`: `POST events/query` with a `text/plain` body (415).
 //! 15. `error-bad-aql`: `POST events/query` with AQL that does not parse (400).
-//! 16. `error-monotonic-no-lower-bound`: `subscribe_monotonic` without `lowerBound` (400).
+//! 16. `error-monotonic-no-session`: `subscribe_monotonic` without `session` (400).
 //! 17. `error-wrong-method`: `GET events/publish` (405).
 //! 18. `error-unknown-path`: `GET /api/v2/events/unknown` (404).
 //!
@@ -225,12 +225,9 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
             ),
         ),
         (
-            "error-monotonic-no-lower-bound",
-            "POST events/subscribe_monotonic without lowerBound, which it needs.",
-            post(
-                "subscribe_monotonic",
-                json!({"session": "snapshot", "query": mine}),
-            ),
+            "error-monotonic-no-session",
+            "POST events/subscribe_monotonic without session, which it needs.",
+            post("subscribe_monotonic", json!({ "query": mine })),
         ),
         (
             "error-wrong-method",

@@ -7,7 +7,8 @@
 //! 3. `list-streams`: `GET /streams` (every stream of the target: snapshot a dedicated one).
 //! 4. `stream-events`: the named stream after a create, an update and a delete of a row
 //!    of a model with full replica identity (`before` on updates, the whole old row on deletes).
-//! 5. `error-second-consumer`: a second consumer while the first is connected.
+//! 5. `second-consumer`: a second consumer while the first is connected, which takes
+//!    the stream over (the seed documents no status that refuses it).
 //! 6. `stream-resumed`: the stream again with `Last-Event-ID` = the first event: the other two.
 //! 7. `subscribe`: `POST /subscribe` on a model with default replica identity, then a
 //!    create, an update and a delete: no `before`, the key only on deletes.
@@ -103,8 +104,8 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
     );
     session
         .exchange(
-            "error-second-consumer",
-            "A second consumer of the stream while the first is still connected.",
+            "second-consumer",
+            "A second consumer of the stream while the first is still connected: it takes the stream over.",
             events.clone(),
             Framing::Sse(1),
         )
@@ -151,7 +152,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         ),
         (
             "error-lookup-malformed",
-            "GET /events/{id} with an id that is not a ULID.",
+            "GET /events/{id} with an id that is not a ULID: 404, as the seed documents no 400 here.",
             Request::get("/events/not-an-id").bearer(&key),
         ),
         (

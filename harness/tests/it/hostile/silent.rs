@@ -63,7 +63,7 @@ async fn a_server_that_answers_only_the_probe_fails_every_check() {
         &[
             (CONTENT_TYPE, "fail"),
             (NO_STORE, "non-strict"),
-            (KEEP_ALIVE, "non-strict"),
+            (KEEP_ALIVE, "fail"),
         ],
         &[
             (CONTENT_TYPE, silent),

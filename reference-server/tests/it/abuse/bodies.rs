@@ -435,7 +435,13 @@ async fn bodies_over_the_limit_get_413_in_each_apis_shape_and_change_nothing() {
         ] {
             let (status, answer) = post(&server, endpoint, body).await;
             let what = format!("{} {how}: {status} {answer}", endpoint.path);
-            assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{what}");
+            // Pulse's seed documents 400 and no 413 for its two operations with a body.
+            let want = if ["/streams", "/subscribe"].contains(&endpoint.path.as_str()) {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::PAYLOAD_TOO_LARGE
+            };
+            assert_eq!(status, want, "{what}");
             let (code, _) = endpoint.shape.read(&answer).expect(&what);
             assert_eq!(code, endpoint.too_large, "{what}");
         }

@@ -154,20 +154,36 @@ async fn a_resumed_session_travels_back_for_an_earlier_event_it_has_not_seen() {
 }
 
 #[tokio::test]
+async fn monotonic_without_lower_bound_starts_at_the_beginning() {
+    // The seed makes lowerBound optional (the node refuses its absence).
+    let (_server, ax) = server().await;
+    ax.publish(&[(&["a"], json!(1)), (&["a"], json!(2))]).await;
+    let response = send(ax.post(
+        "subscribe_monotonic",
+        &json!({"session": "s", "query": "FROM 'a'"}),
+    ))
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut lines = Lines::new(response);
+    let catch_up = lines.until("offsets").await;
+    let payloads: Vec<Value> = events(&catch_up)
+        .iter()
+        .map(|e| e["payload"].clone())
+        .collect();
+    assert_eq!(payloads, [json!(1), json!(2)]);
+}
+
+#[tokio::test]
 async fn monotonic_refuses_what_the_node_refuses() {
     let (_server, ax) = server().await;
     let local = format!("{}-0", ax.node_id().await);
     let message = expect_error(
-        send(ax.post(
-            "subscribe_monotonic",
-            &json!({"session": "s", "query": "FROM 'a'"}),
-        ))
-        .await,
+        send(ax.post("subscribe_monotonic", &json!({"query": "FROM 'a'"}))).await,
         StatusCode::BAD_REQUEST,
         "ERR_BAD_REQUEST",
     )
     .await;
-    assert!(message.contains("missing field `lowerBound`"), "{message}");
+    assert!(message.contains("missing field `session`"), "{message}");
     let message = expect_error(
         send(ax.post(
             "subscribe_monotonic",

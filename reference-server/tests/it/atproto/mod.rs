@@ -5,6 +5,7 @@ mod clients;
 mod commit;
 mod crypto;
 mod firehose;
+mod identity;
 mod labels;
 mod mst;
 mod relay;

@@ -167,14 +167,14 @@ async fn last_event_id_acknowledges_and_a_reconnect_without_it_resumes_after_the
     expected.push(live.clone());
     assert_eq!(ids(&sse.until_keepalive().await), expected);
     drop(sse);
-    // Bad cursors are refused and move nothing.
+    // Bad cursors are refused (404: the seed documents no 400 for consuming) and move nothing.
     for bad in [
         "garbage".to_owned(),
         "01ARZ3NDEKTSV4RRFFQ69G5FAV".to_owned(),
         e[0].to_lowercase(),
     ] {
         let response = api.reconsume_response("s", Some(&bad)).await;
-        expect_error(response, StatusCode::BAD_REQUEST, "invalid_cursor").await;
+        expect_error(response, StatusCode::NOT_FOUND, "invalid_cursor").await;
     }
     assert_eq!(api.info("s").await.unwrap()["cursor"], e[0].as_str());
     // An id from before the stream existed acknowledges nothing of it.
@@ -187,23 +187,23 @@ async fn last_event_id_acknowledges_and_a_reconnect_without_it_resumes_after_the
 }
 
 #[tokio::test]
-async fn a_second_consumer_is_refused_while_the_first_is_connected() {
+async fn a_second_consumer_takes_the_stream_over_and_the_first_ends() {
     let (server, api) = server(&[("User", "id", Full)]).await;
     api.stream("s", "User", None).await;
     let e = create_users(&api, 1, 3).await;
     let mut first = api.consume("s", None).await;
     assert_eq!(ids(&first.until_keepalive().await), e);
     assert_eq!(api.info("s").await.unwrap()["status"], "active");
-    for last_event_id in [None, Some(e[0].as_str())] {
-        let response = api.consume_response("s", last_event_id).await;
-        let body = expect_error(response, StatusCode::CONFLICT, "stream_busy").await;
-        assert_eq!(body["meta"]["stream"], "s");
-    }
-    // The refused consumer acknowledged nothing, and the first one still receives.
-    assert!(api.info("s").await.unwrap().get("cursor").is_none());
+    // The seed documents no status to refuse a second consumer: it takes
+    // the stream over, acknowledging as any consumer does, and the first ends.
+    let mut second = api.consume("s", Some(&e[0])).await;
+    first.expect_end().await;
+    assert_eq!(ids(&second.until_keepalive().await), e[1..]);
+    assert_eq!(api.info("s").await.unwrap()["cursor"], e[0].as_str());
+    assert_eq!(api.info("s").await.unwrap()["status"], "active");
     let live = api.row("User", "create", json!({"id": 9})).await;
-    assert_eq!(ids(&first.take(1).await), [live]);
-    // A forced disconnect frees the name at once.
+    assert_eq!(ids(&second.take(1).await), std::slice::from_ref(&live));
+    // A forced disconnect ends the holder and frees the name.
     let response = send(
         api.anonymous(Method::POST, "/_control/disconnect")
             .bearer_auth(CONTROL_TOKEN)
@@ -211,10 +211,11 @@ async fn a_second_consumer_is_refused_while_the_first_is_connected() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
-    first.expect_end().await;
+    second.expect_end().await;
     assert_eq!(api.info("s").await.unwrap()["status"], "paused");
-    let mut second = api.consume("s", None).await;
-    assert_eq!(second.until_keepalive().await.len(), 3);
+    // Without Last-Event-ID, the next consumer resumes after what the second acknowledged.
+    let mut third = api.consume("s", None).await;
+    assert_eq!(ids(&third.until_keepalive().await), [e[1].clone(), live]);
     server.shutdown().await.unwrap();
 }
 
