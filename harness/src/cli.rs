@@ -68,9 +68,12 @@ pub struct CredentialArgs {
     /// sk_test_tenant_a=tn_a and sk_test_tenant_b=tn_b.
     #[arg(long = "fibric-key", value_name = "KEY=TENANT")]
     pub fibric_keys: Vec<String>,
-    /// The Prisma Pulse API key (default: pulse_test_key).
-    #[arg(long, value_name = "KEY")]
-    pub pulse_key: Option<String>,
+    /// A Prisma Pulse API key (repeatable). The first is the one every check
+    /// and load uses; a second, of another environment, lets the environment
+    /// check run (without it, that check is skipped). Default: pulse_test_key
+    /// and pulse_test_key_2.
+    #[arg(long = "pulse-key", value_name = "KEY")]
+    pub pulse_keys: Vec<String>,
     /// The Fauna secret queries and streams use (default: fauna_test_secret).
     #[arg(long, value_name = "SECRET", env = "HARNESS_FAUNA_SECRET")]
     pub fauna_secret: Option<String>,

@@ -7,6 +7,8 @@
 //! ```text
 //! → {"api": "fibric", "action": "append", "envelope": {"tenant_id": …, "event_type": …, "event_id": …, …}}
 //! ← {"event_id": "ev_…"}                      (or {"error": "…"})
+//! → {"api": "fibric", "action": "trim", "tenant_id": …, "keep_last": 1}
+//! ← {}
 //! → {"api": "pulse", "action": "declare-model", "name": "User", "primary_key": "id", "replica_identity": "full"}
 //! ← {}
 //! → {"api": "pulse", "action": "row", "model": "User", "change": "create", "row": {…}}

@@ -174,7 +174,7 @@ pub async fn command(args: &SelftestArgs) -> Exit {
         credentials: crate::cli::CredentialArgs {
             control_token: "control_test_token".to_owned(),
             fibric_keys: Vec::new(),
-            pulse_key: None,
+            pulse_keys: Vec::new(),
             fauna_secret: None,
             actyx_app_id: None,
         },

@@ -75,6 +75,9 @@ pub struct Credentials {
     /// The tenant ids those keys name, for envelopes the harness publishes.
     pub fibric_tenants: [String; 2],
     pub pulse_key: String,
+    /// A Pulse API key of another environment than `pulse_key`'s; absent when
+    /// `--pulse-key` was given once (the environment check needs it).
+    pub pulse_second_key: Option<String>,
     /// The Fauna secret (`Authorization: Bearer`) the Fauna checks query and stream with.
     pub fauna_secret: String,
     /// The Actyx app id the Actyx checks authenticate as (`com.example.*` needs no signature).
@@ -89,6 +92,7 @@ impl Default for Credentials {
             fibric_keys: ["sk_test_tenant_a".to_owned(), "sk_test_tenant_b".to_owned()],
             fibric_tenants: ["tn_a".to_owned(), "tn_b".to_owned()],
             pulse_key: "pulse_test_key".to_owned(),
+            pulse_second_key: Some("pulse_test_key_2".to_owned()),
             fauna_secret: "fauna_test_secret".to_owned(),
             actyx_app_id: "com.example.harness".to_owned(),
             plc_url: None,
@@ -131,7 +135,19 @@ impl Credentials {
                 default.clone_from(given);
             }
         };
-        or_default(&args.pulse_key, &mut credentials.pulse_key);
+        match args.pulse_keys.as_slice() {
+            [] => {}
+            [one] => {
+                credentials.pulse_key.clone_from(one);
+                credentials.pulse_second_key = None;
+            }
+            [a, b] if a != b => {
+                credentials.pulse_key.clone_from(a);
+                credentials.pulse_second_key = Some(b.clone());
+            }
+            [_, _] => return Err("the two --pulse-key values must be different keys".into()),
+            _ => return Err("give --pulse-key at most twice, for two environments".into()),
+        }
         or_default(&args.fauna_secret, &mut credentials.fauna_secret);
         or_default(&args.actyx_app_id, &mut credentials.actyx_app_id);
         Ok(credentials)
@@ -222,7 +238,7 @@ mod tests {
         let args = CredentialArgs {
             control_token: "t".to_owned(),
             fibric_keys: keys.iter().map(|k| (*k).to_owned()).collect(),
-            pulse_key: Some("pk".to_owned()),
+            pulse_keys: vec!["pk".to_owned()],
             fauna_secret: None,
             actyx_app_id: None,
         };
@@ -237,6 +253,7 @@ mod tests {
             ["sk_test_tenant_a", "sk_test_tenant_b"]
         );
         assert_eq!(defaults.pulse_key, "pk");
+        assert_eq!(defaults.pulse_second_key, None);
         assert_eq!(defaults.fauna_secret, "fauna_test_secret");
         let two = credentials(&["ka=ta", "kb=tb"], false).unwrap();
         assert_eq!(
@@ -254,6 +271,29 @@ mod tests {
             let error = credentials(keys, one).unwrap_err();
             assert!(error.contains(says), "{keys:?}: {error}");
         }
+    }
+
+    #[test]
+    fn pulse_keys_default_to_two_environments_and_one_flag_means_one() {
+        let pulse = |keys: &[&str]| {
+            let args = CredentialArgs {
+                control_token: "t".to_owned(),
+                fibric_keys: Vec::new(),
+                pulse_keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+                fauna_secret: None,
+                actyx_app_id: None,
+            };
+            Credentials::from_args(&args, false).map(|c| (c.pulse_key, c.pulse_second_key))
+        };
+        assert_eq!(
+            pulse(&[]).unwrap(),
+            ("pulse_test_key".into(), Some("pulse_test_key_2".into()))
+        );
+        assert_eq!(pulse(&["a"]).unwrap(), ("a".into(), None));
+        assert_eq!(pulse(&["a", "b"]).unwrap(), ("a".into(), Some("b".into())));
+        assert!(pulse(&["a", "a"]).unwrap_err().contains("different"));
+        let three = pulse(&["a", "b", "c"]).unwrap_err();
+        assert!(three.contains("at most twice"), "{three}");
     }
 
     #[test]

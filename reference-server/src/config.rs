@@ -109,16 +109,34 @@ fn default_identity() -> ReplicaIdentity {
 /// Prisma Pulse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PulseConfig {
+    /// The key of the [`PULSE_DEFAULT_ENVIRONMENT`].
     pub api_key: String,
+    /// More API keys → environment name. An API key names an environment:
+    /// named streams are the environment's own (see `pulse/mod.rs`).
+    pub keys: BTreeMap<String, String>,
     pub keepalive: Duration,
     /// Models known from the start; more can be declared through the control API.
     pub models: Vec<ModelDecl>,
+}
+
+/// The environment of `[pulse] api_key`.
+pub const PULSE_DEFAULT_ENVIRONMENT: &str = "default";
+
+impl PulseConfig {
+    /// The environment `key` names, if it is a Pulse API key.
+    pub fn environment(&self, key: &str) -> Option<&str> {
+        if key == self.api_key {
+            return Some(PULSE_DEFAULT_ENVIRONMENT);
+        }
+        self.keys.get(key).map(String::as_str)
+    }
 }
 
 impl Default for PulseConfig {
     fn default() -> Self {
         Self {
             api_key: "pulse_test_key".to_owned(),
+            keys: BTreeMap::from([("pulse_test_key_2".to_owned(), "second".to_owned())]),
             keepalive: Duration::from_secs(15),
             models: Vec::new(),
         }
@@ -249,9 +267,14 @@ impl Config {
             ));
         }
         lines.push(format!(
-            "pulse    Authorization: Bearer {}",
+            "pulse    Authorization: Bearer {}  (environment {PULSE_DEFAULT_ENVIRONMENT})",
             self.pulse.api_key
         ));
+        for (key, environment) in &self.pulse.keys {
+            lines.push(format!(
+                "pulse    Authorization: Bearer {key}  (environment {environment})"
+            ));
+        }
         for (secret, database) in &self.fauna.keys {
             lines.push(format!(
                 "fauna    Authorization: Bearer {secret}  (database {database})"

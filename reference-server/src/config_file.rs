@@ -64,7 +64,10 @@ pub struct FibricSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PulseSection {
+    /// The key of the `default` environment.
     pub api_key: Option<String>,
+    /// More API keys → environment name. Replaces the default keys when present.
+    pub keys: Option<BTreeMap<String, String>>,
     pub keepalive: Option<String>,
     #[serde(default)]
     pub models: Vec<ModelDecl>,
@@ -262,12 +265,30 @@ pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Config, ConfigError
     let defaults = PulseConfig::default();
     let pulse = PulseConfig {
         api_key: file.pulse.api_key.unwrap_or(defaults.api_key),
+        keys: file.pulse.keys.unwrap_or(defaults.keys),
         keepalive: nonzero_duration(
             "pulse.keepalive",
             duration("pulse.keepalive", file.pulse.keepalive, defaults.keepalive)?,
         )?,
         models: file.pulse.models,
     };
+    if let Some(environment) = pulse.keys.get(&pulse.api_key)
+        && environment != crate::config::PULSE_DEFAULT_ENVIRONMENT
+    {
+        return Err(ConfigError::Invalid(format!(
+            "pulse.api_key is the key of the {} environment; pulse.keys names it {environment}",
+            crate::config::PULSE_DEFAULT_ENVIRONMENT
+        )));
+    }
+    if pulse
+        .keys
+        .values()
+        .any(|environment| environment.trim().is_empty() || environment.contains('/'))
+    {
+        return Err(ConfigError::Invalid(
+            "pulse.keys: an environment name must not be empty or contain '/'".into(),
+        ));
+    }
     let mut names = std::collections::HashSet::new();
     for model in &pulse.models {
         if model.name.trim().is_empty() || model.primary_key.trim().is_empty() {
@@ -358,6 +379,7 @@ pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Config, ConfigError
     }
     if fibric.keys.keys().any(|k| k.trim().is_empty())
         || pulse.api_key.trim().is_empty()
+        || pulse.keys.keys().any(|k| k.trim().is_empty())
         || fauna.keys.keys().any(|k| k.trim().is_empty())
     {
         return Err(ConfigError::Invalid("credentials must not be empty".into()));
@@ -392,6 +414,8 @@ mod tests {
         assert_eq!(config.control_token, "control_test_token");
         assert_eq!(config.fibric.keys["sk_test_tenant_b"], "tn_b");
         assert_eq!(config.pulse.api_key, "pulse_test_key");
+        assert_eq!(config.pulse.environment("pulse_test_key"), Some("default"));
+        assert_eq!(config.pulse.environment("pulse_test_key_2"), Some("second"));
         assert_eq!(config.fauna.keys["fauna_test_secret"], "main");
     }
 
@@ -450,6 +474,11 @@ mod tests {
                 "[[pulse.models]]\nname = \"A\"\nprimary_key = \"id\"\n[[pulse.models]]\nname = \"A\"\nprimary_key = \"id\"\n",
                 "declared twice",
             ),
+            (
+                "[pulse.keys]\npulse_test_key = \"other\"\n",
+                "pulse.keys names it other",
+            ),
+            ("[pulse.keys]\nk = \"a/b\"\n", "pulse.keys"),
         ] {
             let file = FileConfig::parse(text).unwrap();
             let error = resolve(file, Overrides::default()).unwrap_err();

@@ -121,6 +121,8 @@ defects! {
         "Pulse: GET /events/{id} answers 400 for a malformed id, a status the seed does not document for it (404 is)";
     UnknownModel404 => "unknown-model-404",
         "Pulse: POST /streams and POST /subscribe answer 404 for an unknown model, a status the seed does not document for them (400 is)";
+    StreamsIgnoreEnvironment => "streams-ignore-environment",
+        "Pulse: named streams ignore the API key's environment: every key lists, consumes and deletes every environment's streams";
     // The AT Protocol.
     CursorZeroLive => "cursor-zero-live",
         "AT Protocol: cursor=0 is taken as no cursor and starts live";

@@ -223,12 +223,15 @@ impl Renderer {
 /// `GET /streams/{name}/events`: SSE from after the saved cursor, or after
 /// the `Last-Event-ID`, which is saved as the acknowledged position first.
 pub async fn consume(
-    _auth: Authorized,
+    Authorized(environment): Authorized,
     State(state): State<Ctx>,
     name: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, PulseError> {
     let Path(name) = name?;
+    // A name with '/' names no stream; the key of another environment's
+    // stream of this name is another key, so that stream is not found.
+    let key = environment.key(&name).unwrap_or_default();
     let defects = &state.config.defects;
     let acknowledged = match headers.get("last-event-id") {
         None => None,
@@ -242,7 +245,12 @@ pub async fn consume(
     // and the claim, and an acknowledgement cannot outlive its stream.
     let writer = state.api.writer.lock().await;
     let store = &state.log;
-    let Some(def) = streams::load(store, &name)? else {
+    let loaded = if key.is_empty() {
+        None
+    } else {
+        streams::load(store, &key)?
+    };
+    let Some(def) = loaded else {
         if defects.contains(Defect::ConsumeUnknownOpens) {
             drop(writer);
             return empty_stream(&state);
@@ -270,8 +278,8 @@ pub async fn consume(
     let claim = state
         .api
         .claims
-        .claim(&name, &state.hub.token("pulse"), share);
-    let cursor = cursor_name(&name);
+        .claim(&key, &state.hub.token("pulse"), share);
+    let cursor = cursor_name(&key);
     let after = match acknowledged {
         // An id from before the stream began (an earlier stream of the same
         // name) acknowledges nothing of this one.

@@ -54,6 +54,17 @@
 //!   whose connection died unseen reconnect at once.)
 //! - **Delete** ends the stream's consumer (its response ends), and forgets
 //!   the definition and cursor; a new stream of the same name starts fresh.
+//! - **Environments.** An API key names an environment (the seed: a key is
+//!   generated "for each environment", and `GET /streams` lists the streams
+//!   "for the current environment"): `[pulse] api_key` is the `default`
+//!   environment's, `[pulse.keys]` maps more keys to environments. Named
+//!   streams are the environment's own ([`streams::Environment`]): another
+//!   environment's key does not list them, and consuming or deleting them
+//!   answers `404 stream_not_found`; each environment may have a stream of
+//!   the same name, with its own consumer and cursor. Models, rows and their
+//!   events are the database's and shared by every environment: a
+//!   subscription or a stream is by model, and `GET /events/{id}` finds any
+//!   event whatever the key.
 //! - **Subscribe** starts at the log head when the request arrives, never
 //!   replays, and ignores `Last-Event-ID`. The seed promises a subscription
 //!   only at-most-once delivery with no ordering guarantees; this server
@@ -74,7 +85,8 @@
 //! # Defects
 //!
 //! Each deliberate defect (see [`crate::defects`]) is one switch at the place
-//! whose rule it breaks: `no-auth` and the key check in [`auth`];
+//! whose rule it breaks: `no-auth`, `streams-ignore-environment` and the key check in
+//! [`auth`];
 //! `health-needs-auth`, `health-replication-unknown` and
 //! `lookup-malformed-400` in [`events`];
 //! `unknown-model-404` in [`streams::check_model_and_filter`];
@@ -91,7 +103,7 @@
 //!
 //! # Layout
 //!
-//! - [`auth`]: the API key extractor.
+//! - [`auth`]: the API key extractor, and the environment a key names.
 //! - [`error`]: [`error::PulseError`] and extractors with Pulse-shaped rejections.
 //! - [`ulid`]: ULID text form and the monotonic generator.
 //! - [`events`]: the event JSON, the id index, `GET /events/{id}`, `GET /health`.

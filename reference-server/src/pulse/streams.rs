@@ -1,8 +1,9 @@
 //! Named streams as stored: definitions, saved cursors, and what `GET /streams` shows of them.
 //!
-//! A definition lives in the KV namespace `pulse.streams`, its saved cursor
-//! (the log position of the last acknowledged event) in the named cursor
-//! `pulse.stream.<name>`. Creating a stream sets that cursor to the log head,
+//! A definition lives in the KV namespace `pulse.streams` under its
+//! environment's key ([`Environment::key`]), its saved cursor (the log
+//! position of the last acknowledged event) in the named cursor
+//! `pulse.stream.<key>`. Creating a stream sets that cursor to the log head,
 //! so the stream holds every event committed after the creation was
 //! acknowledged, whether or not a consumer is connected. The routes are in
 //! `streams_api`, the writes in `write`.
@@ -11,6 +12,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::auth::Environment;
 use super::error::PulseError;
 use super::events::{self};
 use super::filter::EventFilter;
@@ -47,19 +49,20 @@ impl StreamDef {
     }
 }
 
-/// The named cursor holding a stream's acknowledged position.
-pub fn cursor_name(stream: &str) -> String {
-    format!("pulse.stream.{stream}")
+/// The named cursor holding a stream's acknowledged position; `key` is the
+/// stream's [`Environment::key`].
+pub fn cursor_name(key: &str) -> String {
+    format!("pulse.stream.{key}")
 }
 
-/// The stored definition of `name`, if any.
-pub fn load(store: &Log, name: &str) -> Result<Option<StreamDef>, PulseError> {
-    let Some(bytes) = store.kv_get(STREAMS_NS, name)? else {
+/// The stored definition of the stream whose [`Environment::key`] is `key`, if any.
+pub fn load(store: &Log, key: &str) -> Result<Option<StreamDef>, PulseError> {
+    let Some(bytes) = store.kv_get(STREAMS_NS, key)? else {
         return Ok(None);
     };
     serde_json::from_slice(&bytes)
         .map(Some)
-        .map_err(|error| PulseError::internal(format!("stored stream {name:?}: {error}")))
+        .map_err(|error| PulseError::internal(format!("stored stream {key:?}: {error}")))
 }
 
 pub fn not_found(name: &str) -> PulseError {
@@ -81,10 +84,10 @@ pub struct StreamInfo {
     pub created_at: String,
 }
 
-/// What `GET /streams` shows of a stream.
-pub fn info(state: &Ctx, def: &StreamDef) -> Result<StreamInfo, StoreError> {
+/// What `GET /streams` shows of the stream `def` stored at `key`.
+pub fn info(state: &Ctx, key: &str, def: &StreamDef) -> Result<StreamInfo, StoreError> {
     let store = &state.log;
-    let saved = store.cursor(&cursor_name(&def.name))?.unwrap_or(def.start);
+    let saved = store.cursor(&cursor_name(key))?.unwrap_or(def.start);
     let cursor = if saved <= def.start {
         None
     } else if state.config.defects.contains(Defect::CursorShowsPosition) {
@@ -92,7 +95,7 @@ pub fn info(state: &Ctx, def: &StreamDef) -> Result<StreamInfo, StoreError> {
     } else {
         events::id_at(store, saved)?
     };
-    let status = if state.api.claims.is_active(&def.name) {
+    let status = if state.api.claims.is_active(key) {
         "active"
     } else {
         "paused"

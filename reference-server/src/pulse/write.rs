@@ -130,10 +130,14 @@ pub async fn declare_model(state: &Ctx, decl: ModelDecl) -> Result<StatusCode, P
 
 /// Stores a new stream definition with its cursor at the log head: `409
 /// stream_exists` for a taken name (replaced under `duplicate-stream-created`).
-pub async fn create_stream(state: &Ctx, request: CreateRequest) -> Result<StreamDef, PulseError> {
+pub async fn create_stream(
+    state: &Ctx,
+    key: &str,
+    request: CreateRequest,
+) -> Result<StreamDef, PulseError> {
     let _writer = state.api.writer.lock().await;
     let store = &state.log;
-    if load(store, &request.name)?.is_some()
+    if load(store, key)?.is_some()
         && !state
             .config
             .defects
@@ -155,25 +159,26 @@ pub async fn create_stream(state: &Ctx, request: CreateRequest) -> Result<Stream
     let value = serde_json::to_vec(&def)
         .map_err(|error| PulseError::internal(format!("encoding a stream: {error}")))?;
     let mut batch = WriteBatch::new();
-    batch.put(STREAMS_NS, &def.name, value);
-    batch.set_cursor(&cursor_name(&def.name), def.start);
+    batch.put(STREAMS_NS, key, value);
+    batch.set_cursor(&cursor_name(key), def.start);
     state.log.commit(batch).await?;
     Ok(def)
 }
 
 /// Forgets a stream's definition and cursor, and ends its consumer (not
 /// under `delete-keeps-consumer`); `404 stream_not_found` for an unknown name.
-pub async fn delete_stream(state: &Ctx, name: &str) -> Result<(), PulseError> {
+/// `key` is the stream's [`super::streams::Environment::key`].
+pub async fn delete_stream(state: &Ctx, key: &str, name: &str) -> Result<(), PulseError> {
     let _writer = state.api.writer.lock().await;
-    if load(&state.log, name)?.is_none() {
+    if load(&state.log, key)?.is_none() {
         return Err(not_found(name));
     }
     let mut batch = WriteBatch::new();
-    batch.delete(STREAMS_NS, name);
-    batch.delete_cursor(&cursor_name(name));
+    batch.delete(STREAMS_NS, key);
+    batch.delete_cursor(&cursor_name(key));
     state.log.commit(batch).await?;
     if !state.config.defects.contains(Defect::DeleteKeepsConsumer) {
-        state.api.claims.end(name);
+        state.api.claims.end(key);
     }
     Ok(())
 }

@@ -154,7 +154,7 @@ check!(
     "seed 001, getEvent (200, 401, 404, 500)",
     [Producer],
     ["lookup-malformed-400"],
-    rules: ["pulse.get-event-200", "pulse.get-event-404"]
+    rules: ["pulse.get-event-200", "pulse.get-event-404", "pulse.get-event-id-pattern"]
 );
 check!(
     CONTENT_TYPE,
@@ -187,7 +187,42 @@ check!(
     "seed 001, the OpenAPI paths, responses and components/schemas",
     [Producer],
     ["unknown-model-404", "lookup-malformed-400"],
-    rules: []
+    rules: [
+        "pulse.json-content-type",
+        "pulse.create-stream-statuses",
+        "pulse.list-streams-statuses",
+        "pulse.consume-statuses",
+        "pulse.delete-stream-statuses",
+        "pulse.subscribe-statuses",
+        "pulse.get-event-statuses",
+        "pulse.get-event-id-pattern",
+        "pulse.health-200",
+        "pulse.health-required",
+        "pulse.health-status-enum",
+        "pulse.health-timestamp-format",
+        "pulse.health-replication-enum",
+        "pulse.error-body",
+        "pulse.error-meta-object",
+        "pulse.create-stream-201",
+        "pulse.stream-request-required",
+        "pulse.subscription-request-required",
+        "pulse.streaminfo-required",
+        "pulse.streaminfo-status-enum",
+        "pulse.streaminfo-created-at",
+        "pulse.streaminfo-cursor",
+        "pulse.list-streams-200",
+        "pulse.consume-sse",
+        "pulse.subscribe-sse",
+        "pulse.consume-event-schema",
+        "pulse.subscribe-event-schema",
+        "pulse.event-required",
+        "pulse.event-id-ulid",
+        "pulse.event-action",
+        "pulse.event-model-name",
+        "pulse.create-event-created",
+        "pulse.update-event-after",
+        "pulse.get-event-200",
+    ]
 );
 
 check!(
@@ -234,6 +269,17 @@ check!(
     ["stream-ends-caught-up"],
     rules: ["pulse.consume-long-lived", "pulse.consume-200"]
 );
+check!(
+    ENVIRONMENT,
+    Pulse,
+    "pulse/streams/environment",
+    Must,
+    "A named stream is its API key's environment's own: another environment's key neither lists it nor consumes nor deletes it (404), and its own still lists it",
+    "seed 001, listStreams: all active named streams for the current environment; apiKeyAuth: generated for each environment; consumeStreamEvents and deleteStream: 404 NotFound",
+    [Producer, Auth],
+    ["streams-ignore-environment"],
+    rules: ["pulse.list-streams-environment", "pulse.consume-404", "pulse.delete-stream-404"]
+);
 
 /// Every Pulse check, in catalogue order.
 pub static ALL: &[&CheckMeta] = &[
@@ -257,5 +303,6 @@ pub static ALL: &[&CheckMeta] = &[
     &REQUIRED_FIELDS,
     &UNKNOWN_STREAM,
     &LONG_LIVED,
+    &ENVIRONMENT,
     &OPENAPI,
 ];

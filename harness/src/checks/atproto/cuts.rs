@@ -31,6 +31,10 @@ generated_property!(ResumeAfterCuts, meta::RESUME_AFTER_CUTS, CutsPlan,
 /// How long a cut connection waits for more frames once every commit is in.
 const SETTLE: Duration = Duration::from_millis(200);
 
+/// The record key written after the plan's records: once its commit arrives,
+/// nothing the plan wrote can still come, so a lost one ends the case at once.
+const SENTINEL: &str = "end";
+
 /// The record path of a `#commit` of the driver's collection, its item id.
 fn commit_path(frame: &Frame) -> Option<String> {
     if frame.header.t.as_deref() != Some("#commit") {
@@ -65,11 +69,12 @@ impl Subscription {
     }
 }
 
+/// The plan's records, then the sentinel.
 async fn write_all(atproto: &Atproto, session: &Session, writes: usize) -> Result<(), String> {
     for n in 0..writes {
         atproto.post_record(session, &format!("c{n}")).await?;
     }
-    Ok(())
+    atproto.post_record(session, SENTINEL).await.map(drop)
 }
 
 async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, String> {
@@ -97,6 +102,8 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
             .ok_or("the account's first frame has no seq")?,
         seen: HashSet::new(),
         last_item: None,
+        sentinel: format!("{COLLECTION}/{SENTINEL}"),
+        ended: false,
     };
     let mut findings = Vec::new();
     for k in 0..=plan.cuts.len() {
@@ -118,6 +125,9 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
             start,
             delivered,
         });
+        if reading.ended {
+            break;
+        }
         if let Some(reason) = ended {
             if reading.seen.len() < plan.writes {
                 findings.push(scenarios::Finding::new(
@@ -162,13 +172,16 @@ struct Reading<'a> {
     cursor: u64,
     seen: HashSet<String>,
     last_item: Option<String>,
+    /// The sentinel's record path, and whether it has come.
+    sentinel: String,
+    ended: bool,
 }
 
 impl Reading<'_> {
     /// Reads one connection: `cut`'s frames, or, for the last one, until
     /// every commit is in or the last write came (after it, in seq order,
-    /// nothing missing can come on this connection). What it delivered, and
-    /// why it ended early, if it did.
+    /// nothing missing can come on this connection); any connection ends at
+    /// the sentinel. What it delivered, and why it ended early, if it did.
     async fn connection(
         &mut self,
         sub: &mut Subscription,
@@ -199,6 +212,10 @@ impl Reading<'_> {
                     if about(&frame, self.did)
                         && let Some(path) = commit_path(&frame)
                     {
+                        if path == self.sentinel {
+                            self.ended = true;
+                            return (delivered, None);
+                        }
                         self.seen.insert(path.clone());
                         self.last_item = Some(path.clone());
                         delivered.push((path.clone(), path));

@@ -282,6 +282,9 @@ impl LabelsReplay {
             findings.push(Finding::new("untested", text).informational());
             return atproto.done(findings);
         }
+        // A label on another subject after the three: its frame is past
+        // `last`, so a replay that lost the third label still ends at once.
+        make_label(&atproto, &format!("{uri}-end"), "harness-end", false).await?;
         let mut replay = atproto.subscribe_to(SUBSCRIBE_LABELS, Some(cursor)).await?;
         let mut all = Vec::new();
         let got = read_labels(&mut replay, &uri, |_, frame| {

@@ -11,8 +11,8 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{
-    Fibric, PROMPT, deliveries, fixed_property, generated_property, needs_producer, read_events,
-    read_until, spec,
+    Fibric, PROMPT, deliveries, fixed_property, generated_property, needs_producer, read_until,
+    read_until_or_idle, spec,
 };
 use crate::checks::case::{Stop, or_stop};
 use crate::checks::cuts::fault_proxy;
@@ -43,7 +43,7 @@ async fn cuts_case(ctx: CheckContext, plan: CutsPlan) -> Result<CaseOutcome, Str
     let marker = spec("harness.cuts", "harness");
     let mut direct = or_stop!(fibric, fibric.open_ok(0, query, None).await);
     fibric.publish(&[(0, 0, &marker)]).await?;
-    let marker_events = read_events(&mut direct, 1, PROMPT).await;
+    let marker_events = read_until_or_idle(&mut direct, &fibric.event_id(0), 2, PROMPT).await;
     let Some(first) = marker_events.first().cloned() else {
         return fibric.done(vec![Finding::new(
             "unseen",
@@ -228,7 +228,10 @@ impl SlowConsumer {
                 .collect();
             fibric.send(envelopes).await?;
             // The healthy consumer must keep up while the other one stalls.
-            received += read_events(&mut healthy, 16, PROMPT).await.len();
+            // Sixteen frames, or until the stream idles (a server that lost
+            // some): counted, not read up to the last, whose order is
+            // another check's business.
+            received += read_until_or_idle(&mut healthy, "", 16, PROMPT).await.len();
             if received < (batch + 1) * 16 {
                 findings.push(Finding::new(
                     "starved",
@@ -236,6 +239,10 @@ impl SlowConsumer {
                 ));
                 break;
             }
+        }
+        if !findings.is_empty() {
+            // The healthy consumer starved: the check has failed already.
+            return fibric.done(findings);
         }
         // The server has had the stalled connection's buffers full for a while;
         // give it the target's own time to cut it, then see what it sent.

@@ -11,6 +11,7 @@
 //! - [`list`]: the list's tenancy and filters.
 //! - [`readonly`]: two consumers of one filter set both see everything.
 //! - [`replay`]: filters and tenancy of what a resumed stream replays.
+//! - [`shape`]: what an envelope frame must look like (for [`basic`]'s frame-shape check).
 //! - [`resume`]: starting at now, order, resuming by cursor and by Last-Event-ID, cursor binding and expiry.
 //! - [`paging`]: the list's pages and the backfill-then-tail seam.
 //! - [`cuts`]: at-least-once across connections cut by the fault proxy.
@@ -22,6 +23,7 @@ mod paging;
 mod readonly;
 mod replay;
 mod resume;
+mod shape;
 
 use std::time::Duration;
 
@@ -30,7 +32,7 @@ use scenarios::delivery::Expected;
 use scenarios::fibric::plans::EnvelopeSpec;
 use scenarios::transcript::Observed;
 use serde_json::{Value, json};
-use wire::sse::SseEvent;
+use wire::sse::{SseEvent, SseItem};
 
 use super::case::{Case, Stop};
 pub(crate) use super::{fixed_property, generated_property, needs_producer};
@@ -267,11 +269,6 @@ pub fn spec(event_type: &str, source: &str) -> EnvelopeSpec {
     }
 }
 
-/// Reads up to `n` events (fewer if `wait` passes first).
-pub async fn read_events(conn: &mut SseConn, n: usize, wait: Duration) -> Vec<SseEvent> {
-    conn.read_until(wait, n, |_| false).await
-}
-
 /// Reads events until the one whose data has `event_id` arrives (inclusive),
 /// `max` events have come, the stream ends, or `wait` passes. Publishing a
 /// sentinel last and reading up to it tells "everything has arrived" from
@@ -365,4 +362,39 @@ pub fn error_code(body: &str) -> Option<String> {
     [&value["error"]["code"], &value["code"], &value["error"]]
         .into_iter()
         .find_map(|v| v.as_str().map(str::to_owned))
+}
+
+/// Reads events until the one whose data has `event_id` arrives, `max`
+/// events have come, the stream ends, `wait` passes, or a second comment
+/// frame arrives. A keep-alive is written only after a stream has been idle,
+/// so a second one shows the server had nothing more to send this consumer
+/// (the first may have raced the publish): a server that gave the sentinel
+/// to another consumer ends the read there, not at a timeout. An empty
+/// `event_id` matches no envelope: the read counts up to `max` frames.
+pub async fn read_until_or_idle(
+    conn: &mut SseConn,
+    event_id: &str,
+    max: usize,
+    wait: Duration,
+) -> Vec<SseEvent> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut events = Vec::new();
+    let mut comments = 0;
+    while events.len() < max && comments < 2 {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match conn.next(left).await {
+            Some(SseItem::Event(event)) => {
+                let last = serde_json::from_str::<Value>(&event.data)
+                    .is_ok_and(|v| v["event_id"] == event_id);
+                events.push(event);
+                if last {
+                    break;
+                }
+            }
+            Some(SseItem::Comment(_)) => comments += 1,
+            Some(SseItem::Retry(_)) => {}
+            None => break,
+        }
+    }
+    events
 }

@@ -7,7 +7,8 @@ use scenarios::fibric::plans::{EnvelopeSpec, SeamPlan, seam_plan};
 use serde_json::Value;
 
 use super::{
-    Fibric, PROMPT, deliveries, generated_property, needs_producer, read_events, read_until, spec,
+    Fibric, PROMPT, deliveries, generated_property, needs_producer, read_until, read_until_or_idle,
+    spec,
 };
 use crate::checks::case::{Stop, or_stop};
 use crate::property::CaseOutcome;
@@ -87,8 +88,10 @@ async fn seam_case(ctx: CheckContext, plan: SeamPlan) -> Result<CaseOutcome, Str
     let source = format!("harness-seam-{}", fibric.event_id(0));
     let envelope = spec("harness.seam", &source);
     let query = format!("source={source}");
-    // The last live envelope is the sentinel the tail reads up to.
-    let total = plan.backfill + plan.gap + plan.live;
+    // The last live envelope is the sentinel the tail reads up to; one more
+    // than the plan's, so that a server dropping the first live one still
+    // delivers it.
+    let total = plan.backfill + plan.gap + plan.live + 1;
     let first: Vec<(usize, usize, &EnvelopeSpec)> =
         (0..plan.backfill).map(|k| (0, k, &envelope)).collect();
     fibric.publish(&first).await?;
@@ -107,8 +110,14 @@ async fn seam_case(ctx: CheckContext, plan: SeamPlan) -> Result<CaseOutcome, Str
         Ok(stream) => stream,
         Err(stop) => return fibric.finish(Err(stop.prefixed("tailing from next_cursor"))),
     };
-    // Let the stream catch up with the gap before the live envelopes land.
-    let mut events = read_events(&mut stream, plan.gap, PROMPT).await;
+    // Let the stream catch up with the gap before the live envelopes land:
+    // up to the last of the gap, or until the stream idles (a server that
+    // skipped it).
+    let mut events = Vec::new();
+    if plan.gap > 0 {
+        let last_gap = fibric.event_id(plan.backfill + plan.gap - 1);
+        events = read_until_or_idle(&mut stream, &last_gap, 2 * plan.gap + 2, PROMPT).await;
+    }
     let live: Vec<(usize, usize, &EnvelopeSpec)> = (plan.backfill + plan.gap..total)
         .map(|k| (0, k, &envelope))
         .collect();

@@ -1,19 +1,16 @@
 //! Fibric check that reading is read-only: two consumers of one filter set both see every envelope.
 
-use std::time::Duration;
-
 use scenarios::Finding;
 use scenarios::delivery::{self, Connection, Observation, Promise, Start};
 use scenarios::fibric::meta;
 use scenarios::fibric::plans::EnvelopeSpec;
-use serde_json::Value;
-use wire::sse::{SseEvent, SseItem};
 
-use super::{Fibric, PROMPT, deliveries, generated_property, needs_producer, spec};
+use super::{
+    Fibric, PROMPT, deliveries, generated_property, needs_producer, read_until_or_idle, spec,
+};
 use crate::checks::case::or_stop;
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
-use crate::transport::sse::SseConn;
 
 // How many envelopes both consumers must see (the last is the sentinel).
 generated_property!(ReadOnly, meta::READ_ONLY, usize,
@@ -55,38 +52,4 @@ async fn read_only_case(ctx: CheckContext, count: usize) -> Result<CaseOutcome, 
         }));
     }
     fibric.done(findings)
-}
-
-/// Reads events until the one whose data has `event_id` arrives, `max`
-/// events have come, the stream ends, `wait` passes, or a second comment
-/// frame arrives. A keep-alive is written only after a stream has been idle,
-/// so a second one shows the server had nothing more to send this consumer
-/// (the first may have raced the publish): a server that gave the sentinel
-/// to another consumer ends the read there, not at a timeout.
-async fn read_until_or_idle(
-    conn: &mut SseConn,
-    event_id: &str,
-    max: usize,
-    wait: Duration,
-) -> Vec<SseEvent> {
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut events = Vec::new();
-    let mut comments = 0;
-    while events.len() < max && comments < 2 {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match conn.next(left).await {
-            Some(SseItem::Event(event)) => {
-                let last = serde_json::from_str::<Value>(&event.data)
-                    .is_ok_and(|v| v["event_id"] == event_id);
-                events.push(event);
-                if last {
-                    break;
-                }
-            }
-            Some(SseItem::Comment(_)) => comments += 1,
-            Some(SseItem::Retry(_)) => {}
-            None => break,
-        }
-    }
-    events
 }

@@ -17,6 +17,7 @@
 //! - [`events`]: filters, event shapes, ids and lookup.
 //! - [`idle`]: a named stream's connection outlives an idle spell.
 //! - [`listing`]: what `GET /streams` shows of a case's streams.
+//! - [`environment`]: a named stream is its API key's environment's own.
 //! - [`models`]: two models at once: each stream and subscription keeps to its own.
 //! - [`requests`]: bodies without a required field, stream names that do not exist.
 //! - [`observe`]: what a case published and what its consumers read, for the oracles.
@@ -24,6 +25,7 @@
 
 mod basic;
 mod cuts;
+mod environment;
 mod events;
 mod idle;
 mod listing;
@@ -78,6 +80,7 @@ pub fn checks() -> Vec<Box<dyn Check>> {
         PropertyCheck::boxed(requests::RequiredFields),
         PropertyCheck::boxed(requests::UnknownStream),
         PropertyCheck::boxed(idle::LongLived),
+        PropertyCheck::boxed(environment::Environment),
         PropertyCheck::boxed(openapi::OpenApi),
     ]
 }

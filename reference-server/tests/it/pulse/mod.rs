@@ -1,4 +1,4 @@
-//! Prisma Pulse over real sockets: auth and errors, models and rows, event ids, filters, named streams, subscriptions, restarts.
+//! Prisma Pulse over real sockets: auth and errors, models and rows, event ids, filters, named streams, environments, subscriptions, restarts.
 //!
 //! Negative assertions ("nothing else is delivered") do not wait and hope:
 //! the SSE follower sends a keep-alive comment only once it has read to the
@@ -7,6 +7,7 @@
 //! the matching ones among them. Live tests close with a marker event instead.
 
 mod api;
+mod environments;
 mod filters;
 mod restart;
 mod rows;
