@@ -16,7 +16,7 @@ if [ -z "${HARNESS:-}" ] || [ -z "${SERVER:-}" ]; then
 fi
 harness="${HARNESS:-$repo/target/debug/harness}"
 server="${SERVER:-$repo/target/debug/reference-server}"
-out="$repo/reports/bench/verdicts"
+out="${OUT:-$repo/reports/bench/verdicts}"
 work="$(mktemp -d)"
 trap 'kill "${server_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 for rep in $(seq "${1:-3}"); do
