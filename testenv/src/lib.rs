@@ -26,4 +26,4 @@ pub mod require;
 pub mod summary;
 
 pub use needs::{Need, OPEN_FILES};
-pub use require::{client, net_namespace, open_files, program, vectors};
+pub use require::{client, net_namespace, open_files, program, seeds, vectors};

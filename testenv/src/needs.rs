@@ -10,6 +10,8 @@
 pub enum Need {
     /// The official AT Protocol interop vectors, `$STREAMCHECK_SHARED/vectors/atproto-interop-tests`.
     Vectors,
+    /// The five seed documents, `$STREAMCHECK_SHARED/seeds`.
+    Seeds,
     /// A real third-party client (or schema), installed by npm or pip in its folder `*/tests/clients/NAME`.
     Client(&'static str),
     /// A program on `PATH`.
@@ -72,6 +74,7 @@ pub struct Entry {
 const WIRE: &str = "wire::it";
 const SERVER: &str = "reference-server::it";
 const HARNESS: &str = "harness::it";
+const SCENARIOS: &str = "scenarios";
 
 const fn tests(binary: &'static str, name: &'static str) -> Tests {
     Tests { binary, name }
@@ -244,6 +247,22 @@ pub const NEEDS: &[Entry] = &[
         real_peer: true,
     },
     Entry {
+        need: Need::Seeds,
+        what: "the seed documents",
+        tests: &[
+            tests(
+                SCENARIOS,
+                "pulse::openapi::tests::the_transcription_lists_exactly_the_seeds_operations_and_statuses",
+            ),
+            tests(
+                SCENARIOS,
+                "pulse::openapi::tests::the_transcription_has_the_seeds_schemas_required_fields_and_enums",
+            ),
+        ],
+        debian: &[],
+        real_peer: false,
+    },
+    Entry {
         need: Need::OpenFiles,
         what: "a hard limit of 8192 open files",
         tests: &[
@@ -304,7 +323,7 @@ mod tests {
             );
             for t in e.tests {
                 assert!(
-                    [WIRE, SERVER, HARNESS].contains(&t.binary),
+                    [WIRE, SERVER, HARNESS, SCENARIOS].contains(&t.binary),
                     "{:?}: unknown binary {}",
                     e.need,
                     t.binary

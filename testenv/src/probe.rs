@@ -91,6 +91,7 @@ pub struct Missing {
 pub fn probe(entry: &Entry, env: &Env) -> Result<PathBuf, Missing> {
     match entry.need {
         Need::Vectors => vectors(env),
+        Need::Seeds => seeds(env),
         Need::Client(name) => client(env, name),
         Need::Program(name) => program(env, name, entry.debian),
         Need::NetNamespace => net_namespace(),
@@ -113,6 +114,26 @@ fn vectors(env: &Env) -> Result<PathBuf, Missing> {
             format!("git clone {VECTORS_REPO} {}", dir.display()),
             format!("git -C {} checkout {VECTORS_COMMIT}", dir.display()),
             "or put the clone anywhere as DIR/vectors/atproto-interop-tests and set STREAMCHECK_SHARED=DIR".to_owned(),
+        ],
+    })
+}
+
+fn seeds(env: &Env) -> Result<PathBuf, Missing> {
+    let dir = env.shared_dir().join("seeds");
+    let any_seed = std::fs::read_dir(&dir).is_ok_and(|mut entries| {
+        entries.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "txt")))
+    });
+    if any_seed {
+        return Ok(dir);
+    }
+    let whence = match &env.shared {
+        Some(_) => "from STREAMCHECK_SHARED",
+        None => "STREAMCHECK_SHARED is not set, so ../shared beside the checkout",
+    };
+    Err(Missing {
+        reason: format!("no seed documents in {} ({whence})", dir.display()),
+        remedy: vec![
+            "set STREAMCHECK_SHARED=DIR, where DIR/seeds holds the seed documents".to_owned(),
         ],
     })
 }

@@ -15,6 +15,12 @@ pub fn vectors() -> PathBuf {
     require(Need::Vectors)
 }
 
+/// The folder of the five seed documents.
+#[track_caller]
+pub fn seeds() -> PathBuf {
+    require(Need::Seeds)
+}
+
 /// The folder of the installed real client `name` (`*/tests/clients/NAME`).
 #[track_caller]
 pub fn client(name: &'static str) -> PathBuf {

@@ -1,7 +1,6 @@
 //! The transcription held to the seed's own text (read in place from `../shared/seeds/`), and the validator's verdicts on good and broken answers.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
@@ -11,9 +10,7 @@ use crate::transcript::{Observed, Transcript};
 use crate::verdict::Finding;
 
 fn seed() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/seeds")
-        .join(Api::Pulse.seed_file());
+    let path = testenv::seeds().join(Api::Pulse.seed_file());
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
