@@ -208,61 +208,87 @@ impl EventShapes {
 fixed_property!(OutdatedCursor, meta::OUTDATED_CURSOR);
 
 impl OutdatedCursor {
-    /// The first two frames after `cursor=1`.
-    async fn first_two(atproto: &Atproto) -> Result<Vec<Frame>, String> {
-        let mut subscription = atproto.subscribe(Some(1)).await?;
-        let mut frames = Vec::new();
-        while frames.len() < 2 {
-            match subscription.next(PROMPT).await {
-                Received::Frame(Ok(frame)) => frames.push(frame),
-                Received::Frame(Err(e)) => return Err(format!("an undecodable frame: {e}")),
-                _ => break,
-            }
-        }
-        Ok(frames)
-    }
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let atproto = Atproto::new(&ctx);
-        let mut frames = Self::first_two(&atproto).await?;
-        // Nothing to see yet: an empty target (FutureCursor), or nothing trimmed.
-        let nothing_trimmed = |frames: &[Frame]| {
-            frames
-                .first()
-                .is_none_or(|f| f.header.op == -1 || seq(f).is_some_and(|s| s <= 2))
-        };
+        let mut frames = first_two(&atproto, crate::client::atproto::SUBSCRIBE_REPOS).await?;
         if nothing_trimmed(&frames) && ctx.target.is_reference() {
             // Write past the reference server's replay window (256 frames when embedded), then look again.
             let session = atproto.account(0).await?;
             for n in 0..300 {
                 atproto.post_record(&session, &format!("o{n}")).await?;
             }
-            frames = Self::first_two(&atproto).await?;
+            frames = first_two(&atproto, crate::client::atproto::SUBSCRIBE_REPOS).await?;
         }
-        let mut findings = Vec::new();
-        match frames.first() {
-            None => findings.push(Finding::new("missing", "cursor=1 got no frame")),
-            Some(first) if first.header.t.as_deref() == Some("#info") => {
-                let name = first.body.get("name").and_then(Value::as_str);
-                if name != Some("OutdatedCursor") {
-                    findings.push(Finding::new("info", format!("#info named {name:?}, not OutdatedCursor")));
-                }
-                if frames.get(1).and_then(seq).is_none() {
-                    findings.push(Finding::new("missing", "no frame with a seq after #info OutdatedCursor"));
-                }
-            }
-            Some(first) => match seq(first) {
-                Some(s) if s > 2 => findings.push(
-                    Finding::new("no-outdated-cursor", format!("cursor=1 started at seq {s} without #info OutdatedCursor: frames 2..{s} are gone silently"))
-                        .with_evidence(json!({"first_seq": s})),
-                ),
-                _ => findings.push(
-                    Finding::new("untested", "nothing before the replay window was trimmed, so OutdatedCursor could not be provoked").informational(),
-                ),
-            },
-        }
+        let findings = outdated_cursor_findings(&frames, false);
         atproto.done(findings)
     }
+}
+
+/// The first two frames after `cursor=1` on `endpoint` (the repos or the label stream).
+pub(super) async fn first_two(atproto: &Atproto, endpoint: &str) -> Result<Vec<Frame>, String> {
+    let mut subscription = atproto.subscribe_to(endpoint, Some(1)).await?;
+    let mut frames = Vec::new();
+    while frames.len() < 2 {
+        match subscription.next(PROMPT).await {
+            Received::Frame(Ok(frame)) => frames.push(frame),
+            Received::Frame(Err(e)) => return Err(format!("an undecodable frame: {e}")),
+            _ => break,
+        }
+    }
+    Ok(frames)
+}
+
+/// Nothing to see yet after `cursor=1`: an empty target (FutureCursor), or nothing trimmed.
+pub(super) fn nothing_trimmed(frames: &[Frame]) -> bool {
+    frames
+        .first()
+        .is_none_or(|f| f.header.op == -1 || seq(f).is_some_and(|s| s <= 2))
+}
+
+/// What the frames after `cursor=1` say: a stream that trimmed what the
+/// cursor asks for must send `#info OutdatedCursor` before it replays.
+pub(super) fn outdated_cursor_findings(frames: &[Frame], labels: bool) -> Vec<Finding> {
+    let (next, items, window) = if labels {
+        (
+            "#labels frame",
+            "labels",
+            "the label stream's replay window",
+        )
+    } else {
+        ("frame with a seq", "frames", "the replay window")
+    };
+    let mut findings = Vec::new();
+    match frames.first() {
+        None => findings.push(Finding::new("missing", "cursor=1 got no frame")),
+        Some(first) if first.header.t.as_deref() == Some("#info") => {
+            let name = first.body.get("name").and_then(Value::as_str);
+            if name != Some("OutdatedCursor") {
+                let message = format!("#info named {name:?}, not OutdatedCursor");
+                findings.push(Finding::new("info", message));
+            }
+            if frames.get(1).and_then(seq).is_none() {
+                let message = format!("no {next} after #info OutdatedCursor");
+                findings.push(Finding::new("missing", message));
+            }
+        }
+        Some(first) => match seq(first) {
+            Some(s) if s > 2 => findings.push(
+                Finding::new(
+                    "no-outdated-cursor",
+                    format!("cursor=1 started at seq {s} without #info OutdatedCursor: {items} 2..{s} are gone silently"),
+                )
+                .with_evidence(json!({"first_seq": s})),
+            ),
+            _ => findings.push(
+                Finding::new(
+                    "untested",
+                    format!("nothing before {window} was trimmed, so OutdatedCursor could not be provoked"),
+                )
+                .informational(),
+            ),
+        },
+    }
+    findings
 }
 
 // The driver writes through the API itself.
