@@ -51,8 +51,32 @@ pub const RULES: Rules = &[
     ("stream", Kind::Opaque("stream")),
 ];
 
+/// Runs the script: the exchanges listed at the top of the module, in that order.
 pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError> {
     let tag = session.tag.clone();
+    let node_id = node_id(session).await?;
+    let token = authenticate(session, ctx).await?;
+    let first_lamport = publish_two(session, &token, &tag).await?;
+    let mine = format!("FROM '{tag}'");
+    query_events(session, &token, &mine, &node_id).await?;
+    subscribe(session, &token, &tag, &mine).await?;
+    subscribe_monotonic(session, ctx, &token, &tag, &mine, first_lamport).await?;
+    if ctx.target.is_reference() {
+        session
+            .exchange(
+                "offsets-replicated",
+                "GET events/offsets with another node's stream present and two more of its events announced.",
+                Request::get("/api/v2/events/offsets").bearer(&token),
+                Framing::Whole,
+            )
+            .await?;
+    }
+    refuse_errors(session, &token, &mine).await
+}
+
+/// `node-id`. Returns the node id, which from here on reads `<node>` in
+/// the snapshots when the answer looks like one.
+async fn node_id(session: &mut Session) -> Result<String, ScriptError> {
     let node = session
         .exchange(
             "node-id",
@@ -65,8 +89,12 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
     if node.status == 200 && !node_id.is_empty() && !node_id.contains(char::is_whitespace) {
         session.literals.push((node_id.clone(), "node".to_owned()));
     }
+    Ok(node_id)
+}
 
-    let manifest = |app: &str| actyx::manifest(app, "harness snapshot");
+/// `auth`. Returns the token, or `missing` so that a broken answer shows in
+/// the requests that carry it.
+async fn authenticate(session: &mut Session, ctx: &Context) -> Result<String, ScriptError> {
     let auth = session
         .exchange(
             "auth",
@@ -76,15 +104,15 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         )
         .await?;
     let answer = auth.json().unwrap_or(Value::Null);
-    let token = actyx::token(auth.status, &answer)
+    Ok(actyx::token(auth.status, &answer)
         .unwrap_or("missing")
-        .to_owned();
-    let post = |path: &str, body: Value| {
-        Request::post(actyx::events(path), body)
-            .bearer(&token)
-            .header("accept", NDJSON)
-    };
+        .to_owned())
+}
 
+/// `publish` of the run's first two events, then `offsets`. Returns the
+/// first event's lamport, which the foreign event takes to sort before the
+/// fourth.
+async fn publish_two(session: &mut Session, token: &str, tag: &str) -> Result<u64, ScriptError> {
     let published = session
         .exchange(
             "publish",
@@ -96,7 +124,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
                     {"tags": [tag], "payload": {"n": 2, "item": "pen"}},
                 ]}),
             )
-            .bearer(&token),
+            .bearer(token),
             Framing::Whole,
         )
         .await?
@@ -107,18 +135,27 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         .exchange(
             "offsets",
             "GET events/offsets.",
-            Request::get("/api/v2/events/offsets").bearer(&token),
+            Request::get("/api/v2/events/offsets").bearer(token),
             Framing::Whole,
         )
         .await?;
+    Ok(first_lamport)
+}
 
-    let mine = format!("FROM '{tag}'");
+/// `query` and `query-upper-bound-beyond`: the run's events, and a bound
+/// the node has not reached.
+async fn query_events(
+    session: &mut Session,
+    token: &str,
+    mine: &str,
+    node_id: &str,
+) -> Result<(), ScriptError> {
     // One line more than the server should send, so that the end of the body shows.
     session
         .exchange(
             "query",
             "POST events/query FROM the run's tag, ascending: the two events, the offsets line, the end.",
-            post("query", json!({"query": mine, "order": "asc"})),
+            post(token, "query", json!({"query": mine, "order": "asc"})),
             Framing::Lines(4),
         )
         .await?;
@@ -127,17 +164,28 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
             "query-upper-bound-beyond",
             "POST events/query with an upperBound beyond the node's present: a diagnostic line, the end.",
             post(
+                token,
                 "query",
                 json!({"query": mine, "order": "asc", "upperBound": {format!("{node_id}-0"): 1_000_000_000}}),
             ),
             Framing::Lines(2),
         )
         .await?;
+    Ok(())
+}
 
-    let subscribe = post("subscribe", json!({ "query": mine }));
+/// `subscribe`: the two events and the offsets line, then a third published
+/// while the subscription is open.
+async fn subscribe(
+    session: &mut Session,
+    token: &str,
+    tag: &str,
+    mine: &str,
+) -> Result<(), ScriptError> {
+    let subscribe = post(token, "subscribe", json!({ "query": mine }));
     let mut open = session.open(&subscribe, Framing::Lines(3)).await?;
     open.read().await;
-    publish(session, &token, &tag, 3).await?;
+    publish(session, token, tag, 3).await?;
     more(&mut open.response.framing, 4);
     open.read().await;
     session.keep(
@@ -146,21 +194,35 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         subscribe,
         open.response,
     );
+    Ok(())
+}
 
+/// `subscribe-monotonic`: the three events, a fourth published live, and on
+/// a reference server a foreign event that makes the subscription travel
+/// back in time.
+async fn subscribe_monotonic(
+    session: &mut Session,
+    ctx: &Context,
+    token: &str,
+    tag: &str,
+    mine: &str,
+    first_lamport: u64,
+) -> Result<(), ScriptError> {
     let monotonic = post(
+        token,
         "subscribe_monotonic",
         json!({"session": "snapshot", "query": mine, "lowerBound": {}}),
     );
     let mut open = session.open(&monotonic, Framing::Lines(4)).await?;
     open.read().await;
-    publish(session, &token, &tag, 4).await?;
+    publish(session, token, tag, 4).await?;
     more(&mut open.response.framing, 5);
     open.read().await;
     if ctx.target.is_reference() {
         // An event of another node with the first event's lamport sorts
         // before the fourth (ties go by stream id), so the subscription
         // must travel back in time and end.
-        replicate(session, ctx, &foreign_stream(&tag), &tag, first_lamport).await?;
+        replicate(session, ctx, &foreign_stream(tag), tag, first_lamport).await?;
         more(&mut open.response.framing, 7);
         open.read().await;
     }
@@ -170,19 +232,14 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         monotonic,
         open.response,
     );
-    if ctx.target.is_reference() {
-        session
-            .exchange(
-                "offsets-replicated",
-                "GET events/offsets with another node's stream present and two more of its events announced.",
-                Request::get("/api/v2/events/offsets").bearer(&token),
-                Framing::Whole,
-            )
-            .await?;
-    }
+    Ok(())
+}
 
+/// The `error-*` exchanges: auth, headers, AQL, a missing session, a wrong
+/// method and an unknown path.
+async fn refuse_errors(session: &mut Session, token: &str, mine: &str) -> Result<(), ScriptError> {
     let mut plain = Request::new(Method::POST, "/api/v2/events/query")
-        .bearer(&token)
+        .bearer(token)
         .header("content-type", "text/plain");
     plain.body = Some(json!({"query": mine, "order": "asc"}));
     let errors = [
@@ -208,7 +265,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
                 "/api/v2/events/query",
                 json!({"query": mine, "order": "asc"}),
             )
-            .bearer(&token)
+            .bearer(token)
             .header("accept", "text/html"),
         ),
         (
@@ -220,6 +277,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
             "error-bad-aql",
             "POST events/query with AQL that does not parse (a dangling &).",
             post(
+                token,
                 "query",
                 json!({"query": format!("{mine} &"), "order": "asc"}),
             ),
@@ -227,17 +285,17 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         (
             "error-monotonic-no-session",
             "POST events/subscribe_monotonic without session, which it needs.",
-            post("subscribe_monotonic", json!({ "query": mine })),
+            post(token, "subscribe_monotonic", json!({ "query": mine })),
         ),
         (
             "error-wrong-method",
             "GET events/publish.",
-            Request::get("/api/v2/events/publish").bearer(&token),
+            Request::get("/api/v2/events/publish").bearer(token),
         ),
         (
             "error-unknown-path",
             "GET a path the Events API does not have.",
-            Request::get("/api/v2/events/unknown").bearer(&token),
+            Request::get("/api/v2/events/unknown").bearer(token),
         ),
     ];
     // A server that wrongly accepts one of these answers a feed: read it
@@ -248,6 +306,18 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
             .await?;
     }
     Ok(())
+}
+
+/// The manifest of the app `app` that `POST /api/v2/auth` takes.
+fn manifest(app: &str) -> Value {
+    actyx::manifest(app, "harness snapshot")
+}
+
+/// `POST events/{path}` with `token`, accepting the NDJSON feed it answers.
+fn post(token: &str, path: &str, body: Value) -> Request {
+    Request::post(actyx::events(path), body)
+        .bearer(token)
+        .header("accept", NDJSON)
 }
 
 /// Lets an open feed read on until it holds `lines` lines (an error answer stays whole).

@@ -59,8 +59,11 @@ pub const RULES: Rules = &[
     ("serviceEndpoint", Kind::Opaque("endpoint")),
 ];
 
+/// `com.atproto.sync.getLatestCommit`, asked of the account and in two errors.
+const LATEST_COMMIT: &str = "/xrpc/com.atproto.sync.getLatestCommit";
+
+/// Runs the script: the exchanges listed at the top of the module, in that order.
 pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError> {
-    let tag = session.tag.clone();
     session
         .exchange(
             "describe-server",
@@ -74,6 +77,57 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
     // account's first frame, so the script learns its seq on any target.
     let repos = atproto::xrpc(atproto::SUBSCRIBE_REPOS);
     let mut watch = connect(&session.base, &repos).await?;
+    let account = create_account(session).await?;
+    let last_rev = write_records(session, &account).await?;
+    let beta_cid = read_records(session, &account).await?;
+    let seen = ours(&mut watch, &account.did, &last_rev).await?;
+    let _ = watch.close(None).await;
+
+    refuse_errors(session, &account, &repos).await?;
+    replay_firehose(session, &repos, &seen).await?;
+    // Labels are made by a labeler, which only the reference server's control API drives.
+    if ctx.target.is_reference() {
+        labels(session, ctx, &account.did, beta_cid).await?;
+    }
+    Ok(())
+}
+
+/// The account the script made, and what its requests need of it.
+struct Account {
+    did: String,
+    /// The access token of the account's session.
+    access: String,
+}
+
+impl Account {
+    /// `POST` of the repo method `method` (`createRecord`, ...) as the account.
+    fn write(&self, method: &str, body: Value) -> Request {
+        xrpc(&format!("com.atproto.repo.{method}"), body).bearer(&self.access)
+    }
+
+    /// The body naming the record `rkey` of the account's collection, with
+    /// a record of `text` when there is one (a delete has none).
+    fn at(&self, rkey: &str, text: Option<&str>) -> Value {
+        let mut body = json!({"repo": self.did, "collection": COLLECTION, "rkey": rkey});
+        if let Some(text) = text {
+            body["record"] = record(text);
+        }
+        body
+    }
+
+    /// `getRecord` of the account's collection, waiting for its `rkey` parameter.
+    fn records(&self) -> String {
+        format!(
+            "/xrpc/com.atproto.repo.getRecord?repo={}&collection={COLLECTION}",
+            self.did
+        )
+    }
+}
+
+/// `create-account` and `error-handle-taken`: the script's own account, then
+/// the same handle again.
+async fn create_account(session: &mut Session) -> Result<Account, ScriptError> {
+    let tag = session.tag.clone();
     let account = atproto::account(&tag, &format!("pw-{tag}"));
     let created = session
         .exchange(
@@ -103,17 +157,13 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
             Framing::Whole,
         )
         .await?;
+    Ok(Account { did, access })
+}
 
-    let write = |method: &str, body: Value| {
-        xrpc(&format!("com.atproto.repo.{method}"), body).bearer(&access)
-    };
-    let at = |rkey: &str, text: Option<&str>| {
-        let mut body = json!({"repo": did, "collection": COLLECTION, "rkey": rkey});
-        if let Some(text) = text {
-            body["record"] = record(text);
-        }
-        body
-    };
+/// `create-record`, `put-record`, `apply-writes` and `delete-record`: one
+/// commit of each kind. Returns the rev of the last commit, the delete's,
+/// which is the script's last frame on the firehose.
+async fn write_records(session: &mut Session, account: &Account) -> Result<String, ScriptError> {
     let op = |kind: &str, rkey: &str| {
         let mut op = json!({"$type": format!("com.atproto.repo.applyWrites#{kind}"), "collection": COLLECTION, "rkey": rkey});
         if kind != "delete" {
@@ -130,17 +180,17 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         (
             "create-record",
             "createRecord of alpha under its own rkey: a commit with one create.",
-            write("createRecord", at("alpha", Some("first text"))),
+            account.write("createRecord", account.at("alpha", Some("first text"))),
         ),
         (
             "put-record",
             "putRecord of alpha with other text: a commit with one update.",
-            write("putRecord", at("alpha", Some("second text"))),
+            account.write("putRecord", account.at("alpha", Some("second text"))),
         ),
         (
             "apply-writes",
             "applyWrites creating beta and delta and deleting alpha: one commit, three ops.",
-            write("applyWrites", json!({"repo": did, "writes": ops})),
+            account.write("applyWrites", json!({"repo": account.did, "writes": ops})),
         ),
     ];
     for (name, about, request) in writes {
@@ -152,47 +202,57 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
     // above the unchanged leaf of beta and delta, and its delete brings that
     // leaf back, so both commits carry a node only the proof asks for.
     session
-        .setup_json(write("putRecord", at("gamma", Some("gamma"))))
+        .setup_json(account.write("putRecord", account.at("gamma", Some("gamma"))))
         .await?;
     let deleted = session
         .exchange(
             "delete-record",
             "deleteRecord of gamma, the one key above the leaf: the tree shrinks back to it.",
-            write("deleteRecord", at("gamma", None)),
+            account.write("deleteRecord", account.at("gamma", None)),
             Framing::Whole,
         )
         .await?;
-    let last_rev = deleted.json().unwrap_or_default()["commit"]["rev"]
+    Ok(deleted.json().unwrap_or_default()["commit"]["rev"]
         .as_str()
         .unwrap_or_default()
-        .to_owned();
-    let records = format!("/xrpc/com.atproto.repo.getRecord?repo={did}&collection={COLLECTION}");
+        .to_owned())
+}
+
+/// `get-record` and `get-latest-commit`. Returns beta's CID, which the label
+/// on beta names.
+async fn read_records(session: &mut Session, account: &Account) -> Result<Value, ScriptError> {
     let beta = session
         .exchange(
             "get-record",
             "getRecord of beta: its URI, CID and value.",
-            Request::get(format!("{records}&rkey=beta")),
+            Request::get(format!("{}&rkey=beta", account.records())),
             Framing::Whole,
         )
         .await?;
     let beta_cid = beta.json().unwrap_or_default()["cid"].clone();
-    let latest = "/xrpc/com.atproto.sync.getLatestCommit";
     session
         .exchange(
             "get-latest-commit",
             "getLatestCommit of the account: the commit of the delete.",
-            Request::get(format!("{latest}?did={did}")),
+            Request::get(format!("{LATEST_COMMIT}?did={}", account.did)),
             Framing::Whole,
         )
         .await?;
-    let seen = ours(&mut watch, &did, &last_rev).await?;
-    let _ = watch.close(None).await;
+    Ok(beta_cid)
+}
 
-    let mut wrong = at("epsilon", Some("epsilon"));
+/// The `error-*` exchanges after the writes: auth, record, repo and XRPC
+/// errors, and a cursor refused before any upgrade.
+async fn refuse_errors(
+    session: &mut Session,
+    account: &Account,
+    repos: &str,
+) -> Result<(), ScriptError> {
+    let mut wrong = account.at("epsilon", Some("epsilon"));
     wrong["record"]["$type"] = json!("com.example.harness.other");
     let epsilon = xrpc(
         "com.atproto.repo.createRecord",
-        at("epsilon", Some("epsilon")),
+        account.at("epsilon", Some("epsilon")),
     );
     let errors = [
         (
@@ -208,27 +268,29 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         (
             "error-wrong-type",
             "createRecord of a record whose $type is another collection.",
-            write("createRecord", wrong),
+            account.write("createRecord", wrong),
         ),
         (
             "error-record-exists",
             "createRecord of beta, which exists.",
-            write("createRecord", at("beta", Some("beta"))),
+            account.write("createRecord", account.at("beta", Some("beta"))),
         ),
         (
             "error-record-not-found",
             "getRecord of alpha, which applyWrites deleted.",
-            Request::get(format!("{records}&rkey=alpha")),
+            Request::get(format!("{}&rkey=alpha", account.records())),
         ),
         (
             "error-repo-not-found",
             "getLatestCommit of a DID the server does not host.",
-            Request::get(format!("{latest}?did=did:plc:aaaaaaaaaaaaaaaaaaaaaaaa")),
+            Request::get(format!(
+                "{LATEST_COMMIT}?did=did:plc:aaaaaaaaaaaaaaaaaaaaaaaa"
+            )),
         ),
         (
             "error-missing-param",
             "getLatestCommit without its did parameter.",
-            Request::get(latest),
+            Request::get(LATEST_COMMIT),
         ),
         (
             "error-unknown-method",
@@ -246,7 +308,16 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
             .exchange(name, about, request, Framing::Whole)
             .await?;
     }
+    Ok(())
+}
 
+/// `firehose-replay`, `firehose-resume` and `firehose-future-cursor`:
+/// `subscribeRepos` from cursors placed around the script's own frames.
+async fn replay_firehose(
+    session: &mut Session,
+    repos: &str,
+    seen: &Seen,
+) -> Result<(), ScriptError> {
     session
         .websocket(
             "firehose-replay",
@@ -271,25 +342,33 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
             2,
         )
         .await?;
+    Ok(())
+}
 
-    // Labels are made by a labeler, which only the reference server's control API drives.
-    if ctx.target.is_reference() {
-        let label = json!({"uri": format!("at://{did}/{COLLECTION}/beta"), "cid": beta_cid, "val": "snapshot"});
-        let made = session
-            .setup_json(
-                Request::post("/_control/atproto/labels", label).bearer(ctx.target.control_token()),
-            )
-            .await?;
-        let seq = made["seq"].as_u64().unwrap_or_default();
-        session
-            .websocket(
-                "labels",
-                "subscribeLabels from the seq before a label on beta: one #labels frame with the signed label.",
-                &format!("/xrpc/com.atproto.label.subscribeLabels?cursor={}", seq.saturating_sub(1)),
-                1,
-            )
-            .await?;
-    }
+/// `labels`: a label on beta made through the control API, then
+/// `subscribeLabels` from the seq before it.
+async fn labels(
+    session: &mut Session,
+    ctx: &Context,
+    did: &str,
+    beta_cid: Value,
+) -> Result<(), ScriptError> {
+    let label =
+        json!({"uri": format!("at://{did}/{COLLECTION}/beta"), "cid": beta_cid, "val": "snapshot"});
+    let made = session
+        .setup_json(
+            Request::post("/_control/atproto/labels", label).bearer(ctx.target.control_token()),
+        )
+        .await?;
+    let seq = made["seq"].as_u64().unwrap_or_default();
+    session
+        .websocket(
+            "labels",
+            "subscribeLabels from the seq before a label on beta: one #labels frame with the signed label.",
+            &format!("/xrpc/com.atproto.label.subscribeLabels?cursor={}", seq.saturating_sub(1)),
+            1,
+        )
+        .await?;
     Ok(())
 }
 

@@ -47,6 +47,7 @@ pub const RULES: Rules = &[
 /// A secret no database has.
 const WRONG_SECRET: &str = "fauna_snapshot_wrong_secret";
 
+/// Runs the script: the exchanges listed at the top of the module, in that order.
 pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError> {
     let secret = ctx.credentials.fauna_secret.clone();
     let orders = format!("Orders_{}", session.tag);
@@ -56,12 +57,38 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         &format!("Collection.create({{ name: {} }})", json!(orders)),
     )
     .await?;
+    let source = event_source(session, &secret, &orders).await?;
+    let add = stream_live(session, &secret, &orders, &source).await?;
+    resume_stream(session, &secret, &source, &add).await?;
+    page_feed(session, &secret, &source).await?;
+    refuse_errors(session, &secret, &source, &add).await?;
+    start_too_old(session, &secret).await
+}
 
+/// The event source the script follows: its token and when it was made.
+struct Source {
+    token: String,
+    txn_ts: u64,
+}
+
+/// The `add` event of the live stream, where the resumes start.
+struct Add {
+    cursor: String,
+    txn_ts: u64,
+}
+
+/// `query-event-source`: the set of the collection's documents whose
+/// `status` is `"in"`, as an event source.
+async fn event_source(
+    session: &mut Session,
+    secret: &str,
+    orders: &str,
+) -> Result<Source, ScriptError> {
     let source = session
         .exchange(
             "query-event-source",
             "POST /query/1 making an event source: the documents of the collection whose status is \"in\".",
-            query(&secret, &format!("{orders}.where(.status == \"in\").eventSource()")),
+            query(secret, &format!("{orders}.where(.status == \"in\").eventSource()")),
             Framing::Whole,
         )
         .await?
@@ -70,13 +97,23 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
     let token = fauna::stream_token(&source["data"])
         .unwrap_or("missing")
         .to_owned();
-    let token_ts = source["txn_ts"].as_u64().unwrap_or(0);
+    let txn_ts = source["txn_ts"].as_u64().unwrap_or(0);
+    Ok(Source { token, txn_ts })
+}
 
+/// `query-create-document` and `stream-live`: a document that enters the
+/// set, changes inside it and leaves it, while the stream is open.
+async fn stream_live(
+    session: &mut Session,
+    secret: &str,
+    orders: &str,
+    source: &Source,
+) -> Result<Add, ScriptError> {
     // The stream is open and its status event read before the first write,
     // so the events below are live ones, not a replay. The writes follow
     // each other at once: the embedded server sends a status event after
     // half a second of silence, which would otherwise land between them.
-    let live = Request::post(fauna::STREAM, fauna::stream(&token, None)).bearer(&secret);
+    let live = stream(secret, fauna::stream(&source.token, None));
     let mut open = session.open(&live, Framing::Lines(1)).await?;
     open.read().await;
     let created = session
@@ -84,7 +121,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
             "query-create-document",
             "POST /query/1 creating a document that enters the set (sent while the stream is open).",
             query(
-                &secret,
+                secret,
                 &format!("{orders}.create({{ status: \"in\", item: \"book\", quantity: 1 }})"),
             ),
             Framing::Whole,
@@ -94,15 +131,10 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         .unwrap_or(Value::Null);
     let id = json!(text(&created["data"]["@doc"]["id"]));
     let doc = format!("{orders}.byId({id})!");
+    fql(session, secret, &format!("{doc}.update({{ quantity: 2 }})")).await?;
     fql(
         session,
-        &secret,
-        &format!("{doc}.update({{ quantity: 2 }})"),
-    )
-    .await?;
-    fql(
-        session,
-        &secret,
+        secret,
         &format!("{doc}.update({{ status: \"out\" }})"),
     )
     .await?;
@@ -122,15 +154,25 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         .find(|e| e["type"] == "add")
         .cloned()
         .unwrap_or(Value::Null);
-    let add_cursor = text(&add["cursor"]);
-    let add_ts = add["txn_ts"].as_u64().unwrap_or(0);
+    Ok(Add {
+        cursor: text(&add["cursor"]),
+        txn_ts: add["txn_ts"].as_u64().unwrap_or(0),
+    })
+}
 
-    let stream = |body: Value| Request::post(fauna::STREAM, body).bearer(&secret);
+/// `stream-resumed` and `stream-start-ts`: the stream again, from the `add`
+/// event by its cursor and by its time.
+async fn resume_stream(
+    session: &mut Session,
+    secret: &str,
+    source: &Source,
+    add: &Add,
+) -> Result<(), ScriptError> {
     session
         .exchange(
             "stream-resumed",
             "The stream resumed from the add event's cursor: status, then the update and the remove after it.",
-            stream(fauna::stream(&token, Some(&add_cursor))),
+            stream(secret, fauna::stream(&source.token, Some(&add.cursor))),
             Framing::Lines(3),
         )
         .await?;
@@ -138,17 +180,25 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         .exchange(
             "stream-start-ts",
             "The stream from start_ts = the add event's txn_ts: status, then the update and the remove after it.",
-            stream(json!({ "token": token, "start_ts": add_ts })),
+            stream(secret, json!({ "token": source.token, "start_ts": add.txn_ts })),
             Framing::Lines(3),
         )
         .await?;
+    Ok(())
+}
 
-    let feed = |body: Value| Request::post("/feed/1", body).bearer(&secret);
+/// `feed-first-page` and `feed-last-page`: the same events as a feed, two a page.
+async fn page_feed(
+    session: &mut Session,
+    secret: &str,
+    source: &Source,
+) -> Result<(), ScriptError> {
+    let token = &source.token;
     let first = session
         .exchange(
             "feed-first-page",
             "POST /feed/1 with page_size 2: the add and the update, and has_next.",
-            feed(json!({ "token": token, "page_size": 2 })),
+            feed(secret, json!({ "token": token, "page_size": 2 })),
             Framing::Whole,
         )
         .await?
@@ -158,94 +208,130 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         .exchange(
             "feed-last-page",
             "The next page, from the first page's cursor: the remove, and no has_next.",
-            feed(json!({ "token": token, "cursor": text(&first["cursor"]), "page_size": 2 })),
+            feed(
+                secret,
+                json!({ "token": token, "cursor": text(&first["cursor"]), "page_size": 2 }),
+            ),
             Framing::Whole,
         )
         .await?;
+    Ok(())
+}
 
-    let no_secret = |path: &str, body: Value| Request::post(path, body);
+/// The `error-*` exchanges that need no setup of their own: secrets,
+/// tokens, cursors, start times and page sizes the server must refuse.
+async fn refuse_errors(
+    session: &mut Session,
+    secret: &str,
+    source: &Source,
+    add: &Add,
+) -> Result<(), ScriptError> {
+    let token = &source.token;
     let errors = [
         (
             "error-query-no-secret",
             "POST /query/1 without an Authorization header.",
-            no_secret(fauna::QUERY, fauna::query("Collection.all()")),
+            Request::post(fauna::QUERY, fauna::query("Collection.all()")),
             Framing::Whole,
         ),
         (
             "error-stream-no-secret",
             "POST /stream/1 without an Authorization header.",
-            no_secret(fauna::STREAM, fauna::stream(&token, None)),
+            Request::post(fauna::STREAM, fauna::stream(token, None)),
             Framing::Lines(1),
         ),
         (
             "error-stream-wrong-secret",
             "POST /stream/1 with a secret no database has.",
-            Request::post(fauna::STREAM, fauna::stream(&token, None)).bearer(WRONG_SECRET),
+            stream(WRONG_SECRET, fauna::stream(token, None)),
             Framing::Lines(1),
         ),
         (
             "error-invalid-token",
             "POST /stream/1 with a token that is not one.",
-            stream(json!({ "token": "not-a-token" })),
+            stream(secret, json!({ "token": "not-a-token" })),
             Framing::Lines(1),
         ),
         (
             "error-invalid-cursor",
             "POST /stream/1 with a cursor that is not one.",
-            stream(json!({ "token": token, "cursor": "not-a-cursor" })),
+            stream(secret, json!({ "token": token, "cursor": "not-a-cursor" })),
             Framing::Lines(1),
         ),
         (
             "error-start-ts-with-cursor",
             "POST /stream/1 with both start_ts and cursor.",
-            stream(json!({ "token": token, "cursor": add_cursor, "start_ts": add_ts })),
+            stream(
+                secret,
+                json!({ "token": token, "cursor": add.cursor, "start_ts": add.txn_ts }),
+            ),
             Framing::Lines(1),
         ),
         (
             "error-start-ts-before-token",
             "POST /stream/1 with a start_ts one second before the token was made.",
-            stream(json!({ "token": token, "start_ts": token_ts.saturating_sub(1_000_000) })),
+            stream(
+                secret,
+                json!({ "token": token, "start_ts": source.txn_ts.saturating_sub(1_000_000) }),
+            ),
             Framing::Lines(1),
         ),
         (
             "error-feed-page-size",
             "POST /feed/1 with page_size 0.",
-            feed(json!({ "token": token, "page_size": 0 })),
+            feed(secret, json!({ "token": token, "page_size": 0 })),
             Framing::Whole,
         ),
     ];
     for (step, about, request, framing) in errors {
         session.exchange(step, about, request, framing).await?;
     }
+    Ok(())
+}
 
+/// `error-event-start-too-old`: a stream from before the history window.
+async fn start_too_old(session: &mut Session, secret: &str) -> Result<(), ScriptError> {
     // A collection that keeps no history: a stream from its token's time is
     // too old once a write has moved time on, and gets an error event.
     let brief = format!("Brief_{}", session.tag);
     fql(
         session,
-        &secret,
+        secret,
         &format!(
             "Collection.create({{ name: {}, history_days: 0 }})",
             json!(brief)
         ),
     )
     .await?;
-    let brief_source = fql(session, &secret, &format!("{brief}.all().eventSource()")).await?;
-    fql(session, &secret, &format!("{brief}.create({{ n: 1 }})")).await?;
+    let brief_source = fql(session, secret, &format!("{brief}.all().eventSource()")).await?;
+    fql(session, secret, &format!("{brief}.create({{ n: 1 }})")).await?;
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     session
         .exchange(
             "error-event-start-too-old",
             "POST /stream/1 on a collection with history_days 0, from its token's time: \
              the invalid_stream_start_time error event, then the end of the stream.",
-            stream(json!({
-                "token": text(&brief_source["data"]["@stream"]),
-                "start_ts": brief_source["txn_ts"],
-            })),
+            stream(
+                secret,
+                json!({
+                    "token": text(&brief_source["data"]["@stream"]),
+                    "start_ts": brief_source["txn_ts"],
+                }),
+            ),
             Framing::Lines(3),
         )
         .await?;
     Ok(())
+}
+
+/// `POST /stream/1` with `body`, as `secret`.
+fn stream(secret: &str, body: Value) -> Request {
+    Request::post(fauna::STREAM, body).bearer(secret)
+}
+
+/// `POST /feed/1` with `body`, as `secret`.
+fn feed(secret: &str, body: Value) -> Request {
+    Request::post("/feed/1", body).bearer(secret)
 }
 
 /// `POST /query/1` with FQL text, as the drivers send it.

@@ -33,40 +33,68 @@ pub const RULES: Rules = &[
     ("last-event-id", Kind::Opaque("cursor")),
 ];
 
+/// Runs the script: the exchanges listed at the top of the module, in that order.
 pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError> {
     ctx.needs_control_api(Api::Fibric)?;
     let key = ctx.credentials.fibric_keys[0].clone();
     let tenant = ctx.credentials.fibric_tenants[0].clone();
     let tag = session.tag.clone();
-    let envelope = |n: usize, event_type: &str| {
-        json!({
-            "tenant_id": tenant,
-            "event_id": format!("ev_{tag}_{n}"),
-            "event_type": event_type,
-            "source": tag,
-            "workspace_id": "ws_snapshot",
-            "correlation_id": format!("corr_{tag}"),
-            "payload": {"n": n, "amount": {"value": 1250, "currency": "EUR"}},
-            "entities": [format!("order:{n}")],
-        })
-    };
     append(
         session,
         ctx,
         vec![
-            envelope(1, "order.created"),
-            envelope(2, "order.refund.issued"),
-            envelope(3, "user.signup"),
+            envelope(&tenant, &tag, 1, "order.created"),
+            envelope(&tenant, &tag, 2, "order.refund.issued"),
+            envelope(&tenant, &tag, 3, "user.signup"),
         ],
     )
     .await?;
 
     let mine = format!("source={tag}");
+    let oldest = list_pages(session, &key, &mine).await?;
+    session
+        .exchange(
+            "stream-resumed",
+            "The stream resumed from the first envelope's cursor: the two envelopes after it.",
+            stream(format!("{mine}&cursor={}", encode(&oldest)), &key),
+            Framing::Sse(2),
+        )
+        .await?;
+    let fourth = envelope(&tenant, &tag, 4, "order.shipped");
+    stream_live(session, ctx, &key, &mine, fourth).await?;
+    session
+        .exchange(
+            "list-glob-filter",
+            "event_type=order.* matches one segment: order.created and order.shipped, not order.refund.issued.",
+            Request::get(format!("/v1/events?{mine}&event_type=order.*")).bearer(&key),
+            Framing::Whole,
+        )
+        .await?;
+    refuse_errors(session, &key, &mine, &oldest).await
+}
+
+/// The script's envelope `n` of `event_type`, with the run's tag as its source.
+fn envelope(tenant: &str, tag: &str, n: usize, event_type: &str) -> Value {
+    json!({
+        "tenant_id": tenant,
+        "event_id": format!("ev_{tag}_{n}"),
+        "event_type": event_type,
+        "source": tag,
+        "workspace_id": "ws_snapshot",
+        "correlation_id": format!("corr_{tag}"),
+        "payload": {"n": n, "amount": {"value": 1250, "currency": "EUR"}},
+        "entities": [format!("order:{n}")],
+    })
+}
+
+/// `list-first-page` and `list-last-page`: the list two a page. Returns the
+/// cursor of the first envelope, where the resumes start.
+async fn list_pages(session: &mut Session, key: &str, mine: &str) -> Result<String, ScriptError> {
     let first = session
         .exchange(
             "list-first-page",
             "GET /v1/events with a limit of 2 over the script's three envelopes: a full page.",
-            Request::get(format!("/v1/events?{mine}&limit=2")).bearer(&key),
+            Request::get(format!("/v1/events?{mine}&limit=2")).bearer(key),
             Framing::Whole,
         )
         .await?
@@ -88,29 +116,24 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
                 "/v1/events?{mine}&limit=2&cursor={}",
                 encode(&next)
             ))
-            .bearer(&key),
+            .bearer(key),
             Framing::Whole,
         )
         .await?;
-    session
-        .exchange(
-            "stream-resumed",
-            "The stream resumed from the first envelope's cursor: the two envelopes after it.",
-            Request::get(format!(
-                "/v1/events/stream?{mine}&cursor={}",
-                encode(&oldest)
-            ))
-            .bearer(&key)
-            .header("accept", "text/event-stream"),
-            Framing::Sse(2),
-        )
-        .await?;
+    Ok(oldest)
+}
 
-    let live = Request::get(format!("/v1/events/stream?{mine}"))
-        .bearer(&key)
-        .header("accept", "text/event-stream");
+/// `stream-live`: a stream opened at now, then `fourth` appended.
+async fn stream_live(
+    session: &mut Session,
+    ctx: &Context,
+    key: &str,
+    mine: &str,
+    fourth: Value,
+) -> Result<(), ScriptError> {
+    let live = stream(mine.to_owned(), key);
     let mut open = session.open(&live, Framing::Sse(1)).await?;
-    append(session, ctx, vec![envelope(4, "order.shipped")]).await?;
+    append(session, ctx, vec![fourth]).await?;
     open.read().await;
     session.keep(
         "stream-live",
@@ -118,20 +141,17 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         live,
         open.response,
     );
+    Ok(())
+}
 
-    session
-        .exchange(
-            "list-glob-filter",
-            "event_type=order.* matches one segment: order.created and order.shipped, not order.refund.issued.",
-            Request::get(format!("/v1/events?{mine}&event_type=order.*")).bearer(&key),
-            Framing::Whole,
-        )
-        .await?;
-    let stream = |query: String, key: &str| {
-        Request::get(format!("/v1/events/stream?{query}"))
-            .bearer(key)
-            .header("accept", "text/event-stream")
-    };
+/// The `error-*` exchanges: keys, cursors, a limit and a parameter the
+/// list and the stream must refuse.
+async fn refuse_errors(
+    session: &mut Session,
+    key: &str,
+    mine: &str,
+    oldest: &str,
+) -> Result<(), ScriptError> {
     let errors = [
         (
             "error-no-key",
@@ -141,30 +161,30 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         (
             "error-stream-wrong-key",
             "The stream with a key no tenant has.",
-            stream(mine.clone(), "sk_test_nobody"),
+            stream(mine.to_owned(), "sk_test_nobody"),
         ),
         (
             "error-malformed-cursor",
             "The stream with a cursor that is not one.",
-            stream(format!("{mine}&cursor=not-a-cursor"), &key),
+            stream(format!("{mine}&cursor=not-a-cursor"), key),
         ),
         (
             "error-cursor-other-filters",
             "A cursor issued under source=<run>, used with an event_type filter added.",
             stream(
-                format!("{mine}&event_type=order.created&cursor={}", encode(&oldest)),
-                &key,
+                format!("{mine}&event_type=order.created&cursor={}", encode(oldest)),
+                key,
             ),
         ),
         (
             "error-bad-limit",
             "The list with limit=0.",
-            Request::get(format!("/v1/events?{mine}&limit=0")).bearer(&key),
+            Request::get(format!("/v1/events?{mine}&limit=0")).bearer(key),
         ),
         (
             "error-unknown-parameter",
             "The list with a query parameter the API does not have.",
-            Request::get(format!("/v1/events?{mine}&colour=blue")).bearer(&key),
+            Request::get(format!("/v1/events?{mine}&colour=blue")).bearer(key),
         ),
     ];
     // A server that wrongly accepts a stream request answers a stream: read
@@ -180,6 +200,14 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
     Ok(())
 }
 
+/// `GET /v1/events/stream?{query}` with `key`, accepting SSE.
+fn stream(query: String, key: &str) -> Request {
+    Request::get(format!("/v1/events/stream?{query}"))
+        .bearer(key)
+        .header("accept", "text/event-stream")
+}
+
+/// Appends `envelopes` through the control API (setup).
 async fn append(
     session: &Session,
     ctx: &Context,

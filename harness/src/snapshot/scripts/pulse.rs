@@ -44,6 +44,7 @@ pub const RULES: Rules = &[
 /// a reference server notices at its next keep-alive (15 s by default).
 const RELEASE: Duration = Duration::from_secs(20);
 
+/// Runs the script: the exchanges listed at the top of the module, in that order.
 pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError> {
     ctx.needs_control_api(Api::Pulse)?;
     let key = ctx.credentials.pulse_key.clone();
@@ -62,6 +63,22 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         )
         .await?;
     let name = format!("orders-{tag}");
+    create_stream(session, &key, &name, &orders).await?;
+    let first_id = consume_stream(session, ctx, &key, &name, &orders).await?;
+    subscribe(session, ctx, &key, &users).await?;
+    look_up_event(session, &key, &first_id).await?;
+    refuse_errors(session, &key, &tag, &name, &orders).await?;
+    delete_stream(session, &key, &name).await
+}
+
+/// `create-stream` and `list-streams`: the named stream `name` on `orders`,
+/// with a filter on every action.
+async fn create_stream(
+    session: &mut Session,
+    key: &str,
+    name: &str,
+    orders: &str,
+) -> Result<(), ScriptError> {
     let filter =
         json!({"create": {"status": "new"}, "update": {"after": {"status": "paid"}}, "delete": {}});
     session
@@ -72,7 +89,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
                 "/streams",
                 json!({"name": name, "model": orders, "filter": filter}),
             )
-            .bearer(&key),
+            .bearer(key),
             Framing::Whole,
         )
         .await?;
@@ -80,18 +97,30 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         .exchange(
             "list-streams",
             "GET /streams: every stream of the target.",
-            Request::get("/streams").bearer(&key),
+            Request::get("/streams").bearer(key),
             Framing::Whole,
         )
         .await?;
+    Ok(())
+}
 
+/// `stream-events`, `second-consumer` and `stream-resumed`: the named
+/// stream after a row of `orders` is created, updated and deleted. Returns
+/// the id of its first event.
+async fn consume_stream(
+    session: &mut Session,
+    ctx: &Context,
+    key: &str,
+    name: &str,
+    orders: &str,
+) -> Result<String, ScriptError> {
     let row =
         |status: &str| json!({"id": 1, "status": status, "total": 1250, "items": ["book", "pen"]});
-    change(session, ctx, &orders, "create", row("new")).await?;
-    change(session, ctx, &orders, "update", row("paid")).await?;
-    change(session, ctx, &orders, "delete", row("paid")).await?;
+    change(session, ctx, orders, "create", row("new")).await?;
+    change(session, ctx, orders, "update", row("paid")).await?;
+    change(session, ctx, orders, "delete", row("paid")).await?;
     let events = Request::get(format!("/streams/{name}/events"))
-        .bearer(&key)
+        .bearer(key)
         .header("accept", "text/event-stream");
     let mut first = session.open(&events, Framing::Sse(3)).await?;
     first.read().await;
@@ -110,6 +139,7 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
             Framing::Sse(1),
         )
         .await?;
+    // The first consumer leaves only now, so the second one above met it connected.
     drop(first);
     let resumed = events.header(pulse::LAST_EVENT_ID, first_id.clone());
     let open = reopen(session, &resumed, Framing::Sse(2)).await?;
@@ -119,15 +149,25 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         resumed,
         open.response,
     );
+    Ok(first_id)
+}
 
-    let subscribe = Request::post(pulse::SUBSCRIBE, pulse::subscription(&users))
-        .bearer(&key)
+/// `subscribe`: `POST /subscribe` on `users`, open while a row of it is
+/// created, updated and deleted.
+async fn subscribe(
+    session: &mut Session,
+    ctx: &Context,
+    key: &str,
+    users: &str,
+) -> Result<(), ScriptError> {
+    let subscribe = Request::post(pulse::SUBSCRIBE, pulse::subscription(users))
+        .bearer(key)
         .header("accept", "text/event-stream");
     let mut live = session.open(&subscribe, Framing::Sse(3)).await?;
     let user = |name: &str| json!({"id": "u1", "name": name, "active": true});
-    change(session, ctx, &users, "create", user("Ada")).await?;
-    change(session, ctx, &users, "update", user("Ada L.")).await?;
-    change(session, ctx, &users, "delete", user("Ada L.")).await?;
+    change(session, ctx, users, "create", user("Ada")).await?;
+    change(session, ctx, users, "update", user("Ada L.")).await?;
+    change(session, ctx, users, "delete", user("Ada L.")).await?;
     live.read().await;
     session.keep(
         "subscribe",
@@ -135,26 +175,51 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         subscribe,
         live.response,
     );
+    Ok(())
+}
 
-    session
-        .exchange(
+/// `lookup`, `error-lookup-unknown` and `error-lookup-malformed`:
+/// `GET /events/{id}` of the stream's first event, of an id no event has,
+/// and of one that is not an id.
+async fn look_up_event(
+    session: &mut Session,
+    key: &str,
+    first_id: &str,
+) -> Result<(), ScriptError> {
+    let lookups = [
+        (
             "lookup",
             "GET /events/{id} of the stream's first event.",
-            Request::get(format!("/events/{first_id}")).bearer(&key),
-            Framing::Whole,
-        )
-        .await?;
-    let errors = [
+            Request::get(format!("/events/{first_id}")).bearer(key),
+        ),
         (
             "error-lookup-unknown",
             "GET /events/{id} with a well-formed id no event has.",
-            Request::get("/events/00000000000000000000000000").bearer(&key),
+            Request::get("/events/00000000000000000000000000").bearer(key),
         ),
         (
             "error-lookup-malformed",
             "GET /events/{id} with an id that is not a ULID: 404, as the seed documents no 400 here.",
-            Request::get("/events/not-an-id").bearer(&key),
+            Request::get("/events/not-an-id").bearer(key),
         ),
+    ];
+    for (step, about, request) in lookups {
+        session
+            .exchange(step, about, request, Framing::Whole)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The `error-*` exchanges of keys, stream creation and subscription.
+async fn refuse_errors(
+    session: &mut Session,
+    key: &str,
+    tag: &str,
+    name: &str,
+    orders: &str,
+) -> Result<(), ScriptError> {
+    let errors = [
         (
             "error-no-key",
             "GET /streams without a key.",
@@ -168,27 +233,17 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
         (
             "error-duplicate-stream",
             "POST /streams with the name of an existing stream.",
-            Request::post("/streams", json!({"name": name, "model": orders})).bearer(&key),
+            Request::post("/streams", json!({"name": name, "model": orders})).bearer(key),
         ),
         (
             "error-bad-body",
             "POST /streams without a model.",
-            Request::post("/streams", json!({"name": format!("bad-{tag}")})).bearer(&key),
+            Request::post("/streams", json!({"name": format!("bad-{tag}")})).bearer(key),
         ),
         (
             "error-unknown-model",
             "POST /subscribe for a model that does not exist.",
-            Request::post("/subscribe", json!({"model": format!("Nothing_{tag}")})).bearer(&key),
-        ),
-        (
-            "delete-stream",
-            "DELETE /streams/{name}.",
-            Request::new(Method::DELETE, format!("/streams/{name}")).bearer(&key),
-        ),
-        (
-            "error-delete-unknown",
-            "DELETE /streams/{name} again, now that it is gone.",
-            Request::new(Method::DELETE, format!("/streams/{name}")).bearer(&key),
+            Request::post("/subscribe", json!({"model": format!("Nothing_{tag}")})).bearer(key),
         ),
     ];
     for (step, about, request) in errors {
@@ -196,6 +251,28 @@ pub async fn run(session: &mut Session, ctx: &Context) -> Result<(), ScriptError
             .exchange(step, about, request, Framing::Whole)
             .await?;
     }
+    Ok(())
+}
+
+/// `delete-stream` and `error-delete-unknown`: `DELETE /streams/{name}`, twice.
+async fn delete_stream(session: &mut Session, key: &str, name: &str) -> Result<(), ScriptError> {
+    let delete = Request::new(Method::DELETE, format!("/streams/{name}")).bearer(key);
+    session
+        .exchange(
+            "delete-stream",
+            "DELETE /streams/{name}.",
+            delete.clone(),
+            Framing::Whole,
+        )
+        .await?;
+    session
+        .exchange(
+            "error-delete-unknown",
+            "DELETE /streams/{name} again, now that it is gone.",
+            delete,
+            Framing::Whole,
+        )
+        .await?;
     Ok(())
 }
 
