@@ -166,6 +166,15 @@ fn nonzero_duration(key: &str, value: Duration) -> Result<Duration, ConfigError>
     }
 }
 
+/// A humantime duration longer than zero, or `default` when not given.
+fn span(key: &str, text: Option<String>, default: Duration) -> Result<Duration, ConfigError> {
+    nonzero_duration(key, duration(key, text, default)?)
+}
+
+fn invalid<T>(message: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError::Invalid(message.into()))
+}
+
 /// Merges flags over the file over the defaults, and validates the result.
 pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Config, ConfigError> {
     let listen = match flags.listen.or(file.listen) {
@@ -190,9 +199,7 @@ pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Config, ConfigError
         .or(file.control_token)
         .unwrap_or_else(|| DEFAULT_CONTROL_TOKEN.to_owned());
     if control_token.trim().is_empty() {
-        return Err(ConfigError::Invalid(
-            "the control token must not be empty".into(),
-        ));
+        return invalid("the control token must not be empty");
     }
     let max_body_bytes = positive(
         "max_body_bytes",
@@ -204,185 +211,23 @@ pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Config, ConfigError
         file.shutdown_grace,
         DEFAULT_SHUTDOWN_GRACE,
     )?;
-    let header_read_timeout = nonzero_duration(
+    let header_read_timeout = span(
         "header_read_timeout",
-        duration(
-            "header_read_timeout",
-            file.header_read_timeout,
-            DEFAULT_HEADER_READ_TIMEOUT,
-        )?,
+        file.header_read_timeout,
+        DEFAULT_HEADER_READ_TIMEOUT,
     )?;
-
-    let defaults = SubscriberConfig::default();
-    let subscribers = SubscriberConfig {
-        stall_timeout: nonzero_duration(
-            "subscribers.stall_timeout",
-            duration(
-                "subscribers.stall_timeout",
-                file.subscribers.stall_timeout,
-                defaults.stall_timeout,
-            )?,
-        )?,
-        read_batch: positive(
-            "subscribers.read_batch",
-            file.subscribers.read_batch,
-            defaults.read_batch,
-        )?,
-    };
-
-    let defaults = FibricConfig::default();
-    let mut retention = defaults.retention;
-    if let Some(text) = file.fibric.retention {
-        let age = duration("fibric.retention", Some(text), Duration::ZERO)?;
-        retention.max_age_micros =
-            (!age.is_zero()).then(|| u64::try_from(age.as_micros()).unwrap_or(u64::MAX));
-    }
-    retention.max_records = file.fibric.retention_max_records.or(retention.max_records);
-    let fibric = FibricConfig {
-        keys: file.fibric.keys.unwrap_or(defaults.keys),
-        keepalive: nonzero_duration(
-            "fibric.keepalive",
-            duration(
-                "fibric.keepalive",
-                file.fibric.keepalive,
-                defaults.keepalive,
-            )?,
-        )?,
-        retention,
-        default_page: positive(
-            "fibric.default_page",
-            file.fibric.default_page,
-            defaults.default_page,
-        )?,
-        max_page: positive("fibric.max_page", file.fibric.max_page, defaults.max_page)?,
-    };
-    if fibric.default_page > fibric.max_page {
-        return Err(ConfigError::Invalid(
-            "fibric.default_page must not exceed fibric.max_page".into(),
-        ));
-    }
-
-    let defaults = PulseConfig::default();
-    let pulse = PulseConfig {
-        api_key: file.pulse.api_key.unwrap_or(defaults.api_key),
-        keys: file.pulse.keys.unwrap_or(defaults.keys),
-        keepalive: nonzero_duration(
-            "pulse.keepalive",
-            duration("pulse.keepalive", file.pulse.keepalive, defaults.keepalive)?,
-        )?,
-        models: file.pulse.models,
-    };
-    if let Some(environment) = pulse.keys.get(&pulse.api_key)
-        && environment != crate::config::PULSE_DEFAULT_ENVIRONMENT
-    {
-        return Err(ConfigError::Invalid(format!(
-            "pulse.api_key is the key of the {} environment; pulse.keys names it {environment}",
-            crate::config::PULSE_DEFAULT_ENVIRONMENT
-        )));
-    }
-    if pulse
-        .keys
-        .values()
-        .any(|environment| environment.trim().is_empty() || environment.contains('/'))
-    {
-        return Err(ConfigError::Invalid(
-            "pulse.keys: an environment name must not be empty or contain '/'".into(),
-        ));
-    }
-    let mut names = std::collections::HashSet::new();
-    for model in &pulse.models {
-        if model.name.trim().is_empty() || model.primary_key.trim().is_empty() {
-            return Err(ConfigError::Invalid(
-                "pulse.models need a name and a primary_key".into(),
-            ));
-        }
-        if !names.insert(&model.name) {
-            return Err(ConfigError::Invalid(format!(
-                "pulse model {} is declared twice",
-                model.name
-            )));
-        }
-    }
-
-    let defaults = ActyxConfig::default();
-    let actyx = ActyxConfig {
-        keepalive: nonzero_duration(
-            "actyx.keepalive",
-            duration("actyx.keepalive", file.actyx.keepalive, defaults.keepalive)?,
-        )?,
-        token_validity: nonzero_duration(
-            "actyx.token_validity",
-            duration(
-                "actyx.token_validity",
-                file.actyx.token_validity,
-                defaults.token_validity,
-            )?,
-        )?,
-    };
-
-    let defaults = FaunaConfig::default();
-    let fauna = FaunaConfig {
-        keys: file.fauna.keys.unwrap_or(defaults.keys),
-        status_interval: nonzero_duration(
-            "fauna.status_interval",
-            duration(
-                "fauna.status_interval",
-                file.fauna.status_interval,
-                defaults.status_interval,
-            )?,
-        )?,
-    };
-    if fauna.keys.values().any(|db| {
-        db.is_empty()
-            || !db
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    }) {
-        return Err(ConfigError::Invalid(
-            "fauna database names hold letters, digits, _ and -".into(),
-        ));
-    }
-    let defaults = AtprotoConfig::default();
-    let section = file.atproto;
-    let atproto = AtprotoConfig {
-        backfill_events: section.backfill_events.unwrap_or(defaults.backfill_events),
-        backfill_age: nonzero_duration(
-            "atproto.backfill_age",
-            duration(
-                "atproto.backfill_age",
-                section.backfill_age,
-                defaults.backfill_age,
-            )?,
-        )?,
-        consumer_buffer: section.consumer_buffer.unwrap_or(defaults.consumer_buffer),
-        ping_interval: nonzero_duration(
-            "atproto.ping_interval",
-            duration(
-                "atproto.ping_interval",
-                section.ping_interval,
-                defaults.ping_interval,
-            )?,
-        )?,
-        access_validity: nonzero_duration(
-            "atproto.access_validity",
-            duration(
-                "atproto.access_validity",
-                section.access_validity,
-                defaults.access_validity,
-            )?,
-        )?,
-    };
-    if atproto.backfill_events == 0 || atproto.consumer_buffer == 0 {
-        return Err(ConfigError::Invalid(
-            "atproto.backfill_events and atproto.consumer_buffer must be at least 1".into(),
-        ));
-    }
+    let subscribers = file.subscribers.resolve()?;
+    let fibric = file.fibric.resolve()?;
+    let pulse = file.pulse.resolve()?;
+    let actyx = file.actyx.resolve()?;
+    let fauna = file.fauna.resolve()?;
+    let atproto = file.atproto.resolve()?;
     if fibric.keys.keys().any(|k| k.trim().is_empty())
         || pulse.api_key.trim().is_empty()
         || pulse.keys.keys().any(|k| k.trim().is_empty())
         || fauna.keys.keys().any(|k| k.trim().is_empty())
     {
-        return Err(ConfigError::Invalid("credentials must not be empty".into()));
+        return invalid("credentials must not be empty");
     }
     Ok(Config {
         listen,
@@ -399,6 +244,158 @@ pub fn resolve(file: FileConfig, flags: Overrides) -> Result<Config, ConfigError
         atproto,
         defects: flags.defects,
     })
+}
+
+impl SubscribersSection {
+    fn resolve(self) -> Result<SubscriberConfig, ConfigError> {
+        let defaults = SubscriberConfig::default();
+        Ok(SubscriberConfig {
+            stall_timeout: span(
+                "subscribers.stall_timeout",
+                self.stall_timeout,
+                defaults.stall_timeout,
+            )?,
+            read_batch: positive(
+                "subscribers.read_batch",
+                self.read_batch,
+                defaults.read_batch,
+            )?,
+        })
+    }
+}
+
+impl FibricSection {
+    fn resolve(self) -> Result<FibricConfig, ConfigError> {
+        let defaults = FibricConfig::default();
+        let mut retention = defaults.retention;
+        if let Some(text) = self.retention {
+            let age = duration("fibric.retention", Some(text), Duration::ZERO)?;
+            retention.max_age_micros =
+                (!age.is_zero()).then(|| u64::try_from(age.as_micros()).unwrap_or(u64::MAX));
+        }
+        retention.max_records = self.retention_max_records.or(retention.max_records);
+        let fibric = FibricConfig {
+            keys: self.keys.unwrap_or(defaults.keys),
+            keepalive: span("fibric.keepalive", self.keepalive, defaults.keepalive)?,
+            retention,
+            default_page: positive(
+                "fibric.default_page",
+                self.default_page,
+                defaults.default_page,
+            )?,
+            max_page: positive("fibric.max_page", self.max_page, defaults.max_page)?,
+        };
+        if fibric.default_page > fibric.max_page {
+            return invalid("fibric.default_page must not exceed fibric.max_page");
+        }
+        Ok(fibric)
+    }
+}
+
+impl PulseSection {
+    fn resolve(self) -> Result<PulseConfig, ConfigError> {
+        let defaults = PulseConfig::default();
+        let pulse = PulseConfig {
+            api_key: self.api_key.unwrap_or(defaults.api_key),
+            keys: self.keys.unwrap_or(defaults.keys),
+            keepalive: span("pulse.keepalive", self.keepalive, defaults.keepalive)?,
+            models: self.models,
+        };
+        if let Some(environment) = pulse.keys.get(&pulse.api_key)
+            && environment != crate::config::PULSE_DEFAULT_ENVIRONMENT
+        {
+            return invalid(format!(
+                "pulse.api_key is the key of the {} environment; pulse.keys names it {environment}",
+                crate::config::PULSE_DEFAULT_ENVIRONMENT
+            ));
+        }
+        if pulse
+            .keys
+            .values()
+            .any(|environment| environment.trim().is_empty() || environment.contains('/'))
+        {
+            return invalid("pulse.keys: an environment name must not be empty or contain '/'");
+        }
+        let mut names = std::collections::HashSet::new();
+        for model in &pulse.models {
+            if model.name.trim().is_empty() || model.primary_key.trim().is_empty() {
+                return invalid("pulse.models need a name and a primary_key");
+            }
+            if !names.insert(&model.name) {
+                return invalid(format!("pulse model {} is declared twice", model.name));
+            }
+        }
+        Ok(pulse)
+    }
+}
+
+impl ActyxSection {
+    fn resolve(self) -> Result<ActyxConfig, ConfigError> {
+        let defaults = ActyxConfig::default();
+        Ok(ActyxConfig {
+            keepalive: span("actyx.keepalive", self.keepalive, defaults.keepalive)?,
+            token_validity: span(
+                "actyx.token_validity",
+                self.token_validity,
+                defaults.token_validity,
+            )?,
+        })
+    }
+}
+
+impl FaunaSection {
+    fn resolve(self) -> Result<FaunaConfig, ConfigError> {
+        let defaults = FaunaConfig::default();
+        let fauna = FaunaConfig {
+            keys: self.keys.unwrap_or(defaults.keys),
+            status_interval: span(
+                "fauna.status_interval",
+                self.status_interval,
+                defaults.status_interval,
+            )?,
+        };
+        let named = |db: &String| {
+            !db.is_empty()
+                && db
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        if !fauna.keys.values().all(named) {
+            return invalid("fauna database names hold letters, digits, _ and -");
+        }
+        Ok(fauna)
+    }
+}
+
+impl AtprotoSection {
+    fn resolve(self) -> Result<AtprotoConfig, ConfigError> {
+        let defaults = AtprotoConfig::default();
+        let atproto = AtprotoConfig {
+            backfill_events: self.backfill_events.unwrap_or(defaults.backfill_events),
+            backfill_age: span(
+                "atproto.backfill_age",
+                self.backfill_age,
+                defaults.backfill_age,
+            )?,
+            consumer_buffer: self.consumer_buffer.unwrap_or(defaults.consumer_buffer),
+            ping_interval: span(
+                "atproto.ping_interval",
+                self.ping_interval,
+                defaults.ping_interval,
+            )?,
+            access_validity: span(
+                "atproto.access_validity",
+                self.access_validity,
+                defaults.access_validity,
+            )?,
+        };
+        if atproto.backfill_events == 0 || atproto.consumer_buffer == 0 {
+            return invalid(
+                "atproto.backfill_events and atproto.consumer_buffer must be at least 1",
+            );
+        }
+        Ok(atproto)
+    }
 }
 
 #[cfg(test)]
