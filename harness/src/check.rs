@@ -11,6 +11,7 @@ use crate::checks;
 use crate::cli::CheckArgs;
 use crate::events::{Reporter, RunInfo};
 use crate::exit::Exit;
+use crate::expect::Expectations;
 use crate::producer::Producer;
 use crate::report::Format;
 use crate::report::model::{RunOptions, Summary};
@@ -36,6 +37,8 @@ pub struct CheckConfig {
     pub credentials: Credentials,
     pub producer: Option<String>,
     pub patience: Duration,
+    /// `--expect`'s entries; empty without the flag.
+    pub expect: Expectations,
 }
 
 /// A usage problem: reported with exit code 2 before anything runs.
@@ -70,6 +73,10 @@ impl CheckConfig {
             target::parse_url(url).map_err(|e| UsageError(format!("--plc-url: {e}")))?;
             credentials.plc_url = Some(url.clone());
         }
+        let expect = match &args.expect {
+            Some(path) => Expectations::read(path).map_err(|e| UsageError(e.to_string()))?,
+            None => Expectations::default(),
+        };
         let mut formats = args.formats.clone();
         formats.sort();
         formats.dedup();
@@ -88,6 +95,7 @@ impl CheckConfig {
             credentials,
             producer: args.producer.clone(),
             patience: args.patience,
+            expect,
         })
     }
 
@@ -274,11 +282,13 @@ pub async fn execute(
         } else {
             config.patience
         },
+        audit: crate::audit::Audit::default(),
     };
     let settings = RunSettings {
         strict: config.strict,
         check_timeout: config.check_timeout,
         report_file: report_dir.join(crate::report::Format::Json.file_name()),
+        expect: config.expect.clone(),
     };
     let mut writer = ReportWriter::new(report_dir.clone(), &config.formats);
     let (checks, w) = (&selected[..], &mut writer);

@@ -102,6 +102,11 @@ pub struct CheckArgs {
     /// SHOULD checks that are not met fail the run.
     #[arg(long)]
     pub strict: bool,
+    /// A TOML file of the target's known deviations ([[expect]] check, verdict, why):
+    /// an expected verdict does not fail the run; any other verdict of a listed
+    /// check does, also a pass (the entry is stale).
+    #[arg(long, value_name = "FILE")]
+    pub expect: Option<PathBuf>,
     /// Where to write the reports. Default: reports/out/<run id>.
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use scenarios::{CheckMeta, Finding, Verdict};
 
-use crate::report::model::{FailingCase, RunOptions, Summary, TargetInfo};
+use crate::report::model::{Expected, FailingCase, RunOptions, Summary, TargetInfo, fails_run};
 
 #[derive(Debug, Clone)]
 pub struct RunInfo {
@@ -35,6 +35,26 @@ pub struct CheckResult {
     pub replay: String,
     /// The minimal failing case, for failures found by generated plans.
     pub case: Option<FailingCase>,
+    /// The check's `--expect` entry and whether the verdict kept to it.
+    pub expected: Option<Expected>,
+}
+
+impl CheckResult {
+    /// Whether this result fails the run; see [`crate::report::model::fails_run`].
+    pub fn fails_run(&self, strict: bool) -> bool {
+        fails_run(
+            self.verdict,
+            self.meta.level,
+            self.expected.as_ref(),
+            strict,
+        )
+    }
+
+    /// Whether this result would have failed the run, had its verdict not been expected.
+    pub fn failed_as_expected(&self, strict: bool) -> bool {
+        self.expected.as_ref().is_some_and(|e| e.met)
+            && self.verdict.fails_run(self.meta.level, strict)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -8,11 +8,13 @@
 //! - [`cli`]: the subcommands and flags of the CLI contract.
 //! - [`exit`]: the exit codes.
 //! - [`check`]: `harness check`: validated settings, check selection, the run.
+//! - [`expect`]: `--expect FILE`, a target's known deviations, read and validated.
 //! - [`checks`]: the executable checks, one per catalogue entry.
 //! - [`embedded`]: the in-process reference server and its test-friendly timings.
 //! - [`load`]: `harness load`: stream load, latency histograms, thresholds.
 //! - [`runner`]: executes checks, turns outcomes into verdicts, emits run events.
 //! - [`property`]: checks as properties over generated plans, shrunk to a minimal failing case.
+//! - [`audit`]: what every case of a run recorded, read for the checks that judge the whole run.
 //! - [`events`]: the run event stream and the [`events::Reporter`] trait.
 //! - [`target`]: the server under test: embedded, or a probed URL; its credentials.
 //! - [`producer`]: `--producer`, how checks publish to targets other than the reference server.
@@ -26,6 +28,7 @@
 //! - [`snapshot`]: `harness snapshot record|check`: wire-format snapshots, normalised, diffed.
 //! - [`selftest`]: the catalogue against the reference server, clean and with each defect.
 
+pub mod audit;
 pub mod check;
 pub mod checks;
 pub mod cli;
@@ -33,6 +36,7 @@ pub mod client;
 pub mod embedded;
 pub mod events;
 pub mod exit;
+pub mod expect;
 pub mod load;
 pub mod producer;
 pub mod property;

@@ -172,6 +172,10 @@ async fn run_property<P: Property>(property: Arc<P>, ctx: &CheckContext) -> Outc
             }
             let n = search.executed.fetch_add(1, Ordering::Relaxed) + 1;
             let case = handle.block_on(Arc::clone(&property).run_case(ctx.clone(), plan.clone()));
+            if let Ok(case) = &case {
+                let base = ctx.target.base_url();
+                ctx.audit.record(property.meta(), &case.transcript, base);
+            }
             search.judge(n, plan, case)
         });
         (result, search)

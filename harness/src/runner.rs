@@ -13,8 +13,10 @@ use futures_util::future::{BoxFuture, join_all};
 use scenarios::{CheckMeta, Finding, Need, Verdict};
 use tokio::sync::oneshot;
 
+use crate::audit::Audit;
 use crate::events::{CheckResult, Reporter, RunEvent, RunInfo};
 use crate::exit::Exit;
+use crate::expect::Expectations;
 use crate::producer::Producer;
 use crate::report::model::{FailingCase, Summary};
 use crate::target::{Credentials, Target};
@@ -48,6 +50,8 @@ pub struct CheckContext {
     /// How long checks wait for things that take the target's own time
     /// (keep-alives, cutting a stalled consumer).
     pub patience: Duration,
+    /// What the run's cases recorded, for the checks that judge the whole run.
+    pub audit: Audit,
 }
 
 impl CheckContext {
@@ -61,6 +65,7 @@ impl CheckContext {
             credentials: Credentials::default(),
             producer: None,
             patience: Duration::from_secs(20),
+            audit: Audit::default(),
         }
     }
 
@@ -92,6 +97,8 @@ pub struct RunSettings {
     pub check_timeout: Duration,
     /// Where report.json will be, for the replay commands of failing cases.
     pub report_file: PathBuf,
+    /// `--expect`: verdicts that do not fail the run; empty without it.
+    pub expect: Expectations,
 }
 
 /// The seed one check runs with: a stable mix of the run seed and the id (FNV-1a, then SplitMix64).
@@ -108,13 +115,11 @@ pub fn check_seed(run_seed: u64, id: &str) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The exit code of a finished run: 1 when a check fails the run, else 3 when
+/// The exit code of a finished run: 1 when a check fails the run (an
+/// unexpected failure, or a verdict `--expect` did not expect), else 3 when
 /// the harness broke on some check (the verdict is unknown), else 0.
 pub fn exit_for(results: &[CheckResult], strict: bool) -> Exit {
-    if results
-        .iter()
-        .any(|r| r.verdict.fails_run(r.meta.level, strict))
-    {
+    if results.iter().any(|r| r.fails_run(strict)) {
         Exit::Failed
     } else if results.iter().any(|r| r.verdict == Verdict::Error) {
         Exit::Broken
@@ -148,7 +153,9 @@ pub fn replay_command(
 /// Runs `checks` in order, sending every event to every reporter, and
 /// returns the summary (with its exit code). A check that needs an idle
 /// stream (`Need::Idle`) starts with the run and waits out the target's
-/// keep-alive interval alongside the others; it is reported after them.
+/// keep-alive interval alongside the others; it is reported after them. A
+/// check that judges what the others recorded (`Need::Transcripts`) runs
+/// once they have all finished.
 pub async fn run(
     info: RunInfo,
     checks: &[&dyn Check],
@@ -178,8 +185,7 @@ pub async fn run(
     }
     let in_turn = async {
         let mut results = Vec::with_capacity(checks.len());
-        let (idle, rest): (Vec<_>, Vec<_>) = (0..checks.len()).partition(|i| early.contains_key(i));
-        for index in rest.into_iter().chain(idle) {
+        for index in turns(checks, &early) {
             let meta = checks[index].meta();
             emit(reporters, &RunEvent::CheckStarted { index, meta })?;
             let (outcome, took) = match early.remove(&index) {
@@ -202,6 +208,7 @@ pub async fn run(
                 &ctx.target,
                 &settings.report_file,
             );
+            let result = with_expectation(result, &settings.expect);
             let finished = RunEvent::CheckFinished {
                 index,
                 result: result.clone(),
@@ -217,6 +224,10 @@ pub async fn run(
     for result in &results {
         summary.count(result.verdict);
     }
+    summary.expected_fail = results
+        .iter()
+        .filter(|r| r.failed_as_expected(settings.strict))
+        .count();
     summary.exit_code = exit_for(&results, settings.strict).code();
     emit(
         reporters,
@@ -226,6 +237,16 @@ pub async fn run(
         },
     )?;
     Ok(summary)
+}
+
+/// The order the run takes `checks` in: the others in catalogue order,
+/// then the idle ones (`early`, started with the run), then those that read
+/// what all of them recorded.
+fn turns<T>(checks: &[&dyn Check], early: &HashMap<usize, T>) -> Vec<usize> {
+    let last = |i: &usize| checks[*i].meta().needs.contains(&Need::Transcripts);
+    let (idle, rest): (Vec<_>, Vec<_>) = (0..checks.len()).partition(|i| early.contains_key(i));
+    let (audits, rest): (Vec<_>, Vec<_>) = rest.into_iter().partition(last);
+    rest.into_iter().chain(idle).chain(audits).collect()
 }
 
 fn emit(reporters: &mut [&mut dyn Reporter], event: &RunEvent) -> anyhow::Result<()> {
@@ -272,6 +293,7 @@ pub fn result_of(
         seed: run_seed,
         replay: replay_command(meta, run_seed, target, None),
         case: None,
+        expected: None,
     };
     match outcome {
         Outcome::Ran { findings, case } => {
@@ -291,5 +313,11 @@ pub fn result_of(
             result.error = Some(error);
         }
     }
+    result
+}
+
+/// `result` with its `--expect` entry, if it has one, judged against its verdict.
+pub fn with_expectation(mut result: CheckResult, expect: &Expectations) -> CheckResult {
+    result.expected = expect.judge(result.meta.id, result.verdict);
     result
 }

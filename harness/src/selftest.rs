@@ -2,14 +2,15 @@
 //!
 //! It shows two things: the clean server passes every selected check, and
 //! every check fails against each defect it names (so no check is one that
-//! nothing can fail). Each defect's run covers the checks that name it; the
-//! table prints one row per check.
+//! nothing can fail). Each defect's run covers the checks that name it (and,
+//! for a check that judges what the run recorded, the rest of its API's
+//! catalogue, which feeds it); the table prints one row per check.
 
 use std::io::Write;
 use std::time::SystemTime;
 
 use reference_server::defects::{Defect, Defects};
-use scenarios::Verdict;
+use scenarios::{Api, Need, Verdict};
 
 use crate::check::CheckConfig;
 use crate::checks;
@@ -62,6 +63,7 @@ async fn run_against(
         strict: false,
         check_timeout: config.check_timeout,
         report_file: std::path::PathBuf::from("selftest.json"),
+        expect: crate::expect::Expectations::default(),
     };
     let mut collect = Collect::default();
     let mut reporters: [&mut dyn Reporter; 1] = [&mut collect];
@@ -115,19 +117,49 @@ pub async fn rows(config: &CheckConfig) -> anyhow::Result<Vec<Row>> {
                 "a check names the defect {name}, which the reference server does not have"
             );
         };
-        let victims: Vec<&dyn Check> = selected
-            .iter()
-            .copied()
-            .filter(|c| c.meta().killed_by.contains(&name))
-            .collect();
+        let victims = under_defect(&registry, &selected, name);
         let results = run_against(config, Defects::parse(&[defect.name()])?, &victims).await?;
         for result in results {
+            if !result.meta.killed_by.contains(&name) {
+                continue;
+            }
             if let Some(row) = rows.iter_mut().find(|row| row.id == result.meta.id) {
                 row.defects.push((name, result.verdict));
             }
         }
     }
     Ok(rows)
+}
+
+/// The checks a defect's run takes: the selected ones that name it, and,
+/// when one of those judges what the run recorded (`Need::Transcripts`),
+/// every check of its API in the catalogue, whose cases feed it.
+fn under_defect<'a>(
+    registry: &'a [Box<dyn Check>],
+    selected: &[&'a dyn Check],
+    name: &str,
+) -> Vec<&'a dyn Check> {
+    let victims: Vec<&dyn Check> = selected
+        .iter()
+        .copied()
+        .filter(|c| c.meta().killed_by.contains(&name))
+        .collect();
+    let audited: Vec<Api> = victims
+        .iter()
+        .filter(|c| c.meta().needs.contains(&Need::Transcripts))
+        .map(|c| c.meta().api)
+        .collect();
+    if audited.is_empty() {
+        return victims;
+    }
+    registry
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|c| {
+            let meta = c.meta();
+            audited.contains(&meta.api) || victims.iter().any(|v| v.meta().id == meta.id)
+        })
+        .collect()
 }
 
 /// Prints the table: one line per check, `✓` where a defect made it fail, `✗` where it did not.
@@ -167,6 +199,7 @@ pub async fn command(args: &SelftestArgs) -> Exit {
         seed: Some(args.seed),
         cases: args.cases,
         strict: false,
+        expect: None,
         report_dir: None,
         formats: Vec::new(),
         list: false,

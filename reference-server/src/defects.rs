@@ -82,6 +82,10 @@ defects! {
         "Fibric: envelopes a stream replays after a cursor or Last-Event-ID skip the filters (live ones keep them)";
     StreamClaimsEnvelopes => "stream-claims-envelopes",
         "Fibric: streams with the same filters share their envelopes: each goes only to the first of them to read it";
+    ListIgnoresLimit => "list-ignores-limit",
+        "Fibric: GET /v1/events accepts limit but pages by its default size";
+    ListDataRenamed => "list-data-renamed",
+        "Fibric: GET /v1/events carries a page's envelopes in `items` instead of `data`";
     // Prisma Pulse.
     HealthNeedsAuth => "health-needs-auth",
         "Pulse: GET /health needs the API key";
@@ -123,6 +127,10 @@ defects! {
         "Pulse: POST /streams and POST /subscribe answer 404 for an unknown model, a status the seed does not document for them (400 is)";
     StreamsIgnoreEnvironment => "streams-ignore-environment",
         "Pulse: named streams ignore the API key's environment: every key lists, consumes and deletes every environment's streams";
+    EventIdsCollide => "event-ids-collide",
+        "Pulse: event ids are minted from the millisecond alone, so events published in the same millisecond share an id";
+    ResumedAsText => "resumed-as-text",
+        "Pulse: a named stream resumed with Last-Event-ID is served as text/plain, not text/event-stream";
     // The AT Protocol.
     CursorZeroLive => "cursor-zero-live",
         "AT Protocol: cursor=0 is taken as no cursor and starts live";
@@ -191,6 +199,10 @@ defects! {
         "Fauna: status events give txn_ts in milliseconds, not microseconds";
     FaunaNoStatusKeepalive => "fauna-no-status-keepalive",
         "Fauna: an idle stream gets no periodic status event after the first";
+    FaunaErrorEventCursor => "fauna-error-event-cursor",
+        "Fauna: the error event of a start before the history window carries a cursor and no stats";
+    FaunaStartTimeCodeGeneric => "fauna-start-time-code-generic",
+        "Fauna: a start before the history window ends with the error code invalid_request, not invalid_stream_start_time";
     // Actyx (keep Actyx's defects after this line).
     ActyxAuthOptional => "actyx-auth-optional",
         "Actyx: a request without an Authorization header is served as app com.example.anonymous";
@@ -246,6 +258,8 @@ defects! {
         "Actyx: a query's answer is sent whole with Content-Length instead of chunked";
     ToReplicateKeepsReplicated => "to-replicate-keeps-replicated",
         "Actyx: toReplicate keeps naming a stream the swarm announced after all its events arrived";
+    TokenInvalid401 => "token-invalid-401",
+        "Actyx: a malformed token is refused with 401 ERR_TOKEN_UNAUTHORIZED (RFC 6750's status) instead of the node's 400 ERR_TOKEN_INVALID";
 }
 
 impl Defect {

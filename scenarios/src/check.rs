@@ -123,6 +123,9 @@ pub enum Need {
     /// the check is skipped on any other target, and the rules it cites do not
     /// count as checked against any target.
     Control,
+    /// What the run's other checks recorded (the run's audit): the runner
+    /// starts such a check once every other check has finished.
+    Transcripts,
 }
 
 /// Declares one check's metadata as a `pub static`: name, API, id, level,

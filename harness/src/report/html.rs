@@ -85,7 +85,7 @@ pub fn render(report: &Report) -> String {
         }
         out.push_str("<table><tr><th>check</th><th>level</th><th>verdict</th><th>title</th><th>time</th></tr>\n");
         for check in report.checks_of(api) {
-            let id = if check.verdict == Verdict::Pass {
+            let id = if !detailed(check) {
                 format!("<code>{}</code>", escape(&check.id))
             } else {
                 format!(
@@ -98,18 +98,14 @@ pub fn render(report: &Report) -> String {
                 out,
                 "<tr><td>{id}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
                 check.level,
-                badge(check.verdict),
+                verdict_cell(check),
                 escape(&check.title),
                 short_duration(check.duration_ms)
             );
         }
         out.push_str("</table>\n");
     }
-    let details: Vec<&CheckReport> = report
-        .checks
-        .iter()
-        .filter(|c| c.verdict != Verdict::Pass)
-        .collect();
+    let details: Vec<&CheckReport> = report.checks.iter().filter(|c| detailed(c)).collect();
     if !details.is_empty() {
         out.push_str("<h2>Details</h2>\n");
         for check in details {
@@ -122,6 +118,28 @@ pub fn render(report: &Report) -> String {
 
 fn badge(verdict: Verdict) -> String {
     format!("<span class=\"badge {0}\">{0}</span>", verdict.name())
+}
+
+/// Whether a check gets a section of its own: it did not pass, or it broke its `--expect` entry.
+fn detailed(check: &CheckReport) -> bool {
+    check.verdict != Verdict::Pass || check.unmet().is_some()
+}
+
+/// The verdict's badge, and what `--expect` said of it.
+fn verdict_cell(check: &CheckReport) -> String {
+    match &check.expected {
+        None => badge(check.verdict),
+        Some(expected) if expected.met => format!(
+            "{} <span class=\"meta\">(expected: {})</span>",
+            badge(check.verdict),
+            escape(&expected.allowed())
+        ),
+        Some(expected) => format!(
+            "{} <strong>(expected {})</strong>",
+            badge(check.verdict),
+            escape(&expected.allowed())
+        ),
+    }
 }
 
 fn summary_table(out: &mut String, report: &Report) {
@@ -170,6 +188,19 @@ fn detail(out: &mut String, check: &CheckReport) {
             out.push_str("</li>\n");
         }
         out.push_str("</ul>\n");
+    }
+    if let Some(expected) = &check.expected {
+        let said = if expected.met {
+            format!("{} (expected: {})", check.verdict, expected.allowed())
+        } else {
+            expected.unmet_message(check.verdict)
+        };
+        let _ = writeln!(
+            out,
+            "<p><strong>Expected</strong>: {}. Why: {}</p>",
+            escape(&said),
+            escape(&expected.why)
+        );
     }
     if let Some(reason) = &check.skip_reason {
         let _ = writeln!(out, "<p>Skipped: {}</p>", escape(reason));

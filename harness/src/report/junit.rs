@@ -8,6 +8,12 @@
 //! `skip` skipped. A `non-strict` check (a SHOULD or MAY not met) passes with
 //! the findings in its system-out, unless the run was `--strict` and the
 //! level is SHOULD, in which case it is a failure, as it failed the run.
+//!
+//! With `--expect`, a failure that was expected is skipped, its message
+//! `expected fail: WHY`, so the dashboard stays green and the deviation stays
+//! in sight; a listed check whose verdict was not expected (a stale entry
+//! too) is a failure that says what was expected. The Jenkins schema gives
+//! `<skipped>` no attributes, so the message is its text.
 
 use std::fmt::Write;
 
@@ -56,9 +62,21 @@ enum Shown {
     Failed,
     Errored,
     Skipped,
+    /// A verdict that would fail the run, but `--expect` expected it.
+    ExpectedFail,
+    /// A verdict `--expect` did not expect.
+    Unmet,
 }
 
 fn shown(check: &CheckReport, strict: bool) -> Shown {
+    if check.verdict != Verdict::Error {
+        if check.unmet().is_some() {
+            return Shown::Unmet;
+        }
+        if check.failed_as_expected(strict) {
+            return Shown::ExpectedFail;
+        }
+    }
     match check.verdict {
         Verdict::Pass => Shown::Passed,
         Verdict::NonStrict if strict && check.level == Level::Should => Shown::Failed,
@@ -67,6 +85,10 @@ fn shown(check: &CheckReport, strict: bool) -> Shown {
         Verdict::Error => Shown::Errored,
         Verdict::Skip => Shown::Skipped,
     }
+}
+
+fn failed(shown: &Shown) -> bool {
+    matches!(shown, Shown::Failed | Shown::Unmet)
 }
 
 pub fn render(report: &Report) -> anyhow::Result<String> {
@@ -81,7 +103,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
         "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{}\">",
         escape(&format!("harness check {}", report.run_id)),
         all.len(),
-        count(&all, |s| matches!(s, Shown::Failed)),
+        count(&all, failed),
         count(&all, |s| matches!(s, Shown::Errored)),
         seconds(report.duration_ms)
     );
@@ -93,9 +115,12 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\" timestamp=\"{}\">",
             api.name(),
             checks.len(),
-            count(&checks, |s| matches!(s, Shown::Failed)),
+            count(&checks, failed),
             count(&checks, |s| matches!(s, Shown::Errored)),
-            count(&checks, |s| matches!(s, Shown::Skipped)),
+            count(&checks, |s| matches!(
+                s,
+                Shown::Skipped | Shown::ExpectedFail
+            )),
             seconds(time),
             escape(
                 report
@@ -155,6 +180,25 @@ fn test_case(out: &mut String, check: &CheckReport, strict: bool) {
                 escape(&first_message(check)),
                 check.level,
                 escape(&findings_text(check))
+            );
+        }
+        Shown::ExpectedFail => {
+            let why = check.expected.as_ref().map_or("", |e| e.why.as_str());
+            let _ = write!(
+                out,
+                "\n      <skipped>{}</skipped>",
+                escape(&format!("expected {}: {why}", check.verdict))
+            );
+        }
+        Shown::Unmet => {
+            let (message, why) = check.unmet().map_or_else(Default::default, |e| {
+                (e.unmet_message(check.verdict), e.why.clone())
+            });
+            let _ = write!(
+                out,
+                "\n      <failure message=\"{}\" type=\"expectation\">{}</failure>",
+                escape(&message),
+                escape(&format!("{message}\nwhy: {why}\n{}", findings_text(check)))
             );
         }
     }

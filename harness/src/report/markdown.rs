@@ -36,8 +36,18 @@ fn code(text: &str) -> String {
 
 pub fn render(report: &Report) -> String {
     let s = &report.summary;
+    let as_expected = if s.expected_fail > 0 {
+        format!(" ({} as expected)", s.expected_fail)
+    } else {
+        String::new()
+    };
+    let not_met = match report.checks.iter().filter(|c| c.unmet().is_some()).count() {
+        0 => String::new(),
+        1 => "; 1 expectation not met".to_owned(),
+        n => format!("; {n} expectations not met"),
+    };
     let mut out = format!(
-        "# harness check: {} ({} failed, {} passed, {} non-strict, {} skipped, {} errors of {})\n\n",
+        "# harness check: {} ({} failed{as_expected}, {} passed, {} non-strict, {} skipped, {} errors of {}{not_met})\n\n",
         headline(report),
         s.fail,
         s.pass,
@@ -67,9 +77,21 @@ pub fn render(report: &Report) -> String {
             counts.total, counts.pass, counts.fail, counts.non_strict, counts.skip, counts.error
         ));
     }
-    section(&mut out, report, Verdict::Fail, "Failed");
-    section(&mut out, report, Verdict::NonStrict, "Not met (non-strict)");
-    section(&mut out, report, Verdict::Error, "Harness errors");
+    let strict = report.options.strict;
+    unmet(&mut out, report);
+    let surprising = |check: &CheckReport, verdict| {
+        check.verdict == verdict && !check.failed_as_expected(strict)
+    };
+    section(&mut out, report, "Failed", |c| surprising(c, Verdict::Fail));
+    section(&mut out, report, "Failed as expected", |c| {
+        c.failed_as_expected(strict)
+    });
+    section(&mut out, report, "Not met (non-strict)", |c| {
+        surprising(c, Verdict::NonStrict)
+    });
+    section(&mut out, report, "Harness errors", |c| {
+        c.verdict == Verdict::Error
+    });
     let skipped: Vec<&CheckReport> = report
         .checks
         .iter()
@@ -88,12 +110,32 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-fn section(out: &mut String, report: &Report, verdict: Verdict, heading: &str) {
-    let checks: Vec<&CheckReport> = report
+/// Listed checks whose verdict `--expect` did not expect: stale entries first of all.
+fn unmet(out: &mut String, report: &Report) {
+    let unmet: Vec<&CheckReport> = report
         .checks
         .iter()
-        .filter(|c| c.verdict == verdict)
+        .filter(|c| c.unmet().is_some())
         .collect();
+    if unmet.is_empty() {
+        return;
+    }
+    out.push_str("\n## Expectations not met\n\n| check | verdict | what | why it was expected |\n|---|---|---|---|\n");
+    for check in unmet {
+        if let Some(expected) = check.unmet() {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                code(&check.id),
+                check.verdict,
+                cell(&expected.unmet_message(check.verdict)),
+                cell(&expected.why)
+            ));
+        }
+    }
+}
+
+fn section(out: &mut String, report: &Report, heading: &str, which: impl Fn(&CheckReport) -> bool) {
+    let checks: Vec<&CheckReport> = report.checks.iter().filter(|c| which(c)).collect();
     if checks.is_empty() {
         return;
     }
@@ -105,6 +147,18 @@ fn section(out: &mut String, report: &Report, verdict: Verdict, heading: &str) {
             check.level,
             cell(&check.title)
         ));
+        if let Some(expected) = &check.expected {
+            let said = if expected.met {
+                format!("{} (expected: {})", check.verdict, expected.allowed())
+            } else {
+                expected.unmet_message(check.verdict)
+            };
+            out.push_str(&format!(
+                "- **expected**: {}; why: {}\n",
+                cell(&said),
+                cell(&expected.why)
+            ));
+        }
         for finding in &check.findings {
             out.push_str(&format!(
                 "- **{}**: {}\n",

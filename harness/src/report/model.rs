@@ -15,6 +15,7 @@
 //!   "target": {"url": "http://127.0.0.1:PORT", "kind": "embedded" | "reference" | "other"},
 //!   "options": {"apis": ["fibric", …], "checks": ["glob", …], "seed": 42, "cases": 32, "strict": false},
 //!   "summary": {"total", "pass", "fail", "non_strict", "skip", "error", "exit_code"},
+//!                                          // + "expected_fail" when --expect excused a failure
 //!   "checks": [{
 //!     "id": "fibric/cursor/resume", "api": "fibric", "area": "cursor", "level": "MUST",
 //!     "verdict": "pass" | "fail" | "non-strict" | "skip" | "error",
@@ -22,7 +23,8 @@
 //!     "findings": [{"kind": "lost", "message": …, "evidence": …}],
 //!     "skip_reason": …, "error": …,          // only with those verdicts
 //!     "replay": "harness check --checks 'fibric/cursor/resume' --seed 42",
-//!     "case": {"plan": …, "transcript": {"entries": […]}, "cases_run": 3, "shrink_steps": 12}
+//!     "case": {"plan": …, "transcript": {"entries": […]}, "cases_run": 3, "shrink_steps": 12},
+//!     "expected": {"verdicts": ["fail"], "why": …, "met": true}   // only for --expect's checks
 //!   }]                                     // case: failures found by generated plans; replay then
 //!                                          // reads `harness replay DIR/report.json --check ID`
 //! }
@@ -114,8 +116,16 @@ pub struct Summary {
     pub non_strict: usize,
     pub skip: usize,
     pub error: usize,
+    /// Checks whose verdict would have failed the run but was expected (`--expect`);
+    /// they are also counted under their verdict. Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub expected_fail: usize,
     /// The exit code `harness check` returned for this run.
     pub exit_code: u8,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl Summary {
@@ -162,6 +172,78 @@ pub struct CheckReport {
     /// For a failure found by generated plans: the minimal plan and what crossed the wire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case: Option<FailingCase>,
+    /// The `--expect` entry for this check, when the run had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Expected>,
+}
+
+impl CheckReport {
+    /// Whether this check failed the run (see [`fails_run`]).
+    pub fn fails_run(&self, strict: bool) -> bool {
+        fails_run(self.verdict, self.level, self.expected.as_ref(), strict)
+    }
+
+    /// Whether this check would have failed the run, had its verdict not been expected.
+    pub fn failed_as_expected(&self, strict: bool) -> bool {
+        self.expected.as_ref().is_some_and(|e| e.met) && self.verdict.fails_run(self.level, strict)
+    }
+
+    /// The expectation this check's verdict did not meet, if any.
+    pub fn unmet(&self) -> Option<&Expected> {
+        self.expected.as_ref().filter(|e| !e.met)
+    }
+}
+
+/// A known, accepted deviation (`harness check --expect FILE`) and whether
+/// the verdict kept to it. The verdict itself is never changed: a deviation
+/// stays visible in every report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expected {
+    /// The verdicts the entry allows; never `error`.
+    pub verdicts: Vec<Verdict>,
+    /// Why the deviation is accepted, from the entry.
+    pub why: String,
+    /// Whether the verdict is one of `verdicts`.
+    pub met: bool,
+}
+
+impl Expected {
+    /// The allowed verdicts for people: `fail`, or `pass or fail`.
+    pub fn allowed(&self) -> String {
+        let names: Vec<&str> = self.verdicts.iter().map(|v| v.name()).collect();
+        names.join(" or ")
+    }
+
+    /// What an unmet expectation means, in one line: the check no longer
+    /// deviates as recorded, so the entry is stale.
+    pub fn unmet_message(&self, verdict: Verdict) -> String {
+        if verdict == Verdict::Error {
+            return format!(
+                "expected {}, got error: the harness broke, so the expectation is untested",
+                self.allowed()
+            );
+        }
+        format!(
+            "expected {}, got {verdict}: the expectation is stale; remove or update its --expect entry",
+            self.allowed()
+        )
+    }
+}
+
+/// Whether a check fails the run. Without an expectation: a MUST failure
+/// always, a SHOULD not met under `--strict`. With one: exactly when the
+/// verdict is not among the expected ones, except `error`, which never meets
+/// an expectation and exits 3 as it always does.
+pub fn fails_run(
+    verdict: Verdict,
+    level: Level,
+    expected: Option<&Expected>,
+    strict: bool,
+) -> bool {
+    match expected {
+        Some(expected) => !expected.met && verdict != Verdict::Error,
+        None => verdict.fails_run(level, strict),
+    }
 }
 
 /// The smallest plan that still fails, after shrinking, with its transcript.

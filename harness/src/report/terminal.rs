@@ -133,13 +133,14 @@ impl<W: Write> Terminal<W> {
             .collect();
         writeln!(self.out, "report: {}", files.join(", "))?;
         let strict = self.info.as_ref().is_some_and(|i| i.options.strict);
-        let failing = self
-            .results
-            .iter()
-            .filter(|r| r.verdict.fails_run(r.meta.level, strict))
-            .count();
+        let failing = self.results.iter().filter(|r| r.fails_run(strict)).count();
+        let expected = summary.expected_fail;
         let verdict = match Exit::from_code(summary.exit_code) {
             Exit::Ok if summary.total == 0 => "no checks ran".to_owned(),
+            Exit::Ok if expected > 0 => format!(
+                "{} checks, no unexpected failure ({expected} failed as expected)",
+                summary.total
+            ),
             Exit::Ok => format!("{} checks, every MUST check passed", summary.total),
             Exit::Failed => format!("{failing} of {} checks failed the run", summary.total),
             Exit::Usage | Exit::Broken => format!(
@@ -147,7 +148,16 @@ impl<W: Write> Terminal<W> {
                 summary.error, summary.total
             ),
         };
-        writeln!(self.out, "result: {verdict} (exit {})", summary.exit_code)?;
+        let also = match Exit::from_code(summary.exit_code) {
+            Exit::Ok => String::new(),
+            _ if expected > 0 => format!("; {expected} more failed as expected"),
+            _ => String::new(),
+        };
+        writeln!(
+            self.out,
+            "result: {verdict}{also} (exit {})",
+            summary.exit_code
+        )?;
         self.out.flush()?;
         Ok(())
     }
@@ -189,12 +199,16 @@ impl<W: Write> Terminal<W> {
         Ok(())
     }
 
-    /// Every check that did not pass or skip, with its findings and how to replay it.
+    /// Every check that did not pass or skip, or broke its `--expect` entry,
+    /// with its findings and how to replay it.
     fn notable(&mut self) -> anyhow::Result<()> {
         let notable: Vec<CheckResult> = self
             .results
             .iter()
-            .filter(|r| !matches!(r.verdict, Verdict::Pass | Verdict::Skip))
+            .filter(|r| {
+                !matches!(r.verdict, Verdict::Pass | Verdict::Skip)
+                    || r.expected.as_ref().is_some_and(|e| !e.met)
+            })
             .cloned()
             .collect();
         for result in &notable {
@@ -212,6 +226,14 @@ impl<W: Write> Terminal<W> {
             }
             if let Some(error) = &result.error {
                 writeln!(self.out, "           {error}")?;
+            }
+            if let Some(expected) = &result.expected {
+                let said = if expected.met {
+                    format!("{} as expected", result.verdict)
+                } else {
+                    expected.unmet_message(result.verdict)
+                };
+                writeln!(self.out, "           {said} (why: {})", expected.why)?;
             }
             writeln!(self.out, "           replay: {}", result.replay)?;
         }

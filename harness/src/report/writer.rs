@@ -72,6 +72,7 @@ pub fn check_report(result: &CheckResult) -> CheckReport {
         error: result.error.clone(),
         replay: result.replay.clone(),
         case: result.case.clone(),
+        expected: result.expected.clone(),
     }
 }
 

@@ -58,6 +58,54 @@ async fn junit_output_of_every_verdict_validates_against_the_jenkins_schema() {
     }
 }
 
+/// `--expect`: a failure it expected becomes a `<skipped>` with the why as
+/// text (the schema allows `<skipped>` no attributes), and an entry the
+/// verdict did not keep to a `<failure>`; both must still validate.
+#[tokio::test]
+async fn junit_output_of_expected_and_stale_verdicts_validates_against_the_jenkins_schema() {
+    let schema = schema();
+    let dir = tempfile::tempdir().unwrap();
+    let expect = dir.path().join("expected.toml");
+    std::fs::write(
+        &expect,
+        r#"
+[[expect]]
+check = "fibric/wire/keep-alive"
+verdict = "non-strict"
+why = "the target's keep-alive comes after 60 s <known>"
+
+[[expect]]
+check = "fibric/wire/content-type"
+verdict = "fail"
+why = "fixed since; this entry is stale"
+"#,
+    )
+    .unwrap();
+    let report = dir.path().join("report");
+    let extra = ["--format", "junit", "--strict", "--expect"];
+    let extra: Vec<&str> = extra
+        .into_iter()
+        .chain([expect.to_str().unwrap()])
+        .collect();
+    execute(
+        &config(&report, &extra),
+        &every_verdict(),
+        Some(&mut Vec::new()),
+    )
+    .await
+    .unwrap();
+    let xml = report.join("junit.xml");
+    let text = std::fs::read_to_string(&xml).unwrap();
+    assert!(
+        text.contains("<skipped>expected non-strict: the target"),
+        "{text}"
+    );
+    assert!(text.contains("type=\"expectation\""), "{text}");
+    if let Err(errors) = validate(&schema, &xml) {
+        panic!("junit.xml does not validate:\n{errors}\n{text}");
+    }
+}
+
 #[test]
 fn the_validation_can_fail() {
     let schema = schema();

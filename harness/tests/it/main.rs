@@ -1,9 +1,11 @@
 //! Integration tests of the harness: the CLI contract through the real binary, and the run pipeline end to end.
 
+mod audit;
 mod catalogue;
 mod cli;
 mod crash_load;
 mod deploy;
+mod expect;
 mod foreign;
 mod hostile;
 mod junit;

@@ -1,13 +1,14 @@
-//! The runner: a check that holds an idle stream waits alongside the others, and keeps its place in the report.
+//! The runner: a check that holds an idle stream waits alongside the others, one that reads the run's transcripts runs after them, and both keep their place in the report.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use harness::check::execute;
 use harness::report::model::Report;
 use harness::runner::{Check, CheckContext, Outcome};
-use scenarios::{Api, CheckMeta, Level, Need, Verdict};
+use scenarios::{Api, CheckMeta, Finding, Level, Need, Verdict};
 use tokio::sync::Notify;
 
 use crate::support::config;
@@ -115,4 +116,103 @@ async fn an_idle_check_runs_alongside_the_later_ones_and_keeps_its_place_in_the_
     assert_eq!(summary.pass, 1);
     let report = Report::read(&dir.path().join("report.json")).unwrap();
     assert_eq!(report.checks[0].verdict, Verdict::Error);
+}
+
+/// Fails unless `ran` was set before it ran.
+struct Audits {
+    meta: &'static CheckMeta,
+    ran: Arc<AtomicBool>,
+}
+
+/// Sets `ran`.
+struct Runs {
+    meta: &'static CheckMeta,
+    ran: Arc<AtomicBool>,
+}
+
+impl Check for Audits {
+    fn meta(&self) -> &'static CheckMeta {
+        self.meta
+    }
+
+    fn run<'a>(&'a self, _ctx: &'a CheckContext) -> BoxFuture<'a, Outcome> {
+        let before = self.ran.load(Ordering::SeqCst);
+        let findings = if before {
+            Vec::new()
+        } else {
+            vec![Finding::new("early", "ran before the check it audits")]
+        };
+        async move {
+            Outcome::Ran {
+                findings,
+                case: None,
+            }
+        }
+        .boxed()
+    }
+
+    fn replay<'a>(&'a self, ctx: &'a CheckContext, _: serde_json::Value) -> BoxFuture<'a, Outcome> {
+        self.run(ctx)
+    }
+}
+
+impl Check for Runs {
+    fn meta(&self) -> &'static CheckMeta {
+        self.meta
+    }
+
+    fn run<'a>(&'a self, _ctx: &'a CheckContext) -> BoxFuture<'a, Outcome> {
+        self.ran.store(true, Ordering::SeqCst);
+        async {
+            Outcome::Ran {
+                findings: Vec::new(),
+                case: None,
+            }
+        }
+        .boxed()
+    }
+
+    fn replay<'a>(&'a self, ctx: &'a CheckContext, _: serde_json::Value) -> BoxFuture<'a, Outcome> {
+        self.run(ctx)
+    }
+}
+
+#[tokio::test]
+async fn a_check_that_reads_the_run_s_transcripts_runs_after_the_others_in_its_place() {
+    let audited = |needs: &'static [Need]| -> Vec<Box<dyn Check>> {
+        let ran = Arc::new(AtomicBool::new(false));
+        vec![
+            Box::new(Audits {
+                meta: meta("fibric/wire/audits", needs),
+                ran: Arc::clone(&ran),
+            }),
+            Box::new(Runs {
+                meta: meta("fibric/wire/runs", &[]),
+                ran,
+            }),
+        ]
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let summary = execute(
+        &config(dir.path(), &["--check-timeout", "3s"]),
+        &audited(&[Need::Transcripts]),
+        Some(&mut Vec::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.total, summary.pass), (2, 2));
+    let report = Report::read(&dir.path().join("report.json")).unwrap();
+    let ids: Vec<&str> = report.checks.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["fibric/wire/audits", "fibric/wire/runs"]);
+
+    // Without `Transcripts`, it runs in its catalogue place, first, and fails.
+    let dir = tempfile::tempdir().unwrap();
+    let summary = execute(
+        &config(dir.path(), &["--check-timeout", "3s"]),
+        &audited(&[]),
+        Some(&mut Vec::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.fail, 1);
 }

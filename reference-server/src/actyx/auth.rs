@@ -121,7 +121,13 @@ pub fn authorize(state: &Ctx, headers: &HeaderMap, uri: &Uri) -> Result<Caller, 
             words.next().unwrap_or("").to_owned()
         }
     };
-    let claims = verify(state, &token, now_micros())?;
+    let claims = verify(state, &token, now_micros()).map_err(|error| {
+        if error.code == "ERR_TOKEN_INVALID" && defects.contains(Defect::TokenInvalid401) {
+            ActyxError::token_unauthorized()
+        } else {
+            error
+        }
+    })?;
     Ok(Caller {
         app_id: claims.app_id,
     })

@@ -399,10 +399,19 @@ impl LinesFeed {
         if !self.opened.too_old {
             return Step::Send(first);
         }
-        first.push_str(&line(&error_event(
-            "invalid_stream_start_time",
-            &too_old_message(self.opened.ts),
-        )));
+        let code = if defects.contains(Defect::FaunaStartTimeCodeGeneric) {
+            "invalid_request"
+        } else {
+            "invalid_stream_start_time"
+        };
+        let mut error = error_event(code, &too_old_message(self.opened.ts));
+        if defects.contains(Defect::FaunaErrorEventCursor)
+            && let Some(fields) = error.as_object_mut()
+        {
+            fields.remove("stats");
+            fields.insert("cursor".to_owned(), json!("0"));
+        }
+        first.push_str(&line(&error));
         if defects.contains(Defect::FaunaErrorKeepsStream) {
             Step::Send(first)
         } else {

@@ -197,7 +197,10 @@ pub async fn list(
     let Query(pairs) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let params = parse_params(pairs, true)?;
     let config = &state.config.fibric;
-    let limit = params.limit.unwrap_or(config.default_page);
+    let limit = match params.limit {
+        Some(_) if state.config.defects.contains(Defect::ListIgnoresLimit) => config.default_page,
+        asked => asked.unwrap_or(config.default_page),
+    };
     if limit > config.max_page {
         return Err(ApiError::bad_request(format!(
             "limit must be at most {}",
@@ -256,11 +259,19 @@ pub async fn list(
     let full_page_lies =
         state.config.defects.contains(Defect::ListHasMoreWrong) && data.len() == page_size;
     let has_more = !batch.reached_end && !full_page_lies;
-    Ok(Json(json!({
+    Ok(Json(page_json(&state, data, has_more, next_cursor)))
+}
+
+/// A page of `GET /v1/events`: `{data, has_more, next_cursor}`.
+fn page_json(state: &Ctx, data: Vec<Value>, has_more: bool, next_cursor: String) -> Value {
+    if state.config.defects.contains(Defect::ListDataRenamed) {
+        return json!({"items": data, "has_more": has_more, "next_cursor": next_cursor});
+    }
+    json!({
         "data": data,
         "has_more": has_more,
         "next_cursor": next_cursor,
-    })))
+    })
 }
 
 /// `GET /v1/events/stream`: SSE, replay after the cursor (or from now), then live.

@@ -233,14 +233,7 @@ pub async fn consume(
     // stream of this name is another key, so that stream is not found.
     let key = environment.key(&name).unwrap_or_default();
     let defects = &state.config.defects;
-    let acknowledged = match headers.get("last-event-id") {
-        None => None,
-        Some(value) => match value.to_str() {
-            Ok("") => None,
-            Ok(id) => Some(id.to_owned()),
-            Err(_) => return Err(invalid_cursor("Last-Event-ID is not ASCII")),
-        },
-    };
+    let acknowledged = last_event_id(&headers)?;
     // Under the writer lock, a deletion cannot slip between the checks below
     // and the claim, and an acknowledgement cannot outlive its stream.
     let writer = state.api.writer.lock().await;
@@ -259,19 +252,7 @@ pub async fn consume(
     };
     let acknowledged = match acknowledged {
         None => None,
-        Some(id) => {
-            if !ulid::is_well_formed(&id) {
-                return Err(invalid_cursor("Last-Event-ID is not a ULID").with_meta("cursor", id));
-            }
-            match events::position_of(store, &id)? {
-                Some(position) => Some(position),
-                None => {
-                    return Err(
-                        invalid_cursor("Last-Event-ID names no event").with_meta("cursor", id)
-                    );
-                }
-            }
-        }
+        Some(id) => Some(position_of(store, id)?),
     };
     let resumed = acknowledged.is_some();
     let share = defects.contains(Defect::AllowSecondConsumer);
@@ -310,7 +291,7 @@ pub async fn consume(
         },
         _claim: Some(claim),
     };
-    Ok(sse::response(
+    let mut response = sse::response(
         &state.log,
         &state.hub,
         Subscription {
@@ -323,7 +304,33 @@ pub async fn consume(
             preamble: None,
             defects: crate::sse::StreamDefects::from(&state.config.defects),
         },
-    ))
+    );
+    if resumed && defects.contains(Defect::ResumedAsText) {
+        let plain = axum::http::HeaderValue::from_static("text/plain");
+        response.headers_mut().insert("content-type", plain);
+    }
+    Ok(response)
+}
+
+/// The `Last-Event-ID` a consumer resumes after; an empty one counts as absent.
+fn last_event_id(headers: &HeaderMap) -> Result<Option<String>, PulseError> {
+    match headers.get("last-event-id").map(|value| value.to_str()) {
+        None | Some(Ok("")) => Ok(None),
+        Some(Ok(id)) => Ok(Some(id.to_owned())),
+        Some(Err(_)) => Err(invalid_cursor("Last-Event-ID is not ASCII")),
+    }
+}
+
+/// The log position of the event a `Last-Event-ID` names: `404
+/// invalid_cursor` when it is no ULID or names no event.
+fn position_of(store: &Log, id: String) -> Result<Position, PulseError> {
+    if !ulid::is_well_formed(&id) {
+        return Err(invalid_cursor("Last-Event-ID is not a ULID").with_meta("cursor", id));
+    }
+    match events::position_of(store, &id)? {
+        Some(position) => Ok(position),
+        None => Err(invalid_cursor("Last-Event-ID names no event").with_meta("cursor", id)),
+    }
 }
 
 /// A `Last-Event-ID` that names no event of the log: `404`, the seed's only

@@ -60,7 +60,9 @@ pub async fn row(state: &Ctx, model_name: &str, request: RowRequest) -> Result<E
     }
     let expected = state.log.bounds(STREAM)?.next;
     let now = now_micros();
-    let id = if defects.contains(Defect::UlidNotMonotonic) {
+    let id = if defects.contains(Defect::EventIdsCollide) {
+        Some(super::ulid::Ulid::from_parts(now / 1000, 0))
+    } else if defects.contains(Defect::UlidNotMonotonic) {
         ulids.next_unordered(now / 1000)
     } else {
         ulids.next(now / 1000)

@@ -15,8 +15,8 @@ check!(
     Actyx,
     "actyx/auth/required",
     Must,
-    "Events routes refuse a missing Authorization (401 ERR_MISSING_AUTH_HEADER) and a malformed token (400 ERR_TOKEN_INVALID, the real node's codes), and serve the token of POST /api/v2/auth as a Bearer header; node/id needs no auth",
-    "seed 003, Prerequisites; the codes: PROTOCOLS.md, Actyx (errors), as the real Actyx node answers",
+    "Events routes refuse a missing Authorization with 401 and a malformed token with a 4xx, and serve the token of POST /api/v2/auth as a Bearer header; node/id needs no auth",
+    "seed 003, Prerequisites (the token in the Authorization header with every request); RFC 9110 section 15.5.2 (401). node/id without auth: ax_sdk 0.2.0 (Ax::new) and @actyx/sdk 0.5.11 (v2getNodeId) fetch it without a token and fail to connect otherwise. The node's codes are actyx/errors/node-codes",
     [],
     ["actyx-auth-optional"],
     rules: ["actyx.auth-required", "actyx.auth-token-from-auth-api", "actyx.auth-bearer-header"]
@@ -37,11 +37,22 @@ check!(
     Actyx,
     "actyx/wire/negotiation",
     Must,
-    "A wrong Accept gets 406 ERR_NOT_ACCEPTABLE, a wrong Content-Type 415 ERR_UNSUPPORTED_MEDIA_TYPE, as {code, message}; feeds are application/x-ndjson",
-    "seed 003, the HTTP headers of each request and response; PROTOCOLS.md, Actyx (errors)",
+    "A wrong Accept gets 406, a wrong Content-Type 415; offsets are application/json, feeds application/x-ndjson",
+    "seed 003, the HTTP headers of each request (Accept and Content-Type: must be) and response; RFC 9110 sections 15.5.7 (406) and 15.5.16 (415). The node's codes are actyx/errors/node-codes",
     [],
     ["accept-ignored", "content-type-ignored"],
     rules: ["actyx.offsets-content-type", "actyx.feed-content-type"]
+);
+check!(
+    NODE_CODES,
+    Actyx,
+    "actyx/errors/node-codes",
+    Should,
+    "Refusals carry the node's {code, message} bodies: 401 ERR_MISSING_AUTH_HEADER, 400 ERR_TOKEN_INVALID, 406 ERR_NOT_ACCEPTABLE, 415 ERR_UNSUPPORTED_MEDIA_TYPE (the Actyx node's codes, not the seed's)",
+    "the real Actyx node (ax_core; reports/actyx-node/); PROTOCOLS.md, Actyx (errors). Seed 003 gives no status or body for these refusals, and neither ax_sdk 0.2.0 nor @actyx/sdk 0.5.11 reads these codes",
+    [],
+    ["token-invalid-401"],
+    rules: []
 );
 check!(
     PUBLISH_RESPONSE,
@@ -280,6 +291,7 @@ pub static ALL: &[&CheckMeta] = &[
     &AUTH_REQUIRED,
     &TOKEN_FLOW,
     &NEGOTIATION,
+    &NODE_CODES,
     &PUBLISH_RESPONSE,
     &JSON_ANSWERS,
     &OFFSETS_PRESENT,

@@ -40,8 +40,8 @@ check!(
     Fauna,
     "fauna/events/shape",
     Must,
-    "add, update and remove events carry data, txn_ts (µs, that of the write), cursor and stats; error events error {code, message} and stats, no cursor; stats have the seed's four integer fields",
-    "seed 000, AddEvent, RemoveEvent, UpdateEvent, StreamStats (read_ops, storage_bytes_read, compute_ops, processing_time_ms; the real service's extra rate_limits_hit is not required); PROTOCOLS.md, Fauna (error events)",
+    "add, update and remove events carry data, txn_ts (µs, that of the write), cursor and stats, stats with the seed's four integer fields; error events error {code, message}",
+    "seed 000, AddEvent, RemoveEvent, UpdateEvent, StreamStats (read_ops, storage_bytes_read, compute_ops, processing_time_ms; the real service's extra rate_limits_hit is not required). Error events are not in the seed; their error {code, message} is what both drivers read: PyPI fauna 2.4.0 (FaunaError.parse_error_and_throw takes event[\"error\"][\"code\"] and [\"message\"], a KeyError without them) and npm fauna 2.5.0 (getServiceError reads failure.error.code, a TypeError without error). Their stats and missing cursor are fauna/errors/event-shape",
     [Producer],
     ["fauna-stats-incomplete"],
     rules: ["fauna.txn-ts-and-cursor", "fauna.field-types", "fauna.txn-ts-micros", "fauna.txn-ts-of-change", "fauna.stats-fields", "fauna.data-event-types", "fauna.add-on-enter", "fauna.update-on-change", "fauna.remove-on-leave", "fauna.push-live"]
@@ -106,11 +106,22 @@ check!(
     Fauna,
     "fauna/resume/start-too-old",
     Must,
-    "A start before the event source's token or before the collection's history window is refused (invalid_stream_start_time), with no event replayed",
-    "seed 000, start_ts (cannot exceed history_days); PROTOCOLS.md, Fauna",
+    "A start before the event source's token or before the collection's history window is refused (a 4xx, or an error event), with no event replayed",
+    "seed 000, start_ts (cannot exceed history_days; the seed names no code, and neither driver maps one: fauna/resume/start-too-old-code holds the service's)",
     [Producer],
     ["fauna-history-window-ignored"],
     rules: ["fauna.history-days"]
+);
+check!(
+    START_TOO_OLD_CODE,
+    Fauna,
+    "fauna/resume/start-too-old-code",
+    Should,
+    "A start before the collection's history window is refused with invalid_stream_start_time, one before the token with it or invalid_request (Fauna's service, not the seed)",
+    "PROTOCOLS.md, Fauna (invalid_stream_start_time); seed 000 names no error code, and neither PyPI fauna 2.4.0 nor npm fauna 2.5.0 maps this one to its own exception",
+    [Producer],
+    ["fauna-start-time-code-generic"],
+    rules: []
 );
 check!(
     REPLAY_LIMIT,
@@ -160,12 +171,23 @@ check!(
     ERROR_ENDS_STREAM,
     Fauna,
     "fauna/errors/end-stream",
-    Must,
-    "After an error event the server ends the stream",
-    "seed 000, start_ts (cannot exceed history_days: a start refused by an error event must not stream on); PROTOCOLS.md, Fauna (error events, after which the stream ends)",
+    Should,
+    "After an error event the server ends the stream (Fauna's service, not the seed)",
+    "PROTOCOLS.md, Fauna (error events, after which the stream ends). Seed 000 has no error event, and neither driver breaks on a stream that carries on: npm fauna 2.5.0 closes the stream itself on an error event, PyPI fauna 2.4.0 raises it",
     [Producer],
     ["fauna-error-keeps-stream"],
     rules: ["fauna.history-days"]
+);
+check!(
+    ERROR_EVENT_SHAPE,
+    Fauna,
+    "fauna/errors/event-shape",
+    Should,
+    "An error event carries stats with the seed's four fields and no cursor (Fauna's service, not the seed)",
+    "PROTOCOLS.md, Fauna (error events); the seed has no error event, and neither driver reads an error event's stats or cursor (PyPI fauna 2.4.0 raises before reading the cursor; npm fauna 2.5.0 throws on it)",
+    [Producer],
+    ["fauna-error-event-cursor"],
+    rules: []
 );
 check!(
     UNAUTHORIZED,
@@ -173,7 +195,7 @@ check!(
     "fauna/auth/unauthorized",
     Must,
     "A missing or wrong secret gets 401 with {\"error\": {\"code\": \"unauthorized\", \"message\"}} from /stream/1 and /query/1",
-    "seed 000, securitySchemes bearerAuth; PROTOCOLS.md, Fauna (HTTP errors)",
+    "seed 000, securitySchemes bearerAuth (HTTP bearer: 401, RFC 6750 section 3.1). The body and its code are not in the seed; both drivers need them: PyPI fauna 2.4.0 (FaunaError.parse_error_and_throw: a KeyError without error.code or error.message, and AuthenticationError only for code unauthorized) and npm fauna 2.5.0 (getServiceError: AuthenticationError only for code unauthorized), so an application that catches AuthenticationError misses any other answer",
     [],
     ["fauna-unauthorized-403"],
     rules: ["fauna.bearer-auth"]
@@ -191,10 +213,12 @@ pub static ALL: &[&CheckMeta] = &[
     &START_TS_REPLAY,
     &START_TS_WITH_CURSOR,
     &START_TOO_OLD,
+    &START_TOO_OLD_CODE,
     &REPLAY_LIMIT,
     &SET_MEMBERSHIP,
     &DOCUMENT_SOURCE,
     &TOKEN_REFUSED,
     &ERROR_ENDS_STREAM,
+    &ERROR_EVENT_SHAPE,
     &UNAUTHORIZED,
 ];

@@ -147,9 +147,9 @@ pub fn event_problems(event: &Value) -> Vec<String> {
                     }
                 }
             }
-            if object.contains_key("cursor") {
-                problems.push("an error event carries a cursor".to_owned());
-            }
+            // Its cursor and stats are the service's, not the seed's or a
+            // driver's need: see [`error_event_problems`].
+            return problems;
         }
         other => {
             problems.push(format!("an event of unknown type {other:?}"));
@@ -162,6 +162,25 @@ pub fn event_problems(event: &Value) -> Vec<String> {
             stats_problems(stats)
                 .into_iter()
                 .map(|p| format!("a {kind} event's {p}")),
+        ),
+    }
+    problems
+}
+
+/// What Fauna's service does with an error event that neither the seed nor
+/// a driver asks for: it carries `stats` (the seed's four fields) and no
+/// `cursor`, since no position follows it.
+pub fn error_event_problems(event: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    if event.get("cursor").is_some() {
+        problems.push("an error event carries a cursor".to_owned());
+    }
+    match event.get("stats") {
+        None => problems.push("an error event lacks stats".to_owned()),
+        Some(stats) => problems.extend(
+            stats_problems(stats)
+                .into_iter()
+                .map(|p| format!("an error event's {p}")),
         ),
     }
     problems
@@ -295,11 +314,23 @@ mod tests {
         let error =
             json!({"type": "error", "error": {"code": "x", "message": "y"}, "stats": stats()});
         assert!(event_problems(&error).is_empty());
+        assert!(error_event_problems(&error).is_empty());
         let mut with_cursor = error.clone();
         with_cursor["cursor"] = json!("c");
         assert_eq!(
-            event_problems(&with_cursor),
+            error_event_problems(&with_cursor),
             ["an error event carries a cursor"]
+        );
+        // Neither driver reads an error event's cursor or stats: only error.code and .message.
+        assert!(event_problems(&with_cursor).is_empty());
+        let no_code = json!({"type": "error", "error": {"message": "y"}});
+        assert_eq!(
+            event_problems(&no_code),
+            ["an error event's error.code is not a string"]
+        );
+        assert_eq!(
+            error_event_problems(&no_code),
+            ["an error event lacks stats"]
         );
         let mut thin = add.clone();
         thin["stats"]

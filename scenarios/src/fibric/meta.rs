@@ -232,7 +232,7 @@ check!(
     "fibric/backfill/seam",
     Must,
     "Paging the list, then streaming from its last next_cursor, yields every later envelope exactly once",
-    "seed 004, Cursors and resume tokens: backfill-then-tail",
+    "seed 004, Cursors and resume tokens: backfill-then-tail (the list read as fibric/list/pages reads it, not relying on data or limit)",
     [Producer],
     ["replay-live-seam-gap"],
     rules: ["fibric.backfill-then-tail", "fibric.cursors-same-log", "fibric.list-next-cursor"]
@@ -242,11 +242,22 @@ check!(
     Fibric,
     "fibric/list/pages",
     Must,
-    "Paging GET /v1/events with any limit walks the log in order, has_more false only at the end",
-    "seed 004, Cursors and resume tokens: next_cursor and has_more",
+    "Paging GET /v1/events walks the log in order, has_more false only at the end (the page size asked with limit, the envelopes read from data or the page's one array)",
+    "seed 004, Cursors and resume tokens: next_cursor and has_more. The seed names neither the page's item field nor a page size, so a page without data is read from its one array and a refused limit is dropped; fibric/list/limit holds a target to both",
     [Producer],
     ["list-has-more-wrong"],
     rules: ["fibric.list-has-more", "fibric.list-next-cursor"]
+);
+check!(
+    LIMIT,
+    Fibric,
+    "fibric/list/limit",
+    Should,
+    "GET /v1/events takes limit and answers pages of at most that many envelopes in a data array (the reference server's README, not the seed)",
+    "README, Fibric envelope stream (limit, data); seed 004 names only has_more and next_cursor of the list, and links no page of its own",
+    [Producer],
+    ["list-ignores-limit", "list-data-renamed"],
+    rules: []
 );
 check!(
     SLOW_CONSUMER,
@@ -283,5 +294,6 @@ pub static ALL: &[&CheckMeta] = &[
     &CUTS,
     &SEAM,
     &PAGES,
+    &LIMIT,
     &SLOW_CONSUMER,
 ];

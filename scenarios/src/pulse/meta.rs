@@ -138,12 +138,23 @@ check!(
     ULID_ORDER,
     Pulse,
     "pulse/events/ulid-order",
-    Must,
-    "Event ids are ULIDs that increase with log order",
-    "seed 001, PulseEvent.id pattern; PROTOCOLS.md (monotonic)",
+    Should,
+    "Event ids are ULIDs that increase strictly with delivery order, even within one millisecond (PROTOCOLS.md's monotonic ULIDs, not the seed's)",
+    "PROTOCOLS.md, Pulse (id: monotonic); ULID spec, monotonicity. Seed 001 says ids are unique ULIDs and delivery is in order, but a ULID sorts only by its millisecond, so the seed does not make ids increase; no client compares them (@prisma/extension-pulse 1.2.2 only acks by id)",
     [Producer],
     ["ulid-not-monotonic"],
-    rules: ["pulse.event-id-ulid", "pulse.event-id-unique"]
+    rules: ["pulse.event-id-ulid"]
+);
+check!(
+    UNIQUE_IDS,
+    Pulse,
+    "pulse/events/unique-ids",
+    Must,
+    "No two events share an id, even when many are published in one millisecond",
+    "seed 001, PulseEvent.id (\"Unique ULID identifier for the event\") and getEvent (\"by its unique ULID identifier\")",
+    [Producer],
+    ["event-ids-collide"],
+    rules: ["pulse.event-id-unique", "pulse.event-id-ulid"]
 );
 check!(
     LOOKUP,
@@ -183,10 +194,10 @@ check!(
     Pulse,
     "pulse/openapi/responses",
     Must,
-    "Every answer of every operation, to good and bad requests, has a status the seed documents for that operation, its content type, and a body (each SSE event's data) matching its schema",
+    "Every answer and event the run's Pulse checks record (this one drives every operation with good and bad requests) has a status the seed documents for its operation, its content type, and a body (each SSE event's data) matching its schema",
     "seed 001, the OpenAPI paths, responses and components/schemas",
-    [Producer],
-    ["unknown-model-404", "lookup-malformed-400"],
+    [Producer, Transcripts],
+    ["unknown-model-404", "lookup-malformed-400", "resumed-as-text"],
     rules: [
         "pulse.json-content-type",
         "pulse.create-stream-statuses",
@@ -296,6 +307,7 @@ pub static ALL: &[&CheckMeta] = &[
     &FILTERS,
     &EVENT_SHAPE,
     &ULID_ORDER,
+    &UNIQUE_IDS,
     &LOOKUP,
     &CONTENT_TYPE,
     &KEEPALIVE,

@@ -3,8 +3,8 @@
 //! Transcribed by hand from the seed, which is the contract: a status an
 //! operation does not document is a deviation, and so is a body that does
 //! not match its schema. The operations and types are here, the component
-//! schemas in `schemas`, and the validator of values, answers, events and
-//! whole transcripts in `validate` (both re-exported); the tests hold the
+//! schemas in `schemas`, and the validator of values, answers and events in
+//! `validate`, and of whole transcripts in `reading` (all re-exported); the tests hold the
 //! transcription to the seed's own text, so the two cannot drift apart.
 //!
 //! Only what the seed states is here: `type`, `properties`, `required`,
@@ -12,6 +12,7 @@
 //! discriminator of `PulseEvent`. Every object the seed describes allows
 //! other properties (it never says `additionalProperties: false`).
 
+mod reading;
 mod schemas;
 mod validate;
 
@@ -20,7 +21,8 @@ pub use schemas::{
     PULSE_UPDATE_EVENT, STREAM_CREATE_REQUEST, STREAM_INFO, SUBSCRIPTION_REQUEST,
 };
 
-pub use validate::{Violation, event, find, response, transcript, value};
+pub use reading::{Tally, path_below, read, transcript};
+pub use validate::{Violation, event, find, response, value};
 
 /// A JSON schema, as far as the seed uses them.
 #[derive(Debug)]

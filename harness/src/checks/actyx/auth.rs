@@ -3,81 +3,29 @@
 use scenarios::Finding;
 use scenarios::actyx::lines::FeedLine;
 use scenarios::actyx::meta;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::feed::Answer;
+use super::refusals::{auth_refusals, negotiation_refusals, probes, status_body, status_finding};
 use super::{Actyx, Found, NDJSON, PROMPT, clip, fixed_property};
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
 
-/// Status and body of an answer; an opened feed is a `200` with no body.
-fn status_body(answer: Answer) -> (u16, String) {
-    match answer {
-        Answer::Whole(response) => (response.status, response.body),
-        Answer::Feed(feed) => (feed.status, String::new()),
-    }
-}
-
-/// Findings unless the answer is `status` with a `{code, message}` body naming `code`.
-fn error_findings(
-    what: &str,
-    (status, body): (u16, String),
-    want: u16,
-    code: &str,
-) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    if status != want {
-        findings.push(Finding::new(
-            "status",
-            format!("{what} answered {status}, not {want}: {}", clip(&body)),
-        ));
-    }
-    let parsed: Option<Value> = serde_json::from_str(&body).ok();
-    match parsed {
-        Some(error) if error["code"].is_string() && error["message"].is_string() => {
-            findings.extend((error["code"] != code).then(|| {
-                Finding::new(
-                    "error-code",
-                    format!("{what} answered code {}, not {code}", error["code"]),
-                )
-            }));
-        }
-        _ if status >= 400 => findings.push(Finding::new(
-            "error-shape",
-            format!(
-                "{what}: the error body is not {{code, message}}: {}",
-                clip(&body)
-            ),
-        )),
-        _ => {}
-    }
-    findings
-}
-
-/// The requests every auth probe sends: what, method+path, body, whether the answer is a feed.
-fn probes(tag: &str) -> Vec<(&'static str, &'static str, Option<Value>, bool)> {
-    let query = format!("FROM '{tag}'");
-    vec![
-        ("GET events/offsets", "events/offsets", None, false),
-        (
-            "POST events/publish",
-            "events/publish",
-            Some(json!({"data": [{"tags": [tag], "payload": {"auth": "probe"}}]})),
-            false,
-        ),
-        (
-            "POST events/query",
-            "events/query",
-            Some(json!({"query": query, "order": "asc"})),
-            true,
-        ),
-        (
-            "POST events/subscribe",
-            "events/subscribe",
-            Some(json!({ "query": query })),
-            true,
-        ),
-    ]
+/// A finding unless `GET node/id` without auth answers 200 with the node
+/// id, as `ax_sdk` (`Ax::new`) and `@actyx/sdk` (`v2getNodeId`) need.
+async fn node_id_finding(ax: &mut Actyx) -> Result<Option<Finding>, super::Stop> {
+    let node = ax.call(ax.ctx.http.get(ax.url("node/id"))).await?;
+    Ok(
+        (node.status != 200 || node.body.trim().is_empty()).then(|| {
+            Finding::new(
+                "node-id",
+                format!(
+                    "GET node/id without auth answered {} {:?}, not 200 with the node id",
+                    node.status,
+                    clip(&node.body)
+                ),
+            )
+        }),
+    )
 }
 
 fixed_property!(AuthRequired, meta::AUTH_REQUIRED);
@@ -91,45 +39,13 @@ impl AuthRequired {
 
     async fn body(ax: &mut Actyx) -> Found {
         let mut findings = Vec::new();
-        let node = ax.call(ax.ctx.http.get(ax.url("node/id"))).await?;
-        if node.status != 200 || node.body.trim().is_empty() {
-            findings.push(Finding::new(
-                "node-id",
-                format!(
-                    "GET node/id without auth answered {} {:?}, not 200 with the node id",
-                    node.status,
-                    clip(&node.body)
-                ),
-            ));
-        }
+        findings.extend(node_id_finding(ax).await?);
         let tag = ax.tag("");
-        for (who, token) in [
-            ("no Authorization", None),
-            ("a malformed token", Some("not*a*token")),
-        ] {
-            for (what, path, body, is_feed) in probes(&tag) {
-                let mut request = match &body {
-                    Some(body) => ax.ctx.http.post(ax.url(path)).json(body),
-                    None => ax.ctx.http.get(ax.url(path)),
-                };
-                if is_feed {
-                    request = request.header("accept", NDJSON);
-                }
-                if let Some(token) = token {
-                    request = request.bearer_auth(token);
-                }
-                let answer = ax.open(request).await?;
-                let (want, code) = match token {
-                    None => (401, "ERR_MISSING_AUTH_HEADER"),
-                    Some(_) => (400, "ERR_TOKEN_INVALID"),
-                };
-                findings.extend(error_findings(
-                    &format!("{what} with {who}"),
-                    status_body(answer),
-                    want,
-                    code,
-                ));
-            }
+        for refusal in auth_refusals(ax, &tag).await? {
+            // A missing header is a lack of credentials, 401 in RFC 9110; the
+            // seed gives no status for a malformed token, so any 4xx refuses it.
+            let want = refusal.missing.then_some(401);
+            findings.extend(status_finding(&refusal.what, &refusal.answer, want));
         }
         findings.extend(Self::with_token(ax, &tag).await?);
         Ok(findings)
@@ -256,49 +172,14 @@ impl Negotiation {
     async fn body(ax: &mut Actyx) -> Found {
         ax.login().await?;
         let mut findings = Vec::new();
+        // RFC 9110's statuses for an Accept or a Content-Type the seed rules out.
+        for refusal in negotiation_refusals(ax).await? {
+            let want = Some(refusal.status);
+            findings.extend(status_finding(refusal.what, &refusal.answer, want));
+        }
         let query = json!({"query": format!("FROM '{}'", ax.tag("")), "order": "asc"});
-        let publish = json!({"data": [{"tags": [ax.tag("")], "payload": {"negotiation": true}}]});
         let http = &ax.ctx.http;
         let offsets = || http.get(ax.url("events/offsets")).bearer_auth(ax.token());
-        let post = |path: &str, body: &Value| {
-            http.post(ax.url(path))
-                .bearer_auth(ax.token())
-                .body(body.to_string())
-        };
-        let refused = [
-            (
-                "GET events/offsets with Accept: text/html",
-                offsets().header("accept", "text/html"),
-                406,
-                "ERR_NOT_ACCEPTABLE",
-            ),
-            (
-                "POST events/query with Accept: text/html",
-                post("events/query", &query)
-                    .header("content-type", "application/json")
-                    .header("accept", "text/html"),
-                406,
-                "ERR_NOT_ACCEPTABLE",
-            ),
-            (
-                "POST events/publish with Content-Type: text/plain",
-                post("events/publish", &publish).header("content-type", "text/plain"),
-                415,
-                "ERR_UNSUPPORTED_MEDIA_TYPE",
-            ),
-            (
-                "POST events/query with Content-Type: text/plain",
-                post("events/query", &query)
-                    .header("content-type", "text/plain")
-                    .header("accept", NDJSON),
-                415,
-                "ERR_UNSUPPORTED_MEDIA_TYPE",
-            ),
-        ];
-        for (what, request, status, code) in refused {
-            let answer = ax.open(request).await?;
-            findings.extend(error_findings(what, status_body(answer), status, code));
-        }
         // What the right headers get: JSON for offsets, NDJSON for a query.
         let response = ax
             .call(offsets().header("accept", "application/json"))

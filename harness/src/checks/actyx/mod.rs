@@ -13,6 +13,7 @@
 //!
 //! - [`feed`]: recorded exchanges, NDJSON feeds read line by line, query-line helpers.
 //! - [`auth`]: auth, tokens, `Accept` / `Content-Type`, keep-alive.
+//! - [`refusals`]: the requests refused for auth or media type, and the node's codes for them.
 //! - [`query`]: publish answers, offsets, query bounds, orders, tie-break, tag expressions.
 //! - [`live`]: subscribe's seam, subscribe_monotonic's `caughtUp`, `timeTravel` and resume.
 //! - [`resume`]: subscribe's `lowerBound`, subscribe_monotonic without one.
@@ -25,6 +26,7 @@ pub mod feed;
 mod fields;
 mod live;
 mod query;
+mod refusals;
 mod resume;
 mod swarm;
 mod wire;
@@ -53,6 +55,7 @@ pub fn checks() -> Vec<Box<dyn Check>> {
         PropertyCheck::boxed(auth::AuthRequired),
         PropertyCheck::boxed(auth::TokenFlow),
         PropertyCheck::boxed(auth::Negotiation),
+        PropertyCheck::boxed(refusals::NodeCodes),
         PropertyCheck::boxed(query::PublishResponse),
         PropertyCheck::boxed(wire::JsonAnswers),
         PropertyCheck::boxed(query::OffsetsPresent),

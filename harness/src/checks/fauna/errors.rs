@@ -1,4 +1,4 @@
-//! Fauna checks of error events: the replay limit, and a stream ends after an error event.
+//! Fauna checks of error events: the replay limit, a stream ends after an error event, and the service's error-event shape.
 
 use std::time::Duration;
 
@@ -167,6 +167,53 @@ impl ErrorEndsStream {
                 .with_evidence(error),
             ),
         }
+        fauna.done(findings)
+    }
+}
+
+fixed_property!(ErrorEventShape, meta::ERROR_EVENT_SHAPE, skip: Self::skip);
+
+impl ErrorEventShape {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        never(ctx)
+    }
+
+    /// Provokes an error event as [`ErrorEndsStream`] does and holds it to
+    /// the service's shape (stats, no cursor), beyond what `fauna/events/shape`
+    /// asks of every error event.
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fauna = Fauna::new(&ctx);
+        let mut stream = match open_too_old(&fauna).await?.0 {
+            Ok(stream) => stream,
+            Err(_) => or_stop!(fauna, open_over_limit(&fauna).await),
+        };
+        let events = read_replay(&mut stream).await;
+        let Some(error) = events.iter().find(|e| e["type"] == "error") else {
+            let finding = Finding::new(
+                "no-error-event",
+                "neither a start before the history window nor a replay over the limit gave an error event, so there was nothing to check",
+            )
+            .informational();
+            return fauna.done(vec![finding]);
+        };
+        let findings = shape::error_event_problems(error)
+            .into_iter()
+            .map(|problem| Finding::new("error-event", problem).with_evidence(error.clone()))
+            .collect();
+        fauna.done(findings)
+    }
+}
+
+fixed_property!(StartTooOldCode, meta::START_TOO_OLD_CODE, skip: Self::skip);
+
+impl StartTooOldCode {
+    fn skip(ctx: &CheckContext) -> Option<String> {
+        never(ctx)
+    }
+
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let fauna = Fauna::new(&ctx);
+        let findings = super::resume::too_old_findings(&fauna, true).await?;
         fauna.done(findings)
     }
 }

@@ -52,11 +52,13 @@ pub fn checks() -> Vec<Box<dyn Check>> {
         PropertyCheck::boxed(resume::StartTs),
         PropertyCheck::boxed(resume::StartTsWithCursor),
         PropertyCheck::boxed(resume::StartTooOld),
+        PropertyCheck::boxed(errors::StartTooOldCode),
         PropertyCheck::boxed(errors::ReplayLimit),
         PropertyCheck::boxed(set::SetMembership),
         PropertyCheck::boxed(source::DocumentSource),
         PropertyCheck::boxed(source::TokenRefused),
         PropertyCheck::boxed(errors::ErrorEndsStream),
+        PropertyCheck::boxed(errors::ErrorEventShape),
         PropertyCheck::boxed(wire::Unauthorized),
     ]
 }

@@ -15,18 +15,20 @@ use crate::record::HttpResponse;
 use crate::runner::CheckContext;
 use crate::transport::Events;
 
-/// Findings unless a start was refused: an HTTP 4xx with one of `codes`, or
-/// an error event with one of them before any data event.
+/// Findings unless a start was refused: an HTTP 4xx, or an error event
+/// before any data event; with `codes`, one naming one of them.
 async fn expect_refusal(
     what: &str,
     opened: Result<LineConn, HttpResponse>,
-    codes: &[&str],
+    codes: Option<&[&str]>,
 ) -> Vec<Finding> {
+    let named = |code: &str| codes.is_none_or(|codes| codes.contains(&code));
+    let codes = codes.unwrap_or(&["any code"]);
     let mut stream = match opened {
         Err(response) => {
             let body = response.json().unwrap_or_default();
             let code = body["error"]["code"].as_str().unwrap_or("");
-            if (400..500).contains(&response.status) && codes.contains(&code) {
+            if (400..500).contains(&response.status) && named(code) {
                 return Vec::new();
             }
             return vec![
@@ -58,7 +60,7 @@ async fn expect_refusal(
         ],
         Some(event) if event["type"] == "error" => {
             let code = event["error"]["code"].as_str().unwrap_or("");
-            if codes.contains(&code) {
+            if named(code) {
                 Vec::new()
             } else {
                 vec![
@@ -352,28 +354,36 @@ impl StartTooOld {
 
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let fauna = Fauna::new(&ctx);
-        let collection = fauna.collection("early", None).await?;
-        let (token, at) = fauna
-            .token(&format!("{collection}.all().eventSource()"))
-            .await?;
-        fauna.create(&collection, &json!({ "n": 1 })).await?;
-        let before = json!({ "token": token, "start_ts": at.saturating_sub(1_000_000) });
-        let opened = fauna.stream_as(Some(fauna.secret()), &before).await?;
-        let mut findings = expect_refusal(
-            "a start_ts one second before the token was made",
-            opened,
-            &["invalid_stream_start_time", "invalid_request"],
-        )
-        .await;
-        let (opened, _) = open_too_old(&fauna).await?;
-        findings.extend(
-            expect_refusal(
-                "a start_ts before the history window of a collection with history_days 0",
-                opened,
-                &["invalid_stream_start_time"],
-            )
-            .await,
-        );
+        let findings = too_old_findings(&fauna, false).await?;
         fauna.done(findings)
     }
+}
+
+/// Opens a stream at a `start_ts` before its token, then one before its
+/// collection's history window; findings unless both are refused, and with
+/// `codes` unless with the service's codes (`fauna/resume/start-too-old-code`).
+pub(super) async fn too_old_findings(fauna: &Fauna, codes: bool) -> Result<Vec<Finding>, String> {
+    let collection = fauna.collection("early", None).await?;
+    let (token, at) = fauna
+        .token(&format!("{collection}.all().eventSource()"))
+        .await?;
+    fauna.create(&collection, &json!({ "n": 1 })).await?;
+    let before = json!({ "token": token, "start_ts": at.saturating_sub(1_000_000) });
+    let opened = fauna.stream_as(Some(fauna.secret()), &before).await?;
+    let mut findings = expect_refusal(
+        "a start_ts one second before the token was made",
+        opened,
+        codes.then_some(&["invalid_stream_start_time", "invalid_request"][..]),
+    )
+    .await;
+    let (opened, _) = open_too_old(fauna).await?;
+    findings.extend(
+        expect_refusal(
+            "a start_ts before the history window of a collection with history_days 0",
+            opened,
+            codes.then_some(&["invalid_stream_start_time"][..]),
+        )
+        .await,
+    );
+    Ok(findings)
 }

@@ -13,7 +13,7 @@
 //! - [`replay`]: filters and tenancy of what a resumed stream replays.
 //! - [`shape`]: what an envelope frame must look like (for [`basic`]'s frame-shape check).
 //! - [`resume`]: starting at now, order, resuming by cursor and by Last-Event-ID, cursor binding and expiry.
-//! - [`paging`]: the list's pages and the backfill-then-tail seam.
+//! - [`paging`]: the list's pages, its `limit` and `data`, and the backfill-then-tail seam.
 //! - [`cuts`]: at-least-once across connections cut by the fault proxy.
 
 mod basic;
@@ -67,6 +67,7 @@ pub fn checks() -> Vec<Box<dyn Check>> {
         PropertyCheck::boxed(cuts::Cuts),
         PropertyCheck::boxed(paging::Seam),
         PropertyCheck::boxed(paging::Pages),
+        PropertyCheck::boxed(paging::Limit),
         PropertyCheck::boxed(cuts::SlowConsumer),
     ]
 }

@@ -1,4 +1,4 @@
-//! Fibric checks of paging: the list walks the log, and backfill-then-tail has no seam.
+//! Fibric checks of paging: the list walks the log, honours `limit` in `data` pages, and backfill-then-tail has no seam.
 
 use scenarios::Finding;
 use scenarios::delivery::{self, Connection, Observation, Promise, Start};
@@ -28,6 +28,12 @@ async fn backfill(
 /// Pages through `GET /v1/events?{query}` as `tenant`, from `start` (a
 /// cursor) or the beginning, until `has_more` is false; returns the items
 /// and the last next_cursor, or a finding when a page is refused or malformed.
+///
+/// The seed names `has_more` and `next_cursor` but neither the page's item
+/// field nor a page size: the items are the page's `data`, or its one array
+/// when it has no `data` ([`page_items`]), and `limit` is asked for but
+/// dropped when the first page refuses it (`fibric/list/limit` holds a
+/// target to both, at SHOULD).
 pub(super) async fn backfill_from(
     fibric: &Fibric,
     tenant: usize,
@@ -38,17 +44,17 @@ pub(super) async fn backfill_from(
 ) -> Result<(Vec<Value>, String), Stop> {
     let mut items = Vec::new();
     let mut cursor = start;
-    for _ in 0..max_pages {
-        let mut parts = vec![format!("limit={limit}")];
-        if !query.is_empty() {
-            parts.insert(0, query.to_owned());
+    let mut ask_limit = true;
+    for page_number in 0..max_pages {
+        let url = |with_limit: bool| page_query(query, with_limit.then_some(limit), &cursor);
+        let key = Some(fibric.key(tenant));
+        let mut response = fibric.list(key, &url(ask_limit)).await?;
+        if page_number == 0 && response.status == 400 {
+            let without = fibric.list(key, &url(false)).await?;
+            if without.status == 200 {
+                (response, ask_limit) = (without, false);
+            }
         }
-        if let Some(c) = &cursor {
-            parts.push(format!("cursor={c}"));
-        }
-        let response = fibric
-            .list(Some(fibric.key(tenant)), &parts.join("&"))
-            .await?;
         let Some(page) = response.json().filter(|_| response.status == 200) else {
             let problem = format!(
                 "GET /v1/events answered {} {}",
@@ -56,9 +62,12 @@ pub(super) async fn backfill_from(
             );
             return Err(Finding::new("status", problem).into());
         };
-        let Some(data) = page["data"].as_array() else {
-            let finding =
-                Finding::new("list-shape", "a page has no data array").with_evidence(page.clone());
+        let Some(data) = page_items(&page) else {
+            let finding = Finding::new(
+                "list-shape",
+                "a page has no data array, nor any other single array of envelopes",
+            )
+            .with_evidence(page.clone());
             return Err(finding.into());
         };
         items.extend(data.iter().cloned());
@@ -74,6 +83,34 @@ pub(super) async fn backfill_from(
     }
     let problem = format!("has_more was still true after {max_pages} pages");
     Err(Finding::new("list-shape", problem).into())
+}
+
+/// The query of one list page: the filters, `limit` when asked, the cursor.
+fn page_query(query: &str, limit: Option<usize>, cursor: &Option<String>) -> String {
+    let mut parts = Vec::new();
+    if !query.is_empty() {
+        parts.push(query.to_owned());
+    }
+    if let Some(limit) = limit {
+        parts.push(format!("limit={limit}"));
+    }
+    if let Some(c) = cursor {
+        parts.push(format!("cursor={c}"));
+    }
+    parts.join("&")
+}
+
+/// A page's envelopes: its `data` array (the reference server's field), or
+/// else its only array-valued member, since the seed does not name the field.
+fn page_items(page: &Value) -> Option<&Vec<Value>> {
+    if let Some(data) = page["data"].as_array() {
+        return Some(data);
+    }
+    let mut arrays = page.as_object()?.values().filter_map(Value::as_array);
+    match (arrays.next(), arrays.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
 }
 
 generated_property!(Seam, meta::SEAM, SeamPlan,
@@ -199,4 +236,86 @@ async fn pages_case(
         complete: true,
     };
     fibric.done(delivery::check(&observation))
+}
+
+// A page size, and how many envelopes beyond one page to publish.
+generated_property!(Limit, meta::LIMIT, (usize, usize),
+    strategy: (1usize..=4, 1usize..=5),
+    cases: |requested| requested.div_ceil(4),
+    skip: needs_producer,
+    run: limit_case);
+
+/// Publishes more envelopes than one page of `limit` holds and pages through
+/// them with `limit`: every page must answer 200 with a `data` array of at
+/// most `limit` envelopes.
+async fn limit_case(
+    ctx: CheckContext,
+    (limit, extra): (usize, usize),
+) -> Result<CaseOutcome, String> {
+    let fibric = Fibric::new(&ctx);
+    let source = format!("harness-limit-{}", fibric.event_id(0));
+    let envelope = spec("harness.limit", &source);
+    let count = limit + extra;
+    let items: Vec<(usize, usize, &EnvelopeSpec)> = (0..count).map(|k| (0, k, &envelope)).collect();
+    fibric.publish(&items).await?;
+    let mut cursor = None;
+    for _ in 0..count + 3 {
+        let query = page_query(&format!("source={source}"), Some(limit), &cursor);
+        let response = fibric.list(Some(fibric.key(0)), &query).await?;
+        let page = response.json().filter(|_| response.status == 200);
+        let Some(page) = page else {
+            let problem = format!(
+                "GET /v1/events?{query} answered {} {}",
+                response.status, response.body
+            );
+            return fibric.done(vec![Finding::new("limit", problem)]);
+        };
+        let Some(data) = page["data"].as_array() else {
+            let finding =
+                Finding::new("list-shape", "a page has no data array").with_evidence(page.clone());
+            return fibric.done(vec![finding]);
+        };
+        if data.len() > limit {
+            let problem = format!(
+                "a page asked for with limit={limit} held {} envelopes",
+                data.len()
+            );
+            return fibric.done(vec![Finding::new("limit", problem)]);
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) if page["has_more"] != false => cursor = Some(next.to_owned()),
+            _ => return fibric.done(Vec::new()),
+        }
+    }
+    let problem = format!("has_more was still true after {} pages", count + 3);
+    fibric.done(vec![Finding::new("list-shape", problem)])
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_page_is_read_from_data_or_its_one_array() {
+        let data = json!({"data": [{"event_id": "a"}], "other": [], "has_more": false});
+        assert_eq!(page_items(&data).unwrap().len(), 1);
+        let renamed = json!({"items": [{"event_id": "a"}, {"event_id": "b"}], "has_more": true});
+        assert_eq!(page_items(&renamed).unwrap().len(), 2);
+        assert!(page_items(&json!({"a": [], "b": [], "has_more": false})).is_none());
+        assert!(page_items(&json!({"has_more": false})).is_none());
+        assert!(page_items(&json!([1])).is_none());
+    }
+
+    #[test]
+    fn page_queries_put_filters_limit_and_cursor_in_order() {
+        let cursor = Some("cur_x".to_owned());
+        assert_eq!(
+            page_query("source=s", Some(3), &cursor),
+            "source=s&limit=3&cursor=cur_x"
+        );
+        assert_eq!(page_query("", None, &None), "");
+        assert_eq!(page_query("", None, &cursor), "cursor=cur_x");
+    }
 }

@@ -14,7 +14,8 @@
 //! - [`streams`]: named streams: lifecycle, delete, one consumer, resume by acknowledgement.
 //! - [`cuts`]: at-least-once across connections cut by the fault proxy.
 //! - [`subscribe`]: subscriptions: live only, at most once.
-//! - [`events`]: filters, event shapes, ids and lookup.
+//! - [`events`]: filters, event shapes, id order and lookup.
+//! - [`ids`]: no two events share an id.
 //! - [`idle`]: a named stream's connection outlives an idle spell.
 //! - [`listing`]: what `GET /streams` shows of a case's streams.
 //! - [`environment`]: a named stream is its API key's environment's own.
@@ -28,6 +29,7 @@ mod cuts;
 mod environment;
 mod events;
 mod idle;
+mod ids;
 mod listing;
 mod models;
 mod observe;
@@ -73,6 +75,7 @@ pub fn checks() -> Vec<Box<dyn Check>> {
         PropertyCheck::boxed(events::Filters),
         PropertyCheck::boxed(events::EventShape),
         PropertyCheck::boxed(events::UlidOrder),
+        PropertyCheck::boxed(ids::UniqueIds),
         PropertyCheck::boxed(events::Lookup),
         PropertyCheck::boxed(basic::ContentType),
         PropertyCheck::boxed(basic::KeepAlive),

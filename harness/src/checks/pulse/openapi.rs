@@ -7,15 +7,18 @@
 //! every event the two streams delivered, one event at a time. Streams never
 //! end, so each is read within a budget: up to [`EVENT_BUDGET`] events or
 //! [`PROMPT`], and no further than the sentinel, the case's last change.
+//!
+//! The check runs after every other check of the run (`Need::Transcripts`)
+//! and adds what the run's audit found in theirs: every answer and event
+//! the catalogue recorded is held to the same contract (`crate::audit`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use reqwest::Method;
 use scenarios::Finding;
 use scenarios::pulse::meta;
-use scenarios::pulse::openapi;
+use scenarios::pulse::openapi::{self, Tally};
 use scenarios::pulse::plans::{self, Identity};
-use scenarios::transcript::Observed;
 use serde_json::{Value, json};
 
 use super::{PROMPT, Pulse, UNKNOWN_ID, create, fixed_property, needs_producer, read_until};
@@ -64,9 +67,12 @@ impl OpenApi {
         drop(pulse.open(gone).await?);
         let health = pulse.request(pulse.base(), Method::GET, "/health", None, None);
         pulse.call(health).await?;
-        let transcript = pulse.recorder.transcript();
-        findings.extend(openapi::transcript(&transcript, pulse.base()));
-        findings.push(coverage(&transcript, pulse.base()));
+        let (own, mut tally) = openapi::read(&pulse.recorder.transcript(), pulse.base());
+        findings.extend(own);
+        let audited = pulse.ctx.audit.audited();
+        findings.extend(audited.findings);
+        tally.add(&audited.tally);
+        findings.push(coverage(&tally, &audited.cases));
         pulse.done(findings)
     }
 }
@@ -229,46 +235,29 @@ async fn lookups(pulse: &Pulse, delivered: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-/// A note of which statuses each operation answered, and how many events
-/// were validated: what this pass rests on.
-fn coverage(transcript: &scenarios::transcript::Transcript, base: &str) -> Finding {
-    let mut ops = BTreeMap::<u32, &str>::new();
-    let mut seen: BTreeMap<&str, BTreeSet<u16>> = BTreeMap::new();
-    let mut events = 0;
-    for entry in &transcript.entries {
-        match &entry.observed {
-            Observed::Request { method, url, .. } => {
-                let op = url
-                    .strip_prefix(base.trim_end_matches('/'))
-                    .and_then(|path| openapi::find(method, path));
-                if let Some(op) = op {
-                    ops.insert(entry.conn, op.id);
-                }
-            }
-            Observed::Response { status, .. } => {
-                if let Some(op) = ops.get(&entry.conn) {
-                    seen.entry(op).or_default().insert(*status);
-                }
-            }
-            Observed::SseEvent { .. } if ops.contains_key(&entry.conn) => events += 1,
-            _ => {}
-        }
-    }
-    let missing: Vec<&str> = openapi::OPERATIONS
-        .iter()
-        .map(|op| op.id)
-        .filter(|id| !seen.contains_key(id))
-        .collect();
+/// A note of which statuses each operation answered and how many events
+/// were validated, here and in the other checks' cases: what this pass
+/// rests on.
+fn coverage(tally: &Tally, cases: &BTreeMap<&'static str, usize>) -> Finding {
+    let missing = tally.missing();
+    let others = if cases.is_empty() {
+        String::new()
+    } else {
+        let read: usize = cases.values().sum();
+        format!(", here and in {read} cases of {} other checks", cases.len())
+    };
     let message = format!(
-        "validated the answers of {} operations and {events} events against the seed's OpenAPI{}",
-        seen.len(),
+        "validated the answers of {} operations and {} events against the seed's OpenAPI{others}{}",
+        tally.statuses.len(),
+        tally.events,
         if missing.is_empty() {
             String::new()
         } else {
             format!("; never answered: {}", missing.join(", "))
         }
     );
+    let evidence = json!({"statuses": tally.statuses, "events": tally.events, "cases": cases});
     Finding::new("openapi-coverage", message)
-        .with_evidence(json!({"statuses": seen, "events": events}))
+        .with_evidence(evidence)
         .informational()
 }

@@ -1,17 +1,14 @@
-//! Validation against the seed's OpenAPI: JSON values against its schemas, each response against its operation, each SSE event, and whole transcripts.
+//! Validation against the seed's OpenAPI: JSON values against its schemas, each response against its operation, and each SSE event.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use serde_json::{Value, json};
 
 use super::{Component, Format, MediaType, OPERATIONS, Object, Operation, Schema, Text};
 use crate::pulse::shape::is_rfc3339;
-use crate::transcript::{Observed, Transcript, header};
+use crate::transcript::header;
 use crate::verdict::Finding;
 
-/// The most findings one transcript yields; the rest are counted in one more.
-const MAX_FINDINGS: usize = 20;
 /// The most violations one finding lists.
 const MAX_LISTED: usize = 5;
 
@@ -271,47 +268,4 @@ fn json_body(what: &str, schema: &Schema, body: &str, kind: &str) -> Vec<Finding
         Finding::new(kind, message)
             .with_evidence(json!({"body": clip(body), "violations": listed})),
     ]
-}
-
-/// Findings about every answer and event in `transcript` that went to one of
-/// the seed's operations under `base` (the API's base URL): requests
-/// elsewhere (a control API) are not the seed's, and are passed over.
-pub fn transcript(transcript: &Transcript, base: &str) -> Vec<Finding> {
-    let base = base.trim_end_matches('/');
-    let mut ops: HashMap<u32, &'static Operation> = HashMap::new();
-    let mut findings = Vec::new();
-    for entry in &transcript.entries {
-        match &entry.observed {
-            Observed::Request { method, url, .. } => {
-                match url.strip_prefix(base).and_then(|path| find(method, path)) {
-                    Some(op) => ops.insert(entry.conn, op),
-                    None => ops.remove(&entry.conn),
-                };
-            }
-            Observed::Response {
-                status,
-                headers,
-                body,
-            } => {
-                if let Some(op) = ops.get(&entry.conn) {
-                    findings.extend(response(op, *status, headers, body.as_deref()));
-                }
-            }
-            Observed::SseEvent { data, .. } => {
-                if let Some(op) = ops.get(&entry.conn) {
-                    findings.extend(event(op, data));
-                }
-            }
-            _ => {}
-        }
-    }
-    if findings.len() > MAX_FINDINGS {
-        let more = findings.len() - MAX_FINDINGS;
-        findings.truncate(MAX_FINDINGS);
-        findings.push(Finding::new(
-            "openapi",
-            format!("{more} more answers or events broke the seed's OpenAPI"),
-        ));
-    }
-    findings
 }
