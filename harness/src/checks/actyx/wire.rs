@@ -83,9 +83,11 @@ impl OffsetsCacheControl {
         Ok(vec![Finding::new(
             "cache-control",
             format!(
-                "GET events/offsets answered {} with Cache-Control {:?}, not 200 with no-store",
+                "GET events/offsets answered {} with Cache-Control {}, not 200 with no-store",
                 response.status,
-                response.header("cache-control")
+                response
+                    .header("cache-control")
+                    .map_or("(none)".to_owned(), |value| format!("{value:?}"))
             ),
         )])
     }
