@@ -129,21 +129,26 @@ pub fn exit_for(results: &[CheckResult], strict: bool) -> Exit {
 }
 
 /// The command that runs one check again, the same way: its saved minimal
-/// case when it failed with one, else the whole check with the same seed.
+/// case when it failed with one, else the whole check with the same seed. A
+/// check that judges what its API's other checks recorded
+/// (`Need::Transcripts`) is run again with all of them.
 pub fn replay_command(
     meta: &CheckMeta,
     run_seed: u64,
     target: &Target,
     saved: Option<&Path>,
 ) -> String {
-    if let Some(report) = saved {
+    let mut command = if meta.needs.contains(&Need::Transcripts) {
+        format!("harness check --api {} --seed {run_seed}", meta.api)
+    } else if let Some(report) = saved {
         return format!(
             "harness replay '{}' --check '{}'",
             report.display(),
             meta.id
         );
-    }
-    let mut command = format!("harness check --checks '{}' --seed {run_seed}", meta.id);
+    } else {
+        format!("harness check --checks '{}' --seed {run_seed}", meta.id)
+    };
     if !target.is_embedded() {
         command.push_str(&format!(" --target '{}'", target.base_url()));
     }

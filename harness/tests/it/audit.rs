@@ -9,7 +9,8 @@ use crate::support::config;
 
 /// Under `resumed-as-text`, only resumed streams are wrong, and only other
 /// checks resume (directly and through the fault proxy): the OpenAPI check
-/// fails on what they recorded, naming them, while they themselves pass.
+/// fails on what they recorded, naming them, while they themselves pass,
+/// and its replay command runs the whole Pulse catalogue again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_check_fails_on_answers_only_other_checks_recorded() {
     let broken = harness::embedded::start(
@@ -69,5 +70,11 @@ async fn the_openapi_check_fails_on_answers_only_other_checks_recorded() {
         failing.iter().all(|m| m.starts_with("recorded by ")),
         "{failing:#?}"
     );
+    // Its own case alone would pass: the way to see it again runs the API.
+    let again = format!(
+        "harness check --api pulse --seed {} --target '{url}'",
+        report.options.seed
+    );
+    assert_eq!(check.replay, again);
     broken.shutdown().await.unwrap();
 }
