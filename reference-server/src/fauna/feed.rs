@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 
 use super::db::log_stream;
 use super::error::{FaunaError, error_event, event_stats};
+use super::request::{Endpoint, open};
 use super::source::Cursor;
-use super::stream::{Endpoint, convert, open, too_old_message};
+use super::stream::{convert, too_old_message};
 use crate::fauna::Ctx;
 use crate::store::ReadLimit;
 

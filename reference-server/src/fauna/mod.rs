@@ -38,6 +38,7 @@
 //! - [`db`]: databases, collections, documents, the change log.
 //! - [`source`]: event source tokens, cursors, set membership.
 //! - [`error`]: protocol errors, query errors, error events, stats.
+//! - [`request`]: the checks that open a stream or a feed (auth, token, cursor, start time).
 //! - [`stream`]: `POST /stream/1`; [`feed`]: `POST /feed/1`; [`query`]: `POST /query/1`.
 //! - [`control`]: the control routes under `/_control/fauna`.
 //!
@@ -58,6 +59,7 @@ pub mod error;
 mod feed;
 pub mod fql;
 mod query;
+mod request;
 pub mod source;
 mod stream;
 pub mod tagged;

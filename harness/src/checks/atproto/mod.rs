@@ -11,7 +11,8 @@
 //!
 //! # Layout
 //!
-//! - [`checks`]: frames, error headers, the cursor rules, relay verification.
+//! - [`checks`]: frames, error headers, `FutureCursor`, relay verification.
+//! - [`replay`]: the cursor rules of a replay: after the cursor, either reading, cursor 0.
 //! - [`cuts`]: at-least-once across connections the client cuts, resumed by cursor.
 //! - [`more`]: event shapes, `OutdatedCursor`, seq order.
 //! - [`identity`]: `#account` on a status change, `#identity` on a handle change.
@@ -29,6 +30,7 @@ mod label_cursors;
 mod labels;
 mod more;
 mod relay;
+mod replay;
 mod slow;
 
 use std::time::Duration;
@@ -55,9 +57,9 @@ pub fn checks() -> Vec<Box<dyn Check>> {
         PropertyCheck::boxed(checks::ErrorHeader),
         PropertyCheck::boxed(more::EventShapes),
         PropertyCheck::boxed(checks::FutureCursor),
-        PropertyCheck::boxed(checks::ReplayAfter),
-        PropertyCheck::boxed(checks::ReplayEitherReading),
-        PropertyCheck::boxed(checks::CursorZero),
+        PropertyCheck::boxed(replay::ReplayAfter),
+        PropertyCheck::boxed(replay::ReplayEitherReading),
+        PropertyCheck::boxed(replay::CursorZero),
         PropertyCheck::boxed(more::OutdatedCursor),
         PropertyCheck::boxed(more::SeqIncreasing),
         PropertyCheck::boxed(cuts::ResumeAfterCuts),

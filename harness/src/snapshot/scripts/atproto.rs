@@ -36,15 +36,15 @@
 //! shared target, another repository's frames between the script's first
 //! and last ones show in the replay, and the snapshot is then not stable.
 
-use futures_util::StreamExt;
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
+mod firehose;
 
+use serde_json::{Value, json};
+
+use self::firehose::{Seen, connect, ours};
 use super::Context;
 use crate::client::atproto::{self, COLLECTION, record};
-use crate::snapshot::exchange::{Framing, MAX_BODY, Request, ScriptError, Session, WAIT};
+use crate::snapshot::exchange::{Framing, Request, ScriptError, Session};
 use crate::snapshot::normalise::{Kind, Rules};
-use crate::transport::ws::{self, Socket};
 
 /// The fields that vary. DIDs, CIDs and times are found by shape.
 pub const RULES: Rules = &[
@@ -375,58 +375,4 @@ async fn labels(
 /// `POST /xrpc/{method}` with a JSON body.
 fn xrpc(method: &str, body: Value) -> Request {
     Request::post(atproto::xrpc(method), body)
-}
-
-/// A subscription that is not snapshotted.
-async fn connect(base: &str, path: &str) -> Result<Socket, ScriptError> {
-    let url = crate::client::ws_url(&format!("{base}{path}"));
-    match ws::open(&url, MAX_BODY, WAIT).await {
-        Ok((socket, _)) => Ok(socket),
-        Err(e) => Err(ScriptError(format!("GET {path}: {e}"))),
-    }
-}
-
-/// Where the script's own frames lie in the firehose: the seqs of the
-/// first and the last frame about the account, and how many frames that
-/// span holds (others' included).
-struct Seen {
-    first: u64,
-    last: u64,
-    count: usize,
-}
-
-/// Reads `watch` until the `#commit` of `did` at `rev`, or until it goes
-/// quiet (a server under test may never send that one).
-async fn ours(watch: &mut Socket, did: &str, rev: &str) -> Result<Seen, ScriptError> {
-    let mut span: Vec<(u64, bool)> = Vec::new();
-    while let Ok(Some(Ok(message))) = tokio::time::timeout(WAIT, watch.next()).await {
-        let Message::Binary(bytes) = message else {
-            continue;
-        };
-        // Read leniently: a server under test may send what strict DAG-CBOR
-        // refuses (keys out of order), and the script must still find its frames.
-        let Some(body) = crate::snapshot::cbor::frame_body(&bytes) else {
-            continue;
-        };
-        let text = |name: &str| body.get(name).and_then(Value::as_str);
-        let Some(seq) = body.get("seq").and_then(Value::as_u64) else {
-            continue;
-        };
-        let mine = text("repo").or(text("did")) == Some(did);
-        if mine || !span.is_empty() {
-            span.push((seq, mine));
-        }
-        if mine && text("rev") == Some(rev) {
-            break;
-        }
-    }
-    let end = span
-        .iter()
-        .rposition(|(_, mine)| *mine)
-        .ok_or_else(|| ScriptError(format!("subscribeRepos sent no frame about {did}")))?;
-    Ok(Seen {
-        first: span[0].0,
-        last: span[end].0,
-        count: end + 1,
-    })
 }
