@@ -1,4 +1,4 @@
-//! Pulse checks of what is delivered: filters, event shapes, id order, and lookup by id.
+//! Pulse checks of what is delivered: filters, event shapes, and lookup by id.
 
 use std::collections::HashSet;
 
@@ -6,7 +6,7 @@ use reqwest::Method;
 use scenarios::Finding;
 use scenarios::delivery::{self, Connection, Observation, Promise, Start};
 use scenarios::pulse::meta;
-use scenarios::pulse::plans::{self, Change, FilterPlan, Identity, ModelEvent, ShapePlan, Via};
+use scenarios::pulse::plans::{self, FilterPlan, Identity, ModelEvent, ShapePlan, Via};
 use scenarios::pulse::shape;
 use serde_json::{Value, json};
 
@@ -219,92 +219,6 @@ fn shapes(
         }
     }
     findings
-}
-
-fixed_property!(UlidOrder, meta::ULID_ORDER, skip: Self::skip);
-
-impl UlidOrder {
-    /// Concurrent publishers, each making this many changes back to back,
-    /// so that several events land in one millisecond.
-    const LANES: u32 = 4;
-    const PER_LANE: u32 = 40;
-
-    fn skip(ctx: &CheckContext) -> Option<String> {
-        needs_producer(ctx)
-    }
-
-    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
-        let pulse = Pulse::new(&ctx);
-        let model = pulse.model_name("Order");
-        pulse.declare_model(&model, Identity::Default).await?;
-        let name = pulse.stream_name("order");
-        or_stop!(pulse, pulse.create_stream_ok(&name, &model, None).await);
-        let lanes = (0..Self::LANES).map(|lane| {
-            let changes: Vec<Change> = (0..Self::PER_LANE)
-                .map(|k| create(lane * Self::PER_LANE + k))
-                .collect();
-            let pulse = &pulse;
-            let model = &model;
-            async move { pulse.changes(model, &changes).await }
-        });
-        let mut ids: Vec<String> = Vec::new();
-        for lane in futures_util::future::join_all(lanes).await {
-            ids.extend(lane?);
-        }
-        let stop = pulse
-            .change(&model, &create(Self::LANES * Self::PER_LANE))
-            .await?;
-        ids.push(stop.clone());
-        let mut stream = or_stop!(pulse, pulse.consume_ok(pulse.base(), &name, None).await);
-        let events = read_until(&mut stream, &stop, 2 * ids.len() + 2, PROMPT).await;
-        let delivered: Vec<String> = events.iter().filter_map(event_id).collect();
-        let mut findings = Vec::new();
-        let malformed: Vec<&String> = delivered.iter().filter(|id| !shape::is_ulid(id)).collect();
-        if !malformed.is_empty() {
-            findings.push(
-                Finding::new(
-                    "ulid",
-                    format!("{} event ids are not ULIDs", malformed.len()),
-                )
-                .with_evidence(json!({ "ids": malformed })),
-            );
-        }
-        let backwards: Vec<(&String, &String)> = delivered
-            .windows(2)
-            .filter(|pair| pair[1] <= pair[0])
-            .map(|pair| (&pair[0], &pair[1]))
-            .collect();
-        if let Some((before, after)) = backwards.first() {
-            findings.push(
-                Finding::new(
-                    "ulid-order",
-                    format!(
-                        "{} times an id did not increase over the one delivered before it, first {after} after {before}",
-                        backwards.len()
-                    ),
-                )
-                .with_evidence(json!({ "pairs": backwards.iter().take(10).collect::<Vec<_>>() })),
-            );
-        }
-        let got: HashSet<&String> = delivered.iter().collect();
-        let missing: Vec<&String> = ids.iter().filter(|id| !got.contains(id)).collect();
-        if !missing.is_empty() {
-            findings.push(
-                Finding::new(
-                    "lost",
-                    format!(
-                        "{} of {} published events never arrived",
-                        missing.len(),
-                        ids.len()
-                    ),
-                )
-                .with_evidence(json!({ "missing": missing.iter().take(10).collect::<Vec<_>>() })),
-            );
-        }
-        drop(stream);
-        pulse.delete_stream(&name).await?;
-        pulse.done(findings)
-    }
 }
 
 fixed_property!(Lookup, meta::LOOKUP, skip: Self::skip);

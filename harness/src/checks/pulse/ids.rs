@@ -1,52 +1,74 @@
-//! `pulse/events/unique-ids`: no two events share an id, even when many are published in one millisecond.
+//! Pulse checks of event ids under a burst of changes: no two events share an id, and ids increase with delivery order.
+//!
+//! Both publish [`LANES`] × [`PER_LANE`] creates from concurrent publishers,
+//! so that many events land in one millisecond, where an id minted from the
+//! clock alone would repeat and a ULID's random part would sort at random.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use scenarios::Finding;
 use scenarios::pulse::meta;
 use scenarios::pulse::plans::{Change, Identity};
+use scenarios::pulse::shape;
 use serde_json::json;
+use wire::sse::SseEvent;
 
-use super::{PROMPT, Pulse, create, deliveries, fixed_property, needs_producer, read_until};
-use crate::checks::case::or_stop;
+use super::{
+    PROMPT, Pulse, create, deliveries, event_id, fixed_property, needs_producer, read_until,
+};
+use crate::checks::case::{Stop, or_stop};
 use crate::property::CaseOutcome;
 use crate::runner::CheckContext;
+
+/// Concurrent publishers.
+const LANES: u32 = 4;
+/// Creates each publisher makes back to back.
+const PER_LANE: u32 = 40;
+
+/// What a burst came to: the ids the writes returned, the sentinel's last,
+/// and what the named stream delivered up to the sentinel.
+struct Burst {
+    published: Vec<String>,
+    events: Vec<SseEvent>,
+}
+
+/// Makes a model and a named stream of it (their names after `role`), the
+/// burst of creates and then a sentinel, and reads the stream up to it.
+async fn burst(pulse: &Pulse, role: &str) -> Result<Result<Burst, Stop>, String> {
+    let model = pulse.model_name(role);
+    pulse.declare_model(&model, Identity::Default).await?;
+    let name = pulse.stream_name(&role.to_lowercase());
+    if let Err(stop) = pulse.create_stream_ok(&name, &model, None).await {
+        return Ok(Err(stop));
+    }
+    let lanes = (0..LANES).map(|lane| {
+        let changes: Vec<Change> = (0..PER_LANE).map(|k| create(lane * PER_LANE + k)).collect();
+        let model = &model;
+        async move { pulse.changes(model, &changes).await }
+    });
+    let mut published: Vec<String> = Vec::new();
+    for lane in futures_util::future::join_all(lanes).await {
+        published.extend(lane?);
+    }
+    let stop = pulse.change(&model, &create(LANES * PER_LANE)).await?;
+    published.push(stop.clone());
+    let mut stream = match pulse.consume_ok(pulse.base(), &name, None).await {
+        Ok(stream) => stream,
+        Err(stop) => return Ok(Err(stop)),
+    };
+    let events = read_until(&mut stream, &stop, 2 * published.len() + 2, PROMPT).await;
+    drop(stream);
+    pulse.delete_stream(&name).await?;
+    Ok(Ok(Burst { published, events }))
+}
 
 fixed_property!(UniqueIds, meta::UNIQUE_IDS, skip: needs_producer);
 
 impl UniqueIds {
-    /// Concurrent publishers, each making this many creates back to back,
-    /// so that many events land in one millisecond, where an id minted from
-    /// the clock alone would repeat.
-    const LANES: u32 = 4;
-    const PER_LANE: u32 = 40;
-
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let pulse = Pulse::new(&ctx);
-        let model = pulse.model_name("Ids");
-        pulse.declare_model(&model, Identity::Default).await?;
-        let name = pulse.stream_name("ids");
-        or_stop!(pulse, pulse.create_stream_ok(&name, &model, None).await);
-        let lanes = (0..Self::LANES).map(|lane| {
-            let changes: Vec<Change> = (0..Self::PER_LANE)
-                .map(|k| create(lane * Self::PER_LANE + k))
-                .collect();
-            let pulse = &pulse;
-            let model = &model;
-            async move { pulse.changes(model, &changes).await }
-        });
-        for lane in futures_util::future::join_all(lanes).await {
-            lane?;
-        }
-        let stop = pulse
-            .change(&model, &create(Self::LANES * Self::PER_LANE))
-            .await?;
-        let budget = 2 * (Self::LANES * Self::PER_LANE) as usize + 4;
-        let mut stream = or_stop!(pulse, pulse.consume_ok(pulse.base(), &name, None).await);
-        let events = read_until(&mut stream, &stop, budget, PROMPT).await;
-        drop(stream);
-        pulse.delete_stream(&name).await?;
-        pulse.done(shared_ids(&deliveries(&events)).into_iter().collect())
+        let burst = or_stop!(pulse, burst(&pulse, "Ids").await?);
+        pulse.done(shared_ids(&deliveries(&burst.events)).into_iter().collect())
     }
 }
 
@@ -70,6 +92,59 @@ fn shared_ids(delivered: &[(String, String)]) -> Option<Finding> {
     );
     let evidence = json!({"shared": shared.iter().take(10).collect::<Vec<_>>()});
     Some(Finding::new("unique-id", message).with_evidence(evidence))
+}
+
+fixed_property!(UlidOrder, meta::ULID_ORDER, skip: needs_producer);
+
+impl UlidOrder {
+    async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
+        let pulse = Pulse::new(&ctx);
+        let burst = or_stop!(pulse, burst(&pulse, "Order").await?);
+        let delivered: Vec<String> = burst.events.iter().filter_map(event_id).collect();
+        let mut findings: Vec<Finding> = not_ulids(&delivered).into_iter().collect();
+        findings.extend(backwards(&delivered));
+        findings.extend(lost(&burst.published, &delivered));
+        pulse.done(findings)
+    }
+}
+
+fn not_ulids(delivered: &[String]) -> Option<Finding> {
+    let malformed: Vec<&String> = delivered.iter().filter(|id| !shape::is_ulid(id)).collect();
+    if malformed.is_empty() {
+        return None;
+    }
+    let message = format!("{} event ids are not ULIDs", malformed.len());
+    Some(Finding::new("ulid", message).with_evidence(json!({ "ids": malformed })))
+}
+
+fn backwards(delivered: &[String]) -> Option<Finding> {
+    let backwards: Vec<(&String, &String)> = delivered
+        .windows(2)
+        .filter(|pair| pair[1] <= pair[0])
+        .map(|pair| (&pair[0], &pair[1]))
+        .collect();
+    let (before, after) = backwards.first()?;
+    let message = format!(
+        "{} times an id did not increase over the one delivered before it, first {after} after {before}",
+        backwards.len()
+    );
+    let evidence = json!({ "pairs": backwards.iter().take(10).collect::<Vec<_>>() });
+    Some(Finding::new("ulid-order", message).with_evidence(evidence))
+}
+
+fn lost(published: &[String], delivered: &[String]) -> Option<Finding> {
+    let got: HashSet<&String> = delivered.iter().collect();
+    let missing: Vec<&String> = published.iter().filter(|id| !got.contains(id)).collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let message = format!(
+        "{} of {} published events never arrived",
+        missing.len(),
+        published.len()
+    );
+    let evidence = json!({ "missing": missing.iter().take(10).collect::<Vec<_>>() });
+    Some(Finding::new("lost", message).with_evidence(evidence))
 }
 
 #[cfg(test)]

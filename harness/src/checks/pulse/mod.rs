@@ -14,8 +14,8 @@
 //! - [`streams`]: named streams: lifecycle, delete, one consumer, resume by acknowledgement.
 //! - [`cuts`]: at-least-once across connections cut by the fault proxy.
 //! - [`subscribe`]: subscriptions: live only, at most once.
-//! - [`events`]: filters, event shapes, id order and lookup.
-//! - [`ids`]: no two events share an id.
+//! - [`events`]: filters, event shapes and lookup.
+//! - [`ids`]: ids under a burst of changes: unique, and in order.
 //! - [`idle`]: a named stream's connection outlives an idle spell.
 //! - [`listing`]: what `GET /streams` shows of a case's streams.
 //! - [`environment`]: a named stream is its API key's environment's own.
@@ -74,7 +74,7 @@ pub fn checks() -> Vec<Box<dyn Check>> {
         PropertyCheck::boxed(subscribe::SubscribeAtMostOnce),
         PropertyCheck::boxed(events::Filters),
         PropertyCheck::boxed(events::EventShape),
-        PropertyCheck::boxed(events::UlidOrder),
+        PropertyCheck::boxed(ids::UlidOrder),
         PropertyCheck::boxed(ids::UniqueIds),
         PropertyCheck::boxed(events::Lookup),
         PropertyCheck::boxed(basic::ContentType),
