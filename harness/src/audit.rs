@@ -9,7 +9,9 @@
 //!
 //! The audit keeps findings and a tally, never transcripts, and at most
 //! [`MAX_FINDINGS`] findings: its memory is bounded however long the run.
-//! Every clone of a [`CheckContext`](crate::runner::CheckContext) shares it.
+//! Every clone of a [`CheckContext`](crate::runner::CheckContext) shares it;
+//! the runner gives each run a fresh one, which reads only when a check of
+//! the run reports it.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -21,9 +23,11 @@ use scenarios::{Api, CheckMeta, Finding, Need};
 /// The most findings the audit keeps; the rest are counted.
 pub const MAX_FINDINGS: usize = 30;
 
-/// What the cases of a run recorded, as their API's auditor read it.
+/// What the cases of a run recorded, as their API's auditor read it. The
+/// default audit reads nothing: only a run with a check that reports it
+/// pays for reading ([`Audit::for_run`]).
 #[derive(Debug, Clone, Default)]
-pub struct Audit(Arc<Mutex<Ledger>>);
+pub struct Audit(Option<Arc<Mutex<Ledger>>>);
 
 #[derive(Debug, Default)]
 struct Ledger {
@@ -44,22 +48,43 @@ pub struct Audited {
 }
 
 impl Audit {
+    /// An audit that reads every case.
+    pub fn reading() -> Self {
+        Audit(Some(Arc::default()))
+    }
+
+    /// The audit of a run of `checks`: one that reads, when one of them
+    /// reports it (`Need::Transcripts`).
+    pub fn for_run(checks: &[&dyn crate::runner::Check]) -> Self {
+        let reported = checks
+            .iter()
+            .any(|check| check.meta().needs.contains(&Need::Transcripts));
+        if reported {
+            Audit::reading()
+        } else {
+            Audit::default()
+        }
+    }
+
     /// Reads one finished case of the check `meta`, made against `base`,
     /// when its API has an auditor; the checks that report the audit are
     /// not read (they validate their own cases).
     pub fn record(&self, meta: &'static CheckMeta, transcript: &Transcript, base: &str) {
+        let Some(ledger) = &self.0 else {
+            return;
+        };
         if meta.api != Api::Pulse || meta.needs.contains(&Need::Transcripts) {
             return;
         }
         let (findings, tally) = openapi::read(transcript, base);
-        if let Ok(mut ledger) = self.0.lock() {
+        if let Ok(mut ledger) = ledger.lock() {
             ledger.add(meta.id, findings, &tally);
         }
     }
 
     /// Everything read so far; findings past the limit are counted in one more.
     pub fn audited(&self) -> Audited {
-        let Ok(ledger) = self.0.lock() else {
+        let Some(Ok(ledger)) = self.0.as_ref().map(|ledger| ledger.lock()) else {
             return Audited::default();
         };
         let mut audited = ledger.read.clone();
@@ -135,7 +160,7 @@ mod tests {
 
     #[test]
     fn a_pulse_answer_the_seed_does_not_document_is_kept_once_naming_its_check() {
-        let audit = Audit::default();
+        let audit = Audit::reading();
         let meta = check("pulse/events/lookup", Api::Pulse, &[]);
         for _ in 0..3 {
             audit.record(meta, &lookup(400), BASE);
@@ -157,7 +182,7 @@ mod tests {
 
     #[test]
     fn only_pulse_checks_that_do_not_report_the_audit_are_read() {
-        let audit = Audit::default();
+        let audit = Audit::reading();
         audit.record(check("fibric/x/y", Api::Fibric, &[]), &lookup(400), BASE);
         let reporter = check("pulse/openapi/responses", Api::Pulse, &[Need::Transcripts]);
         audit.record(reporter, &lookup(400), BASE);
@@ -165,8 +190,19 @@ mod tests {
     }
 
     #[test]
-    fn findings_past_the_limit_are_counted_not_kept() {
+    fn the_default_audit_reads_nothing() {
         let audit = Audit::default();
+        audit.record(
+            check("pulse/events/lookup", Api::Pulse, &[]),
+            &lookup(400),
+            BASE,
+        );
+        assert_eq!(audit.audited(), Audited::default());
+    }
+
+    #[test]
+    fn findings_past_the_limit_are_counted_not_kept() {
+        let audit = Audit::reading();
         let ids: Vec<&'static str> = (0..MAX_FINDINGS + 5)
             .map(|n| &*Box::leak(format!("pulse/a/c{n}").into_boxed_str()))
             .collect();

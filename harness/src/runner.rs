@@ -170,8 +170,10 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     let run_seed = info.options.seed;
     emit(reporters, &RunEvent::Started(info))?;
+    let audit = Audit::for_run(checks);
     let check_ctx = |meta: &CheckMeta| CheckContext {
         seed: check_seed(run_seed, meta.id),
+        audit: audit.clone(),
         ..ctx.clone()
     };
     let mut early = HashMap::new();
