@@ -4,8 +4,8 @@
 //! and event the catalogue records, not only for those of the check that
 //! drives every operation (`pulse/openapi/responses`). That check runs last
 //! and reports what the audit found, each finding naming the check whose
-//! case recorded it: run the two together (`--checks`) to see it again, as
-//! `harness replay` of the reporting check alone replays only its own case.
+//! case recorded it. Its own case alone would pass, so its replay command
+//! runs its whole API again (`runner::replay_command`).
 //!
 //! The audit keeps findings and a tally, never transcripts, and at most
 //! [`MAX_FINDINGS`] findings: its memory is bounded however long the run.
