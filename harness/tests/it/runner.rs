@@ -20,10 +20,10 @@ struct Waits {
     go: Arc<Notify>,
 }
 
-/// Gives `go`.
-struct Gives {
+/// Runs `body` at once, when its turn comes, and reports what it found.
+struct Now {
     meta: &'static CheckMeta,
-    go: Arc<Notify>,
+    body: Box<dyn Fn() -> Vec<Finding> + Send + Sync>,
 }
 
 fn meta(id: &'static str, needs: &'static [Need]) -> &'static CheckMeta {
@@ -54,16 +54,16 @@ impl Check for Waits {
     }
 }
 
-impl Check for Gives {
+impl Check for Now {
     fn meta(&self) -> &'static CheckMeta {
         self.meta
     }
 
     fn run<'a>(&'a self, _ctx: &'a CheckContext) -> BoxFuture<'a, Outcome> {
-        self.go.notify_one();
+        let findings = (self.body)();
         async {
             Outcome::Ran {
-                findings: Vec::new(),
+                findings,
                 case: None,
             }
         }
@@ -82,9 +82,12 @@ fn registry(waiting: &'static [Need]) -> Vec<Box<dyn Check>> {
             meta: meta("fibric/wire/waits", waiting),
             go: Arc::clone(&go),
         }),
-        Box::new(Gives {
+        Box::new(Now {
             meta: meta("fibric/wire/gives", &[]),
-            go,
+            body: Box::new(move || {
+                go.notify_one();
+                Vec::new()
+            }),
         }),
     ]
 }
@@ -118,77 +121,29 @@ async fn an_idle_check_runs_alongside_the_later_ones_and_keeps_its_place_in_the_
     assert_eq!(report.checks[0].verdict, Verdict::Error);
 }
 
-/// Fails unless `ran` was set before it ran.
-struct Audits {
-    meta: &'static CheckMeta,
-    ran: Arc<AtomicBool>,
-}
-
-/// Sets `ran`.
-struct Runs {
-    meta: &'static CheckMeta,
-    ran: Arc<AtomicBool>,
-}
-
-impl Check for Audits {
-    fn meta(&self) -> &'static CheckMeta {
-        self.meta
-    }
-
-    fn run<'a>(&'a self, _ctx: &'a CheckContext) -> BoxFuture<'a, Outcome> {
-        let before = self.ran.load(Ordering::SeqCst);
-        let findings = if before {
-            Vec::new()
-        } else {
-            vec![Finding::new("early", "ran before the check it audits")]
-        };
-        async move {
-            Outcome::Ran {
-                findings,
-                case: None,
-            }
-        }
-        .boxed()
-    }
-
-    fn replay<'a>(&'a self, ctx: &'a CheckContext, _: serde_json::Value) -> BoxFuture<'a, Outcome> {
-        self.run(ctx)
-    }
-}
-
-impl Check for Runs {
-    fn meta(&self) -> &'static CheckMeta {
-        self.meta
-    }
-
-    fn run<'a>(&'a self, _ctx: &'a CheckContext) -> BoxFuture<'a, Outcome> {
-        self.ran.store(true, Ordering::SeqCst);
-        async {
-            Outcome::Ran {
-                findings: Vec::new(),
-                case: None,
-            }
-        }
-        .boxed()
-    }
-
-    fn replay<'a>(&'a self, ctx: &'a CheckContext, _: serde_json::Value) -> BoxFuture<'a, Outcome> {
-        self.run(ctx)
-    }
-}
-
 #[tokio::test]
 async fn a_check_that_reads_the_run_s_transcripts_runs_after_the_others_in_its_place() {
     let audited = |needs: &'static [Need]| -> Vec<Box<dyn Check>> {
         let ran = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&ran);
         vec![
-            Box::new(Audits {
+            // Fails unless the check after it in the catalogue ran first.
+            Box::new(Now {
                 meta: meta("fibric/wire/audits", needs),
-                ran: Arc::clone(&ran),
+                body: Box::new(move || {
+                    if seen.load(Ordering::SeqCst) {
+                        Vec::new()
+                    } else {
+                        vec![Finding::new("early", "ran before the check it audits")]
+                    }
+                }),
             }),
-            Box::new(Runs {
+            Box::new(Now {
                 meta: meta("fibric/wire/runs", &[]),
-                ran,
+                body: Box::new(move || {
+                    ran.store(true, Ordering::SeqCst);
+                    Vec::new()
+                }),
             }),
         ]
     };
