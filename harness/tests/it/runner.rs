@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use harness::check::execute;
-use harness::report::model::Report;
+use harness::report::model::{Report, Summary};
 use harness::runner::{Check, CheckContext, Outcome};
 use scenarios::{Api, CheckMeta, Finding, Level, Need, Verdict};
 use tokio::sync::Notify;
@@ -92,33 +92,37 @@ fn registry(waiting: &'static [Need]) -> Vec<Box<dyn Check>> {
     ]
 }
 
-#[tokio::test]
-async fn an_idle_check_runs_alongside_the_later_ones_and_keeps_its_place_in_the_report() {
+/// Runs `registry` with `--check-timeout timeout`; the summary, and the
+/// report's check ids and verdicts in report order.
+async fn run(registry: &[Box<dyn Check>], timeout: &str) -> (Summary, Vec<(String, Verdict)>) {
     let dir = tempfile::tempdir().unwrap();
     let summary = execute(
-        &config(dir.path(), &["--check-timeout", "3s"]),
-        &registry(&[Need::Idle]),
+        &config(dir.path(), &["--check-timeout", timeout]),
+        registry,
         Some(&mut Vec::new()),
     )
     .await
     .unwrap();
-    assert_eq!((summary.total, summary.pass), (2, 2));
     let report = Report::read(&dir.path().join("report.json")).unwrap();
-    let ids: Vec<&str> = report.checks.iter().map(|c| c.id.as_str()).collect();
+    let checks = report
+        .checks
+        .iter()
+        .map(|c| (c.id.clone(), c.verdict))
+        .collect();
+    (summary, checks)
+}
+
+#[tokio::test]
+async fn an_idle_check_runs_alongside_the_later_ones_and_keeps_its_place_in_the_report() {
+    let (summary, checks) = run(&registry(&[Need::Idle]), "3s").await;
+    assert_eq!((summary.total, summary.pass), (2, 2));
+    let ids: Vec<&str> = checks.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(ids, ["fibric/wire/waits", "fibric/wire/gives"]);
 
     // Without `Idle`, checks run one after another: the first waits in vain.
-    let dir = tempfile::tempdir().unwrap();
-    let summary = execute(
-        &config(dir.path(), &["--check-timeout", "1s"]),
-        &registry(&[]),
-        Some(&mut Vec::new()),
-    )
-    .await
-    .unwrap();
+    let (summary, checks) = run(&registry(&[]), "1s").await;
     assert_eq!(summary.pass, 1);
-    let report = Report::read(&dir.path().join("report.json")).unwrap();
-    assert_eq!(report.checks[0].verdict, Verdict::Error);
+    assert_eq!(checks[0].1, Verdict::Error);
 }
 
 #[tokio::test]
@@ -147,27 +151,12 @@ async fn a_check_that_reads_the_run_s_transcripts_runs_after_the_others_in_its_p
             }),
         ]
     };
-    let dir = tempfile::tempdir().unwrap();
-    let summary = execute(
-        &config(dir.path(), &["--check-timeout", "3s"]),
-        &audited(&[Need::Transcripts]),
-        Some(&mut Vec::new()),
-    )
-    .await
-    .unwrap();
+    let (summary, checks) = run(&audited(&[Need::Transcripts]), "3s").await;
     assert_eq!((summary.total, summary.pass), (2, 2));
-    let report = Report::read(&dir.path().join("report.json")).unwrap();
-    let ids: Vec<&str> = report.checks.iter().map(|c| c.id.as_str()).collect();
+    let ids: Vec<&str> = checks.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(ids, ["fibric/wire/audits", "fibric/wire/runs"]);
 
     // Without `Transcripts`, it runs in its catalogue place, first, and fails.
-    let dir = tempfile::tempdir().unwrap();
-    let summary = execute(
-        &config(dir.path(), &["--check-timeout", "3s"]),
-        &audited(&[]),
-        Some(&mut Vec::new()),
-    )
-    .await
-    .unwrap();
+    let (summary, _) = run(&audited(&[]), "3s").await;
     assert_eq!(summary.fail, 1);
 }

@@ -122,6 +122,32 @@ impl ReplayLimit {
     }
 }
 
+/// Provokes an error event: a start before the history window gives one
+/// cheaply, and a server that refuses that with an HTTP error gets a replay
+/// over the limit. The stream it came on, and the event; `None` when neither
+/// gave one.
+async fn error_event(fauna: &Fauna) -> Result<Result<Option<(LineConn, Value)>, Stop>, String> {
+    let mut stream = match open_too_old(fauna).await?.0 {
+        Ok(stream) => stream,
+        Err(_) => match open_over_limit(fauna).await {
+            Ok(stream) => stream,
+            Err(stop) => return Ok(Err(stop)),
+        },
+    };
+    let events = read_replay(&mut stream).await;
+    let error = events.into_iter().find(|e| e["type"] == "error");
+    Ok(Ok(error.map(|error| (stream, error))))
+}
+
+/// What a check of error events says when the target gave none.
+fn no_error_event() -> Finding {
+    Finding::new(
+        "no-error-event",
+        "neither a start before the history window nor a replay over the limit gave an error event, so there was nothing to check",
+    )
+    .informational()
+}
+
 fixed_property!(ErrorEndsStream, meta::ERROR_ENDS_STREAM, skip: Self::skip);
 
 impl ErrorEndsStream {
@@ -131,20 +157,8 @@ impl ErrorEndsStream {
 
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let fauna = Fauna::new(&ctx);
-        // A start before the history window gives an error event cheaply; a
-        // server that refuses that with an HTTP error gets a replay over the limit.
-        let mut stream = match open_too_old(&fauna).await?.0 {
-            Ok(stream) => stream,
-            Err(_) => or_stop!(fauna, open_over_limit(&fauna).await),
-        };
-        let events = read_replay(&mut stream).await;
-        let Some(error) = events.iter().find(|e| e["type"] == "error").cloned() else {
-            let finding = Finding::new(
-                "no-error-event",
-                "neither a start before the history window nor a replay over the limit gave an error event, so there was nothing to check",
-            )
-            .informational();
-            return fauna.done(vec![finding]);
+        let Some((mut stream, error)) = or_stop!(fauna, error_event(&fauna).await?) else {
+            return fauna.done(vec![no_error_event()]);
         };
         let mut findings = Vec::new();
         match stream.next_line(PROMPT).await {
@@ -183,20 +197,10 @@ impl ErrorEventShape {
     /// asks of every error event.
     async fn case(ctx: CheckContext) -> Result<CaseOutcome, String> {
         let fauna = Fauna::new(&ctx);
-        let mut stream = match open_too_old(&fauna).await?.0 {
-            Ok(stream) => stream,
-            Err(_) => or_stop!(fauna, open_over_limit(&fauna).await),
+        let Some((_, error)) = or_stop!(fauna, error_event(&fauna).await?) else {
+            return fauna.done(vec![no_error_event()]);
         };
-        let events = read_replay(&mut stream).await;
-        let Some(error) = events.iter().find(|e| e["type"] == "error") else {
-            let finding = Finding::new(
-                "no-error-event",
-                "neither a start before the history window nor a replay over the limit gave an error event, so there was nothing to check",
-            )
-            .informational();
-            return fauna.done(vec![finding]);
-        };
-        let findings = shape::error_event_problems(error)
+        let findings = shape::error_event_problems(&error)
             .into_iter()
             .map(|problem| Finding::new("error-event", problem).with_evidence(error.clone()))
             .collect();
